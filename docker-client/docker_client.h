@@ -1,0 +1,247 @@
+/* docker_client.h: a small Docker Engine API client (libcurl over a Unix socket or tcp://, jansson). */
+#ifndef TRIP_DOCKER_CLIENT_H
+#define TRIP_DOCKER_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * DESIGN
+ * A struct docker_client is immutable once docker_client_new() returns: every call builds its own
+ * libcurl easy handle, so one client may be used from any number of threads at once. Nothing in
+ * this module logs; failures come back as a docker_code plus an optional struct docker_err whose
+ * msg reads "what: why" and carries the daemon's own "message" text when it sent one.
+ * Names and ids placed in a path or query are URL-escaped; filters are JSON built with jansson.
+ */
+
+typedef enum docker_code {
+    DOCKER_OK = 0,
+    DOCKER_E_INVALID,      /* the caller's argument is unusable (empty id, NULL, value out of range) */
+    DOCKER_E_NOMEM,        /* allocation failed */
+    DOCKER_E_UNREACHABLE,  /* could not connect to the daemon (socket missing, refused) */
+    DOCKER_E_TIMEOUT,      /* connect or total timeout expired */
+    DOCKER_E_TRANSPORT,    /* any other libcurl failure (connection reset mid-reply, ...) */
+    DOCKER_E_CANCELLED,    /* a streaming call was cancelled by docker_events_cancel() */
+    DOCKER_E_NOT_MODIFIED, /* 304: start of a running / stop of a stopped container */
+    DOCKER_E_BAD_REQUEST,  /* 400: the daemon refused the parameters */
+    DOCKER_E_NOT_FOUND,    /* 404: no such container (or image, ...) */
+    DOCKER_E_CONFLICT,     /* 409: e.g. container is being removed */
+    DOCKER_E_SERVER,       /* 5xx, or any other unexpected HTTP status */
+    DOCKER_E_MALFORMED,    /* the reply could not be parsed or lacks a required field */
+    DOCKER_E_TOOBIG,       /* the reply exceeded the configured maximum size */
+} docker_code;
+
+struct docker_err {
+    docker_code code;
+    int http_status; /* 0 when no HTTP status was received */
+    char msg[256];
+};
+
+/* Short stable name of a code ("not_found", "timeout", ...), for logs and metrics labels. */
+const char *docker_code_name(docker_code code);
+
+struct docker_opts {
+    const char *host;       /* "unix:///path" or "tcp://host:port"; NULL: $DOCKER_HOST, then
+                               unix:///var/run/docker.sock */
+    const char *api_version; /* "1.41" to pin; NULL: negotiate once with GET /_ping */
+    long connect_timeout_ms; /* 0: 2000 */
+    long timeout_ms;         /* total per non-streaming call; 0: 10000 */
+    size_t max_reply;        /* largest reply body accepted; 0: 8 MiB */
+};
+
+struct docker_client;
+
+/* Creates a client and, unless opts->api_version is set, negotiates the API version (GET /_ping:
+ * min of the daemon's Api-Version and the newest this client speaks, 1.41). Performs libcurl's
+ * global init once per process (thread-safe). When negotiation fails because the daemon is
+ * unreachable, the client is still returned (with DOCKER_E_UNREACHABLE in err and as the return
+ * value) and negotiates lazily on its next call, so a daemon that starts later is picked up.
+ * Caller owns *out; free with docker_client_free(). */
+docker_code docker_client_new(const struct docker_opts *opts, struct docker_client **out,
+                              struct docker_err *err);
+void docker_client_free(struct docker_client *c);
+
+/* The pinned API version ("1.41"), or "" if not negotiated yet. Pointer valid for the client's
+ * lifetime. */
+const char *docker_client_api_version(const struct docker_client *c);
+
+/* GET /_ping. DOCKER_OK when the daemon answered "OK". */
+docker_code docker_ping(struct docker_client *c, struct docker_err *err);
+
+struct docker_version {
+    char version[64];       /* engine version */
+    char api_version[16];   /* daemon's newest API */
+    char min_api_version[16];
+    char os[32];
+    char arch[32];
+    char kernel[128];
+};
+docker_code docker_version(struct docker_client *c, struct docker_version *out,
+                           struct docker_err *err);
+
+struct docker_info {
+    int cgroup_version;     /* 1 or 2; 0 unknown */
+    char cgroup_driver[32]; /* "cgroupfs" / "systemd" */
+    char storage_driver[32];
+    bool swap_limit;        /* SwapLimit support */
+    bool swarm_active;      /* Swarm.LocalNodeState == "active" */
+};
+docker_code docker_info(struct docker_client *c, struct docker_info *out, struct docker_err *err);
+
+/* Key/value pairs (container labels, event attributes). Owned by the struct that holds them. */
+struct docker_kv {
+    char *key;
+    char *value;
+};
+struct docker_labels {
+    struct docker_kv *v;
+    size_t n;
+};
+/* Value for key, or NULL. The pointer borrows from l. */
+const char *docker_labels_get(const struct docker_labels *l, const char *key);
+
+/* Resource fields as the daemon reports them in HostConfig. 0 means "not set" (daemon default);
+ * memory_swap is -1 for unlimited swap. */
+struct docker_resources {
+    int64_t cpu_shares;
+    int64_t memory;
+    int64_t memory_swap;
+    int64_t nano_cpus;
+    int64_t cpu_quota;
+    int64_t cpu_period;
+};
+
+struct docker_container {
+    char id[65];
+    char name[256];   /* without the leading '/' */
+    char image[256];
+    char status[16];  /* created, running, paused, restarting, removing, exited, dead */
+    bool running;
+    bool restarting;
+    bool paused;
+    bool oom_killed;
+    bool dead;
+    int exit_code;
+    int pid;
+    int restart_count;
+    char health[16];  /* "" when no healthcheck; else starting, healthy, unhealthy */
+    char started_at[40];
+    char finished_at[40];
+    struct docker_resources res;
+    struct docker_labels labels;
+};
+/* Frees what the struct owns (labels); the struct itself is the caller's. NULL-safe. */
+void docker_container_free(struct docker_container *ct);
+
+/* GET /containers/{id}/json. id may be a name or an id. Fills *out (caller frees with
+ * docker_container_free). DOCKER_E_NOT_FOUND with the daemon's message for unknown ids. */
+docker_code docker_container_inspect(struct docker_client *c, const char *id,
+                                     struct docker_container *out, struct docker_err *err);
+
+struct docker_summary {
+    char id[65];
+    char name[256]; /* first name, without the leading '/' */
+    char image[256];
+    char state[16]; /* running, exited, ... */
+    struct docker_labels labels;
+};
+struct docker_summary_list {
+    struct docker_summary *v;
+    size_t n;
+};
+void docker_summary_list_free(struct docker_summary_list *l);
+
+/* GET /containers/json?all=..&filters={"label":[...]}. label_filters is a NULL-terminated array
+ * of "key" or "key=value" strings (NULL or empty: no filter). Caller frees *out. */
+docker_code docker_container_list(struct docker_client *c, const char *const *label_filters,
+                                  bool all, struct docker_summary_list *out,
+                                  struct docker_err *err);
+
+/* POST /containers/{id}/start. DOCKER_E_NOT_MODIFIED when it was already running. */
+docker_code docker_container_start(struct docker_client *c, const char *id,
+                                   struct docker_err *err);
+/* POST /containers/{id}/stop?t=stop_timeout_s (stop_timeout_s < 0: daemon's default).
+ * The call's own timeout is extended by the stop timeout. DOCKER_E_NOT_MODIFIED if stopped. */
+docker_code docker_container_stop(struct docker_client *c, const char *id, int stop_timeout_s,
+                                  struct docker_err *err);
+/* POST /containers/{id}/restart?t=stop_timeout_s, likewise. */
+docker_code docker_container_restart(struct docker_client *c, const char *id, int stop_timeout_s,
+                                     struct docker_err *err);
+
+/* Fields to change in POST /containers/{id}/update; a field is sent only when its has_ flag is
+ * set. The client sends exactly what it is given: keeping Memory and MemorySwap consistent is
+ * docker_memory_swap_for()'s job (see below). */
+struct docker_update {
+    bool has_cpu_shares;
+    int64_t cpu_shares;
+    bool has_memory;
+    int64_t memory;
+    bool has_memory_swap;
+    int64_t memory_swap;
+};
+docker_code docker_container_update(struct docker_client *c, const char *id,
+                                    const struct docker_update *u, struct docker_err *err);
+
+/* The MemorySwap value to send with a new Memory limit so that the daemon accepts the update and
+ * the container keeps the swap it had. Pure. Rule (see docs/docker-engine.md):
+ *  - old_swap > 0 and old_memory > 0: keep the ratio swap/memory (Docker's default for --memory
+ *    alone is 2x, so 1 GiB/2 GiB becomes 2 GiB/4 GiB; swap == memory, i.e. no swap, stays so);
+ *  - old_swap == -1 (unlimited swap): -1;
+ *  - otherwise (no memory limit before): 2 * new_memory, what `docker run --memory` would set.
+ * Saturates instead of overflowing. new_memory <= 0 returns 0 (nothing to send). */
+int64_t docker_memory_swap_for(int64_t old_memory, int64_t old_swap, int64_t new_memory);
+
+struct docker_stats {
+    uint64_t cpu_total_ns;    /* cpu_stats.cpu_usage.total_usage */
+    uint64_t system_cpu_ns;   /* cpu_stats.system_cpu_usage */
+    uint64_t precpu_total_ns; /* precpu_stats... (0 with one-shot) */
+    uint64_t presystem_cpu_ns;
+    uint32_t online_cpus;
+    uint64_t memory_usage;    /* memory_stats.usage */
+    uint64_t memory_limit;    /* memory_stats.limit */
+};
+/* GET /containers/{id}/stats?stream=false&one-shot=true. */
+docker_code docker_container_stats(struct docker_client *c, const char *id,
+                                   struct docker_stats *out, struct docker_err *err);
+
+/* One event from GET /events. Strings borrow from the stream's buffers: valid only during the
+ * callback; copy what you keep. */
+struct docker_event {
+    const char *type;   /* "container", ... */
+    const char *action; /* "die", "start", "health_status: unhealthy", ... */
+    const char *id;     /* Actor.ID */
+    const char *name;   /* Actor.Attributes.name, or "" */
+    int exit_code;      /* Actor.Attributes.exitCode, or -1 */
+    int64_t time_nano;  /* timeNano */
+    const struct docker_labels *attributes; /* every Actor.Attributes entry (labels included) */
+};
+
+/* Return 0 to continue, non-zero to stop the stream (the call then returns DOCKER_OK). */
+typedef int (*docker_event_fn)(const struct docker_event *ev, void *ud);
+
+struct docker_events_filter {
+    const char *const *types;   /* NULL-terminated, e.g. {"container", NULL}; NULL: all */
+    const char *const *events;  /* NULL-terminated actions, e.g. {"die","start",NULL}; NULL: all */
+    const char *const *labels;  /* NULL-terminated "k" or "k=v"; NULL: all */
+    int64_t since;              /* unix seconds; 0: now */
+};
+
+/* A cancellation handle for a stream; may be cancelled from any thread, before or during the call.
+ * Caller owns it (new/free); free only once the streaming call has returned. */
+struct docker_cancel;
+struct docker_cancel *docker_cancel_new(void);
+void docker_cancel_free(struct docker_cancel *k);
+/* Makes the stream using k return DOCKER_E_CANCELLED within ~100 ms. Async-signal-unsafe; any
+ * thread. */
+void docker_events_cancel(struct docker_cancel *k);
+
+/* Follows GET /events (no total timeout) and calls fn once per event, in order, whatever the
+ * chunking of the reply. Blocks until fn returns non-zero (DOCKER_OK), k is cancelled
+ * (DOCKER_E_CANCELLED), or the connection fails (DOCKER_E_TRANSPORT / UNREACHABLE). A malformed
+ * event line ends the stream with DOCKER_E_MALFORMED. k may be NULL (not cancellable). */
+docker_code docker_events_stream(struct docker_client *c, const struct docker_events_filter *f,
+                                 docker_event_fn fn, void *ud, struct docker_cancel *k,
+                                 struct docker_err *err);
+
+#endif
