@@ -1,0 +1,512 @@
+/* config.c: table of options; defaults < TRIP_* environment < flags. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_STR, OPT_DURATION, OPT_SIZE, OPT_INT, OPT_BOOL, OPT_LIST, OPT_LISTEN, OPT_FILE };
+
+struct opt {
+    const char *flag; /* without "--" */
+    const char *env;
+    enum opt_type type;
+    size_t off;   /* offset in struct config */
+    size_t size;  /* OPT_STR / OPT_FILE: buffer size */
+    int64_t min;  /* numeric bounds */
+    int64_t max;
+    const char *def; /* default as text, for --help and config_defaults */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+#define SZ(f) sizeof(((struct config *)0)->f)
+#define KIB 1024LL
+#define MIB (1024LL * KIB)
+#define GIB (1024LL * MIB)
+#define TIB (1024LL * GIB)
+#define DAY_MS (24LL * 3600 * 1000)
+
+static const struct opt opts[] = {
+    {"listen", "TRIP_LISTEN", OPT_LISTEN, 0, 0, 0, 0, "0.0.0.0:9095", "address and port to listen on"},
+    {"state-dir", "TRIP_STATE_DIR", OPT_STR, OFF(state_dir), SZ(state_dir), 0, 0,
+     "/var/lib/trip-receiver", "directory of the persisted state table (state.json)"},
+    {"scale-duration", "TRIP_SCALE_DURATION", OPT_DURATION, OFF(scale_duration_ms), 0, 1, 365 * DAY_MS,
+     "5m", "how long a scale-out lasts at least (extended while the alert fires)"},
+    {"max-hold", "TRIP_MAX_HOLD", OPT_DURATION, OFF(max_hold_ms), 0, 1, 365 * DAY_MS, "1h",
+     "scale in after this long even if no resolved notification arrives"},
+    {"min-duration", "TRIP_MIN_DURATION", OPT_DURATION, OFF(min_duration_ms), 0, 1, 365 * DAY_MS, "1s",
+     "smallest scale duration accepted from labels and requests"},
+    {"max-duration", "TRIP_MAX_DURATION", OPT_DURATION, OFF(max_duration_ms), 0, 1, 365 * DAY_MS, "24h",
+     "largest scale duration accepted from labels and requests"},
+    {"cpu-shares", "TRIP_CPU_SHARES", OPT_INT, OFF(cpu_shares), 0, 2, 262144, "1024",
+     "CpuShares set by a CPU scale-out"},
+    {"memory", "TRIP_MEMORY", OPT_SIZE, OFF(memory), 0, 6 * MIB, 64 * TIB, "2g",
+     "memory limit set by a memory scale-out"},
+    {"max-cpu-shares", "TRIP_MAX_CPU_SHARES", OPT_INT, OFF(max_cpu_shares), 0, 2, 262144, "4096",
+     "largest CpuShares accepted from labels"},
+    {"max-memory", "TRIP_MAX_MEMORY", OPT_SIZE, OFF(max_memory), 0, 6 * MIB, 64 * TIB, "16g",
+     "largest memory limit accepted from labels"},
+    {"container-labels", "TRIP_CONTAINER_LABELS", OPT_LIST, 0, 0, 0, 0, "name",
+     "comma-separated alert labels naming the container, first present wins"},
+    {"cpu-alert", "TRIP_CPU_ALERT", OPT_STR, OFF(cpu_alert), SZ(cpu_alert), 0, 0, "ContainerHighCpu",
+     "alertname meaning scale-cpu when the alert has no action label"},
+    {"memory-alert", "TRIP_MEMORY_ALERT", OPT_STR, OFF(memory_alert), SZ(memory_alert), 0, 0,
+     "ContainerHighMemory", "alertname meaning scale-memory when the alert has no action label"},
+    {"down-alert", "TRIP_DOWN_ALERT", OPT_STR, OFF(down_alert), SZ(down_alert), 0, 0, "ContainerDown",
+     "alertname meaning restart when the alert has no action label"},
+    {"manage-all", "TRIP_MANAGE_ALL", OPT_BOOL, OFF(manage_all), 0, 0, 0, "false",
+     "manage every container except those labelled trip.enable=false"},
+    {"heal", "TRIP_HEAL", OPT_BOOL, OFF(heal), 0, 0, 0, "true",
+     "start stopped containers on restart actions (label trip.heal overrides)"},
+    {"dry-run", "TRIP_DRY_RUN", OPT_BOOL, OFF(dry_run), 0, 0, 0, "false",
+     "decide and log everything, change nothing in Docker"},
+    {"token", "TRIP_TOKEN", OPT_STR, OFF(token), SZ(token), 0, 0, "",
+     "bearer token required on /webhook and /api/ (empty: none)"},
+    {"token-file", "TRIP_TOKEN_FILE", OPT_FILE, OFF(token), SZ(token), 0, 0, "",
+     "read the bearer token from this file"},
+    {"basic-auth-user", "TRIP_BASIC_AUTH_USER", OPT_STR, OFF(basic_user), SZ(basic_user), 0, 0, "",
+     "basic auth user required on /webhook and /api/ (empty: none)"},
+    {"basic-auth-password", "TRIP_BASIC_AUTH_PASSWORD", OPT_STR, OFF(basic_password),
+     SZ(basic_password), 0, 0, "", "basic auth password"},
+    {"basic-auth-password-file", "TRIP_BASIC_AUTH_PASSWORD_FILE", OPT_FILE, OFF(basic_password),
+     SZ(basic_password), 0, 0, "", "read the basic auth password from this file"},
+    {"max-body", "TRIP_MAX_BODY", OPT_SIZE, OFF(max_body), 0, 1024, 64 * MIB, "1m",
+     "largest request body accepted (413 beyond)"},
+    {"max-connections", "TRIP_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 0, 4, 10000, "128",
+     "concurrent HTTP connections"},
+    {"connection-timeout", "TRIP_CONNECTION_TIMEOUT", OPT_DURATION, OFF(connection_timeout_ms), 0, 1000,
+     3600 * 1000, "10s", "idle HTTP connection timeout"},
+    {"http-threads", "TRIP_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 1, 64, "2",
+     "HTTP polling threads"},
+    {"workers", "TRIP_WORKERS", OPT_INT, OFF(workers), 0, 1, 64, "4",
+     "engine workers (each container always runs on the same one)"},
+    {"request-timeout", "TRIP_REQUEST_TIMEOUT", OPT_DURATION, OFF(request_timeout_ms), 0, 100,
+     3600 * 1000, "30s", "how long a manual API call waits for its action (504 beyond)"},
+    {"shutdown-timeout", "TRIP_SHUTDOWN_TIMEOUT", OPT_DURATION, OFF(shutdown_timeout_ms), 0, 0,
+     3600 * 1000, "15s", "bound on finishing in-flight actions at SIGTERM"},
+    {"refresh-interval", "TRIP_REFRESH_INTERVAL", OPT_DURATION, OFF(refresh_interval_ms), 0, 100,
+     3600 * 1000, "2s", "container list and readiness refresh period"},
+    {"docker-host", "TRIP_DOCKER_HOST", OPT_STR, OFF(docker_host), SZ(docker_host), 0, 0, "",
+     "Docker daemon (unix:///path or tcp://host:port; empty: $DOCKER_HOST, then the default socket)"},
+    {"docker-timeout", "TRIP_DOCKER_TIMEOUT", OPT_DURATION, OFF(docker_timeout_ms), 0, 100,
+     3600 * 1000, "10s", "timeout of one Docker API call"},
+    {"prometheus-url", "TRIP_PROMETHEUS_URL", OPT_STR, OFF(prometheus_url), SZ(prometheus_url), 0, 0, "",
+     "Prometheus base URL; when set, scale-in also needs Prometheus to report the alert inactive"},
+    {"log-level", "TRIP_LOG_LEVEL", OPT_STR, OFF(log_level), SZ(log_level), 0, 0, "info",
+     "error, warn, info or debug"},
+};
+
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+static void set_err(struct config_err *err, config_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(struct config_err *err, config_code code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || err->code != CONFIG_OK)
+        return;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+}
+
+int config_bool_parse(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on"};
+    static const char *const no[] = {"false", "0", "no", "off"};
+
+    for (size_t i = 0; s && i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int64_t unit_ms(const char **p)
+{
+    const char *s = *p;
+
+    if (strncmp(s, "ms", 2) == 0) {
+        *p += 2;
+        return 1;
+    }
+    *p += 1;
+    switch (*s) {
+    case 's': return 1000;
+    case 'm': return 60 * 1000;
+    case 'h': return 3600 * 1000;
+    case 'd': return DAY_MS;
+    default: return -1;
+    }
+}
+
+int config_duration_parse(const char *s, int64_t *ms)
+{
+    int64_t total = 0;
+
+    if (!s || !*s)
+        return -1;
+    if (strspn(s, "0123456789") == strlen(s) && strlen(s) <= 12) {
+        *ms = strtoll(s, NULL, 10) * 1000;
+        return 0;
+    }
+    while (*s) {
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        errno = 0;
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (errno || v > 1000000000LL)
+            return -1;
+        s = end;
+        int64_t mult = unit_ms(&s);
+        if (mult < 0 || total > INT64_MAX / 2 - v * mult)
+            return -1;
+        total += v * mult;
+    }
+    *ms = total;
+    return 0;
+}
+
+const char *config_duration_format(char *buf, size_t size, int64_t ms)
+{
+    size_t n = 0;
+
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+    if (ms <= 0 || ms % 1000) {
+        snprintf(buf, size, "%lldms", (long long)ms);
+        return buf;
+    }
+    int64_t s = ms / 1000;
+    if (s >= 3600 && n < size)
+        n += (size_t)snprintf(buf + n, size - n, "%lldh", (long long)(s / 3600));
+    if (s % 3600 >= 60 && n < size)
+        n += (size_t)snprintf(buf + n, size - n, "%lldm", (long long)(s % 3600 / 60));
+    if (s % 60 && n < size)
+        snprintf(buf + n, size - n, "%llds", (long long)(s % 60));
+    return buf;
+}
+
+int config_size_parse(const char *s, int64_t *bytes)
+{
+    static const struct {
+        const char *suffix;
+        int64_t mult;
+    } units[] = {{"", 1},        {"b", 1},        {"k", KIB},      {"kb", KIB},  {"kib", KIB},
+                 {"m", MIB},     {"mb", MIB},     {"mib", MIB},    {"g", GIB},   {"gb", GIB},
+                 {"gib", GIB},   {"t", TIB},      {"tb", TIB},     {"tib", TIB}};
+    char *end;
+
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || v < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcasecmp(end, units[i].suffix) == 0) {
+            if (v > INT64_MAX / units[i].mult)
+                return -1;
+            *bytes = v * units[i].mult;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_listen(struct config *cfg, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    char *end;
+
+    if (!colon || colon == v || (size_t)(colon - v) >= sizeof(cfg->listen_host))
+        return -1;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
+        return -1;
+    const char *host = v;
+    size_t len = (size_t)(colon - v);
+    if (*host == '[' && len >= 2 && host[len - 1] == ']') {
+        host++;
+        len -= 2;
+    }
+    memcpy(cfg->listen_host, host, len);
+    cfg->listen_host[len] = '\0';
+    cfg->listen_port = (uint16_t)port;
+    return 0;
+}
+
+static int parse_list(struct config *cfg, const char *v)
+{
+    size_t n = 0;
+    const char *p = v;
+
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        while (len && isspace((unsigned char)*p)) {
+            p++;
+            len--;
+        }
+        size_t tl = len;
+        while (tl && isspace((unsigned char)p[tl - 1]))
+            tl--;
+        if (tl == 0 || tl >= sizeof(cfg->container_labels[0]) || n == CONFIG_MAX_LABELS)
+            return -1;
+        memcpy(cfg->container_labels[n], p, tl);
+        cfg->container_labels[n][tl] = '\0';
+        n++;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (n == 0)
+        return -1;
+    cfg->n_container_labels = n;
+    return 0;
+}
+
+static int read_first_line(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+
+    if (!f)
+        return -1;
+    if (!fgets(buf, (int)size, f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+static int parse_int(const char *v, int64_t *out)
+{
+    char *end;
+
+    if (!v || !*v)
+        return -1;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+/* Applies one value; `src` names the flag or variable for messages. */
+static config_code apply(struct config *cfg, const struct opt *o, const char *v, const char *src,
+                         struct config_err *err)
+{
+    char *field = (char *)cfg + o->off;
+    int64_t num = 0;
+    int rc = 0;
+
+    switch (o->type) {
+    case OPT_STR:
+        if (strlen(v) >= o->size) {
+            set_err(err, CONFIG_E_INVALID, "%s: value longer than %zu bytes", src, o->size - 1);
+            return CONFIG_E_INVALID;
+        }
+        memcpy(field, v, strlen(v) + 1);
+        return CONFIG_OK;
+    case OPT_FILE:
+        if (*v && read_first_line(v, field, o->size) != 0) {
+            set_err(err, CONFIG_E_IO, "%s: cannot read %s: %s", src, v, strerror(errno));
+            return CONFIG_E_IO;
+        }
+        return CONFIG_OK;
+    case OPT_BOOL:
+        rc = config_bool_parse(v, (bool *)field);
+        break;
+    case OPT_LISTEN:
+        rc = parse_listen(cfg, v);
+        break;
+    case OPT_LIST:
+        rc = parse_list(cfg, v);
+        break;
+    case OPT_DURATION:
+        rc = config_duration_parse(v, &num);
+        break;
+    case OPT_SIZE:
+        rc = config_size_parse(v, &num);
+        break;
+    case OPT_INT:
+        rc = parse_int(v, &num);
+        break;
+    }
+    if (rc != 0) {
+        set_err(err, CONFIG_E_INVALID, "%s: cannot parse \"%s\"", src, v);
+        return CONFIG_E_INVALID;
+    }
+    if (o->type == OPT_DURATION || o->type == OPT_SIZE || o->type == OPT_INT) {
+        if (num < o->min || num > o->max) {
+            set_err(err, CONFIG_E_INVALID, "%s: %s is out of bounds [%lld, %lld]", src, v,
+                    (long long)o->min, (long long)o->max);
+            return CONFIG_E_INVALID;
+        }
+        memcpy(field, &num, sizeof(num));
+    }
+    return CONFIG_OK;
+}
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (opts[i].type != OPT_FILE)
+            (void)apply(cfg, &opts[i], opts[i].def, opts[i].flag, NULL);
+    }
+}
+
+static const struct opt *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (strlen(opts[i].flag) == len && strncmp(opts[i].flag, name, len) == 0)
+            return &opts[i];
+    }
+    return NULL;
+}
+
+static const char *env_get(char *const *envp, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (size_t i = 0; envp && envp[i]; i++) {
+        if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=')
+            return envp[i] + len + 1;
+    }
+    return NULL;
+}
+
+static config_code apply_env(struct config *cfg, char *const *envp, struct config_err *err)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const char *v = env_get(envp, opts[i].env);
+        if (v && apply(cfg, &opts[i], v, opts[i].env, err) != CONFIG_OK)
+            return err ? err->code : CONFIG_E_INVALID;
+    }
+    return CONFIG_OK;
+}
+
+/* Handles argv[*i]; advances *i past a consumed value. */
+static config_code apply_flag(struct config *cfg, int argc, char *const *argv, int *i,
+                              struct config_err *err)
+{
+    const char *arg = argv[*i];
+    char src[96];
+
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+        return CONFIG_HELP;
+    if (strcmp(arg, "--version") == 0)
+        return CONFIG_VERSION;
+    if (strncmp(arg, "--", 2) != 0) {
+        set_err(err, CONFIG_E_INVALID, "unexpected argument \"%s\" (see --help)", arg);
+        return CONFIG_E_INVALID;
+    }
+    const char *name = arg + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const struct opt *o = find_flag(name, len);
+    if (!o) {
+        set_err(err, CONFIG_E_INVALID, "unknown flag --%.*s (see --help)", (int)len, name);
+        return CONFIG_E_INVALID;
+    }
+    snprintf(src, sizeof(src), "--%s", o->flag);
+    if (eq)
+        return apply(cfg, o, eq + 1, src, err);
+    if (o->type == OPT_BOOL)
+        return apply(cfg, o, "true", src, err);
+    if (*i + 1 >= argc) {
+        set_err(err, CONFIG_E_INVALID, "%s needs a value", src);
+        return CONFIG_E_INVALID;
+    }
+    *i += 1;
+    return apply(cfg, o, argv[*i], src, err);
+}
+
+static config_code check(const struct config *cfg, struct config_err *err)
+{
+    if (cfg->min_duration_ms > cfg->max_duration_ms) {
+        set_err(err, CONFIG_E_INVALID, "--min-duration is above --max-duration");
+        return CONFIG_E_INVALID;
+    }
+    if (cfg->scale_duration_ms < cfg->min_duration_ms || cfg->scale_duration_ms > cfg->max_duration_ms) {
+        set_err(err, CONFIG_E_INVALID, "--scale-duration is outside [--min-duration, --max-duration]");
+        return CONFIG_E_INVALID;
+    }
+    if (cfg->cpu_shares > cfg->max_cpu_shares) {
+        set_err(err, CONFIG_E_INVALID, "--cpu-shares is above --max-cpu-shares");
+        return CONFIG_E_INVALID;
+    }
+    if (cfg->memory > cfg->max_memory) {
+        set_err(err, CONFIG_E_INVALID, "--memory is above --max-memory");
+        return CONFIG_E_INVALID;
+    }
+    if (cfg->basic_password[0] && !cfg->basic_user[0]) {
+        set_err(err, CONFIG_E_INVALID, "a basic auth password needs --basic-auth-user");
+        return CONFIG_E_INVALID;
+    }
+    if (cfg->basic_user[0] && !cfg->basic_password[0]) {
+        set_err(err, CONFIG_E_INVALID, "--basic-auth-user needs a password");
+        return CONFIG_E_INVALID;
+    }
+    if (!cfg->state_dir[0]) {
+        set_err(err, CONFIG_E_INVALID, "--state-dir must not be empty");
+        return CONFIG_E_INVALID;
+    }
+    return CONFIG_OK;
+}
+
+config_code config_parse(struct config *cfg, int argc, char *const *argv, char *const *envp,
+                         struct config_err *err)
+{
+    config_code rc;
+
+    config_defaults(cfg);
+    rc = apply_env(cfg, envp, err);
+    if (rc != CONFIG_OK)
+        return rc;
+    for (int i = 1; i < argc; i++) {
+        rc = apply_flag(cfg, argc, argv, &i, err);
+        if (rc != CONFIG_OK)
+            return rc;
+    }
+    return check(cfg, err);
+}
+
+void config_usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "Usage: %s [flags]\n"
+            "Takes Alertmanager webhooks and operator requests and scales, restarts and scales back\n"
+            "in Docker containers. Every flag may also be set by the environment variable shown.\n\n",
+            prog);
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const struct opt *o = &opts[i];
+        const char *arg = o->type == OPT_BOOL ? "[=BOOL]"
+                          : o->type == OPT_DURATION ? " DURATION"
+                          : o->type == OPT_SIZE ? " SIZE"
+                          : o->type == OPT_INT ? " N"
+                          : o->type == OPT_FILE ? " PATH"
+                                                : " VALUE";
+        fprintf(f, "  --%s%s\n      %s (env %s, default \"%s\")\n", o->flag, arg, o->help, o->env,
+                o->def);
+    }
+    fprintf(f, "  --help     this text\n  --version  print the version\n\n"
+               "DURATION: 500ms, 20s, 5m, 1h, 1h30m. SIZE: bytes or 512m, 2g (binary units).\n");
+}

@@ -1,0 +1,94 @@
+/* config.h: trip-receiver's settings from defaults, TRIP_* environment variables and flags. */
+#ifndef TRIP_CONFIG_H
+#define TRIP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_LABELS 8
+#define CONFIG_STR_MAX 256
+#define CONFIG_PATH_MAX 1024
+
+typedef enum config_code {
+    CONFIG_OK = 0,
+    CONFIG_HELP,      /* --help was given: print config_usage() and exit 0 */
+    CONFIG_VERSION,   /* --version was given */
+    CONFIG_E_INVALID, /* unknown flag, missing or malformed value, value out of bounds */
+    CONFIG_E_IO,      /* a --*-file could not be read */
+} config_code;
+
+struct config_err {
+    config_code code;
+    char msg[256];
+};
+
+struct config {
+    char listen_host[CONFIG_STR_MAX]; /* from --listen HOST:PORT */
+    uint16_t listen_port;
+    char state_dir[CONFIG_PATH_MAX];
+    int64_t scale_duration_ms;
+    int64_t max_hold_ms;
+    int64_t min_duration_ms;
+    int64_t max_duration_ms;
+    int64_t cpu_shares;     /* scaled-out CpuShares */
+    int64_t memory;         /* scaled-out memory limit, bytes */
+    int64_t max_cpu_shares; /* bound for labels and requests */
+    int64_t max_memory;
+    char container_labels[CONFIG_MAX_LABELS][64]; /* alert labels naming the container, in order */
+    size_t n_container_labels;
+    char cpu_alert[128]; /* alertname -> action fallback when no `action` label */
+    char memory_alert[128];
+    char down_alert[128];
+    bool manage_all;
+    bool heal;
+    bool dry_run;
+    char token[CONFIG_STR_MAX];
+    char basic_user[128];
+    char basic_password[CONFIG_STR_MAX];
+    int64_t max_body;
+    int64_t max_connections;
+    int64_t connection_timeout_ms;
+    int64_t http_threads;
+    int64_t workers;
+    int64_t request_timeout_ms;  /* bound on a manual API call waiting for the engine */
+    int64_t shutdown_timeout_ms; /* bound on finishing in-flight actions at SIGTERM */
+    int64_t refresh_interval_ms; /* container cache and readiness refresh */
+    char docker_host[CONFIG_STR_MAX];
+    int64_t docker_timeout_ms;
+    char prometheus_url[CONFIG_STR_MAX];
+    char log_level[16];
+};
+
+/* Fills *cfg with the built-in defaults. Cannot fail. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Builds *cfg from defaults, then the environment (envp, a NULL-terminated "K=V" array such as
+ * environ; NULL: none), then argv (flags win). Flags take `--flag VALUE` or `--flag=VALUE`; boolean
+ * flags also stand alone. --token-file / --basic-auth-password-file are read here (first line,
+ * trailing newline removed). Returns CONFIG_HELP / CONFIG_VERSION when asked, CONFIG_E_* with a
+ * message naming the flag or variable otherwise. Not thread-safe only in that it reads files.
+ */
+config_code config_parse(struct config *cfg, int argc, char *const *argv, char *const *envp,
+                         struct config_err *err);
+
+/* Writes the --help text (every flag, its variable and default) to f. */
+void config_usage(FILE *f, const char *prog);
+
+/* Parses "500ms", "20s", "5m", "1h", "1h30m", "2d" (a bare number is seconds) into milliseconds.
+ * Returns 0 on success, -1 on malformed, negative or overflowing input. Pure. */
+int config_duration_parse(const char *s, int64_t *ms);
+
+/* Parses a byte size: "2g", "512m", "64k", "1073741824", suffix b/k/m/g/t (also kb, mib, ...),
+ * case-insensitive, binary multiples. Returns 0 on success, -1 otherwise. Pure. */
+int config_size_parse(const char *s, int64_t *bytes);
+
+/* Formats ms as "5m", "1h30m", "2s", "500ms" into buf. Returns buf. Pure. */
+const char *config_duration_format(char *buf, size_t size, int64_t ms);
+
+/* Parses "true/false/1/0/yes/no/on/off". Returns 0/1 into *out, -1 if unrecognised. Pure. */
+int config_bool_parse(const char *s, bool *out);
+
+#endif

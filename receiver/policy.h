@@ -1,0 +1,97 @@
+/* policy.h: alert or manual request + container labels + config -> intent, or why not. Pure:
+ * no I/O, the clock is an argument. */
+#ifndef TRIP_POLICY_H
+#define TRIP_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alerts.h"
+
+struct docker_labels;
+
+enum policy_kind {
+    POLICY_NONE,
+    POLICY_SCALE_OUT, /* raise the resource to the target, deadline = now + duration */
+    POLICY_SCALE_IN,  /* restore the inspected baseline now (manual) */
+    POLICY_RESOLVE,   /* an alert stopped firing: forget it, scale in if the deadline passed */
+    POLICY_RESTART,   /* start a stopped container (restart a running one when forced) */
+};
+enum policy_resource { POLICY_CPU, POLICY_MEMORY };
+enum policy_verdict { POLICY_ACCEPT, POLICY_IGNORE };
+
+/* The configured defaults and bounds (see config.h). */
+struct policy_limits {
+    int64_t cpu_shares, max_cpu_shares;
+    int64_t memory, max_memory;
+    int64_t scale_duration_ms, min_duration_ms, max_duration_ms;
+    bool manage_all;
+    bool heal;
+};
+
+/* What is known of the container. known=false: not seen yet (a webhook racing the cache), so only
+ * the request itself is checked and the engine decides again once it has inspected. Label values
+ * are NULL when absent; they borrow from the caller. */
+struct policy_container {
+    bool known;
+    bool exists;
+    bool running;
+    const char *enable;         /* trip.enable */
+    const char *cpu_shares;     /* trip.cpu-shares */
+    const char *memory;         /* trip.memory */
+    const char *scale_duration; /* trip.scale-duration */
+    const char *heal;           /* trip.heal */
+};
+
+struct policy_request {
+    enum policy_kind kind;
+    enum policy_resource resource;
+    const char *duration; /* manual "duration" or alert label; NULL/"" -> label, then config */
+    bool force;           /* restart even when running */
+    bool from_alert;
+};
+
+struct policy_decision {
+    enum policy_verdict verdict;
+    int http_status; /* for the manual API: 200, 403 unmanaged, 404 unknown, 422 out of bounds */
+    enum policy_kind kind;
+    enum policy_resource resource;
+    int64_t target;      /* SCALE_OUT: CpuShares or memory bytes */
+    int64_t duration_ms; /* SCALE_OUT */
+    int64_t deadline_ms; /* SCALE_OUT: now + duration */
+    bool force;
+    char reason[160]; /* why ignored, or a short note when accepted */
+};
+
+/* Fills c from a container's labels (values borrow from l). known=exists=true. */
+void policy_container_from_labels(struct policy_container *c, const struct docker_labels *l, bool running);
+
+/* Maps an alert record to a request (firing scale-* -> SCALE_OUT, resolved scale-* -> RESOLVE,
+ * firing restart -> RESTART, anything else -> NONE). Borrows r's strings. */
+void policy_request_from_alert(struct policy_request *req, const struct alerts_record *r);
+
+/* Decides. Always fills *d; never fails. */
+void policy_decide(const struct policy_limits *lim, const struct policy_request *req,
+                   const struct policy_container *c, int64_t now_ms, struct policy_decision *d);
+
+/* True when the container is managed under lim (trip.enable=true, or not "false" with manage_all). */
+bool policy_managed(const struct policy_limits *lim, const char *enable_label);
+
+/* A scaled-out resource as the scale-in decision sees it. */
+struct policy_hold {
+    int64_t deadline_ms; /* end of the scale duration (extended by repeated firing) */
+    int64_t since_ms;    /* when the scale-out was applied */
+    size_t firing;       /* alerts for this resource still firing */
+    int64_t max_hold_ms; /* scale in after since + max_hold regardless; 0: no bound */
+};
+enum policy_due { POLICY_HOLD, POLICY_DUE_DEADLINE, POLICY_DUE_MAX_HOLD };
+
+/* Whether to scale in now, and the earliest time the answer may change without new input
+ * (*next_ms; INT64_MAX when only an event can change it). */
+enum policy_due policy_scale_in_due(const struct policy_hold *h, int64_t now_ms, int64_t *next_ms);
+
+const char *policy_kind_name(enum policy_kind k);
+const char *policy_resource_name(enum policy_resource r);
+
+#endif

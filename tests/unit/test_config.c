@@ -1,0 +1,208 @@
+/* test_config.c: flags, TRIP_* environment, defaults, durations and sizes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static void durations_accept_the_documented_forms(void **state)
+{
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } ok[] = {{"20s", 20000},   {"5m", 300000},      {"1h", 3600000}, {"1h30m", 5400000},
+              {"500ms", 500},   {"2s500ms", 2500},   {"45", 45000},   {"1d", 86400000},
+              {"0s", 0}};
+    (void)state;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int64_t ms = -1;
+        assert_int_equal(config_duration_parse(ok[i].in, &ms), 0);
+        assert_int_equal(ms, ok[i].ms);
+    }
+}
+
+static void durations_reject_garbage(void **state)
+{
+    static const char *const bad[] = {"", "s", "5x", "-5s", "5 m", "m5", "1h-3m", "99999999999999h", "1.5h"};
+    int64_t ms;
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(config_duration_parse(bad[i], &ms), -1);
+    assert_int_equal(config_duration_parse(NULL, &ms), -1);
+}
+
+static void durations_format_back(void **state)
+{
+    char buf[32];
+    (void)state;
+    assert_string_equal(config_duration_format(buf, sizeof(buf), 5400000), "1h30m");
+    assert_string_equal(config_duration_format(buf, sizeof(buf), 2000), "2s");
+    assert_string_equal(config_duration_format(buf, sizeof(buf), 300000), "5m");
+    assert_string_equal(config_duration_format(buf, sizeof(buf), 1500), "1500ms");
+}
+
+static void sizes_use_binary_units(void **state)
+{
+    int64_t b;
+    (void)state;
+    assert_int_equal(config_size_parse("2g", &b), 0);
+    assert_int_equal(b, 2147483648LL);
+    assert_int_equal(config_size_parse("512m", &b), 0);
+    assert_int_equal(b, 536870912LL);
+    assert_int_equal(config_size_parse("512MiB", &b), 0);
+    assert_int_equal(b, 536870912LL);
+    assert_int_equal(config_size_parse("1073741824", &b), 0);
+    assert_int_equal(b, 1073741824LL);
+    assert_int_equal(config_size_parse("64k", &b), 0);
+    assert_int_equal(b, 65536);
+    assert_int_equal(config_size_parse("2q", &b), -1);
+    assert_int_equal(config_size_parse("", &b), -1);
+    assert_int_equal(config_size_parse("-1g", &b), -1);
+    assert_int_equal(config_size_parse("99999999999t", &b), -1);
+}
+
+static void defaults_match_the_seed_rules(void **state)
+{
+    struct config c;
+    char *argv[] = {"trip-receiver", NULL};
+    (void)state;
+    assert_int_equal(config_parse(&c, 1, argv, NULL, NULL), CONFIG_OK);
+    assert_string_equal(c.listen_host, "0.0.0.0");
+    assert_int_equal(c.listen_port, 9095);
+    assert_int_equal(c.cpu_shares, 1024);
+    assert_int_equal(c.memory, 2147483648LL);
+    assert_int_equal(c.scale_duration_ms, 300000);
+    assert_int_equal(c.n_container_labels, 1);
+    assert_string_equal(c.container_labels[0], "name");
+    assert_string_equal(c.cpu_alert, "ContainerHighCpu");
+    assert_string_equal(c.memory_alert, "ContainerHighMemory");
+    assert_string_equal(c.down_alert, "ContainerDown");
+    assert_false(c.manage_all);
+    assert_true(c.heal);
+    assert_false(c.dry_run);
+    assert_int_equal(c.max_body, 1024 * 1024);
+}
+
+static void flags_override_environment(void **state)
+{
+    struct config c;
+    char *envp[] = {"TRIP_LISTEN=127.0.0.1:1", "TRIP_SCALE_DURATION=20s", "TRIP_DRY_RUN=true",
+                    "TRIP_CONTAINER_LABELS=container_label_com_docker_compose_service, name", "PATH=/bin",
+                    NULL};
+    char *argv[] = {"trip-receiver", "--listen", "127.0.0.1:19095", "--state-dir=/tmp/x", "--manage-all",
+                    "--dry-run=false", NULL};
+    (void)state;
+    assert_int_equal(config_parse(&c, 6, argv, envp, NULL), CONFIG_OK);
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 19095);
+    assert_string_equal(c.state_dir, "/tmp/x");
+    assert_int_equal(c.scale_duration_ms, 20000);
+    assert_true(c.manage_all);
+    assert_false(c.dry_run);
+    assert_int_equal(c.n_container_labels, 2);
+    assert_string_equal(c.container_labels[0], "container_label_com_docker_compose_service");
+    assert_string_equal(c.container_labels[1], "name");
+}
+
+static void errors_name_the_flag_or_variable(void **state)
+{
+    struct config c;
+    struct config_err err = {0};
+    char *argv1[] = {"trip-receiver", "--scale-duration", "soon", NULL};
+    char *argv2[] = {"trip-receiver", "--bogus", NULL};
+    char *argv3[] = {"trip-receiver", "--listen", NULL};
+    char *envp[] = {"TRIP_MAX_BODY=lots", NULL};
+    char *argv0[] = {"trip-receiver", NULL};
+    (void)state;
+    assert_int_equal(config_parse(&c, 3, argv1, NULL, &err), CONFIG_E_INVALID);
+    assert_string_equal(err.msg, "--scale-duration: cannot parse \"soon\"");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(config_parse(&c, 2, argv2, NULL, &err), CONFIG_E_INVALID);
+    assert_string_equal(err.msg, "unknown flag --bogus (see --help)");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(config_parse(&c, 2, argv3, NULL, &err), CONFIG_E_INVALID);
+    assert_string_equal(err.msg, "--listen needs a value");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(config_parse(&c, 1, argv0, envp, &err), CONFIG_E_INVALID);
+    assert_string_equal(err.msg, "TRIP_MAX_BODY: cannot parse \"lots\"");
+}
+
+static void bounds_are_enforced(void **state)
+{
+    struct config c;
+    struct config_err err = {0};
+    char *argv1[] = {"trip-receiver", "--cpu-shares", "1", NULL};
+    char *argv2[] = {"trip-receiver", "--cpu-shares", "8192", NULL};
+    char *argv3[] = {"trip-receiver", "--scale-duration", "48h", NULL};
+    char *argv4[] = {"trip-receiver", "--listen", "0.0.0.0:70000", NULL};
+    (void)state;
+    assert_int_equal(config_parse(&c, 3, argv1, NULL, &err), CONFIG_E_INVALID);
+    assert_string_equal(err.msg, "--cpu-shares: 1 is out of bounds [2, 262144]");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(config_parse(&c, 3, argv2, NULL, &err), CONFIG_E_INVALID);
+    assert_string_equal(err.msg, "--cpu-shares is above --max-cpu-shares");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(config_parse(&c, 3, argv3, NULL, &err), CONFIG_E_INVALID);
+    assert_string_equal(err.msg, "--scale-duration is outside [--min-duration, --max-duration]");
+    assert_int_equal(config_parse(&c, 3, argv4, NULL, NULL), CONFIG_E_INVALID);
+}
+
+static void token_file_is_read_without_newline(void **state)
+{
+    char path[] = "/tmp/trip-config-XXXXXX";
+    int fd = mkstemp(path);
+    struct config c;
+    struct config_err err = {0};
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "s3cret\n", 7), 7);
+    close(fd);
+    char *argv[] = {"trip-receiver", "--token-file", path, NULL};
+    assert_int_equal(config_parse(&c, 3, argv, NULL, &err), CONFIG_OK);
+    assert_string_equal(c.token, "s3cret");
+    unlink(path);
+    assert_int_equal(config_parse(&c, 3, argv, NULL, &err), CONFIG_E_IO);
+    assert_non_null(strstr(err.msg, "--token-file: cannot read"));
+}
+
+static void help_lists_every_flag_with_env_and_default(void **state)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    char *argv[] = {"trip-receiver", "--help", NULL};
+    struct config c;
+    (void)state;
+    assert_int_equal(config_parse(&c, 2, argv, NULL, NULL), CONFIG_HELP);
+    config_usage(f, "trip-receiver");
+    fclose(f);
+    assert_non_null(strstr(buf, "--listen VALUE"));
+    assert_non_null(strstr(buf, "env TRIP_LISTEN, default \"0.0.0.0:9095\""));
+    assert_non_null(strstr(buf, "env TRIP_SCALE_DURATION, default \"5m\""));
+    assert_non_null(strstr(buf, "--manage-all[=BOOL]"));
+    assert_non_null(strstr(buf, "env TRIP_TOKEN_FILE"));
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(durations_accept_the_documented_forms),
+        cmocka_unit_test(durations_reject_garbage),
+        cmocka_unit_test(durations_format_back),
+        cmocka_unit_test(sizes_use_binary_units),
+        cmocka_unit_test(defaults_match_the_seed_rules),
+        cmocka_unit_test(flags_override_environment),
+        cmocka_unit_test(errors_name_the_flag_or_variable),
+        cmocka_unit_test(bounds_are_enforced),
+        cmocka_unit_test(token_file_is_read_without_newline),
+        cmocka_unit_test(help_lists_every_flag_with_env_and_default),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,168 @@
+/* test_policy.c: decisions as tables, with the clock passed in. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "policy.h"
+
+#define NOW 1000000000LL
+#define GIB (1024LL * 1024 * 1024)
+
+static const struct policy_limits lim = {
+    .cpu_shares = 1024, .max_cpu_shares = 4096, .memory = 2 * GIB, .max_memory = 16 * GIB,
+    .scale_duration_ms = 300000, .min_duration_ms = 1000, .max_duration_ms = 86400000,
+    .manage_all = false, .heal = true,
+};
+
+struct row {
+    const char *name;
+    struct policy_request req;
+    struct policy_container c;
+    enum policy_verdict verdict;
+    int status;
+    int64_t target;
+    int64_t duration_ms;
+    const char *reason;
+};
+
+#define MANAGED .known = true, .exists = true, .running = true, .enable = "true"
+
+static const struct row rows[] = {
+    {"cpu alert on managed container uses config target and duration",
+     {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true}, {MANAGED}, POLICY_ACCEPT, 200, 1024, 300000, ""},
+    {"memory target from label", {POLICY_SCALE_OUT, POLICY_MEMORY, NULL, false, true},
+     {MANAGED, .memory = "3g"}, POLICY_ACCEPT, 200, 3 * GIB, 300000, ""},
+    {"cpu target from label", {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
+     {MANAGED, .cpu_shares = "2048"}, POLICY_ACCEPT, 200, 2048, 300000, ""},
+    {"duration from request beats label", {POLICY_SCALE_OUT, POLICY_CPU, "20s", false, false},
+     {MANAGED, .scale_duration = "1h"}, POLICY_ACCEPT, 200, 1024, 20000, ""},
+    {"duration from label", {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
+     {MANAGED, .scale_duration = "1h"}, POLICY_ACCEPT, 200, 1024, 3600000, ""},
+    {"unlabelled container is not managed", {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
+     {.known = true, .exists = true}, POLICY_IGNORE, 403, 0, 0,
+     "container is not managed (needs label trip.enable=true)"},
+    {"trip.enable=false is not managed", {POLICY_RESTART, POLICY_CPU, NULL, false, false},
+     {.known = true, .exists = true, .enable = "false"}, POLICY_IGNORE, 403, 0, 0,
+     "container is not managed (needs label trip.enable=true)"},
+    {"unknown container", {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false}, {.known = true},
+     POLICY_IGNORE, 404, 0, 0, "no such container"},
+    {"label cpu above bound", {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
+     {MANAGED, .cpu_shares = "9000"}, POLICY_IGNORE, 422, 0, 300000,
+     "label trip.cpu-shares=9000 is outside [2, 4096]"},
+    {"label cpu not a number", {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
+     {MANAGED, .cpu_shares = "1k"}, POLICY_IGNORE, 422, 0, 300000,
+     "label trip.cpu-shares=\"1k\" is not a number"},
+    {"label memory above bound", {POLICY_SCALE_OUT, POLICY_MEMORY, NULL, false, false},
+     {MANAGED, .memory = "32g"}, POLICY_IGNORE, 422, 0, 300000,
+     "label trip.memory=32g is outside [6291456, 17179869184]"},
+    {"request duration too long", {POLICY_SCALE_OUT, POLICY_CPU, "48h", false, false}, {MANAGED},
+     POLICY_IGNORE, 422, 0, 0, "duration \"48h\" is outside [1s, 86400s]"},
+    {"request duration malformed", {POLICY_SCALE_OUT, POLICY_CPU, "soon", false, false}, {MANAGED},
+     POLICY_IGNORE, 422, 0, 0, "duration \"soon\" is not a duration (e.g. 20s, 5m, 1h)"},
+    {"heal disabled by label ignores alert restart", {POLICY_RESTART, POLICY_CPU, NULL, false, true},
+     {MANAGED, .heal = "false"}, POLICY_IGNORE, 403, 0, 0,
+     "healing is disabled for this container (trip.heal)"},
+    {"operator restart works despite trip.heal=false", {POLICY_RESTART, POLICY_CPU, NULL, true, false},
+     {MANAGED, .heal = "false"}, POLICY_ACCEPT, 200, 0, 0, ""},
+    {"resolve is accepted for anything", {POLICY_RESOLVE, POLICY_CPU, NULL, false, true}, {.known = true},
+     POLICY_ACCEPT, 200, 0, 0, "alert resolved"},
+    {"unseen container is queued for the engine", {POLICY_SCALE_OUT, POLICY_MEMORY, NULL, false, true},
+     {.known = false}, POLICY_ACCEPT, 200, 2 * GIB, 300000, "queued; container not seen yet, checked before acting"},
+    {"nothing to do", {POLICY_NONE, POLICY_CPU, NULL, false, true}, {MANAGED}, POLICY_IGNORE, 422, 0, 0,
+     "nothing to do for this alert"},
+};
+
+static void decision_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const struct row *r = &rows[i];
+        struct policy_decision d;
+        policy_decide(&lim, &r->req, &r->c, NOW, &d);
+        print_message("row: %s\n", r->name);
+        assert_int_equal(d.verdict, r->verdict);
+        assert_int_equal(d.http_status, r->status);
+        assert_string_equal(d.reason, r->reason);
+        if (r->verdict == POLICY_ACCEPT && r->req.kind == POLICY_SCALE_OUT) {
+            assert_int_equal(d.target, r->target);
+            assert_int_equal(d.duration_ms, r->duration_ms);
+            assert_int_equal(d.deadline_ms, NOW + r->duration_ms);
+        }
+    }
+}
+
+static void manage_all_is_opt_out(void **state)
+{
+    struct policy_limits all = lim;
+    (void)state;
+    all.manage_all = true;
+    assert_true(policy_managed(&all, NULL));
+    assert_true(policy_managed(&all, "true"));
+    assert_false(policy_managed(&all, "false"));
+    assert_false(policy_managed(&lim, NULL));
+    assert_false(policy_managed(&lim, "yes"));
+    assert_true(policy_managed(&lim, "true"));
+}
+
+static void alerts_map_to_requests(void **state)
+{
+    struct alerts_record r = {.status = ALERTS_FIRING, .action = ALERTS_SCALE_MEMORY};
+    struct policy_request q;
+    (void)state;
+    policy_request_from_alert(&q, &r);
+    assert_int_equal(q.kind, POLICY_SCALE_OUT);
+    assert_int_equal(q.resource, POLICY_MEMORY);
+    r.status = ALERTS_RESOLVED;
+    policy_request_from_alert(&q, &r);
+    assert_int_equal(q.kind, POLICY_RESOLVE);
+    r.action = ALERTS_RESTART;
+    policy_request_from_alert(&q, &r);
+    assert_int_equal(q.kind, POLICY_NONE);
+    r.status = ALERTS_FIRING;
+    policy_request_from_alert(&q, &r);
+    assert_int_equal(q.kind, POLICY_RESTART);
+    strcpy(r.problem, "broken");
+    policy_request_from_alert(&q, &r);
+    assert_int_equal(q.kind, POLICY_NONE);
+}
+
+static void scale_in_needs_deadline_and_no_firing_alert(void **state)
+{
+    static const struct {
+        struct policy_hold h;
+        int64_t now;
+        enum policy_due due;
+        int64_t next;
+    } t[] = {
+        /* deadline ahead: wait until it */
+        {{.deadline_ms = 2000, .since_ms = 0, .firing = 0, .max_hold_ms = 10000}, 1000, POLICY_HOLD, 2000},
+        /* deadline passed, resolved */
+        {{.deadline_ms = 2000, .since_ms = 0, .firing = 0, .max_hold_ms = 10000}, 2000, POLICY_DUE_DEADLINE, 2000},
+        /* deadline passed but still firing: only max-hold can end it */
+        {{.deadline_ms = 2000, .since_ms = 0, .firing = 1, .max_hold_ms = 10000}, 5000, POLICY_HOLD, 10000},
+        /* max-hold passed while firing */
+        {{.deadline_ms = 2000, .since_ms = 0, .firing = 2, .max_hold_ms = 10000}, 10000, POLICY_DUE_MAX_HOLD, 10000},
+        /* no max-hold configured, firing: wait for an event */
+        {{.deadline_ms = 2000, .since_ms = 0, .firing = 1, .max_hold_ms = 0}, 5000, POLICY_HOLD, INT64_MAX},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        int64_t next = -1;
+        assert_int_equal(policy_scale_in_due(&t[i].h, t[i].now, &next), t[i].due);
+        assert_int_equal(next, t[i].next);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(decision_table),
+        cmocka_unit_test(manage_all_is_opt_out),
+        cmocka_unit_test(alerts_map_to_requests),
+        cmocka_unit_test(scale_in_needs_deadline_and_no_firing_alert),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
