@@ -1,0 +1,44 @@
+/* metrics.h: counters, gauges and a latency histogram in the Prometheus text exposition format. */
+#ifndef TRIP_METRICS_H
+#define TRIP_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * DESIGN
+ * One mutex guards every series. Writers (HTTP threads, engine workers) take it for a few
+ * instructions; metrics_render() copies under it. Label values come from small fixed sets (route
+ * names, action kinds, results, docker_code names); each family holds at most METRICS_MAX_SERIES
+ * series, further label combinations are counted under "other".
+ */
+#define METRICS_MAX_SERIES 64
+
+struct metrics;
+
+/* Caller frees. NULL when out of memory. */
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+
+/* trip_http_requests_total{route,code}. Any thread; m may be NULL (no-op, as in all below). */
+void metrics_request(struct metrics *m, const char *route, int code);
+/* trip_actions_total{kind,result} and, for results other than "skipped", the
+ * trip_action_duration_seconds{kind} histogram. */
+void metrics_action(struct metrics *m, const char *kind, const char *result, double seconds);
+/* trip_docker_errors_total{code}. */
+void metrics_docker_error(struct metrics *m, const char *code);
+/* trip_webhook_alerts_total{result} (accepted / ignored). */
+void metrics_alert(struct metrics *m, const char *result);
+
+/* Point-in-time values the engine reports at render time. */
+struct metrics_gauges {
+    int64_t managed;            /* managed containers seen by the last refresh */
+    int64_t scaled_out_cpu;     /* containers whose CPU is scaled out */
+    int64_t scaled_out_memory;
+    int ready;                  /* Docker reachable at the last refresh */
+};
+
+/* The whole exposition text (NUL-terminated, caller frees), or NULL when out of memory. */
+char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const char *version);
+
+#endif

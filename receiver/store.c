@@ -1,0 +1,182 @@
+/* store.c: atomic JSON state file. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void (*store_crash_hook)(void);
+
+struct store {
+    char dir[PATH_MAX];
+    char path[PATH_MAX];
+    char tmp[PATH_MAX];
+    pthread_mutex_t lock; /* guards written_gen and the files */
+    uint64_t written_gen;
+    int have_written;
+};
+
+static void set_err(struct store_err *err, store_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(struct store_err *err, store_code code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || err->code != STORE_OK)
+        return;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+}
+
+struct store *store_new(const char *dir, struct store_err *err)
+{
+    struct store *s;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        set_err(err, STORE_E_IO, "create state dir %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        set_err(err, STORE_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(s->dir, sizeof(s->dir), "%s", dir);
+    snprintf(s->path, sizeof(s->path), "%s/state.json", dir);
+    snprintf(s->tmp, sizeof(s->tmp), "%s/.state.json.tmp", dir);
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+void store_free(struct store *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+const char *store_path(const struct store *s)
+{
+    return s->path;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Called with s->lock held. */
+static store_code write_locked(struct store *s, const char *text, struct store_err *err)
+{
+    int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        set_err(err, STORE_E_IO, "open %s: %s", s->tmp, strerror(errno));
+        return STORE_E_IO;
+    }
+    if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0) {
+        set_err(err, STORE_E_IO, "write %s: %s", s->tmp, strerror(errno));
+        goto out_close;
+    }
+    if (store_crash_hook)
+        store_crash_hook();
+    if (fsync(fd) != 0) {
+        set_err(err, STORE_E_IO, "fsync %s: %s", s->tmp, strerror(errno));
+        goto out_close;
+    }
+    close(fd);
+    if (rename(s->tmp, s->path) != 0) {
+        set_err(err, STORE_E_IO, "rename %s: %s", s->path, strerror(errno));
+        return STORE_E_IO;
+    }
+    if (fsync_dir(s->dir) != 0) {
+        set_err(err, STORE_E_IO, "fsync %s: %s", s->dir, strerror(errno));
+        return STORE_E_IO;
+    }
+    return STORE_OK;
+out_close:
+    close(fd);
+    unlink(s->tmp);
+    return STORE_E_IO;
+}
+
+store_code store_save(struct store *s, const json_t *doc, uint64_t generation, struct store_err *err)
+{
+    store_code rc = STORE_OK;
+    char *text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+
+    if (!text) {
+        set_err(err, STORE_E_NOMEM, "cannot serialize the state table");
+        return STORE_E_NOMEM;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->have_written && generation < s->written_gen)
+        goto out_unlock;
+    rc = write_locked(s, text, err);
+    if (rc == STORE_OK) {
+        s->written_gen = generation;
+        s->have_written = 1;
+    }
+out_unlock:
+    pthread_mutex_unlock(&s->lock);
+    free(text);
+    return rc;
+}
+
+store_code store_load(struct store *s, json_t **doc, struct store_err *err)
+{
+    json_error_t jerr;
+
+    *doc = NULL;
+    pthread_mutex_lock(&s->lock);
+    if (access(s->path, F_OK) != 0) {
+        pthread_mutex_unlock(&s->lock);
+        set_err(err, STORE_E_NOTFOUND, "%s: no state file", s->path);
+        return STORE_E_NOTFOUND;
+    }
+    *doc = json_load_file(s->path, JSON_REJECT_DUPLICATES, &jerr);
+    pthread_mutex_unlock(&s->lock);
+    if (!*doc) {
+        set_err(err, STORE_E_CORRUPT, "%s: line %d: %s", s->path, jerr.line, jerr.text);
+        return STORE_E_CORRUPT;
+    }
+    if (!json_is_object(*doc)) {
+        json_decref(*doc);
+        *doc = NULL;
+        set_err(err, STORE_E_CORRUPT, "%s: not a JSON object", s->path);
+        return STORE_E_CORRUPT;
+    }
+    return STORE_OK;
+}
