@@ -1,0 +1,21 @@
+#!/bin/bash
+# Creates the account mysqld-exporter uses, with the least privilege its collectors need:
+# PROCESS (processlist, InnoDB status), REPLICATION CLIENT (replica and binlog status) and
+# SELECT on performance_schema, nothing on any data. At most 3 connections.
+# Run once by the image's entrypoint on an empty data directory (official mariadb image or the
+# local one in compose/images/mariadb), with MARIADB_ROOT_PASSWORD set and the server on its
+# socket. The password comes from MYSQL_EXPORTER_PASSWORD_FILE (a compose secret).
+set -euo pipefail
+
+pw_file=${MYSQL_EXPORTER_PASSWORD_FILE:-/run/secrets/mysql-exporter-password}
+[[ -r $pw_file ]] || { echo "10-exporter-user.sh: cannot read $pw_file" >&2; exit 1; }
+pw=$(<"$pw_file")
+[[ $pw =~ ^[A-Za-z0-9._-]{16,128}$ ]] || { echo "10-exporter-user.sh: unexpected password format in $pw_file" >&2; exit 1; }
+
+mariadb --protocol=socket -uroot -p"$MARIADB_ROOT_PASSWORD" <<SQL
+CREATE USER IF NOT EXISTS 'exporter'@'%' IDENTIFIED BY '$pw' WITH MAX_USER_CONNECTIONS 3;
+GRANT PROCESS, REPLICATION CLIENT ON *.* TO 'exporter'@'%';
+GRANT SELECT ON performance_schema.* TO 'exporter'@'%';
+FLUSH PRIVILEGES;
+SQL
+echo "10-exporter-user.sh: user exporter created (PROCESS, REPLICATION CLIENT, SELECT on performance_schema)"
