@@ -1,0 +1,152 @@
+/* docker_internal.h: the docker-client's pure parts (request building, reply parsing, error
+ * mapping, the event line splitter), shared by its .c files and exercised by the unit tests. */
+#ifndef TRIP_DOCKER_INTERNAL_H
+#define TRIP_DOCKER_INTERNAL_H
+
+#include "docker_client.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#define DOCKER_API_MAX "1.41"
+#define DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
+#define DOCKER_PATH_MAX 2048
+
+/* Fills err (NULL-safe) unless it already holds an error: the first error wins. Returns code so a
+ * caller can `return docker_err_set(...)`. msg is printf-formatted, truncated to fit. */
+docker_code docker_err_set(struct docker_err *err, docker_code code, int http_status,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Where the daemon is. */
+struct docker_endpoint {
+    char socket_path[256]; /* "" for tcp */
+    char base_url[256];    /* "http://localhost" for unix, "http://host:port" for tcp */
+};
+/* Parses "unix:///path" or "tcp://host:port" (NULL or "": unix:///var/run/docker.sock).
+ * DOCKER_E_INVALID for any other scheme, an empty path/host or one too long. */
+docker_code docker_endpoint_parse(const char *host, struct docker_endpoint *out,
+                                  struct docker_err *err);
+
+/* min(daemon_api, DOCKER_API_MAX), compared numerically ("1.9" < "1.41"), into out (len >= 16).
+ * DOCKER_E_MALFORMED when daemon_api is not "MAJOR.MINOR". */
+docker_code docker_api_negotiate(const char *daemon_api, char *out, size_t len,
+                                 struct docker_err *err);
+/* True when v is "MAJOR.MINOR" with small decimal numbers. */
+bool docker_api_valid(const char *v);
+
+/* Percent-encodes every byte of s except RFC 3986 unreserved characters (so '/', '.', ' ', '?',
+ * '%', '#' cannot change a path) into out. DOCKER_E_TOOBIG when it does not fit, E_INVALID for
+ * NULL or "". */
+docker_code docker_escape(const char *s, char *out, size_t len, struct docker_err *err);
+
+/* "/v<ver>/containers/<escaped id>/<action>[?<query>]" into out. query is appended verbatim (the
+ * caller escapes its values). DOCKER_E_INVALID for an empty id, ".", ".." or one holding '/'
+ * (no container name or id can), E_TOOBIG when it does not fit. */
+docker_code docker_container_path(const char *ver, const char *id, const char *action,
+                                  const char *query, char *out, size_t len,
+                                  struct docker_err *err);
+
+/* JSON filters {"label":[...]} for GET /containers/json, or NULL when label_filters is NULL or
+ * empty. Caller frees. *code gets DOCKER_E_INVALID for an empty entry, E_NOMEM on allocation. */
+char *docker_list_filters_json(const char *const *label_filters, docker_code *code);
+/* Full path for GET /containers/json with all and label filters, URL-escaped, into out. */
+docker_code docker_list_path(const char *ver, const char *const *label_filters, bool all, char *out,
+                             size_t len, struct docker_err *err);
+/* Full path for GET /events with the filter f (may be NULL), URL-escaped, into out. */
+docker_code docker_events_path(const char *ver, const struct docker_events_filter *f, char *out,
+                               size_t len, struct docker_err *err);
+/* JSON body of POST /containers/{id}/update: only the fields whose has_ flag is set. Caller frees.
+ * DOCKER_E_INVALID when no field is set or a value is out of range (cpu_shares < 0, memory < 0,
+ * memory_swap < -1). */
+docker_code docker_update_body(const struct docker_update *u, char **out, struct docker_err *err);
+
+/* Maps an HTTP status to a code: 2xx OK, 304 NOT_MODIFIED, 400 BAD_REQUEST, 404 NOT_FOUND,
+ * 409 CONFLICT, anything else SERVER. */
+docker_code docker_code_for_status(long status);
+/* Sets err for a non-2xx reply: "<what>: <daemon message>" where the message is the reply's JSON
+ * "message", else its first line of text, else "HTTP <status>". Returns the mapped code. */
+docker_code docker_reply_error(long status, const char *body, size_t len, const char *what,
+                               struct docker_err *err);
+
+/* Reply parsers: body need not be NUL-terminated. DOCKER_E_MALFORMED (with what failed) for
+ * invalid or truncated JSON or a missing required field; out is left empty (nothing to free). */
+docker_code docker_parse_inspect(const char *body, size_t len, struct docker_container *out,
+                                 struct docker_err *err);
+docker_code docker_parse_list(const char *body, size_t len, struct docker_summary_list *out,
+                              struct docker_err *err);
+docker_code docker_parse_version(const char *body, size_t len, struct docker_version *out,
+                                 struct docker_err *err);
+docker_code docker_parse_info(const char *body, size_t len, struct docker_info *out,
+                              struct docker_err *err);
+docker_code docker_parse_stats(const char *body, size_t len, struct docker_stats *out,
+                               struct docker_err *err);
+
+/* Frees the strings and array of l; leaves it empty. NULL-safe. */
+void docker_labels_free(struct docker_labels *l);
+
+/* Parses one /events line and calls fn with it. Returns DOCKER_OK and *stop = fn's result, or
+ * DOCKER_E_MALFORMED. */
+docker_code docker_parse_event(const char *line, size_t len, docker_event_fn fn, void *ud,
+                               int *stop, struct docker_err *err);
+
+/* Splits a byte stream into '\n'-terminated lines whatever the chunking; bounded: a line longer
+ * than max is an error. Caller-owned (init/free). */
+struct docker_linebuf {
+    char *buf;
+    size_t len;
+    size_t cap;
+    size_t max;
+};
+void docker_linebuf_init(struct docker_linebuf *lb, size_t max);
+void docker_linebuf_free(struct docker_linebuf *lb);
+/* Return 0 to go on, a positive value to stop feeding (the value is passed back by feed). */
+typedef int (*docker_line_fn)(const char *line, size_t len, void *ud);
+/* Appends data; calls fn for every complete line (without its '\n'; a trailing '\r' and empty lines
+ * are skipped). Returns 0, fn's positive result (the rest of data is dropped), -1 when a line
+ * exceeds max, or -2 on allocation failure. */
+int docker_linebuf_feed(struct docker_linebuf *lb, const char *data, size_t n, docker_line_fn fn,
+                        void *ud);
+
+/* Transport (docker_transport.c). One request, with its own easy handle. */
+struct docker_reply {
+    long status;
+    char *body; /* NUL-terminated; caller frees */
+    size_t len;
+    char api_version[16]; /* the Api-Version header, "" when absent */
+};
+struct docker_request {
+    const char *method; /* "GET", "POST" */
+    const char *path;   /* from one of the path builders */
+    const char *body;   /* JSON or NULL */
+    long timeout_ms;    /* total; 0: none (streams) */
+    const char *what;   /* for messages: "inspect foo" */
+};
+struct docker_client {
+    struct docker_endpoint ep;
+    long connect_timeout_ms;
+    long timeout_ms;
+    size_t max_reply;
+    char api_version[16]; /* written once (under negotiate_lock), then read-only */
+    _Atomic int negotiated;
+    pthread_mutex_t negotiate_lock;
+};
+/* Sends req; on any HTTP reply returns DOCKER_OK with *rep filled (status may be any value);
+ * transport failures map to UNREACHABLE / TIMEOUT / TOOBIG / TRANSPORT. */
+docker_code docker_http(struct docker_client *c, const struct docker_request *req,
+                        struct docker_reply *rep, struct docker_err *err);
+void docker_reply_free(struct docker_reply *rep);
+/* docker_http() plus status mapping: DOCKER_OK only for a 2xx reply (rep then owns the body);
+ * otherwise rep is freed and err carries "<what>: <daemon message>". */
+docker_code docker_call(struct docker_client *c, const char *method, const char *path,
+                        const char *body, long timeout_ms, const char *what,
+                        struct docker_reply *rep, struct docker_err *err);
+/* The pinned version, negotiating first if needed. Any thread. */
+docker_code docker_client_version_for_call(struct docker_client *c, const char **ver,
+                                           struct docker_err *err);
+/* Sets up libcurl for a request on c (unix socket, timeouts, NOSIGNAL). */
+void *docker_easy_new(const struct docker_client *c, const char *path, long timeout_ms);
+/* Maps a libcurl result to a code and message. */
+docker_code docker_curl_error(int curl_code, const char *what, const char *errbuf,
+                              struct docker_err *err);
+
+#endif

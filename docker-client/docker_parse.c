@@ -1,0 +1,430 @@
+/* docker_parse.c: the daemon's JSON replies into docker_* structs; pure, no I/O. */
+#include "docker_internal.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies obj[key] (a string) into out, truncating; "" when absent or not a string. */
+static void copy_str(json_t *obj, const char *key, char *out, size_t len)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+
+    snprintf(out, len, "%s", s ? s : "");
+}
+
+static int64_t get_i64(json_t *obj, const char *key)
+{
+    return (int64_t)json_integer_value(json_object_get(obj, key));
+}
+
+static uint64_t get_u64(json_t *obj, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(obj, key));
+
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* Parses body into a JSON value of the wanted type; MALFORMED with jansson's reason otherwise. */
+static json_t *load(const char *body, size_t len, json_type want, const char *what,
+                    struct docker_err *err)
+{
+    json_error_t jerr;
+    json_t *root;
+
+    if (!body || len == 0) {
+        docker_err_set(err, DOCKER_E_MALFORMED, 0, "%s: empty reply", what);
+        return NULL;
+    }
+    root = json_loadb(body, len, 0, &jerr);
+    if (!root) {
+        docker_err_set(err, DOCKER_E_MALFORMED, 0, "%s: invalid JSON: %s", what, jerr.text);
+        return NULL;
+    }
+    if (json_typeof(root) != want) {
+        docker_err_set(err, DOCKER_E_MALFORMED, 0, "%s: unexpected JSON type", what);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+void docker_labels_free(struct docker_labels *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].key);
+        free(l->v[i].value);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+const char *docker_labels_get(const struct docker_labels *l, const char *key)
+{
+    if (!l || !key)
+        return NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i].key, key) == 0)
+            return l->v[i].value;
+    }
+    return NULL;
+}
+
+/* Copies a JSON object of string values into out (null or absent: empty). Non-string values are
+ * skipped. DOCKER_E_NOMEM on allocation failure, E_MALFORMED when obj is neither null nor an object. */
+static docker_code parse_labels(json_t *obj, struct docker_labels *out)
+{
+    const char *key;
+    json_t *val;
+    size_t n = 0;
+
+    out->v = NULL;
+    out->n = 0;
+    if (!obj || json_is_null(obj))
+        return DOCKER_OK;
+    if (!json_is_object(obj))
+        return DOCKER_E_MALFORMED;
+    if (json_object_size(obj) == 0)
+        return DOCKER_OK;
+    out->v = calloc(json_object_size(obj), sizeof(*out->v));
+    if (!out->v)
+        return DOCKER_E_NOMEM;
+    json_object_foreach(obj, key, val)
+    {
+        const char *s = json_string_value(val);
+
+        if (!s)
+            continue;
+        out->v[n].key = strdup(key);
+        out->v[n].value = strdup(s);
+        out->n = ++n;
+        if (!out->v[n - 1].key || !out->v[n - 1].value) {
+            docker_labels_free(out);
+            return DOCKER_E_NOMEM;
+        }
+    }
+    return DOCKER_OK;
+}
+
+static void parse_state(json_t *st, struct docker_container *out)
+{
+    copy_str(st, "Status", out->status, sizeof(out->status));
+    out->running = json_is_true(json_object_get(st, "Running"));
+    out->restarting = json_is_true(json_object_get(st, "Restarting"));
+    out->paused = json_is_true(json_object_get(st, "Paused"));
+    out->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
+    out->dead = json_is_true(json_object_get(st, "Dead"));
+    out->exit_code = (int)get_i64(st, "ExitCode");
+    out->pid = (int)get_i64(st, "Pid");
+    copy_str(json_object_get(st, "Health"), "Status", out->health, sizeof(out->health));
+    copy_str(st, "StartedAt", out->started_at, sizeof(out->started_at));
+    copy_str(st, "FinishedAt", out->finished_at, sizeof(out->finished_at));
+}
+
+static void parse_resources(json_t *hc, struct docker_resources *res)
+{
+    res->cpu_shares = get_i64(hc, "CpuShares");
+    res->memory = get_i64(hc, "Memory");
+    res->memory_swap = get_i64(hc, "MemorySwap");
+    res->nano_cpus = get_i64(hc, "NanoCpus");
+    res->cpu_quota = get_i64(hc, "CpuQuota");
+    res->cpu_period = get_i64(hc, "CpuPeriod");
+}
+
+docker_code docker_parse_inspect(const char *body, size_t len, struct docker_container *out,
+                                 struct docker_err *err)
+{
+    json_t *root = load(body, len, JSON_OBJECT, "inspect", err);
+    const char *id;
+    const char *name;
+    json_t *st;
+    json_t *hc;
+    docker_code code;
+
+    memset(out, 0, sizeof(*out));
+    if (!root)
+        return DOCKER_E_MALFORMED;
+    id = json_string_value(json_object_get(root, "Id"));
+    name = json_string_value(json_object_get(root, "Name"));
+    st = json_object_get(root, "State");
+    hc = json_object_get(root, "HostConfig");
+    if (!id || !*id || strlen(id) >= sizeof(out->id) || !name || !json_is_object(st) ||
+        !json_is_object(hc)) {
+        json_decref(root);
+        return docker_err_set(err, DOCKER_E_MALFORMED, 0,
+                              "inspect: reply lacks Id, Name, State or HostConfig");
+    }
+    snprintf(out->id, sizeof(out->id), "%s", id);
+    snprintf(out->name, sizeof(out->name), "%s", name[0] == '/' ? name + 1 : name);
+    copy_str(json_object_get(root, "Config"), "Image", out->image, sizeof(out->image));
+    out->restart_count = (int)get_i64(root, "RestartCount");
+    parse_state(st, out);
+    parse_resources(hc, &out->res);
+    code = parse_labels(json_object_get(json_object_get(root, "Config"), "Labels"), &out->labels);
+    json_decref(root);
+    if (code != DOCKER_OK) {
+        memset(out, 0, sizeof(*out));
+        return docker_err_set(err, code, 0, "inspect: %s labels",
+                              code == DOCKER_E_NOMEM ? "out of memory for" : "invalid");
+    }
+    return DOCKER_OK;
+}
+
+void docker_container_free(struct docker_container *ct)
+{
+    if (ct)
+        docker_labels_free(&ct->labels);
+}
+
+void docker_summary_list_free(struct docker_summary_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        docker_labels_free(&l->v[i].labels);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static docker_code parse_summary(json_t *it, struct docker_summary *s)
+{
+    const char *id = json_string_value(json_object_get(it, "Id"));
+    const char *name = json_string_value(json_array_get(json_object_get(it, "Names"), 0));
+
+    if (!json_is_object(it) || !id || !*id || strlen(id) >= sizeof(s->id))
+        return DOCKER_E_MALFORMED;
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    snprintf(s->name, sizeof(s->name), "%s", !name ? "" : name[0] == '/' ? name + 1 : name);
+    copy_str(it, "Image", s->image, sizeof(s->image));
+    copy_str(it, "State", s->state, sizeof(s->state));
+    return parse_labels(json_object_get(it, "Labels"), &s->labels);
+}
+
+docker_code docker_parse_list(const char *body, size_t len, struct docker_summary_list *out,
+                              struct docker_err *err)
+{
+    json_t *root = load(body, len, JSON_ARRAY, "list", err);
+    docker_code code = DOCKER_OK;
+    size_t n;
+
+    out->v = NULL;
+    out->n = 0;
+    if (!root)
+        return DOCKER_E_MALFORMED;
+    n = json_array_size(root);
+    if (n > 0) {
+        out->v = calloc(n, sizeof(*out->v));
+        if (!out->v)
+            code = DOCKER_E_NOMEM;
+    }
+    for (size_t i = 0; i < n && code == DOCKER_OK; i++) {
+        code = parse_summary(json_array_get(root, i), &out->v[i]);
+        out->n = i + 1;
+    }
+    json_decref(root);
+    if (code != DOCKER_OK) {
+        docker_summary_list_free(out);
+        return docker_err_set(err, code, 0, "list: %s",
+                              code == DOCKER_E_NOMEM ? "out of memory" : "entry lacks Id");
+    }
+    return DOCKER_OK;
+}
+
+docker_code docker_parse_version(const char *body, size_t len, struct docker_version *out,
+                                 struct docker_err *err)
+{
+    json_t *root = load(body, len, JSON_OBJECT, "version", err);
+
+    memset(out, 0, sizeof(*out));
+    if (!root)
+        return DOCKER_E_MALFORMED;
+    copy_str(root, "Version", out->version, sizeof(out->version));
+    copy_str(root, "ApiVersion", out->api_version, sizeof(out->api_version));
+    copy_str(root, "MinAPIVersion", out->min_api_version, sizeof(out->min_api_version));
+    copy_str(root, "Os", out->os, sizeof(out->os));
+    copy_str(root, "Arch", out->arch, sizeof(out->arch));
+    copy_str(root, "KernelVersion", out->kernel, sizeof(out->kernel));
+    json_decref(root);
+    if (!docker_api_valid(out->api_version)) {
+        memset(out, 0, sizeof(*out));
+        return docker_err_set(err, DOCKER_E_MALFORMED, 0, "version: reply lacks ApiVersion");
+    }
+    return DOCKER_OK;
+}
+
+docker_code docker_parse_info(const char *body, size_t len, struct docker_info *out,
+                              struct docker_err *err)
+{
+    json_t *root = load(body, len, JSON_OBJECT, "info", err);
+    const char *cg;
+
+    memset(out, 0, sizeof(*out));
+    if (!root)
+        return DOCKER_E_MALFORMED;
+    cg = json_string_value(json_object_get(root, "CgroupVersion"));
+    out->cgroup_version = cg && (strcmp(cg, "1") == 0 || strcmp(cg, "2") == 0) ? atoi(cg) : 0;
+    copy_str(root, "CgroupDriver", out->cgroup_driver, sizeof(out->cgroup_driver));
+    copy_str(root, "Driver", out->storage_driver, sizeof(out->storage_driver));
+    out->swap_limit = json_is_true(json_object_get(root, "SwapLimit"));
+    cg = json_string_value(json_object_get(json_object_get(root, "Swarm"), "LocalNodeState"));
+    out->swarm_active = cg && strcmp(cg, "active") == 0;
+    json_decref(root);
+    return DOCKER_OK;
+}
+
+docker_code docker_parse_stats(const char *body, size_t len, struct docker_stats *out,
+                               struct docker_err *err)
+{
+    json_t *root = load(body, len, JSON_OBJECT, "stats", err);
+    json_t *cpu;
+    json_t *pre;
+    json_t *mem;
+
+    memset(out, 0, sizeof(*out));
+    if (!root)
+        return DOCKER_E_MALFORMED;
+    cpu = json_object_get(root, "cpu_stats");
+    pre = json_object_get(root, "precpu_stats");
+    mem = json_object_get(root, "memory_stats");
+    if (!json_is_object(cpu) || !json_is_object(mem)) {
+        json_decref(root);
+        return docker_err_set(err, DOCKER_E_MALFORMED, 0,
+                              "stats: reply lacks cpu_stats or memory_stats");
+    }
+    out->cpu_total_ns = get_u64(json_object_get(cpu, "cpu_usage"), "total_usage");
+    out->system_cpu_ns = get_u64(cpu, "system_cpu_usage");
+    out->online_cpus = (uint32_t)get_u64(cpu, "online_cpus");
+    out->precpu_total_ns = get_u64(json_object_get(pre, "cpu_usage"), "total_usage");
+    out->presystem_cpu_ns = get_u64(pre, "system_cpu_usage");
+    out->memory_usage = get_u64(mem, "usage");
+    out->memory_limit = get_u64(mem, "limit");
+    json_decref(root);
+    return DOCKER_OK;
+}
+
+docker_code docker_parse_event(const char *line, size_t len, docker_event_fn fn, void *ud,
+                               int *stop, struct docker_err *err)
+{
+    json_t *root = load(line, len, JSON_OBJECT, "event", err);
+    json_t *actor;
+    json_t *attrs;
+    struct docker_labels labels;
+    struct docker_event ev;
+    const char *code_s;
+    docker_code code;
+
+    *stop = 0;
+    if (!root)
+        return DOCKER_E_MALFORMED;
+    actor = json_object_get(root, "Actor");
+    attrs = json_object_get(actor, "Attributes");
+    ev.type = json_string_value(json_object_get(root, "Type"));
+    ev.action = json_string_value(json_object_get(root, "Action"));
+    ev.id = json_string_value(json_object_get(actor, "ID"));
+    if (!ev.type || !ev.action || !ev.id) {
+        json_decref(root);
+        return docker_err_set(err, DOCKER_E_MALFORMED, 0, "event: lacks Type, Action or Actor.ID");
+    }
+    code = parse_labels(attrs, &labels);
+    if (code != DOCKER_OK) {
+        json_decref(root);
+        return docker_err_set(err, code, 0, "event: invalid Actor.Attributes");
+    }
+    ev.name = docker_labels_get(&labels, "name");
+    if (!ev.name)
+        ev.name = "";
+    code_s = docker_labels_get(&labels, "exitCode");
+    ev.exit_code = code_s ? atoi(code_s) : -1;
+    ev.time_nano = get_i64(root, "timeNano");
+    if (ev.time_nano == 0)
+        ev.time_nano = get_i64(root, "time") * 1000000000;
+    ev.attributes = &labels;
+    *stop = fn(&ev, ud);
+    docker_labels_free(&labels);
+    json_decref(root);
+    return DOCKER_OK;
+}
+
+void docker_linebuf_init(struct docker_linebuf *lb, size_t max)
+{
+    lb->buf = NULL;
+    lb->len = 0;
+    lb->cap = 0;
+    lb->max = max;
+}
+
+void docker_linebuf_free(struct docker_linebuf *lb)
+{
+    if (!lb)
+        return;
+    free(lb->buf);
+    docker_linebuf_init(lb, lb->max);
+}
+
+/* Ensures room for `more` bytes beyond len, within max. 0, -1 past max, -2 out of memory. */
+static int linebuf_reserve(struct docker_linebuf *lb, size_t more)
+{
+    size_t need = lb->len + more;
+    size_t cap = lb->cap ? lb->cap : 1024;
+    char *p;
+
+    if (need > lb->max)
+        return -1;
+    if (need <= lb->cap)
+        return 0;
+    while (cap < need)
+        cap *= 2;
+    if (cap > lb->max)
+        cap = lb->max;
+    p = realloc(lb->buf, cap);
+    if (!p)
+        return -2;
+    lb->buf = p;
+    lb->cap = cap;
+    return 0;
+}
+
+/* Calls fn for one line (trailing '\r' dropped, empty lines skipped). */
+static int emit(const char *line, size_t n, docker_line_fn fn, void *ud)
+{
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+    return n > 0 ? fn(line, n, ud) : 0;
+}
+
+int docker_linebuf_feed(struct docker_linebuf *lb, const char *data, size_t n, docker_line_fn fn,
+                        void *ud)
+{
+    while (n > 0) {
+        const char *nl = memchr(data, '\n', n);
+        size_t take = nl ? (size_t)(nl - data) : n;
+        int rc;
+
+        if (lb->len + take > lb->max)
+            return -1;
+        if (lb->len == 0 && nl) {
+            /* a whole line in this chunk: no copy */
+            rc = emit(data, take, fn, ud);
+        } else {
+            rc = linebuf_reserve(lb, take);
+            if (rc != 0)
+                return rc;
+            memcpy(lb->buf + lb->len, data, take);
+            lb->len += take;
+            if (!nl)
+                return 0;
+            rc = emit(lb->buf, lb->len, fn, ud);
+            lb->len = 0;
+        }
+        if (rc != 0)
+            return rc;
+        data += take + 1;
+        n -= take + 1;
+    }
+    return 0;
+}

@@ -1,0 +1,364 @@
+/* docker_request.c: request building (endpoints, paths, query filters, bodies) and error mapping;
+ * pure functions, no I/O. */
+#include "docker_internal.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *docker_code_name(docker_code code)
+{
+    switch (code) {
+    case DOCKER_OK:
+        return "ok";
+    case DOCKER_E_INVALID:
+        return "invalid";
+    case DOCKER_E_NOMEM:
+        return "nomem";
+    case DOCKER_E_UNREACHABLE:
+        return "unreachable";
+    case DOCKER_E_TIMEOUT:
+        return "timeout";
+    case DOCKER_E_TRANSPORT:
+        return "transport";
+    case DOCKER_E_CANCELLED:
+        return "cancelled";
+    case DOCKER_E_NOT_MODIFIED:
+        return "not_modified";
+    case DOCKER_E_BAD_REQUEST:
+        return "bad_request";
+    case DOCKER_E_NOT_FOUND:
+        return "not_found";
+    case DOCKER_E_CONFLICT:
+        return "conflict";
+    case DOCKER_E_SERVER:
+        return "server";
+    case DOCKER_E_MALFORMED:
+        return "malformed";
+    case DOCKER_E_TOOBIG:
+        return "toobig";
+    }
+    return "unknown";
+}
+
+docker_code docker_err_set(struct docker_err *err, docker_code code, int http_status,
+                           const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || err->code != DOCKER_OK)
+        return code;
+    err->code = code;
+    err->http_status = http_status;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+docker_code docker_endpoint_parse(const char *host, struct docker_endpoint *out,
+                                  struct docker_err *err)
+{
+    const char *rest;
+
+    memset(out, 0, sizeof(*out));
+    if (!host || !*host)
+        host = "unix://" DOCKER_DEFAULT_SOCKET;
+    if (strncmp(host, "unix://", 7) == 0) {
+        rest = host + 7;
+        if (*rest != '/' || strlen(rest) >= sizeof(out->socket_path))
+            return docker_err_set(err, DOCKER_E_INVALID, 0,
+                                  "docker host %.200s: want unix:///absolute/path", host);
+        snprintf(out->socket_path, sizeof(out->socket_path), "%s", rest);
+        snprintf(out->base_url, sizeof(out->base_url), "http://localhost");
+        return DOCKER_OK;
+    }
+    if (strncmp(host, "tcp://", 6) == 0) {
+        rest = host + 6;
+        if (!*rest || *rest == '/' || strlen(rest) >= sizeof(out->base_url) - 8 ||
+            strpbrk(rest, "/?#@ \t\r\n"))
+            return docker_err_set(err, DOCKER_E_INVALID, 0,
+                                  "docker host %.200s: want tcp://host:port", host);
+        snprintf(out->base_url, sizeof(out->base_url), "http://%s", rest);
+        return DOCKER_OK;
+    }
+    return docker_err_set(err, DOCKER_E_INVALID, 0,
+                          "docker host %.200s: scheme must be unix:// or tcp://", host);
+}
+
+/* Parses "MAJOR.MINOR" into numbers; false if it is not that. */
+static bool api_split(const char *v, long *major, long *minor)
+{
+    char *end;
+
+    if (!v || !isdigit((unsigned char)v[0]) || strlen(v) > 10)
+        return false;
+    *major = strtol(v, &end, 10);
+    if (*end != '.' || !isdigit((unsigned char)end[1]))
+        return false;
+    *minor = strtol(end + 1, &end, 10);
+    return *end == '\0';
+}
+
+bool docker_api_valid(const char *v)
+{
+    long major;
+    long minor;
+
+    return api_split(v, &major, &minor);
+}
+
+docker_code docker_api_negotiate(const char *daemon_api, char *out, size_t len,
+                                 struct docker_err *err)
+{
+    long dmaj;
+    long dmin;
+    long cmaj;
+    long cmin;
+
+    if (!api_split(daemon_api, &dmaj, &dmin))
+        return docker_err_set(err, DOCKER_E_MALFORMED, 0,
+                              "negotiate API version: daemon sent \"%.32s\"",
+                              daemon_api ? daemon_api : "");
+    api_split(DOCKER_API_MAX, &cmaj, &cmin);
+    if (dmaj < cmaj || (dmaj == cmaj && dmin < cmin))
+        snprintf(out, len, "%ld.%ld", dmaj, dmin);
+    else
+        snprintf(out, len, "%s", DOCKER_API_MAX);
+    return DOCKER_OK;
+}
+
+docker_code docker_escape(const char *s, char *out, size_t len, struct docker_err *err)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    if (!s || !*s)
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "escape: empty name or id");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        bool plain = isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~';
+
+        if (o + (plain ? 1 : 3) >= len)
+            return docker_err_set(err, DOCKER_E_TOOBIG, 0, "escape: \"%.64s\" too long", s);
+        if (plain) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+    return DOCKER_OK;
+}
+
+docker_code docker_container_path(const char *ver, const char *id, const char *action,
+                                  const char *query, char *out, size_t len,
+                                  struct docker_err *err)
+{
+    char esc[DOCKER_PATH_MAX];
+    docker_code code;
+    int n;
+
+    /* "." and ".." survive escaping unchanged and are dot segments; the daemon decodes "%2F" and
+     * redirects the cleaned path. No container name or id holds a '/': refuse those outright. */
+    if (!id || !*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0 || strchr(id, '/'))
+        return docker_err_set(err, DOCKER_E_INVALID, 0,
+                              "%s: invalid container name or id \"%.64s\"", action,
+                              id ? id : "");
+    code = docker_escape(id, esc, sizeof(esc), err);
+    if (code != DOCKER_OK)
+        return code;
+    n = snprintf(out, len, "/v%s/containers/%s/%s%s%s", ver, esc, action, query ? "?" : "",
+                 query ? query : "");
+    if (n < 0 || (size_t)n >= len)
+        return docker_err_set(err, DOCKER_E_TOOBIG, 0, "%s: request path too long", action);
+    return DOCKER_OK;
+}
+
+/* Appends every string of a NULL-terminated list to a new JSON array under key in obj. */
+static docker_code add_list(json_t *obj, const char *key, const char *const *list)
+{
+    json_t *arr;
+
+    if (!list || !list[0])
+        return DOCKER_OK;
+    arr = json_array();
+    if (!arr || json_object_set_new(obj, key, arr) != 0)
+        return DOCKER_E_NOMEM;
+    for (size_t i = 0; list[i]; i++) {
+        if (!*list[i])
+            return DOCKER_E_INVALID;
+        if (json_array_append_new(arr, json_string(list[i])) != 0)
+            return DOCKER_E_INVALID; /* not UTF-8, or out of memory */
+    }
+    return DOCKER_OK;
+}
+
+/* Serializes obj when it has members; NULL when empty or on error (code says which). */
+static char *dump_filters(json_t *obj, docker_code *code)
+{
+    char *s = NULL;
+
+    if (*code == DOCKER_OK && json_object_size(obj) > 0) {
+        s = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!s)
+            *code = DOCKER_E_NOMEM;
+    }
+    json_decref(obj);
+    return s;
+}
+
+char *docker_list_filters_json(const char *const *label_filters, docker_code *code)
+{
+    json_t *obj = json_object();
+
+    *code = obj ? add_list(obj, "label", label_filters) : DOCKER_E_NOMEM;
+    return obj ? dump_filters(obj, code) : NULL;
+}
+
+/* "filters=<escaped json>" appended to a path; json may be NULL (nothing appended). */
+static docker_code append_filters(char *out, size_t len, const char *sep, const char *json,
+                                  struct docker_err *err)
+{
+    char esc[DOCKER_PATH_MAX];
+    size_t used = strlen(out);
+    docker_code code;
+    int n;
+
+    if (!json)
+        return DOCKER_OK;
+    code = docker_escape(json, esc, sizeof(esc), err);
+    if (code != DOCKER_OK)
+        return code;
+    n = snprintf(out + used, len - used, "%sfilters=%s", sep, esc);
+    if (n < 0 || (size_t)n >= len - used)
+        return docker_err_set(err, DOCKER_E_TOOBIG, 0, "filters: request path too long");
+    return DOCKER_OK;
+}
+
+docker_code docker_list_path(const char *ver, const char *const *label_filters, bool all, char *out,
+                             size_t len, struct docker_err *err)
+{
+    docker_code code;
+    char *json = docker_list_filters_json(label_filters, &code);
+
+    if (code != DOCKER_OK)
+        return docker_err_set(err, code, 0, "list: %s label filter",
+                              code == DOCKER_E_NOMEM ? "cannot build" : "empty or invalid");
+    snprintf(out, len, "/v%s/containers/json?all=%d", ver, all ? 1 : 0);
+    code = append_filters(out, len, "&", json, err);
+    free(json);
+    return code;
+}
+
+docker_code docker_events_path(const char *ver, const struct docker_events_filter *f, char *out,
+                               size_t len, struct docker_err *err)
+{
+    json_t *obj = json_object();
+    docker_code code = obj ? DOCKER_OK : DOCKER_E_NOMEM;
+    char *json;
+    int n;
+
+    if (f && code == DOCKER_OK)
+        code = add_list(obj, "type", f->types);
+    if (f && code == DOCKER_OK)
+        code = add_list(obj, "event", f->events);
+    if (f && code == DOCKER_OK)
+        code = add_list(obj, "label", f->labels);
+    json = obj ? dump_filters(obj, &code) : NULL;
+    if (code != DOCKER_OK)
+        return docker_err_set(err, code, 0, "events: %s filter",
+                              code == DOCKER_E_NOMEM ? "cannot build" : "empty or invalid");
+    if (f && f->since > 0)
+        n = snprintf(out, len, "/v%s/events?since=%lld", ver, (long long)f->since);
+    else
+        n = snprintf(out, len, "/v%s/events", ver);
+    if (n < 0 || (size_t)n >= len) {
+        free(json);
+        return docker_err_set(err, DOCKER_E_TOOBIG, 0, "events: request path too long");
+    }
+    code = append_filters(out, len, strchr(out, '?') ? "&" : "?", json, err);
+    free(json);
+    return code;
+}
+
+docker_code docker_update_body(const struct docker_update *u, char **out, struct docker_err *err)
+{
+    json_t *obj;
+
+    *out = NULL;
+    if (!u || !(u->has_cpu_shares || u->has_memory || u->has_memory_swap))
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "update: no field to change");
+    if ((u->has_cpu_shares && u->cpu_shares < 0) || (u->has_memory && u->memory < 0) ||
+        (u->has_memory_swap && u->memory_swap < -1))
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "update: negative value");
+    obj = json_object();
+    if (!obj)
+        return docker_err_set(err, DOCKER_E_NOMEM, 0, "update: out of memory");
+    if (u->has_cpu_shares)
+        json_object_set_new(obj, "CpuShares", json_integer(u->cpu_shares));
+    if (u->has_memory)
+        json_object_set_new(obj, "Memory", json_integer(u->memory));
+    if (u->has_memory_swap)
+        json_object_set_new(obj, "MemorySwap", json_integer(u->memory_swap));
+    *out = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(obj);
+    if (!*out)
+        return docker_err_set(err, DOCKER_E_NOMEM, 0, "update: out of memory");
+    return DOCKER_OK;
+}
+
+docker_code docker_code_for_status(long status)
+{
+    if (status >= 200 && status < 300)
+        return DOCKER_OK;
+    switch (status) {
+    case 304:
+        return DOCKER_E_NOT_MODIFIED;
+    case 400:
+        return DOCKER_E_BAD_REQUEST;
+    case 404:
+        return DOCKER_E_NOT_FOUND;
+    case 409:
+        return DOCKER_E_CONFLICT;
+    default:
+        return DOCKER_E_SERVER;
+    }
+}
+
+/* Copies the first line of body (printable bytes only) into out. */
+static void first_line(const char *body, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < len && o + 1 < outlen && body[i] != '\n'; i++) {
+        unsigned char ch = (unsigned char)body[i];
+
+        if (ch >= 0x20 && ch != 0x7f)
+            out[o++] = (char)ch;
+    }
+    out[o] = '\0';
+}
+
+docker_code docker_reply_error(long status, const char *body, size_t len, const char *what,
+                               struct docker_err *err)
+{
+    docker_code code = docker_code_for_status(status);
+    char text[200] = "";
+    json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    const char *msg = json_string_value(json_object_get(root, "message"));
+
+    if (msg)
+        snprintf(text, sizeof(text), "%s", msg);
+    else if (!root && body && len)
+        first_line(body, len, text, sizeof(text));
+    if (!text[0] && status == 304)
+        snprintf(text, sizeof(text), "not modified (already in that state)");
+    else if (!text[0])
+        snprintf(text, sizeof(text), "HTTP %ld", status);
+    json_decref(root);
+    return docker_err_set(err, code, (int)status, "%s: %s", what, text);
+}
