@@ -24,7 +24,7 @@ static docker_code container_path(struct docker_client *c, const char *verb, con
     code = docker_client_version_for_call(c, &ver, err);
     if (code != DOCKER_OK)
         return code;
-    return docker_container_path(ver, id, action, query, path, len, err);
+    return docker_container_path(ver, id, action, query, what, path, len, err);
 }
 
 docker_code docker_container_inspect(struct docker_client *c, const char *id,

@@ -39,11 +39,12 @@ bool docker_api_valid(const char *v);
  * NULL or "". */
 docker_code docker_escape(const char *s, char *out, size_t len, struct docker_err *err);
 
-/* "/v<ver>/containers/<escaped id>/<action>[?<query>]" into out. query is appended verbatim (the
+/* "/v<ver>/containers/<escaped id>/<action>[?<query>]" into out; what ("inspect foo", or NULL
+ * for action) starts the error message. query is appended verbatim (the
  * caller escapes its values). DOCKER_E_INVALID for an empty id, ".", ".." or one holding '/'
  * (no container name or id can), E_TOOBIG when it does not fit. */
 docker_code docker_container_path(const char *ver, const char *id, const char *action,
-                                  const char *query, char *out, size_t len,
+                                  const char *query, const char *what, char *out, size_t len,
                                   struct docker_err *err);
 
 /* JSON filters {"label":[...]} for GET /containers/json, or NULL when label_filters is NULL or

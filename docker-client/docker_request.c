@@ -155,7 +155,7 @@ docker_code docker_escape(const char *s, char *out, size_t len, struct docker_er
 }
 
 docker_code docker_container_path(const char *ver, const char *id, const char *action,
-                                  const char *query, char *out, size_t len,
+                                  const char *query, const char *what, char *out, size_t len,
                                   struct docker_err *err)
 {
     char esc[DOCKER_PATH_MAX];
@@ -165,16 +165,16 @@ docker_code docker_container_path(const char *ver, const char *id, const char *a
     /* "." and ".." survive escaping unchanged and are dot segments; the daemon decodes "%2F" and
      * redirects the cleaned path. No container name or id holds a '/': refuse those outright. */
     if (!id || !*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0 || strchr(id, '/'))
-        return docker_err_set(err, DOCKER_E_INVALID, 0,
-                              "%s: invalid container name or id \"%.64s\"", action,
-                              id ? id : "");
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "%s: invalid container name or id",
+                              what ? what : action);
     code = docker_escape(id, esc, sizeof(esc), err);
     if (code != DOCKER_OK)
         return code;
     n = snprintf(out, len, "/v%s/containers/%s/%s%s%s", ver, esc, action, query ? "?" : "",
                  query ? query : "");
     if (n < 0 || (size_t)n >= len)
-        return docker_err_set(err, DOCKER_E_TOOBIG, 0, "%s: request path too long", action);
+        return docker_err_set(err, DOCKER_E_TOOBIG, 0, "%s: request path too long",
+                              what ? what : action);
     return DOCKER_OK;
 }
 
