@@ -1,0 +1,308 @@
+/* test_docker_request.c: docker-client request building, error mapping and the MemorySwap rule
+ * (pure functions, no daemon). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "docker_internal.h"
+
+#define GiB (1024LL * 1024 * 1024)
+#define MiB (1024LL * 1024)
+
+static void endpoint_defaults_to_the_docker_socket(void **state)
+{
+    struct docker_endpoint ep;
+
+    (void)state;
+    assert_int_equal(docker_endpoint_parse(NULL, &ep, NULL), DOCKER_OK);
+    assert_string_equal(ep.socket_path, "/var/run/docker.sock");
+    assert_string_equal(ep.base_url, "http://localhost");
+    assert_int_equal(docker_endpoint_parse("unix:///run/user/1/docker.sock", &ep, NULL), DOCKER_OK);
+    assert_string_equal(ep.socket_path, "/run/user/1/docker.sock");
+    assert_int_equal(docker_endpoint_parse("tcp://10.0.0.2:2375", &ep, NULL), DOCKER_OK);
+    assert_string_equal(ep.socket_path, "");
+    assert_string_equal(ep.base_url, "http://10.0.0.2:2375");
+}
+
+static void endpoint_refuses_other_schemes_with_a_message(void **state)
+{
+    const char *bad[] = {"http://x:1", "unix://relative.sock", "tcp://", "tcp://h:1/path",
+                         "tcp://user@h:1", "ssh://h", "/var/run/docker.sock"};
+    struct docker_endpoint ep;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct docker_err err = {0};
+
+        assert_int_equal(docker_endpoint_parse(bad[i], &ep, &err), DOCKER_E_INVALID);
+        assert_int_equal(err.code, DOCKER_E_INVALID);
+        assert_non_null(strstr(err.msg, "docker host"));
+    }
+}
+
+static void api_version_is_the_lower_of_daemon_and_client(void **state)
+{
+    char v[16];
+    struct docker_err err = {0};
+
+    (void)state;
+    assert_int_equal(docker_api_negotiate("1.41", v, sizeof(v), NULL), DOCKER_OK);
+    assert_string_equal(v, "1.41");
+    assert_int_equal(docker_api_negotiate("1.50", v, sizeof(v), NULL), DOCKER_OK);
+    assert_string_equal(v, "1.41");
+    assert_int_equal(docker_api_negotiate("1.9", v, sizeof(v), NULL), DOCKER_OK);
+    assert_string_equal(v, "1.9"); /* numeric, not string, comparison */
+    assert_int_equal(docker_api_negotiate("1.40", v, sizeof(v), NULL), DOCKER_OK);
+    assert_string_equal(v, "1.40");
+    assert_int_equal(docker_api_negotiate("2.0", v, sizeof(v), NULL), DOCKER_OK);
+    assert_string_equal(v, "1.41");
+    assert_int_equal(docker_api_negotiate("v1.41", v, sizeof(v), &err), DOCKER_E_MALFORMED);
+    assert_non_null(strstr(err.msg, "v1.41"));
+    assert_int_equal(docker_api_negotiate("", v, sizeof(v), NULL), DOCKER_E_MALFORMED);
+    assert_int_equal(docker_api_negotiate("1.", v, sizeof(v), NULL), DOCKER_E_MALFORMED);
+    assert_int_equal(docker_api_negotiate("1.41x", v, sizeof(v), NULL), DOCKER_E_MALFORMED);
+    assert_false(docker_api_valid("1.41/../"));
+}
+
+static void escape_encodes_everything_but_unreserved(void **state)
+{
+    char out[256];
+    struct docker_err err = {0};
+
+    (void)state;
+    assert_int_equal(docker_escape("web_1.a-b~c", out, sizeof(out), NULL), DOCKER_OK);
+    assert_string_equal(out, "web_1.a-b~c");
+    assert_int_equal(docker_escape("x/../y z?a#b%&=\r\n", out, sizeof(out), NULL), DOCKER_OK);
+    assert_string_equal(out, "x%2F..%2Fy%20z%3Fa%23b%25%26%3D%0D%0A");
+    assert_int_equal(docker_escape("\xc3\xa9", out, sizeof(out), NULL), DOCKER_OK);
+    assert_string_equal(out, "%C3%A9");
+    assert_int_equal(docker_escape("abc/", out, 6, &err), DOCKER_E_TOOBIG); /* needs 7 */
+    assert_int_equal(docker_escape("", out, sizeof(out), NULL), DOCKER_E_INVALID);
+    assert_int_equal(docker_escape(NULL, out, sizeof(out), NULL), DOCKER_E_INVALID);
+}
+
+static void container_paths_pin_the_version_and_escape_the_id(void **state)
+{
+    char p[DOCKER_PATH_MAX];
+
+    (void)state;
+    assert_int_equal(docker_container_path("1.41", "web", "json", NULL, NULL, p, sizeof(p), NULL),
+                     DOCKER_OK);
+    assert_string_equal(p, "/v1.41/containers/web/json");
+    assert_int_equal(docker_container_path("1.41", "a b?c#", "stop", "t=5", NULL, p, sizeof(p),
+                                           NULL),
+                     DOCKER_OK);
+    assert_string_equal(p, "/v1.41/containers/a%20b%3Fc%23/stop?t=5");
+    assert_int_equal(docker_container_path("1.40", "abc%2F..", "update", NULL, NULL, p, sizeof(p),
+                                           NULL),
+                     DOCKER_OK);
+    assert_string_equal(p, "/v1.40/containers/abc%252F../update");
+}
+
+static void container_paths_refuse_slashes_and_dot_segments(void **state)
+{
+    const char *bad[] = {"x/../../containers/y", "/web", "web/", "..", ".", ""};
+    char p[DOCKER_PATH_MAX];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct docker_err err = {0};
+
+        assert_int_equal(docker_container_path("1.41", bad[i], "json", NULL, "inspect it", p,
+                                               sizeof(p), &err),
+                         DOCKER_E_INVALID);
+        assert_string_equal(err.msg, "inspect it: invalid container name or id");
+    }
+    assert_int_equal(docker_container_path("1.41", NULL, "json", NULL, NULL, p, sizeof(p), NULL),
+                     DOCKER_E_INVALID);
+    assert_int_equal(docker_container_path("1.41", "web", "json", NULL, NULL, p, 20, NULL),
+                     DOCKER_E_TOOBIG);
+}
+
+static void list_path_carries_label_filters_as_escaped_json(void **state)
+{
+    const char *labels[] = {"trip.scale=on", "team", NULL};
+    const char *hostile[] = {"a\"],\"x\":[\"b", NULL};
+    const char *empty[] = {"", NULL};
+    const char *none[] = {NULL};
+    char p[DOCKER_PATH_MAX];
+    docker_code code;
+    char *json;
+
+    (void)state;
+    json = docker_list_filters_json(labels, &code);
+    assert_int_equal(code, DOCKER_OK);
+    assert_string_equal(json, "{\"label\":[\"trip.scale=on\",\"team\"]}");
+    free(json);
+    assert_int_equal(docker_list_path("1.41", labels, true, p, sizeof(p), NULL), DOCKER_OK);
+    assert_string_equal(p, "/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22trip.scale"
+                           "%3Don%22%2C%22team%22%5D%7D");
+    assert_int_equal(docker_list_path("1.41", NULL, false, p, sizeof(p), NULL), DOCKER_OK);
+    assert_string_equal(p, "/v1.41/containers/json?all=0");
+    assert_int_equal(docker_list_path("1.41", none, false, p, sizeof(p), NULL), DOCKER_OK);
+    assert_string_equal(p, "/v1.41/containers/json?all=0");
+    /* a quote in a label stays inside its JSON string */
+    json = docker_list_filters_json(hostile, &code);
+    assert_string_equal(json, "{\"label\":[\"a\\\"],\\\"x\\\":[\\\"b\"]}");
+    free(json);
+    assert_int_equal(docker_list_path("1.41", empty, true, p, sizeof(p), NULL), DOCKER_E_INVALID);
+}
+
+static void events_path_filters_types_actions_labels_and_since(void **state)
+{
+    const char *types[] = {"container", NULL};
+    const char *events[] = {"die", "start", NULL};
+    const char *labels[] = {"trip.managed=true", NULL};
+    struct docker_events_filter f = {.types = types, .events = events, .labels = labels,
+                                     .since = 1700000000};
+    char p[DOCKER_PATH_MAX];
+
+    (void)state;
+    assert_int_equal(docker_events_path("1.41", NULL, p, sizeof(p), NULL), DOCKER_OK);
+    assert_string_equal(p, "/v1.41/events");
+    assert_int_equal(docker_events_path("1.41", &f, p, sizeof(p), NULL), DOCKER_OK);
+    /* {"event":["die","start"],"label":["trip.managed=true"],"type":["container"]} */
+    assert_string_equal(p, "/v1.41/events?since=1700000000&filters=%7B%22event%22%3A%5B%22die%22"
+                           "%2C%22start%22%5D%2C%22label%22%3A%5B%22trip.managed%3Dtrue%22%5D%2C"
+                           "%22type%22%3A%5B%22container%22%5D%7D");
+    f.since = 0;
+    f.events = NULL;
+    f.labels = NULL;
+    assert_int_equal(docker_events_path("1.41", &f, p, sizeof(p), NULL), DOCKER_OK);
+    assert_string_equal(p, "/v1.41/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D");
+}
+
+static void update_body_holds_only_the_fields_asked_for(void **state)
+{
+    struct docker_update u = {.has_cpu_shares = true, .cpu_shares = 1024};
+    struct docker_err err = {0};
+    char *body;
+
+    (void)state;
+    assert_int_equal(docker_update_body(&u, &body, NULL), DOCKER_OK);
+    assert_string_equal(body, "{\"CpuShares\":1024}");
+    free(body);
+    u.has_memory = true;
+    u.memory = 2 * GiB;
+    u.has_memory_swap = true;
+    u.memory_swap = -1;
+    assert_int_equal(docker_update_body(&u, &body, NULL), DOCKER_OK);
+    assert_string_equal(body, "{\"CpuShares\":1024,\"Memory\":2147483648,\"MemorySwap\":-1}");
+    free(body);
+    memset(&u, 0, sizeof(u));
+    assert_int_equal(docker_update_body(&u, &body, &err), DOCKER_E_INVALID);
+    assert_null(body);
+    assert_string_equal(err.msg, "update: no field to change");
+    u.has_memory_swap = true;
+    u.memory_swap = -2;
+    assert_int_equal(docker_update_body(&u, &body, NULL), DOCKER_E_INVALID);
+    u.memory_swap = 0;
+    u.has_cpu_shares = true;
+    u.cpu_shares = -1;
+    assert_int_equal(docker_update_body(&u, &body, NULL), DOCKER_E_INVALID);
+}
+
+static void statuses_map_to_codes(void **state)
+{
+    (void)state;
+    assert_int_equal(docker_code_for_status(200), DOCKER_OK);
+    assert_int_equal(docker_code_for_status(204), DOCKER_OK);
+    assert_int_equal(docker_code_for_status(304), DOCKER_E_NOT_MODIFIED);
+    assert_int_equal(docker_code_for_status(400), DOCKER_E_BAD_REQUEST);
+    assert_int_equal(docker_code_for_status(404), DOCKER_E_NOT_FOUND);
+    assert_int_equal(docker_code_for_status(409), DOCKER_E_CONFLICT);
+    assert_int_equal(docker_code_for_status(500), DOCKER_E_SERVER);
+    assert_int_equal(docker_code_for_status(301), DOCKER_E_SERVER);
+    assert_int_equal(docker_code_for_status(0), DOCKER_E_SERVER);
+    assert_string_equal(docker_code_name(DOCKER_E_NOT_FOUND), "not_found");
+    assert_string_equal(docker_code_name(DOCKER_E_TIMEOUT), "timeout");
+    assert_string_equal(docker_code_name((docker_code)99), "unknown");
+}
+
+static void reply_errors_carry_the_daemon_message(void **state)
+{
+    const char nf[] = "{\"message\":\"No such container: web\"}";
+    const char html[] = "<html>bad gateway</html>\nmore";
+    const char trunc[] = "{\"message\":\"No such";
+    struct docker_err err = {0};
+
+    (void)state;
+    assert_int_equal(docker_reply_error(404, nf, strlen(nf), "inspect web", &err),
+                     DOCKER_E_NOT_FOUND);
+    assert_int_equal(err.http_status, 404);
+    assert_string_equal(err.msg, "inspect web: No such container: web");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(docker_reply_error(502, html, strlen(html), "list", &err), DOCKER_E_SERVER);
+    assert_string_equal(err.msg, "list: <html>bad gateway</html>");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(docker_reply_error(500, trunc, strlen(trunc), "x", &err), DOCKER_E_SERVER);
+    assert_string_equal(err.msg, "x: {\"message\":\"No such");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(docker_reply_error(304, NULL, 0, "start web", &err), DOCKER_E_NOT_MODIFIED);
+    assert_string_equal(err.msg, "start web: not modified (already in that state)");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(docker_reply_error(503, "", 0, "ping", &err), DOCKER_E_SERVER);
+    assert_string_equal(err.msg, "ping: HTTP 503");
+    assert_int_equal(docker_reply_error(404, nf, strlen(nf), "x", NULL), DOCKER_E_NOT_FOUND);
+}
+
+static void the_first_error_wins(void **state)
+{
+    struct docker_err err = {0};
+
+    (void)state;
+    assert_int_equal(docker_err_set(&err, DOCKER_E_TIMEOUT, 0, "first: %d", 1), DOCKER_E_TIMEOUT);
+    assert_int_equal(docker_err_set(&err, DOCKER_E_SERVER, 500, "second"), DOCKER_E_SERVER);
+    assert_int_equal(err.code, DOCKER_E_TIMEOUT);
+    assert_string_equal(err.msg, "first: 1");
+    assert_int_equal(docker_err_set(NULL, DOCKER_E_NOMEM, 0, "x"), DOCKER_E_NOMEM);
+}
+
+static void swap_keeps_the_ratio_it_had(void **state)
+{
+    (void)state;
+    /* docker run --memory 1g: swap 2g */
+    assert_int_equal(docker_memory_swap_for(1 * GiB, 2 * GiB, 2 * GiB), 4 * GiB);
+    assert_int_equal(docker_memory_swap_for(2 * GiB, 4 * GiB, 1 * GiB), 2 * GiB);
+    /* --memory 1g --memory-swap 1536m: ratio 1.5 */
+    assert_int_equal(docker_memory_swap_for(1 * GiB, 1536 * MiB, 2 * GiB), 3 * GiB);
+    assert_int_equal(docker_memory_swap_for(2 * GiB, 3 * GiB, 1 * GiB), 1536 * MiB);
+    /* no swap (swap == memory) stays no swap */
+    assert_int_equal(docker_memory_swap_for(1 * GiB, 1 * GiB, 2 * GiB), 2 * GiB);
+    /* unlimited stays unlimited */
+    assert_int_equal(docker_memory_swap_for(1 * GiB, -1, 2 * GiB), -1);
+    /* no limit before: what docker run --memory would set */
+    assert_int_equal(docker_memory_swap_for(0, 0, 2 * GiB), 4 * GiB);
+    assert_int_equal(docker_memory_swap_for(0, -1, 2 * GiB), -1);
+    /* nothing to send, and no overflow */
+    assert_int_equal(docker_memory_swap_for(1 * GiB, 2 * GiB, 0), 0);
+    assert_int_equal(docker_memory_swap_for(1 * GiB, 2 * GiB, -5), 0);
+    assert_int_equal(docker_memory_swap_for(1, INT64_MAX, INT64_MAX / 2), INT64_MAX);
+    assert_int_equal(docker_memory_swap_for(0, 0, INT64_MAX - 1), INT64_MAX);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(endpoint_defaults_to_the_docker_socket),
+        cmocka_unit_test(endpoint_refuses_other_schemes_with_a_message),
+        cmocka_unit_test(api_version_is_the_lower_of_daemon_and_client),
+        cmocka_unit_test(escape_encodes_everything_but_unreserved),
+        cmocka_unit_test(container_paths_pin_the_version_and_escape_the_id),
+        cmocka_unit_test(container_paths_refuse_slashes_and_dot_segments),
+        cmocka_unit_test(list_path_carries_label_filters_as_escaped_json),
+        cmocka_unit_test(events_path_filters_types_actions_labels_and_since),
+        cmocka_unit_test(update_body_holds_only_the_fields_asked_for),
+        cmocka_unit_test(statuses_map_to_codes),
+        cmocka_unit_test(reply_errors_carry_the_daemon_message),
+        cmocka_unit_test(the_first_error_wins),
+        cmocka_unit_test(swap_keeps_the_ratio_it_had),
+    };
+
+    return cmocka_run_group_tests_name("docker_request", tests, NULL, NULL);
+}
