@@ -1,0 +1,1294 @@
+/* engine.c: state table, per-container workers, scale-in timer, container cache. */
+#include "engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store.h"
+
+#define MAX_FIRING 16
+#define MAX_ENTRIES 4096
+#define MAX_CACHE 4096
+#define DEFAULT_CPU_SHARES 1024 /* the kernel's value when CpuShares is unset */
+
+enum op { OP_SUBMIT, OP_CHECK, OP_RECONCILE };
+
+struct firing {
+    char fingerprint[64];
+    char alertname[128];
+};
+
+struct res_state {
+    bool out;
+    int64_t base, base_swap;       /* inspected before scale-out */
+    int64_t applied, applied_swap; /* what the scale-out set */
+    int64_t deadline_ms, since_ms;
+    struct firing firing[MAX_FIRING];
+    size_t n_firing;
+    bool check_queued;
+};
+
+struct entry {
+    char name[256];
+    char id[65];
+    struct res_state r[2]; /* indexed by enum policy_resource */
+    char last_action[32];
+    char last_result[32];
+    char last_error[256];
+    int64_t last_action_ms;
+};
+
+struct cache_entry {
+    char name[256];
+    struct engine_cached c;
+};
+
+struct item {
+    enum op op;
+    struct engine_job job;
+};
+
+struct worker {
+    struct engine *e;
+    pthread_t thread;
+    pthread_cond_t cond;
+    struct item *q; /* ring of queue_max */
+    size_t head, n;
+    bool busy;
+};
+
+struct engine {
+    struct engine_opts o;
+    pthread_mutex_t lock;
+    pthread_cond_t idle_cond;
+    pthread_cond_t timer_cond;
+    struct worker *w;
+    size_t n_workers;
+    struct entry *t;
+    size_t n_t;
+    struct cache_entry *cache;
+    size_t n_cache;
+    bool ready;
+    bool started, stopping, aborting, stopped;
+    uint64_t gen;
+    pthread_t timer, refresher;
+    bool has_refresher;
+};
+
+static void set_err(struct engine_err *err, engine_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(struct engine_err *err, engine_code code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || err->code != ENGINE_OK)
+        return;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+}
+
+/* ---- real Docker ops ---- */
+
+static docker_code real_inspect(void *ud, const char *name, struct docker_container *out, struct docker_err *err)
+{
+    return docker_container_inspect(ud, name, out, err);
+}
+
+static docker_code real_update(void *ud, const char *id, const struct docker_update *u, struct docker_err *err)
+{
+    return docker_container_update(ud, id, u, err);
+}
+
+static docker_code real_start(void *ud, const char *id, struct docker_err *err)
+{
+    return docker_container_start(ud, id, err);
+}
+
+static docker_code real_restart(void *ud, const char *id, struct docker_err *err)
+{
+    return docker_container_restart(ud, id, -1, err);
+}
+
+static docker_code real_list(void *ud, struct docker_summary_list *out, struct docker_err *err)
+{
+    return docker_container_list(ud, NULL, true, out, err);
+}
+
+const struct engine_docker_ops engine_docker_real = {real_inspect, real_update, real_start, real_restart, real_list};
+
+static int64_t real_clock(void *ud)
+{
+    struct timespec ts;
+
+    (void)ud;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_ms(struct engine *e)
+{
+    return e->o.clock(e->o.clock_ud);
+}
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+static const char *quote(char *buf, size_t size, const char *s)
+{
+    return log_quote(buf, size, s);
+}
+
+/* ---- table (lock held) ---- */
+
+static struct entry *find_entry(struct engine *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_t; i++) {
+        if (strcmp(e->t[i].name, name) == 0)
+            return &e->t[i];
+    }
+    return NULL;
+}
+
+static struct entry *get_entry(struct engine *e, const char *name)
+{
+    struct entry *en = find_entry(e, name);
+
+    if (en || e->n_t >= MAX_ENTRIES)
+        return en;
+    en = &e->t[e->n_t++];
+    memset(en, 0, sizeof(*en));
+    snprintf(en->name, sizeof(en->name), "%s", name);
+    return en;
+}
+
+static void drop_entry(struct engine *e, const char *name)
+{
+    struct entry *en = find_entry(e, name);
+
+    if (!en)
+        return;
+    *en = e->t[e->n_t - 1];
+    e->n_t--;
+}
+
+static void add_firing(struct res_state *r, const struct engine_job *job)
+{
+    if (!job->from_alert || !job->fingerprint[0])
+        return;
+    for (size_t i = 0; i < r->n_firing; i++) {
+        if (strcmp(r->firing[i].fingerprint, job->fingerprint) == 0)
+            return;
+    }
+    if (r->n_firing == MAX_FIRING) {
+        memmove(&r->firing[0], &r->firing[1], sizeof(r->firing[0]) * (MAX_FIRING - 1));
+        r->n_firing--;
+    }
+    snprintf(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint), "%s", job->fingerprint);
+    snprintf(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname), "%s", job->alertname);
+    r->n_firing++;
+}
+
+static void remove_firing(struct res_state *r, const char *fingerprint)
+{
+    for (size_t i = 0; i < r->n_firing; i++) {
+        if (strcmp(r->firing[i].fingerprint, fingerprint) == 0) {
+            r->firing[i] = r->firing[r->n_firing - 1];
+            r->n_firing--;
+            return;
+        }
+    }
+}
+
+static void clear_res(struct res_state *r)
+{
+    memset(r, 0, sizeof(*r));
+}
+
+static void note(struct entry *en, int64_t now, const char *action, const char *result, const char *error)
+{
+    snprintf(en->last_action, sizeof(en->last_action), "%s", action);
+    snprintf(en->last_result, sizeof(en->last_result), "%s", result);
+    snprintf(en->last_error, sizeof(en->last_error), "%s", error ? error : "");
+    en->last_action_ms = now;
+}
+
+/* ---- JSON ---- */
+
+static json_t *time_json(int64_t ms)
+{
+    char buf[40];
+    struct tm tm;
+    time_t s = (time_t)(ms / 1000);
+
+    if (ms <= 0)
+        return json_null();
+    gmtime_r(&s, &tm);
+    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
+    return json_string(buf);
+}
+
+static json_t *res_json(const struct res_state *r, enum policy_resource which)
+{
+    json_t *firing = json_array();
+
+    for (size_t i = 0; i < r->n_firing; i++)
+        json_array_append_new(firing, json_pack("{s:s, s:s}", "fingerprint", r->firing[i].fingerprint,
+                                                "alertname", r->firing[i].alertname));
+    json_t *o = json_pack("{s:b, s:s, s:o, s:I, s:I, s:I, s:o, s:I, s:o}", "scaled_out", r->out, "level",
+                          r->out ? "scaled-out" : "baseline", "firing", firing, "deadline_ms",
+                          (json_int_t)r->deadline_ms, "since_ms", (json_int_t)r->since_ms, "baseline",
+                          (json_int_t)r->base, "deadline", time_json(r->out ? r->deadline_ms : 0), "current",
+                          (json_int_t)(r->out ? r->applied : r->base), "since", time_json(r->out ? r->since_ms : 0));
+    json_object_set_new(o, "applied", json_integer(r->applied));
+    if (which == POLICY_MEMORY) {
+        json_object_set_new(o, "baseline_swap", json_integer(r->base_swap));
+        json_object_set_new(o, "applied_swap", json_integer(r->applied_swap));
+    }
+    return o;
+}
+
+static json_t *entry_json(const struct entry *en)
+{
+    json_t *last = json_pack("{s:s, s:s, s:s, s:o, s:I}", "action", en->last_action, "result", en->last_result,
+                             "error", en->last_error, "at", time_json(en->last_action_ms), "at_ms",
+                             (json_int_t)en->last_action_ms);
+    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", en->name, "id", en->id, "cpu",
+                     res_json(&en->r[POLICY_CPU], POLICY_CPU), "memory", res_json(&en->r[POLICY_MEMORY], POLICY_MEMORY),
+                     "last_action", last);
+}
+
+static const char *str_of(const json_t *j)
+{
+    const char *s = json_string_value(j);
+    return s ? s : "";
+}
+
+static int64_t get_i64(const json_t *o, const char *key)
+{
+    return (int64_t)json_integer_value(json_object_get(o, key));
+}
+
+static void res_from_json(struct res_state *r, const json_t *o)
+{
+    const json_t *f;
+    size_t i;
+
+    clear_res(r);
+    r->out = json_is_true(json_object_get(o, "scaled_out"));
+    r->base = get_i64(o, "baseline");
+    r->base_swap = get_i64(o, "baseline_swap");
+    r->applied = get_i64(o, "applied");
+    r->applied_swap = get_i64(o, "applied_swap");
+    r->deadline_ms = get_i64(o, "deadline_ms");
+    r->since_ms = get_i64(o, "since_ms");
+    json_array_foreach(json_object_get(o, "firing"), i, f) {
+        if (r->n_firing == MAX_FIRING)
+            break;
+        snprintf(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint), "%s",
+                 str_of(json_object_get(f, "fingerprint")));
+        snprintf(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname), "%s",
+                 str_of(json_object_get(f, "alertname")));
+        r->n_firing++;
+    }
+}
+
+/* Snapshot of the table (lock held). */
+static json_t *table_json(struct engine *e)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < e->n_t; i++)
+        json_array_append_new(arr, entry_json(&e->t[i]));
+    return json_pack("{s:i, s:o}", "version", 1, "containers", arr);
+}
+
+/* Bumps the generation and snapshots (lock held); save outside the lock with persist_save(). */
+static json_t *persist_begin(struct engine *e, uint64_t *gen)
+{
+    *gen = ++e->gen;
+    return e->o.store ? table_json(e) : NULL;
+}
+
+static void persist_save(struct engine *e, json_t *doc, uint64_t gen)
+{
+    struct store_err serr = {0};
+
+    if (!doc)
+        return;
+    if (store_save(e->o.store, doc, gen, &serr) != STORE_OK)
+        log_error("cannot save state", "error=%s", serr.msg[0] ? serr.msg : "unknown");
+    json_decref(doc);
+}
+
+/* Unlocks after snapshotting, then saves. */
+static void unlock_persist(struct engine *e)
+{
+    uint64_t gen;
+    json_t *doc = persist_begin(e, &gen);
+
+    pthread_mutex_unlock(&e->lock);
+    persist_save(e, doc, gen);
+}
+
+/* ---- replies ---- */
+
+static void reply(const struct engine_job *job, int status, json_t *body)
+{
+    if (job->done) {
+        char *text = json_dumps(body, JSON_COMPACT);
+        job->done(job->done_ud, status, text ? text : "{}");
+        free(text);
+    }
+    json_decref(body);
+}
+
+/* Reply with the container's current entry attached (if any). */
+static void reply_state(struct engine *e, const struct engine_job *job, int status, const char *result,
+                        const char *reason)
+{
+    json_t *body = json_pack("{s:s, s:s, s:s}", "container", job->container, "result", result, "reason", reason);
+
+    if (job->done) {
+        pthread_mutex_lock(&e->lock);
+        struct entry *en = find_entry(e, job->container);
+        if (en)
+            json_object_set_new(body, "state", entry_json(en));
+        pthread_mutex_unlock(&e->lock);
+    }
+    reply(job, status, body);
+}
+
+static const char *kind_label(enum policy_kind k, enum policy_resource r)
+{
+    if (k == POLICY_SCALE_OUT)
+        return r == POLICY_CPU ? "scale_out_cpu" : "scale_out_memory";
+    if (k == POLICY_SCALE_IN || k == POLICY_RESOLVE)
+        return r == POLICY_CPU ? "scale_in_cpu" : "scale_in_memory";
+    return "restart";
+}
+
+static double since_s(int64_t t0)
+{
+    return (double)(mono_ms() - t0) / 1000.0;
+}
+
+/* A failed Docker call: count, log, remember, reply 404 or 502. */
+static void docker_failed(struct engine *e, const struct engine_job *job, const char *what, docker_code rc,
+                          const struct docker_err *derr, int64_t t0)
+{
+    char qn[300], qe[300];
+    const char *kind = kind_label(job->kind, job->resource);
+
+    metrics_docker_error(e->o.metrics, docker_code_name(rc));
+    metrics_action(e->o.metrics, kind, "error", since_s(t0));
+    log_error("docker call failed", "container=%s action=%s call=%s error=%s remote=%s",
+              quote(qn, sizeof(qn), job->container), kind, what, quote(qe, sizeof(qe), derr->msg), job->remote[0] ? job->remote : "-");
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (en)
+        note(en, now_ms(e), kind, "error", derr->msg);
+    pthread_mutex_unlock(&e->lock);
+    reply_state(e, job, rc == DOCKER_E_NOT_FOUND ? 404 : 502, "error", derr->msg[0] ? derr->msg : docker_code_name(rc));
+}
+
+static docker_code inspect(struct engine *e, const struct engine_job *job, struct docker_container *ct, int64_t t0)
+{
+    struct docker_err derr = {0};
+    docker_code rc;
+
+    memset(ct, 0, sizeof(*ct));
+    rc = e->o.ops->inspect(e->o.docker_ud, job->container, ct, &derr);
+    if (rc == DOCKER_E_NOT_FOUND) {
+        pthread_mutex_lock(&e->lock);
+        bool had = find_entry(e, job->container) != NULL;
+        drop_entry(e, job->container);
+        if (had) {
+            char qn[300];
+            log_warn("container vanished; dropping its state", "container=%s", quote(qn, sizeof(qn), job->container));
+            unlock_persist(e);
+        } else {
+            pthread_mutex_unlock(&e->lock);
+        }
+        if (job->done)
+            reply_state(e, job, 404, "ignored", "no such container");
+        return rc;
+    }
+    if (rc != DOCKER_OK)
+        docker_failed(e, job, "inspect", rc, &derr, t0);
+    return rc;
+}
+
+/* ---- actions ---- */
+
+static int64_t current_of(const struct docker_container *ct, enum policy_resource r)
+{
+    return r == POLICY_CPU ? ct->res.cpu_shares : ct->res.memory;
+}
+
+static void log_change(const char *msg, const struct engine_job *job, const char *kind, int64_t from, int64_t to,
+                       int64_t t0, bool dry, const char *why)
+{
+    char qn[300];
+
+    log_info(msg, "container=%s action=%s from=%" PRId64 " to=%" PRId64 " duration_ms=%" PRId64 " dry_run=%s reason=%s remote=%s",
+             quote(qn, sizeof(qn), job->container), kind, from, to, mono_ms() - t0, dry ? "true" : "false", why,
+             job->remote[0] ? job->remote : "-");
+}
+
+/* Repeated scale-out while out: extend the deadline, never re-apply. */
+static bool extend_if_out(struct engine *e, const struct engine_job *job, const struct policy_decision *d, int64_t t0)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    struct res_state *r = en ? &en->r[job->resource] : NULL;
+    if (!r || !r->out) {
+        pthread_mutex_unlock(&e->lock);
+        return false;
+    }
+    if (d->deadline_ms > r->deadline_ms)
+        r->deadline_ms = d->deadline_ms;
+    add_firing(r, job);
+    unlock_persist(e);
+    metrics_action(e->o.metrics, kind_label(job->kind, job->resource), "skipped", since_s(t0));
+    log_debug("already scaled out; deadline extended", "container=%s", job->container);
+    reply_state(e, job, 200, "extended", "already scaled out; deadline extended");
+    return true;
+}
+
+static void scale_out(struct engine *e, const struct engine_job *job, const struct docker_container *ct,
+                      const struct policy_decision *d, int64_t t0)
+{
+    const char *kind = kind_label(POLICY_SCALE_OUT, job->resource);
+    struct docker_update u = {0};
+    struct docker_err derr = {0};
+    int64_t cur = current_of(ct, job->resource);
+    int64_t eff = job->resource == POLICY_CPU && cur == 0 ? DEFAULT_CPU_SHARES : cur;
+
+    if (job->resource == POLICY_MEMORY && cur == 0) {
+        metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
+        reply_state(e, job, 200, "unchanged", "container has no memory limit; nothing to raise");
+        return;
+    }
+    if (eff >= d->target) {
+        metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
+        reply_state(e, job, 200, "unchanged", "already at or above the scaled-out level");
+        return;
+    }
+    if (job->resource == POLICY_CPU) {
+        u.has_cpu_shares = true;
+        u.cpu_shares = d->target;
+    } else {
+        u.has_memory = u.has_memory_swap = true;
+        u.memory = d->target;
+        u.memory_swap = docker_memory_swap_for(ct->res.memory, ct->res.memory_swap, d->target);
+    }
+    if (!e->o.dry_run) {
+        docker_code rc = e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
+        if (rc != DOCKER_OK) {
+            docker_failed(e, job, "update", rc, &derr, t0);
+            return;
+        }
+    }
+    int64_t now = now_ms(e);
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = get_entry(e, job->container);
+    if (en) {
+        struct res_state *r = &en->r[job->resource];
+        snprintf(en->id, sizeof(en->id), "%s", ct->id);
+        r->out = true;
+        r->base = cur;
+        r->base_swap = job->resource == POLICY_MEMORY ? ct->res.memory_swap : 0;
+        r->applied = d->target;
+        r->applied_swap = job->resource == POLICY_MEMORY ? u.memory_swap : 0;
+        r->deadline_ms = d->deadline_ms;
+        r->since_ms = now;
+        r->check_queued = false;
+        add_firing(r, job);
+        note(en, now, kind, e->o.dry_run ? "dry_run" : "ok", NULL);
+    }
+    unlock_persist(e);
+    pthread_cond_broadcast(&e->timer_cond);
+    metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
+    log_change(e->o.dry_run ? "would scale out (dry run)" : "scaled out", job, kind, cur, d->target, t0,
+               e->o.dry_run, job->from_alert ? job->alertname : "manual");
+    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok", e->o.dry_run ? "dry run: nothing changed" : "scaled out");
+}
+
+static void do_scale_out(struct engine *e, const struct engine_job *job, int64_t t0)
+{
+    struct docker_container ct;
+    struct policy_container pc;
+    struct policy_decision d;
+    struct policy_request req = {job->kind, job->resource, job->duration, job->force, job->from_alert};
+
+    if (inspect(e, job, &ct, t0) != DOCKER_OK)
+        return;
+    policy_container_from_labels(&pc, &ct.labels, ct.running);
+    policy_decide(&e->o.lim, &req, &pc, now_ms(e), &d);
+    if (d.verdict != POLICY_ACCEPT) {
+        char qn[300], qr[200];
+        log_info("ignored", "container=%s action=%s reason=%s remote=%s", quote(qn, sizeof(qn), job->container),
+                 kind_label(job->kind, job->resource), quote(qr, sizeof(qr), d.reason), job->remote[0] ? job->remote : "-");
+        metrics_action(e->o.metrics, kind_label(job->kind, job->resource), "skipped", since_s(t0));
+        reply_state(e, job, d.http_status, "ignored", d.reason);
+    } else if (!extend_if_out(e, job, &d, t0)) {
+        scale_out(e, job, &ct, &d, t0);
+    }
+    docker_container_free(&ct);
+}
+
+/* Resources differ from what the scale-out set: someone changed them by hand. */
+static bool changed_by_hand(const struct res_state *r, const struct docker_container *ct, enum policy_resource which)
+{
+    if (which == POLICY_CPU)
+        return ct->res.cpu_shares != r->applied;
+    return ct->res.memory != r->applied || (r->applied_swap != 0 && ct->res.memory_swap != r->applied_swap);
+}
+
+static void finish_scale_in(struct engine *e, const struct engine_job *job, const char *kind, const char *result)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (en) {
+        clear_res(&en->r[job->resource]);
+        note(en, now_ms(e), kind, result, NULL);
+    }
+    unlock_persist(e);
+}
+
+/* Restores the baseline of a scaled-out resource (already judged due). */
+static void scale_in(struct engine *e, const struct engine_job *job, const struct res_state *r, const char *why,
+                     int64_t t0)
+{
+    const char *kind = kind_label(POLICY_SCALE_IN, job->resource);
+    struct docker_container ct;
+    struct docker_update u = {0};
+    struct docker_err derr = {0};
+    char qn[300];
+
+    if (inspect(e, job, &ct, t0) != DOCKER_OK) {
+        pthread_mutex_lock(&e->lock);
+        struct entry *en = find_entry(e, job->container);
+        if (en)
+            en->r[job->resource].check_queued = false;
+        pthread_mutex_unlock(&e->lock);
+        return;
+    }
+    if (!e->o.dry_run && changed_by_hand(r, &ct, job->resource)) {
+        log_warn("resources changed by hand while scaled out; dropping claim", "container=%s action=%s set=%" PRId64
+                 " found=%" PRId64, quote(qn, sizeof(qn), job->container), kind, r->applied, current_of(&ct, job->resource));
+        finish_scale_in(e, job, kind, "claim_dropped");
+        metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
+        reply_state(e, job, 200, "claim_dropped", "resources were changed by hand; left as they are");
+        goto out_free;
+    }
+    if (job->resource == POLICY_CPU) {
+        u.has_cpu_shares = true;
+        u.cpu_shares = r->base > 0 ? r->base : DEFAULT_CPU_SHARES;
+    } else {
+        u.has_memory = u.has_memory_swap = true;
+        u.memory = r->base;
+        u.memory_swap = r->base_swap;
+    }
+    if (!e->o.dry_run) {
+        docker_code rc = e->o.ops->update(e->o.docker_ud, ct.id, &u, &derr);
+        if (rc != DOCKER_OK) {
+            pthread_mutex_lock(&e->lock);
+            struct entry *en = find_entry(e, job->container);
+            if (en)
+                en->r[job->resource].check_queued = false;
+            pthread_mutex_unlock(&e->lock);
+            docker_failed(e, job, "update", rc, &derr, t0);
+            goto out_free;
+        }
+    }
+    finish_scale_in(e, job, kind, e->o.dry_run ? "dry_run" : "ok");
+    metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
+    log_change(e->o.dry_run ? "would scale in (dry run)" : "scaled in", job, kind, r->applied,
+               job->resource == POLICY_CPU ? u.cpu_shares : u.memory, t0, e->o.dry_run, why);
+    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok", e->o.dry_run ? "dry run: nothing changed" : "scaled in");
+out_free:
+    docker_container_free(&ct);
+}
+
+/* Copies the resource state when a scale-in should happen now. force: manual request. */
+static bool take_due(struct engine *e, const struct engine_job *job, bool force, struct res_state *copy,
+                     const char **why)
+{
+    bool due = false;
+
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    struct res_state *r = en ? &en->r[job->resource] : NULL;
+    if (r && r->out) {
+        struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
+        int64_t next;
+        enum policy_due pd = policy_scale_in_due(&h, now_ms(e), &next);
+        due = force || pd != POLICY_HOLD;
+        *why = force ? "manual" : pd == POLICY_DUE_MAX_HOLD ? "max_hold" : "deadline";
+        if (force)
+            r->n_firing = 0;
+        *copy = *r;
+        if (!due)
+            r->check_queued = false;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (due && strcmp(*why, "max_hold") == 0) {
+        char qn[300];
+        log_warn("scaling in after --max-hold although the alert still fires or no resolve came",
+                 "container=%s firing=%zu", quote(qn, sizeof(qn), job->container), copy->n_firing);
+    }
+    return due;
+}
+
+static void do_scale_in(struct engine *e, const struct engine_job *job, bool force, int64_t t0)
+{
+    struct res_state copy;
+    const char *why = "";
+
+    if (!take_due(e, job, force, &copy, &why)) {
+        if (job->done)
+            reply_state(e, job, 200, "unchanged", force ? "not scaled out" : "not due");
+        return;
+    }
+    scale_in(e, job, &copy, why, t0);
+}
+
+static void do_resolve(struct engine *e, const struct engine_job *job, int64_t t0)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (!en) {
+        pthread_mutex_unlock(&e->lock);
+        return;
+    }
+    remove_firing(&en->r[job->resource], job->fingerprint);
+    unlock_persist(e);
+    pthread_cond_broadcast(&e->timer_cond);
+    do_scale_in(e, job, false, t0);
+}
+
+static void do_restart(struct engine *e, const struct engine_job *job, int64_t t0)
+{
+    struct docker_container ct;
+    struct docker_err derr = {0};
+    struct policy_container pc;
+    struct policy_decision d;
+    struct policy_request req = {job->kind, job->resource, NULL, job->force, job->from_alert};
+    char qn[300];
+
+    if (inspect(e, job, &ct, t0) != DOCKER_OK)
+        return;
+    policy_container_from_labels(&pc, &ct.labels, ct.running);
+    policy_decide(&e->o.lim, &req, &pc, now_ms(e), &d);
+    if (d.verdict != POLICY_ACCEPT) {
+        log_info("ignored", "container=%s action=restart reason=%s", quote(qn, sizeof(qn), job->container), d.reason);
+        metrics_action(e->o.metrics, "restart", "skipped", since_s(t0));
+        reply_state(e, job, d.http_status, "ignored", d.reason);
+        goto out_free;
+    }
+    if ((ct.running && !job->force) || ct.restarting || strcmp(ct.status, "removing") == 0) {
+        metrics_action(e->o.metrics, "restart", "skipped", since_s(t0));
+        reply_state(e, job, 200, "unchanged",
+                    ct.running ? "container is running; send {\"force\":true} to restart it" : "container is busy");
+        goto out_free;
+    }
+    docker_code rc = DOCKER_OK;
+    if (!e->o.dry_run)
+        rc = ct.running ? e->o.ops->restart(e->o.docker_ud, ct.id, &derr) : e->o.ops->start(e->o.docker_ud, ct.id, &derr);
+    if (rc != DOCKER_OK && rc != DOCKER_E_NOT_MODIFIED) {
+        docker_failed(e, job, ct.running ? "restart" : "start", rc, &derr, t0);
+        goto out_free;
+    }
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = get_entry(e, job->container);
+    if (en) {
+        snprintf(en->id, sizeof(en->id), "%s", ct.id);
+        note(en, now_ms(e), ct.running ? "restart" : "start", e->o.dry_run ? "dry_run" : "ok", NULL);
+    }
+    unlock_persist(e);
+    metrics_action(e->o.metrics, "restart", e->o.dry_run ? "dry_run" : "ok", since_s(t0));
+    log_info(e->o.dry_run ? "would restart (dry run)" : ct.running ? "restarted" : "started",
+             "container=%s action=%s from=%s to=running duration_ms=%" PRId64 " dry_run=%s remote=%s",
+             quote(qn, sizeof(qn), job->container), ct.running ? "restart" : "start", ct.status, mono_ms() - t0,
+             e->o.dry_run ? "true" : "false", job->remote[0] ? job->remote : "-");
+    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok", ct.running ? "restarted" : "started");
+out_free:
+    docker_container_free(&ct);
+}
+
+/* At start: drop entries whose container vanished or was recreated (its baseline is void). */
+static void do_reconcile(struct engine *e, const struct engine_job *job, int64_t t0)
+{
+    struct docker_container ct;
+    char qn[300];
+
+    if (inspect(e, job, &ct, t0) != DOCKER_OK)
+        return;
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (en && en->id[0] && strcmp(en->id, ct.id) != 0) {
+        log_warn("container was recreated; dropping its state", "container=%s", quote(qn, sizeof(qn), job->container));
+        drop_entry(e, job->container);
+        unlock_persist(e);
+    } else {
+        pthread_mutex_unlock(&e->lock);
+    }
+    docker_container_free(&ct);
+    engine_tick(e);
+}
+
+static void run_item(struct engine *e, const struct item *it)
+{
+    int64_t t0 = mono_ms();
+    const struct engine_job *job = &it->job;
+
+    if (it->op == OP_RECONCILE) {
+        do_reconcile(e, job, t0);
+        return;
+    }
+    if (it->op == OP_CHECK) {
+        do_scale_in(e, job, false, t0);
+        return;
+    }
+    switch (job->kind) {
+    case POLICY_SCALE_OUT: do_scale_out(e, job, t0); break;
+    case POLICY_SCALE_IN: do_scale_in(e, job, true, t0); break;
+    case POLICY_RESOLVE: do_resolve(e, job, t0); break;
+    case POLICY_RESTART: do_restart(e, job, t0); break;
+    default: reply_state(e, job, 422, "ignored", "nothing to do"); break;
+    }
+}
+
+/* ---- queues and threads ---- */
+
+static size_t worker_of(const struct engine *e, const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const char *p = name; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ULL;
+    }
+    return (size_t)(h % e->n_workers);
+}
+
+size_t engine_worker_of(const struct engine *e, const char *name)
+{
+    return worker_of(e, name);
+}
+
+/* Lock held. */
+static engine_code enqueue(struct engine *e, enum op op, const struct engine_job *job)
+{
+    struct worker *w = &e->w[worker_of(e, job->container)];
+
+    if (w->n == e->o.queue_max)
+        return ENGINE_E_FULL;
+    w->q[(w->head + w->n) % e->o.queue_max] = (struct item){op, *job};
+    w->n++;
+    pthread_cond_signal(&w->cond);
+    return ENGINE_OK;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct engine *e = w->e;
+
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        if (w->n == 0 || e->aborting) {
+            if (e->stopping)
+                break;
+            pthread_cond_wait(&w->cond, &e->lock);
+            continue;
+        }
+        struct item it = w->q[w->head];
+        w->head = (w->head + 1) % e->o.queue_max;
+        w->n--;
+        w->busy = true;
+        pthread_mutex_unlock(&e->lock);
+        run_item(e, &it);
+        pthread_mutex_lock(&e->lock);
+        w->busy = false;
+        pthread_cond_broadcast(&e->idle_cond);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+void engine_tick(struct engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    int64_t now = now_ms(e);
+    for (size_t i = 0; i < e->n_t && !e->stopping; i++) {
+        for (int k = 0; k < 2; k++) {
+            struct res_state *r = &e->t[i].r[k];
+            struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
+            int64_t next;
+            if (!r->out || r->check_queued || policy_scale_in_due(&h, now, &next) == POLICY_HOLD)
+                continue;
+            struct engine_job job = {.kind = POLICY_SCALE_IN, .resource = (enum policy_resource)k};
+            snprintf(job.container, sizeof(job.container), "%s", e->t[i].name);
+            if (enqueue(e, OP_CHECK, &job) == ENGINE_OK)
+                r->check_queued = true;
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* Milliseconds until the earliest moment a scale-in may become due (lock held), at most 1000. */
+static int64_t next_wake(struct engine *e)
+{
+    int64_t now = now_ms(e), wait = 1000;
+
+    for (size_t i = 0; i < e->n_t; i++) {
+        for (int k = 0; k < 2; k++) {
+            const struct res_state *r = &e->t[i].r[k];
+            struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
+            int64_t next;
+            if (r->out && !r->check_queued) {
+                policy_scale_in_due(&h, now, &next);
+                if (next - now < wait)
+                    wait = next - now;
+            }
+        }
+    }
+    return wait < 5 ? 5 : wait;
+}
+
+static void *timer_main(void *arg)
+{
+    struct engine *e = arg;
+    struct timespec ts;
+
+    pthread_mutex_lock(&e->lock);
+    while (!e->stopping) {
+        pthread_mutex_unlock(&e->lock);
+        engine_tick(e);
+        pthread_mutex_lock(&e->lock);
+        if (e->stopping)
+            break;
+        deadline_in(&ts, next_wake(e));
+        pthread_cond_timedwait(&e->timer_cond, &e->lock, &ts);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+static void cache_fill(struct cache_entry *ce, const struct docker_summary *s)
+{
+    struct engine_cached *c = &ce->c;
+    const char *v;
+
+    memset(ce, 0, sizeof(*ce));
+    snprintf(ce->name, sizeof(ce->name), "%s", s->name);
+    c->exists = true;
+    c->running = strcmp(s->state, "running") == 0;
+#define CACHE_LABEL(field, key)                                                                                        \
+    v = docker_labels_get(&s->labels, key);                                                                            \
+    c->has_##field = v != NULL;                                                                                        \
+    snprintf(c->field, sizeof(c->field), "%s", v ? v : "");
+    CACHE_LABEL(enable, "trip.enable")
+    CACHE_LABEL(cpu_shares, "trip.cpu-shares")
+    CACHE_LABEL(memory, "trip.memory")
+    CACHE_LABEL(scale_duration, "trip.scale-duration")
+    CACHE_LABEL(heal, "trip.heal")
+#undef CACHE_LABEL
+}
+
+docker_code engine_refresh(struct engine *e)
+{
+    struct docker_summary_list l = {0};
+    struct docker_err derr = {0};
+    docker_code rc = e->o.ops->list(e->o.docker_ud, &l, &derr);
+
+    if (rc != DOCKER_OK) {
+        metrics_docker_error(e->o.metrics, docker_code_name(rc));
+        pthread_mutex_lock(&e->lock);
+        if (e->ready)
+            log_warn("docker unreachable", "error=%s", derr.msg[0] ? derr.msg : docker_code_name(rc));
+        e->ready = false;
+        pthread_mutex_unlock(&e->lock);
+        return rc;
+    }
+    size_t n = l.n < MAX_CACHE ? l.n : MAX_CACHE;
+    struct cache_entry *fresh = calloc(n + 1, sizeof(*fresh));
+    for (size_t i = 0; fresh && i < n; i++)
+        cache_fill(&fresh[i], &l.v[i]);
+    docker_summary_list_free(&l);
+    pthread_mutex_lock(&e->lock);
+    if (fresh) {
+        free(e->cache);
+        e->cache = fresh;
+        e->n_cache = n;
+    }
+    if (!e->ready)
+        log_info("docker reachable", "containers=%zu", n);
+    e->ready = true;
+    pthread_mutex_unlock(&e->lock);
+    return DOCKER_OK;
+}
+
+static void *refresh_main(void *arg)
+{
+    struct engine *e = arg;
+    struct timespec ts;
+
+    pthread_mutex_lock(&e->lock);
+    while (!e->stopping) {
+        pthread_mutex_unlock(&e->lock);
+        engine_refresh(e);
+        pthread_mutex_lock(&e->lock);
+        if (e->stopping)
+            break;
+        deadline_in(&ts, e->o.refresh_interval_ms);
+        pthread_cond_timedwait(&e->timer_cond, &e->lock, &ts);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+/* ---- public ---- */
+
+engine_code engine_new(const struct engine_opts *opts, struct engine **out, struct engine_err *err)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+    pthread_condattr_t ca;
+
+    *out = NULL;
+    if (!e)
+        goto out_nomem;
+    e->o = *opts;
+    if (!e->o.ops)
+        e->o.ops = &engine_docker_real;
+    if (!e->o.clock)
+        e->o.clock = real_clock;
+    if (!e->o.workers)
+        e->o.workers = 4;
+    if (!e->o.queue_max)
+        e->o.queue_max = 1024;
+    e->n_workers = e->o.workers;
+    e->w = calloc(e->n_workers, sizeof(*e->w));
+    e->t = calloc(MAX_ENTRIES, sizeof(*e->t));
+    if (!e->w || !e->t)
+        goto out_free;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->idle_cond, &ca);
+    pthread_cond_init(&e->timer_cond, &ca);
+    for (size_t i = 0; i < e->n_workers; i++) {
+        e->w[i].e = e;
+        pthread_cond_init(&e->w[i].cond, &ca);
+        e->w[i].q = calloc(e->o.queue_max, sizeof(struct item));
+        if (!e->w[i].q) {
+            pthread_condattr_destroy(&ca);
+            engine_free(e);
+            goto out_nomem;
+        }
+    }
+    pthread_condattr_destroy(&ca);
+    *out = e;
+    return ENGINE_OK;
+out_free:
+    free(e->w);
+    free(e->t);
+    free(e);
+out_nomem:
+    set_err(err, ENGINE_E_NOMEM, "out of memory");
+    return ENGINE_E_NOMEM;
+}
+
+engine_code engine_load(struct engine *e, struct engine_err *err)
+{
+    struct store_err serr = {0};
+    json_t *doc = NULL, *c;
+    size_t i;
+
+    if (!e->o.store)
+        return ENGINE_OK;
+    store_code rc = store_load(e->o.store, &doc, &serr);
+    if (rc == STORE_E_NOTFOUND)
+        return ENGINE_OK;
+    if (rc != STORE_OK) {
+        set_err(err, ENGINE_E_STORE, "%s", serr.msg);
+        return ENGINE_E_STORE;
+    }
+    pthread_mutex_lock(&e->lock);
+    json_array_foreach(json_object_get(doc, "containers"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        struct entry *en = name && *name ? get_entry(e, name) : NULL;
+        if (!en)
+            continue;
+        snprintf(en->id, sizeof(en->id), "%s", str_of(json_object_get(c, "id")));
+        res_from_json(&en->r[POLICY_CPU], json_object_get(c, "cpu"));
+        res_from_json(&en->r[POLICY_MEMORY], json_object_get(c, "memory"));
+        const json_t *last = json_object_get(c, "last_action");
+        snprintf(en->last_action, sizeof(en->last_action), "%s", str_of(json_object_get(last, "action")));
+        snprintf(en->last_result, sizeof(en->last_result), "%s", str_of(json_object_get(last, "result")));
+        snprintf(en->last_error, sizeof(en->last_error), "%s", str_of(json_object_get(last, "error")));
+        en->last_action_ms = get_i64(last, "at_ms");
+    }
+    log_info("state loaded", "path=%s containers=%zu", store_path(e->o.store), e->n_t);
+    pthread_mutex_unlock(&e->lock);
+    json_decref(doc);
+    return ENGINE_OK;
+}
+
+engine_code engine_start(struct engine *e, struct engine_err *err)
+{
+    pthread_mutex_lock(&e->lock);
+    for (size_t i = 0; i < e->n_t; i++) {
+        struct engine_job job = {.kind = POLICY_NONE};
+        snprintf(job.container, sizeof(job.container), "%s", e->t[i].name);
+        enqueue(e, OP_RECONCILE, &job);
+    }
+    e->started = true;
+    pthread_mutex_unlock(&e->lock);
+    for (size_t i = 0; i < e->n_workers; i++) {
+        if (pthread_create(&e->w[i].thread, NULL, worker_main, &e->w[i]) != 0)
+            abort(); /* cannot run without workers; at start-up only */
+    }
+    if (pthread_create(&e->timer, NULL, timer_main, e) != 0)
+        abort();
+    if (e->o.refresh_interval_ms > 0) {
+        if (pthread_create(&e->refresher, NULL, refresh_main, e) != 0)
+            abort();
+        e->has_refresher = true;
+    }
+    (void)err;
+    return ENGINE_OK;
+}
+
+engine_code engine_submit(struct engine *e, const struct engine_job *job, struct engine_err *err)
+{
+    engine_code rc;
+
+    if (!job->container[0]) {
+        set_err(err, ENGINE_E_INVALID, "empty container name");
+        return ENGINE_E_INVALID;
+    }
+    pthread_mutex_lock(&e->lock);
+    rc = e->stopping ? ENGINE_E_STOPPED : enqueue(e, OP_SUBMIT, job);
+    pthread_mutex_unlock(&e->lock);
+    if (rc == ENGINE_E_FULL)
+        set_err(err, rc, "engine queue for %s is full", job->container);
+    else if (rc == ENGINE_E_STOPPED)
+        set_err(err, rc, "shutting down");
+    return rc;
+}
+
+/* Lock held. */
+static bool idle_locked(const struct engine *e)
+{
+    for (size_t i = 0; i < e->n_workers; i++) {
+        if (e->w[i].n || e->w[i].busy)
+            return false;
+    }
+    return true;
+}
+
+void engine_wait_idle(struct engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    while (!idle_locked(e))
+        pthread_cond_wait(&e->idle_cond, &e->lock);
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* Answers every queued job with 503 (lock held). */
+static void cancel_queued(struct engine *e)
+{
+    for (size_t i = 0; i < e->n_workers; i++) {
+        struct worker *w = &e->w[i];
+        while (w->n) {
+            struct item it = w->q[w->head];
+            w->head = (w->head + 1) % e->o.queue_max;
+            w->n--;
+            if (it.job.done) {
+                pthread_mutex_unlock(&e->lock);
+                it.job.done(it.job.done_ud, 503, "{\"result\":\"error\",\"reason\":\"shutting down\"}");
+                pthread_mutex_lock(&e->lock);
+            }
+        }
+    }
+}
+
+void engine_stop(struct engine *e, int64_t grace_ms)
+{
+    struct timespec ts;
+
+    pthread_mutex_lock(&e->lock);
+    if (e->stopped || !e->started) {
+        e->stopping = true;
+        pthread_mutex_unlock(&e->lock);
+        return;
+    }
+    e->stopping = true;
+    pthread_cond_broadcast(&e->timer_cond);
+    deadline_in(&ts, grace_ms);
+    while (!idle_locked(e)) {
+        if (pthread_cond_timedwait(&e->idle_cond, &e->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    if (!idle_locked(e))
+        log_warn("shutdown grace expired; dropping queued actions", "grace_ms=%" PRId64, grace_ms);
+    e->aborting = true;
+    cancel_queued(e);
+    for (size_t i = 0; i < e->n_workers; i++)
+        pthread_cond_broadcast(&e->w[i].cond);
+    e->stopped = true;
+    pthread_mutex_unlock(&e->lock);
+    for (size_t i = 0; i < e->n_workers; i++)
+        pthread_join(e->w[i].thread, NULL);
+    pthread_join(e->timer, NULL);
+    if (e->has_refresher)
+        pthread_join(e->refresher, NULL);
+    pthread_mutex_lock(&e->lock);
+    unlock_persist(e);
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    engine_stop(e, 0);
+    for (size_t i = 0; i < e->n_workers; i++) {
+        pthread_cond_destroy(&e->w[i].cond);
+        free(e->w[i].q);
+    }
+    pthread_cond_destroy(&e->idle_cond);
+    pthread_cond_destroy(&e->timer_cond);
+    pthread_mutex_destroy(&e->lock);
+    free(e->w);
+    free(e->t);
+    free(e->cache);
+    free(e);
+}
+
+bool engine_lookup(struct engine *e, const char *name, struct engine_cached *out)
+{
+    bool found = false;
+
+    pthread_mutex_lock(&e->lock);
+    for (size_t i = 0; i < e->n_cache && !found; i++) {
+        if (strcmp(e->cache[i].name, name) == 0) {
+            *out = e->cache[i].c;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    return found;
+}
+
+void engine_cached_policy(const struct engine_cached *cached, struct policy_container *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->known = true;
+    c->exists = cached->exists;
+    c->running = cached->running;
+    c->enable = cached->has_enable ? cached->enable : NULL;
+    c->cpu_shares = cached->has_cpu_shares ? cached->cpu_shares : NULL;
+    c->memory = cached->has_memory ? cached->memory : NULL;
+    c->scale_duration = cached->has_scale_duration ? cached->scale_duration : NULL;
+    c->heal = cached->has_heal ? cached->heal : NULL;
+}
+
+bool engine_ready(struct engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    bool r = e->ready;
+    pthread_mutex_unlock(&e->lock);
+    return r;
+}
+
+void engine_gauges(struct engine *e, struct metrics_gauges *g)
+{
+    memset(g, 0, sizeof(*g));
+    pthread_mutex_lock(&e->lock);
+    g->ready = e->ready;
+    for (size_t i = 0; i < e->n_cache; i++) {
+        const struct engine_cached *c = &e->cache[i].c;
+        g->managed += policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL);
+    }
+    for (size_t i = 0; i < e->n_t; i++) {
+        g->scaled_out_cpu += e->t[i].r[POLICY_CPU].out;
+        g->scaled_out_memory += e->t[i].r[POLICY_MEMORY].out;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+char *engine_state_json(struct engine *e, const char *name)
+{
+    json_t *doc = NULL;
+    char *text = NULL;
+
+    pthread_mutex_lock(&e->lock);
+    if (!name) {
+        doc = json_object();
+        json_t *arr = json_array();
+        for (size_t i = 0; i < e->n_t; i++)
+            json_array_append_new(arr, entry_json(&e->t[i]));
+        /* managed containers the engine has not acted on yet */
+        for (size_t i = 0; i < e->n_cache; i++) {
+            const struct engine_cached *c = &e->cache[i].c;
+            if (!find_entry(e, e->cache[i].name) && policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL)) {
+                struct entry blank = {0};
+                snprintf(blank.name, sizeof(blank.name), "%s", e->cache[i].name);
+                json_array_append_new(arr, entry_json(&blank));
+            }
+        }
+        json_object_set_new(doc, "containers", arr);
+        json_object_set_new(doc, "dry_run", json_boolean(e->o.dry_run));
+    } else {
+        struct entry *en = find_entry(e, name);
+        struct entry blank = {0};
+        for (size_t i = 0; !en && i < e->n_cache; i++) {
+            const struct engine_cached *c = &e->cache[i].c;
+            if (strcmp(e->cache[i].name, name) == 0 && policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL)) {
+                snprintf(blank.name, sizeof(blank.name), "%s", name);
+                en = &blank;
+            }
+        }
+        if (en) {
+            doc = entry_json(en);
+            json_object_set_new(doc, "dry_run", json_boolean(e->o.dry_run));
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (doc) {
+        text = json_dumps(doc, JSON_INDENT(2));
+        json_decref(doc);
+    }
+    return text;
+}

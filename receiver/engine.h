@@ -1,0 +1,140 @@
+/* engine.h: the state table, the workers that act on Docker, the scale-in timer, the container cache. */
+#ifndef TRIP_ENGINE_H
+#define TRIP_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "docker_client.h"
+#include "metrics.h"
+#include "policy.h"
+
+/*
+ * DESIGN
+ * Threads: HTTP threads call engine_submit(), engine_lookup(), engine_state_json(), engine_ready()
+ * and engine_gauges(): all copy in or out under `lock` and never wait on Docker. Each job goes to
+ * worker hash(container) % workers, so the jobs of one container run one after another on one
+ * thread (no double scale-out however many identical alerts arrive) while a slow Docker call for
+ * one container never delays another worker's containers. The timer thread wakes at the next
+ * deadline (at most every second) and queues a scale-in check on the container's worker; the
+ * refresh thread lists containers every refresh interval into the cache (labels and state for the
+ * webhook's quick answer) and records whether Docker answered (/readyz).
+ * `lock` guards the table, the cache, the queues, `stopping`, `gen`. Docker calls and store writes
+ * happen without it. A worker changes an entry's scaling fields only for its own containers.
+ * Every change bumps `gen`, snapshots the table as JSON under the lock and saves it outside.
+ */
+
+typedef enum engine_code {
+    ENGINE_OK = 0,
+    ENGINE_E_INVALID, /* bad argument (empty container name, ...) */
+    ENGINE_E_FULL,    /* the container's worker queue is full: retry later (503) */
+    ENGINE_E_STOPPED, /* engine_stop() was called */
+    ENGINE_E_NOMEM,
+    ENGINE_E_STORE,   /* the state file could not be read */
+} engine_code;
+
+struct engine_err {
+    engine_code code;
+    char msg[256];
+};
+
+/* The Docker calls the engine makes; engine_docker_real calls docker-client with ud a
+ * struct docker_client *. Unit tests pass a table that emulates timing or failures. */
+struct engine_docker_ops {
+    docker_code (*inspect)(void *ud, const char *name, struct docker_container *out, struct docker_err *err);
+    docker_code (*update)(void *ud, const char *id, const struct docker_update *u, struct docker_err *err);
+    docker_code (*start)(void *ud, const char *id, struct docker_err *err);
+    docker_code (*restart)(void *ud, const char *id, struct docker_err *err);
+    docker_code (*list)(void *ud, struct docker_summary_list *out, struct docker_err *err);
+};
+extern const struct engine_docker_ops engine_docker_real;
+
+/* Wall-clock milliseconds since the epoch (deadlines are persisted, so they are wall time). */
+typedef int64_t (*engine_clock_fn)(void *ud);
+
+struct store;
+
+struct engine_opts {
+    struct policy_limits lim;
+    int64_t max_hold_ms;          /* 0: no bound */
+    size_t workers;               /* 0: 4 */
+    size_t queue_max;             /* per worker; 0: 1024 */
+    bool dry_run;
+    int64_t refresh_interval_ms;  /* 0: no refresh thread (engine_refresh() by hand) */
+    const struct engine_docker_ops *ops; /* NULL: engine_docker_real */
+    void *docker_ud;
+    engine_clock_fn clock;        /* NULL: CLOCK_REALTIME */
+    void *clock_ud;
+    struct store *store;          /* NULL: nothing persisted */
+    struct metrics *metrics;      /* NULL: not counted */
+};
+
+/* Called exactly once per submitted job that has one, from a worker thread (or from
+ * engine_stop() for jobs never run: 503). status is the HTTP status for the manual API; body is a
+ * JSON object text, valid only during the call. */
+typedef void (*engine_done_fn)(void *ud, int status, const char *body);
+
+struct engine_job {
+    enum policy_kind kind;
+    enum policy_resource resource;
+    char container[256];
+    char fingerprint[64]; /* alert jobs */
+    char alertname[128];
+    char duration[32];    /* "" : label, then config */
+    bool force;
+    bool from_alert;
+    char remote[64];      /* requester address, for the logs */
+    engine_done_fn done;  /* NULL: fire and forget (webhooks) */
+    void *done_ud;
+};
+
+struct engine;
+
+/* Creates an engine (no threads yet). Copies opts. Caller frees with engine_free(). */
+engine_code engine_new(const struct engine_opts *opts, struct engine **out, struct engine_err *err);
+/* Loads the state file (if a store is set) into the table. Call before engine_start(). A missing
+ * file is not an error; a corrupt one is (ENGINE_E_STORE), the daemon must not start blind. */
+engine_code engine_load(struct engine *e, struct engine_err *err);
+/* Starts workers, timer and refresh threads, and queues a reconcile (inspect; vanished or
+ * recreated containers dropped) for every loaded entry. */
+engine_code engine_start(struct engine *e, struct engine_err *err);
+/* Queues a copy of job on its container's worker. Never blocks on Docker. Any thread. */
+engine_code engine_submit(struct engine *e, const struct engine_job *job, struct engine_err *err);
+/* Refuses new jobs, lets the workers finish what is queued for up to grace_ms, answers the rest
+ * with 503, joins every thread and saves the table. Idempotent. */
+void engine_stop(struct engine *e, int64_t grace_ms);
+/* Stops if needed, frees everything. NULL-safe. */
+void engine_free(struct engine *e);
+
+/* What the cache knows of a container (copied out). */
+struct engine_cached {
+    bool exists;
+    bool running;
+    char enable[16], cpu_shares[32], memory[32], scale_duration[32], heal[16];
+    bool has_enable, has_cpu_shares, has_memory, has_scale_duration, has_heal;
+};
+/* Copies the cached facts of `name` and returns true; false when the cache has not seen it.
+ * Any thread, never calls Docker. */
+bool engine_lookup(struct engine *e, const char *name, struct engine_cached *out);
+/* Points c's fields into cached (which must outlive c). */
+void engine_cached_policy(const struct engine_cached *cached, struct policy_container *c);
+
+/* Whether the last refresh reached Docker. */
+bool engine_ready(struct engine *e);
+void engine_gauges(struct engine *e, struct metrics_gauges *g);
+
+/* JSON text (caller frees) of one container's state, or of {"containers":[...]} when name is
+ * NULL. NULL when name is neither in the table nor a managed container in the cache. */
+char *engine_state_json(struct engine *e, const char *name);
+
+/* Runs one refresh (list containers into the cache) on the calling thread. Returns the docker code. */
+docker_code engine_refresh(struct engine *e);
+/* Runs one timer scan now: queues scale-in checks that are due under the engine's clock. */
+void engine_tick(struct engine *e);
+/* Index of the worker that runs name's jobs (tests check isolation with it). Pure. */
+size_t engine_worker_of(const struct engine *e, const char *name);
+/* Blocks until every queue is empty and no worker is busy (tests). */
+void engine_wait_idle(struct engine *e);
+
+#endif

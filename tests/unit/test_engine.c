@@ -1,0 +1,559 @@
+/* test_engine.c: engine timing and decisions with an injected clock and an in-memory Docker.
+ * The fake stands in for what the real daemon cannot be made to do on demand (a slow update, a
+ * failing update, a clock that jumps); the same behaviours run against the real Docker Engine in
+ * tests/integration/test_receiver_*.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "log.h"
+#include "store.h"
+
+#define GIB (1024LL * 1024 * 1024)
+#define MIB (1024LL * 1024)
+#define T0 1800000000000LL
+
+struct fake_ct {
+    char name[64];
+    char id[65];
+    int64_t shares, memory, swap;
+    bool running;
+    const char *labels[6]; /* "k=v" */
+    int update_delay_ms;
+    int fail_update;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    struct fake_ct c[8];
+    size_t n;
+    int updates, starts, restarts, inspects;
+} fk = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static atomic_llong clock_ms;
+
+static int64_t fake_clock(void *ud)
+{
+    (void)ud;
+    return atomic_load(&clock_ms);
+}
+
+static struct fake_ct *fake_find(const char *name)
+{
+    for (size_t i = 0; i < fk.n; i++) {
+        if (strcmp(fk.c[i].name, name) == 0 || strcmp(fk.c[i].id, name) == 0)
+            return &fk.c[i];
+    }
+    return NULL;
+}
+
+static struct fake_ct *fake_add(const char *name, int64_t shares, int64_t memory, bool managed)
+{
+    struct fake_ct *c = &fk.c[fk.n++];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    snprintf(c->id, sizeof(c->id), "id-%s", name);
+    c->shares = shares;
+    c->memory = memory;
+    c->swap = memory ? 2 * memory : 0;
+    c->running = true;
+    c->labels[0] = managed ? "trip.enable=true" : "other=1";
+    return c;
+}
+
+static docker_code f_inspect(void *ud, const char *name, struct docker_container *out, struct docker_err *err)
+{
+    (void)ud;
+    pthread_mutex_lock(&fk.lock);
+    fk.inspects++;
+    struct fake_ct *c = fake_find(name);
+    if (!c) {
+        pthread_mutex_unlock(&fk.lock);
+        err->code = DOCKER_E_NOT_FOUND;
+        snprintf(err->msg, sizeof(err->msg), "inspect %s: No such container: %s", name, name);
+        return DOCKER_E_NOT_FOUND;
+    }
+    snprintf(out->id, sizeof(out->id), "%s", c->id);
+    snprintf(out->name, sizeof(out->name), "%s", c->name);
+    snprintf(out->status, sizeof(out->status), "%s", c->running ? "running" : "exited");
+    out->running = c->running;
+    out->res.cpu_shares = c->shares;
+    out->res.memory = c->memory;
+    out->res.memory_swap = c->swap;
+    size_t n = 0;
+    while (n < 6 && c->labels[n])
+        n++;
+    out->labels.v = calloc(n + 1, sizeof(*out->labels.v));
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(c->labels[i], '=');
+        out->labels.v[i].key = strndup(c->labels[i], (size_t)(eq - c->labels[i]));
+        out->labels.v[i].value = strdup(eq + 1);
+    }
+    out->labels.n = n;
+    pthread_mutex_unlock(&fk.lock);
+    return DOCKER_OK;
+}
+
+static docker_code f_update(void *ud, const char *id, const struct docker_update *u, struct docker_err *err)
+{
+    (void)ud;
+    pthread_mutex_lock(&fk.lock);
+    struct fake_ct *c = fake_find(id);
+    int delay = c ? c->update_delay_ms : 0;
+    pthread_mutex_unlock(&fk.lock);
+    if (delay)
+        usleep((useconds_t)delay * 1000);
+    pthread_mutex_lock(&fk.lock);
+    fk.updates++;
+    if (c && c->fail_update) {
+        pthread_mutex_unlock(&fk.lock);
+        err->code = DOCKER_E_BAD_REQUEST;
+        snprintf(err->msg, sizeof(err->msg), "update %s: Memory limit should be smaller than already set memoryswap limit", id);
+        return DOCKER_E_BAD_REQUEST;
+    }
+    if (u->has_cpu_shares)
+        c->shares = u->cpu_shares;
+    if (u->has_memory)
+        c->memory = u->memory;
+    if (u->has_memory_swap)
+        c->swap = u->memory_swap;
+    pthread_mutex_unlock(&fk.lock);
+    return DOCKER_OK;
+}
+
+static docker_code f_start(void *ud, const char *id, struct docker_err *err)
+{
+    (void)ud;
+    (void)err;
+    pthread_mutex_lock(&fk.lock);
+    fk.starts++;
+    fake_find(id)->running = true;
+    pthread_mutex_unlock(&fk.lock);
+    return DOCKER_OK;
+}
+
+static docker_code f_restart(void *ud, const char *id, struct docker_err *err)
+{
+    (void)ud;
+    (void)id;
+    (void)err;
+    pthread_mutex_lock(&fk.lock);
+    fk.restarts++;
+    pthread_mutex_unlock(&fk.lock);
+    return DOCKER_OK;
+}
+
+static docker_code f_list(void *ud, struct docker_summary_list *out, struct docker_err *err)
+{
+    (void)ud;
+    (void)err;
+    out->v = NULL;
+    out->n = 0;
+    return DOCKER_OK;
+}
+
+static const struct engine_docker_ops fake_ops = {f_inspect, f_update, f_start, f_restart, f_list};
+
+static struct engine_opts base_opts(void)
+{
+    struct engine_opts o = {
+        .lim = {.cpu_shares = 1024, .max_cpu_shares = 4096, .memory = 2 * GIB, .max_memory = 16 * GIB,
+                .scale_duration_ms = 300000, .min_duration_ms = 1000, .max_duration_ms = 86400000, .heal = true},
+        .max_hold_ms = 3600000, .workers = 4, .ops = &fake_ops, .clock = fake_clock,
+    };
+    return o;
+}
+
+static struct engine *start_engine(const struct engine_opts *o)
+{
+    struct engine *e = NULL;
+    assert_int_equal(engine_new(o, &e, NULL), ENGINE_OK);
+    assert_int_equal(engine_load(e, NULL), ENGINE_OK);
+    assert_int_equal(engine_start(e, NULL), ENGINE_OK);
+    return e;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    pthread_mutex_lock(&fk.lock);
+    fk.n = 0;
+    fk.updates = fk.starts = fk.restarts = fk.inspects = 0;
+    pthread_mutex_unlock(&fk.lock);
+    atomic_store(&clock_ms, T0);
+    return 0;
+}
+
+static void alert(struct engine *e, const char *name, enum policy_kind kind, enum policy_resource r, const char *fp)
+{
+    struct engine_job j = {.kind = kind, .resource = r, .from_alert = true};
+    snprintf(j.container, sizeof(j.container), "%s", name);
+    snprintf(j.fingerprint, sizeof(j.fingerprint), "%s", fp);
+    snprintf(j.alertname, sizeof(j.alertname), "%s", r == POLICY_CPU ? "ContainerHighCpu" : "ContainerHighMemory");
+    assert_int_equal(engine_submit(e, &j, NULL), ENGINE_OK);
+}
+
+static void advance(struct engine *e, int64_t ms)
+{
+    atomic_fetch_add(&clock_ms, ms);
+    engine_tick(e);
+    engine_wait_idle(e);
+}
+
+static int64_t shares_of(const char *name)
+{
+    pthread_mutex_lock(&fk.lock);
+    int64_t v = fake_find(name)->shares;
+    pthread_mutex_unlock(&fk.lock);
+    return v;
+}
+
+static int updates(void)
+{
+    pthread_mutex_lock(&fk.lock);
+    int v = fk.updates;
+    pthread_mutex_unlock(&fk.lock);
+    return v;
+}
+
+/* A manual call's reply. */
+struct waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int status;
+    char body[4096];
+    int64_t done_mono_ms;
+};
+
+static int64_t mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_done(void *ud, int status, const char *body)
+{
+    struct waiter *w = ud;
+    pthread_mutex_lock(&w->lock);
+    w->status = status;
+    snprintf(w->body, sizeof(w->body), "%s", body);
+    w->done_mono_ms = mono();
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void manual(struct engine *e, struct waiter *w, enum policy_kind kind, enum policy_resource r,
+                   const char *name, const char *duration, bool force)
+{
+    struct engine_job j = {.kind = kind, .resource = r, .force = force, .done = on_done, .done_ud = w};
+    memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->status = -1;
+    snprintf(j.container, sizeof(j.container), "%s", name);
+    snprintf(j.duration, sizeof(j.duration), "%s", duration ? duration : "");
+    snprintf(j.remote, sizeof(j.remote), "127.0.0.1");
+    assert_int_equal(engine_submit(e, &j, NULL), ENGINE_OK);
+}
+
+static void wait_reply(struct waiter *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->status < 0)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void scale_in_waits_for_deadline_and_resolve(void **state)
+{
+    struct engine_opts o = base_opts();
+    (void)state;
+    fake_add("user", 512, GIB, true);
+    struct engine *e = start_engine(&o);
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(updates(), 1);
+    advance(e, 299000); /* before the deadline */
+    assert_int_equal(shares_of("user"), 1024);
+    advance(e, 2000); /* deadline passed, but the alert still fires */
+    assert_int_equal(shares_of("user"), 1024);
+    alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    assert_int_equal(shares_of("user"), 512); /* resolved after the deadline: at once */
+    assert_int_equal(updates(), 2);
+    engine_free(e);
+}
+
+static void resolved_early_scales_in_at_deadline(void **state)
+{
+    struct engine_opts o = base_opts();
+    (void)state;
+    fake_add("c300", 300, GIB, true);
+    struct engine *e = start_engine(&o);
+    alert(e, "c300", POLICY_SCALE_OUT, POLICY_CPU, "fp");
+    engine_wait_idle(e);
+    alert(e, "c300", POLICY_RESOLVE, POLICY_CPU, "fp");
+    engine_wait_idle(e);
+    assert_int_equal(shares_of("c300"), 1024);
+    advance(e, 299999);
+    assert_int_equal(shares_of("c300"), 1024);
+    advance(e, 1);
+    assert_int_equal(shares_of("c300"), 300); /* the inspected baseline, not 512 */
+    engine_free(e);
+}
+
+static void repeated_firing_extends_and_never_reapplies(void **state)
+{
+    struct engine_opts o = base_opts();
+    (void)state;
+    fake_add("user", 512, GIB, true);
+    struct engine *e = start_engine(&o);
+    for (int i = 0; i < 100; i++)
+        alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    assert_int_equal(updates(), 1);
+    advance(e, 200000);
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1"); /* repeat: deadline now T0+200s+300s */
+    alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    advance(e, 200000); /* T0+400s: past the first deadline, before the extended one */
+    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(updates(), 1);
+    advance(e, 100000);
+    assert_int_equal(shares_of("user"), 512);
+    assert_int_equal(updates(), 2);
+    engine_free(e);
+}
+
+static void max_hold_scales_in_without_resolve(void **state)
+{
+    struct engine_opts o = base_opts();
+    (void)state;
+    o.max_hold_ms = 600000;
+    fake_add("user", 512, GIB, true);
+    struct engine *e = start_engine(&o);
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    advance(e, 599999);
+    assert_int_equal(shares_of("user"), 1024);
+    advance(e, 1);
+    assert_int_equal(shares_of("user"), 512);
+    engine_free(e);
+}
+
+static void memory_round_trip_keeps_swap_consistent(void **state)
+{
+    struct engine_opts o = base_opts();
+    (void)state;
+    struct fake_ct *c = fake_add("db", 512, 256 * MIB, true);
+    struct engine *e = start_engine(&o);
+    alert(e, "db", POLICY_SCALE_OUT, POLICY_MEMORY, "m1");
+    engine_wait_idle(e);
+    pthread_mutex_lock(&fk.lock);
+    assert_int_equal(c->memory, 2 * GIB);
+    assert_int_equal(c->swap, 4 * GIB);
+    pthread_mutex_unlock(&fk.lock);
+    alert(e, "db", POLICY_RESOLVE, POLICY_MEMORY, "m1");
+    advance(e, 300000);
+    pthread_mutex_lock(&fk.lock);
+    assert_int_equal(c->memory, 256 * MIB);
+    assert_int_equal(c->swap, 512 * MIB);
+    pthread_mutex_unlock(&fk.lock);
+    engine_free(e);
+}
+
+static void hand_changed_resources_drop_the_claim(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct waiter w;
+    (void)state;
+    struct fake_ct *c = fake_add("user", 512, GIB, true);
+    struct engine *e = start_engine(&o);
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    pthread_mutex_lock(&fk.lock);
+    c->shares = 700; /* an operator's docker update */
+    pthread_mutex_unlock(&fk.lock);
+    advance(e, 300000);
+    assert_int_equal(shares_of("user"), 700);
+    assert_int_equal(updates(), 1);
+    manual(e, &w, POLICY_SCALE_IN, POLICY_CPU, "user", NULL, false);
+    wait_reply(&w);
+    assert_int_equal(w.status, 200);
+    assert_non_null(strstr(w.body, "\"result\":\"unchanged\""));
+    char *s = engine_state_json(e, "user");
+    assert_non_null(strstr(s, "\"last_action\""));
+    assert_non_null(strstr(s, "\"result\": \"claim_dropped\""));
+    free(s);
+    engine_free(e);
+}
+
+static void slow_container_does_not_stall_another(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct waiter slow, fast;
+    char other[32] = "";
+    (void)state;
+    struct engine *e = start_engine(&o);
+    for (int i = 0; i < 100 && !other[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "fast%d", i);
+        if (engine_worker_of(e, name) != engine_worker_of(e, "slow"))
+            snprintf(other, sizeof(other), "%s", name);
+    }
+    assert_true(other[0]);
+    fake_add("slow", 512, GIB, true)->update_delay_ms = 1500;
+    fake_add(other, 512, GIB, true);
+    int64_t t = mono();
+    manual(e, &slow, POLICY_SCALE_OUT, POLICY_CPU, "slow", "1m", false);
+    usleep(50000);
+    manual(e, &fast, POLICY_SCALE_OUT, POLICY_CPU, other, "1m", false);
+    wait_reply(&fast);
+    assert_int_equal(fast.status, 200);
+    assert_true(fast.done_mono_ms - t < 500);
+    wait_reply(&slow);
+    assert_true(slow.done_mono_ms - t >= 1500);
+    engine_free(e);
+}
+
+static void restart_starts_stopped_and_leaves_running(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct waiter w;
+    (void)state;
+    struct fake_ct *c = fake_add("web", 512, GIB, true);
+    struct engine *e = start_engine(&o);
+    manual(e, &w, POLICY_RESTART, POLICY_CPU, "web", NULL, false);
+    wait_reply(&w);
+    assert_int_equal(w.status, 200);
+    assert_non_null(strstr(w.body, "\"result\":\"unchanged\""));
+    assert_int_equal(fk.starts + fk.restarts, 0);
+    manual(e, &w, POLICY_RESTART, POLICY_CPU, "web", NULL, true);
+    wait_reply(&w);
+    assert_non_null(strstr(w.body, "\"result\":\"ok\""));
+    assert_int_equal(fk.restarts, 1);
+    pthread_mutex_lock(&fk.lock);
+    c->running = false;
+    pthread_mutex_unlock(&fk.lock);
+    alert(e, "web", POLICY_RESTART, POLICY_CPU, "down");
+    engine_wait_idle(e);
+    assert_int_equal(fk.starts, 1);
+    assert_true(c->running);
+    engine_free(e);
+}
+
+static void manual_errors_carry_status_codes(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct waiter w;
+    (void)state;
+    fake_add("free", 512, GIB, false);
+    struct fake_ct *big = fake_add("big", 512, GIB, true);
+    big->labels[1] = "trip.cpu-shares=100000";
+    struct fake_ct *bad = fake_add("bad", 512, GIB, true);
+    bad->fail_update = 1;
+    struct engine *e = start_engine(&o);
+    manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "free", NULL, false);
+    wait_reply(&w);
+    assert_int_equal(w.status, 403);
+    manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "ghost", NULL, false);
+    wait_reply(&w);
+    assert_int_equal(w.status, 404);
+    assert_non_null(strstr(w.body, "no such container"));
+    manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "big", NULL, false);
+    wait_reply(&w);
+    assert_int_equal(w.status, 422);
+    assert_non_null(strstr(w.body, "trip.cpu-shares=100000 is outside [2, 4096]"));
+    manual(e, &w, POLICY_SCALE_OUT, POLICY_MEMORY, "bad", NULL, false);
+    wait_reply(&w);
+    assert_int_equal(w.status, 502);
+    assert_non_null(strstr(w.body, "memoryswap"));
+    char *s = engine_state_json(e, "bad");
+    assert_null(s); /* nothing claimed when the update failed */
+    engine_free(e);
+}
+
+static void dry_run_changes_nothing_but_reports(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct waiter w;
+    (void)state;
+    o.dry_run = true;
+    fake_add("user", 512, GIB, true);
+    struct engine *e = start_engine(&o);
+    manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "user", "20s", false);
+    wait_reply(&w);
+    assert_int_equal(w.status, 200);
+    assert_non_null(strstr(w.body, "\"result\":\"dry_run\""));
+    assert_non_null(strstr(w.body, "\"scaled_out\":true"));
+    assert_int_equal(updates(), 0);
+    advance(e, 20000);
+    assert_int_equal(updates(), 0);
+    assert_int_equal(shares_of("user"), 512);
+    engine_free(e);
+}
+
+static void state_survives_restart_and_overdue_scales_in(void **state)
+{
+    char dir[] = "/tmp/trip-engine-XXXXXX";
+    struct engine_opts o = base_opts();
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    o.store = store_new(dir, NULL);
+    fake_add("user", 300, GIB, true);
+    fake_add("gone", 512, GIB, true);
+    struct engine *e = start_engine(&o);
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    alert(e, "gone", POLICY_SCALE_OUT, POLICY_CPU, "fp2");
+    alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    engine_free(e); /* the table is on disk */
+    fk.n = 1;       /* "gone" was removed while the receiver was down */
+    atomic_fetch_add(&clock_ms, 400000);
+    e = start_engine(&o);
+    engine_wait_idle(e);
+    engine_tick(e);
+    engine_wait_idle(e);
+    assert_int_equal(shares_of("user"), 300);
+    char *s = engine_state_json(e, NULL);
+    assert_null(strstr(s, "\"gone\""));
+    free(s);
+    engine_free(e);
+    char path[64];
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    unlink(path);
+    rmdir(dir);
+    store_free(o.store);
+}
+
+int main(void)
+{
+    log_set_level(LOG_LEVEL_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(scale_in_waits_for_deadline_and_resolve, setup),
+        cmocka_unit_test_setup(resolved_early_scales_in_at_deadline, setup),
+        cmocka_unit_test_setup(repeated_firing_extends_and_never_reapplies, setup),
+        cmocka_unit_test_setup(max_hold_scales_in_without_resolve, setup),
+        cmocka_unit_test_setup(memory_round_trip_keeps_swap_consistent, setup),
+        cmocka_unit_test_setup(hand_changed_resources_drop_the_claim, setup),
+        cmocka_unit_test_setup(slow_container_does_not_stall_another, setup),
+        cmocka_unit_test_setup(restart_starts_stopped_and_leaves_running, setup),
+        cmocka_unit_test_setup(manual_errors_carry_status_codes, setup),
+        cmocka_unit_test_setup(dry_run_changes_nothing_but_reports, setup),
+        cmocka_unit_test_setup(state_survives_restart_and_overdue_scales_in, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
