@@ -1,0 +1,132 @@
+/* main.c: trip-receiver start-up, signals and orderly shutdown. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "docker_client.h"
+#include "engine.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+
+#ifndef TRIP_VERSION
+#define TRIP_VERSION "dev"
+#endif
+
+extern char **environ;
+
+/* Blocks SIGTERM/SIGINT/SIGHUP in every thread (threads inherit the mask) and waits for one. */
+static int wait_for_signal(const sigset_t *set)
+{
+    int sig = 0;
+
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+static void limits_from(const struct config *cfg, struct policy_limits *lim)
+{
+    *lim = (struct policy_limits){cfg->cpu_shares,      cfg->max_cpu_shares,  cfg->memory,
+                                  cfg->max_memory,      cfg->scale_duration_ms, cfg->min_duration_ms,
+                                  cfg->max_duration_ms, cfg->manage_all,      cfg->heal};
+}
+
+static int run(const struct config *cfg)
+{
+    struct docker_opts dopts = {.host = cfg->docker_host[0] ? cfg->docker_host : NULL,
+                                .timeout_ms = (long)cfg->docker_timeout_ms};
+    struct docker_client *dc = NULL;
+    struct docker_err derr = {0};
+    struct store_err serr = {0};
+    struct engine_err eerr = {0};
+    struct http_err herr = {0};
+    struct engine *e = NULL;
+    struct http *h = NULL;
+    int rc = 1;
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    docker_code dcode = docker_client_new(&dopts, &dc, &derr);
+    if (!dc) {
+        log_error("cannot create the docker client", "error=%s", derr.msg);
+        return 1;
+    }
+    if (dcode != DOCKER_OK)
+        log_warn("docker not reachable yet; will retry", "error=%s", derr.msg);
+    struct metrics *m = metrics_new();
+    struct store *st = store_new(cfg->state_dir, &serr);
+    if (!st || !m) {
+        log_error("cannot open the state directory", "error=%s", serr.msg[0] ? serr.msg : "out of memory");
+        goto out_free;
+    }
+    struct engine_opts eo = {.max_hold_ms = cfg->max_hold_ms, .workers = (size_t)cfg->workers,
+                             .dry_run = cfg->dry_run, .refresh_interval_ms = cfg->refresh_interval_ms,
+                             .docker_ud = dc, .store = st, .metrics = m};
+    limits_from(cfg, &eo.lim);
+    if (engine_new(&eo, &e, &eerr) != ENGINE_OK || engine_load(e, &eerr) != ENGINE_OK) {
+        log_error("cannot load state", "error=%s", eerr.msg);
+        goto out_free;
+    }
+    engine_refresh(e);
+    engine_start(e, &eerr);
+    if (http_start(cfg, e, m, &h, &herr) != HTTP_OK) {
+        log_error("cannot start HTTP server", "error=%s", herr.msg);
+        goto out_free;
+    }
+    log_info("listening", "address=%s port=%u version=%s dry_run=%s manage_all=%s auth=%s state=%s", cfg->listen_host,
+             http_port(h), TRIP_VERSION, cfg->dry_run ? "true" : "false", cfg->manage_all ? "true" : "false",
+             cfg->token[0] && cfg->basic_user[0] ? "bearer+basic" : cfg->token[0] ? "bearer" : cfg->basic_user[0] ? "basic" : "none",
+             store_path(st));
+    int sig = wait_for_signal(&set);
+    log_info("shutting down", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_quiesce(h);
+    engine_stop(e, cfg->shutdown_timeout_ms);
+    rc = 0;
+out_free:
+    http_free(h);
+    engine_free(e);
+    store_free(st);
+    metrics_free(m);
+    docker_client_free(dc);
+    if (rc == 0)
+        log_info("stopped", "exit_code=0");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    struct config_err err = {0};
+
+    switch (config_parse(&cfg, argc, argv, environ, &err)) {
+    case CONFIG_OK:
+        break;
+    case CONFIG_HELP:
+        config_usage(stdout, "trip-receiver");
+        return 0;
+    case CONFIG_VERSION:
+        printf("trip-receiver %s\n", TRIP_VERSION);
+        return 0;
+    default:
+        fprintf(stderr, "trip-receiver: %s\n", err.msg);
+        return 2;
+    }
+    int level = log_level_parse(cfg.log_level);
+    if (level < 0) {
+        fprintf(stderr, "trip-receiver: --log-level: unknown level \"%s\"\n", cfg.log_level);
+        return 2;
+    }
+    log_set_level((enum log_level)level);
+    return run(&cfg);
+}
