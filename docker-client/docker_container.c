@@ -18,7 +18,8 @@ static docker_code container_path(struct docker_client *c, const char *verb, con
     const char *ver;
     docker_code code;
 
-    snprintf(what, wlen, "%s %.64s", verb, id ? id : "(null)");
+    /* a full 64-hex id is shortened as the docker CLI does, so the daemon's message still fits */
+    snprintf(what, wlen, "%s %.*s", verb, id && strlen(id) == 64 ? 12 : 64, id ? id : "(null)");
     if (!c)
         return docker_err_set(err, DOCKER_E_INVALID, 0, "%s: no client", what);
     code = docker_client_version_for_call(c, &ver, err);
