@@ -1,0 +1,232 @@
+/* test_receiver_scaling.c: the real trip-receiver binary against real containers: Alertmanager's
+ * firing/resolved payloads scale CPU and memory out and back to the inspected baseline, repeated
+ * webhooks apply once, --dry-run changes nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ts_common.h"
+#include "ts_docker.h"
+#include "ts_receiver.h"
+
+#define GIB 1073741824LL
+
+static const char *const managed[] = {"trip.enable=true", NULL};
+
+static int64_t now_ms(void)
+{
+    return ts_now_ns() / 1000000;
+}
+
+static int64_t inspect_i64(const char *name, const char *fmt)
+{
+    char out[64] = "";
+    assert_int_equal(ts_docker_inspect(name, fmt, out, sizeof(out)), 0);
+    return strtoll(out, NULL, 10);
+}
+
+/* Polls until the inspected value equals want; returns the ms waited, or -1 after timeout_ms. */
+static int64_t wait_value(const char *name, const char *fmt, int64_t want, int timeout_ms)
+{
+    int64_t t0 = now_ms();
+    while (now_ms() - t0 <= timeout_ms) {
+        if (inspect_i64(name, fmt) == want)
+            return now_ms() - t0;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static void post_fixture(const struct ts_receiver *r, const char *fixture, const char *container)
+{
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    char *body = ts_fixture_for(fixture, container);
+    assert_non_null(body);
+    assert_int_equal(ts_http_json(r, "POST", "/webhook", NULL, body, rep), 0);
+    assert_int_equal(rep->status, 200);
+    assert_non_null(strstr(rep->body, "\"result\":\"accepted\""));
+    free(body);
+    free(rep);
+}
+
+static void post_memory_alert(const struct ts_receiver *r, const char *container, const char *status)
+{
+    char body[1024];
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    snprintf(body, sizeof(body),
+             "{\"version\":\"4\",\"status\":\"%s\",\"alerts\":[{\"status\":\"%s\",\"labels\":"
+             "{\"alertname\":\"ContainerHighMemory\",\"name\":\"%s\",\"severity\":\"warning\"},"
+             "\"startsAt\":\"2026-11-25T00:13:45Z\",\"endsAt\":\"0001-01-01T00:00:00Z\",\"fingerprint\":\"m%s\"}]}",
+             status, status, container, container);
+    assert_int_equal(ts_http_json(r, "POST", "/webhook", NULL, body, rep), 0);
+    assert_int_equal(rep->status, 200);
+    assert_non_null(strstr(rep->body, "\"result\":\"accepted\""));
+    free(rep);
+}
+
+/* Firing -> 1024 in inspect and in the kernel; resolved -> the inspected baseline after 2 s. */
+static void cpu_round_trip(int baseline)
+{
+    char name[128], id[80], shares[16];
+    struct ts_receiver r;
+    const char *args[] = {"--scale-duration", "2s", NULL};
+
+    ts_require_docker_image();
+    ts_docker_name(name, sizeof(name), "cpu");
+    snprintf(shares, sizeof(shares), "%d", baseline);
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, "--cpu-shares", shares, NULL), 0);
+    assert_int_equal(ts_receiver_start(&r, args), 0);
+    int64_t fired = now_ms();
+    post_fixture(&r, "alertmanager-0.25-firing.json", name);
+    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", 1024, 2000) >= 0);
+    int64_t v;
+    bool weight;
+    assert_int_equal(ts_cgroup_cpu(id, &v, &weight), 0);
+    assert_int_equal(v, weight ? ts_cgroup_weight_from_shares(1024) : 1024);
+    post_fixture(&r, "alertmanager-0.25-resolved.json", name);
+    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", baseline, 4000) >= 0);
+    int64_t took = now_ms() - fired;
+    assert_true(took >= 1900); /* not before the scale duration */
+    assert_true(took <= 3500);
+    assert_int_equal(ts_cgroup_cpu(id, &v, &weight), 0);
+    assert_int_equal(v, weight ? ts_cgroup_weight_from_shares(baseline) : baseline);
+    assert_true(ts_receiver_log_has(&r, "msg=\"scaled in\"", 0));
+    ts_receiver_stop(&r, false);
+}
+
+static void cpu_512_goes_to_1024_and_back(void **state)
+{
+    (void)state;
+    cpu_round_trip(512);
+}
+
+static void cpu_300_returns_to_300_not_512(void **state)
+{
+    (void)state;
+    cpu_round_trip(300);
+}
+
+static void memory_1g_to_2g_and_back_keeps_swap_consistent(void **state)
+{
+    char name[128], id[80];
+    struct ts_receiver r;
+    const char *args[] = {"--scale-duration", "2s", NULL};
+    (void)state;
+
+    ts_require_docker_image();
+    ts_docker_name(name, sizeof(name), "mem");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, "--memory", "1g", NULL), 0);
+    assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
+    assert_int_equal(ts_receiver_start(&r, args), 0);
+    post_memory_alert(&r, name, "firing");
+    assert_true(wait_value(name, "{{.HostConfig.Memory}}", 2 * GIB, 2000) >= 0);
+    assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 4 * GIB);
+    int64_t limit;
+    assert_int_equal(ts_cgroup_memory_limit(id, &limit), 0);
+    assert_int_equal(limit, 2 * GIB);
+    post_memory_alert(&r, name, "resolved");
+    assert_true(wait_value(name, "{{.HostConfig.Memory}}", GIB, 4000) >= 0);
+    assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
+    assert_int_equal(ts_cgroup_memory_limit(id, &limit), 0);
+    assert_int_equal(limit, GIB);
+    ts_receiver_stop(&r, false);
+}
+
+struct poster {
+    const struct ts_receiver *r;
+    const char *body;
+    long status;
+};
+
+static void *post_thread(void *arg)
+{
+    struct poster *p = arg;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    if (rep && ts_http_json(p->r, "POST", "/webhook", NULL, p->body, rep) == 0)
+        p->status = rep->status;
+    free(rep);
+    return NULL;
+}
+
+static void hundred_identical_webhooks_make_one_update(void **state)
+{
+    char name[128], id[80], events[8192];
+    struct ts_receiver r;
+    const char *args[] = {"--scale-duration", "1h", NULL};
+    pthread_t th[100];
+    struct poster p[100];
+    (void)state;
+
+    ts_require_docker_image();
+    ts_docker_name(name, sizeof(name), "burst");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, NULL), 0);
+    assert_int_equal(ts_receiver_start(&r, args), 0);
+    char *body = ts_fixture_for("alertmanager-0.25-firing.json", name);
+    int64_t t0 = ts_now_ns();
+    for (int i = 0; i < 100; i++) {
+        p[i] = (struct poster){&r, body, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, post_thread, &p[i]), 0);
+    }
+    for (int i = 0; i < 100; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(p[i].status, 200);
+    }
+    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", 1024, 2000) >= 0);
+    assert_int_equal(ts_docker_events(name, t0, 3000, events, sizeof(events)), 0);
+    int updates = 0;
+    for (const char *s = strstr(events, " update"); s; s = strstr(s + 1, " update"))
+        updates++;
+    print_message("events:\n%s\n", events);
+    assert_int_equal(updates, 1);
+    free(body);
+    ts_receiver_stop(&r, false);
+}
+
+static void dry_run_changes_nothing(void **state)
+{
+    char name[128], id[80], events[4096], path[200];
+    struct ts_receiver r;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    const char *args[] = {"--scale-duration", "1s", "--dry-run", NULL};
+    (void)state;
+
+    ts_require_docker_image();
+    ts_docker_name(name, sizeof(name), "dry");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, NULL), 0);
+    assert_int_equal(ts_receiver_start(&r, args), 0);
+    int64_t t0 = ts_now_ns();
+    post_fixture(&r, "alertmanager-0.25-firing.json", name);
+    assert_true(ts_receiver_log_has(&r, "would scale out (dry run)", 3000));
+    snprintf(path, sizeof(path), "/api/v1/containers/%s", name);
+    assert_int_equal(ts_http_json(&r, "GET", path, NULL, NULL, rep), 0);
+    assert_int_equal(rep->status, 200);
+    assert_non_null(strstr(rep->body, "\"dry_run\": true"));
+    assert_non_null(strstr(rep->body, "\"scaled_out\": true")); /* what it would do */
+    post_fixture(&r, "alertmanager-0.25-resolved.json", name);
+    assert_true(ts_receiver_log_has(&r, "would scale in (dry run)", 3000));
+    assert_int_equal(inspect_i64(name, "{{.HostConfig.CpuShares}}"), 512);
+    assert_int_equal(ts_docker_events(name, t0, 500, events, sizeof(events)), 0);
+    assert_null(strstr(events, "update"));
+    free(rep);
+    ts_receiver_stop(&r, false);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(cpu_512_goes_to_1024_and_back),
+        cmocka_unit_test(cpu_300_returns_to_300_not_512),
+        cmocka_unit_test(memory_1g_to_2g_and_back_keeps_swap_consistent),
+        cmocka_unit_test(hundred_identical_webhooks_make_one_update),
+        cmocka_unit_test(dry_run_changes_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown);
+}

@@ -1,0 +1,297 @@
+/* ts_receiver.c: spawn / stop the real daemon, HTTP via libcurl. */
+#include "ts_receiver.h"
+#include "ts_common.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint16_t free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    uint16_t port = 0;
+
+    if (fd < 0)
+        return 0;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void binary_path(char *buf, size_t size)
+{
+    const char *dir = getenv("TRIP_BINARY_DIR");
+    snprintf(buf, size, "%s/receiver/trip-receiver", dir ? dir : "build");
+}
+
+static void print_log(const struct ts_receiver *r)
+{
+    char *text = ts_read_file(r->log_path, NULL);
+    fprintf(stderr, "--- trip-receiver log (%s) ---\n%s--- end of log ---\n", r->log_path, text ? text : "(none)\n");
+    free(text);
+}
+
+static int spawn(struct ts_receiver *r)
+{
+    char bin[512], listen[64];
+    const char *argv[48];
+    size_t n = 0;
+
+    binary_path(bin, sizeof(bin));
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", r->port);
+    argv[n++] = bin;
+    argv[n++] = "--listen";
+    argv[n++] = listen;
+    argv[n++] = "--state-dir";
+    argv[n++] = r->state_dir;
+    argv[n++] = "--refresh-interval";
+    argv[n++] = "200ms";
+    for (size_t i = 0; r->args[i] && n < 46; i++)
+        argv[n++] = r->args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(r->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            dup2(fd, STDOUT_FILENO);
+            close(fd);
+        }
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    r->pid = pid;
+    return 0;
+}
+
+static int wait_healthy(struct ts_receiver *r)
+{
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    int rc = -1;
+
+    for (int i = 0; i < 200 && rep; i++) {
+        int status;
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
+            r->pid = 0;
+            break;
+        }
+        if (ts_http(r, "GET", "/healthz", NULL, NULL, 0, rep) == 0 && rep->status == 200) {
+            rc = 0;
+            break;
+        }
+        sleep_ms(50);
+    }
+    free(rep);
+    if (rc != 0)
+        print_log(r);
+    return rc;
+}
+
+int ts_receiver_start(struct ts_receiver *r, const char *const *args)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->state_dir, sizeof(r->state_dir), "/tmp/trip-rx-%d-XXXXXX", (int)getpid());
+    if (!mkdtemp(r->state_dir))
+        return -1;
+    snprintf(r->log_path, sizeof(r->log_path), "%s.log", r->state_dir);
+    for (size_t i = 0; args && args[i] && i < 31; i++)
+        r->args[i] = strdup(args[i]);
+    r->port = free_port();
+    snprintf(r->base_url, sizeof(r->base_url), "http://127.0.0.1:%u", r->port);
+    if (spawn(r) != 0)
+        return -1;
+    return wait_healthy(r);
+}
+
+int ts_receiver_restart(struct ts_receiver *r)
+{
+    if (spawn(r) != 0)
+        return -1;
+    return wait_healthy(r);
+}
+
+void ts_receiver_kill9(struct ts_receiver *r)
+{
+    if (r->pid <= 0)
+        return;
+    kill(r->pid, SIGKILL);
+    waitpid(r->pid, NULL, 0);
+    r->pid = 0;
+}
+
+int ts_receiver_term(struct ts_receiver *r, int timeout_ms)
+{
+    int status = 0;
+
+    if (r->pid <= 0)
+        return -1;
+    kill(r->pid, SIGTERM);
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
+            r->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        sleep_ms(20);
+    }
+    ts_receiver_kill9(r);
+    return -1;
+}
+
+static void remove_tree(const char *dir)
+{
+    char path[256];
+    static const char *const files[] = {"state.json", ".state.json.tmp"};
+
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+void ts_receiver_stop(struct ts_receiver *r, bool show_log)
+{
+    ts_receiver_kill9(r);
+    if (show_log)
+        print_log(r);
+    if (r->state_dir[0]) {
+        remove_tree(r->state_dir);
+        unlink(r->log_path);
+    }
+    for (size_t i = 0; r->args[i]; i++) {
+        free(r->args[i]);
+        r->args[i] = NULL;
+    }
+    r->state_dir[0] = '\0';
+}
+
+bool ts_receiver_log_has(const struct ts_receiver *r, const char *needle, int timeout_ms)
+{
+    for (int waited = 0;; waited += 50) {
+        char *text = ts_read_file(r->log_path, NULL);
+        bool found = text && strstr(text, needle);
+        free(text);
+        if (found)
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        sleep_ms(50);
+    }
+}
+
+struct sink {
+    char *buf;
+    size_t cap, used;
+};
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct sink *s = ud;
+    size_t n = size * nmemb;
+    size_t room = s->cap - 1 - s->used;
+    size_t take = n < room ? n : room;
+
+    memcpy(s->buf + s->used, data, take);
+    s->used += take;
+    s->buf[s->used] = '\0';
+    return n;
+}
+
+int ts_http(const struct ts_receiver *r, const char *method, const char *path, const char *const *headers,
+            const char *body, size_t len, struct ts_http_reply *out)
+{
+    char url[512];
+    struct curl_slist *hl = NULL;
+    struct sink b = {out->body, sizeof(out->body), 0}, h = {out->headers, sizeof(out->headers), 0};
+    CURL *c = curl_easy_init();
+    int rc = -1;
+
+    out->status = 0;
+    out->body[0] = out->headers[0] = '\0';
+    if (!c)
+        return -1;
+    snprintf(url, sizeof(url), "%s%s", r->base_url, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    for (size_t i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    hl = curl_slist_append(hl, "Expect:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    if (curl_easy_perform(c) == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+        rc = 0;
+    }
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+int ts_http_json(const struct ts_receiver *r, const char *method, const char *path, const char *token,
+                 const char *body, struct ts_http_reply *out)
+{
+    char auth[300];
+    const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
+
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        headers[1] = auth;
+    }
+    return ts_http(r, method, path, headers, body, body ? strlen(body) : 0, out);
+}
+
+char *ts_fixture_for(const char *fixture, const char *container)
+{
+    static const char needle[] = "\"name\": \"user\"";
+    char *text = ts_read_file(ts_fixture(fixture), NULL);
+    size_t count = 0;
+
+    if (!text)
+        return NULL;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        count++;
+    size_t need = strlen(text) + count * (strlen(container) + 16) + 1;
+    char *out = malloc(need), *o = out;
+    const char *p = text, *hit;
+    while (out && (hit = strstr(p, needle))) {
+        memcpy(o, p, (size_t)(hit - p));
+        o += hit - p;
+        o += sprintf(o, "\"name\": \"%s\"", container);
+        p = hit + strlen(needle);
+    }
+    if (out)
+        strcpy(o, p);
+    free(text);
+    return out;
+}
