@@ -427,6 +427,7 @@ static docker_code inspect(struct engine *e, const struct engine_job *job, struc
     memset(ct, 0, sizeof(*ct));
     rc = e->o.ops->inspect(e->o.docker_ud, job->container, ct, &derr);
     if (rc == DOCKER_E_NOT_FOUND) {
+        metrics_docker_error(e->o.metrics, docker_code_name(rc));
         pthread_mutex_lock(&e->lock);
         bool had = find_entry(e, job->container) != NULL;
         drop_entry(e, job->container);
@@ -510,13 +511,10 @@ static void scale_out(struct engine *e, const struct engine_job *job, const stru
         u.memory = d->target;
         u.memory_swap = docker_memory_swap_for(ct->res.memory, ct->res.memory_swap, d->target);
     }
-    if (!e->o.dry_run) {
-        docker_code rc = e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
-        if (rc != DOCKER_OK) {
-            docker_failed(e, job, "update", rc, &derr, t0);
-            return;
-        }
-    }
+    /* Write-ahead: the claim is on disk before Docker changes anything, so a crash right after
+     * the update never leaves a scaled-out container without a deadline. (A crash before the
+     * update leaves a claim whose level was never applied; scale-in then sees the mismatch and
+     * drops it.) */
     int64_t now = now_ms(e);
     pthread_mutex_lock(&e->lock);
     struct entry *en = get_entry(e, job->container);
@@ -532,9 +530,26 @@ static void scale_out(struct engine *e, const struct engine_job *job, const stru
         r->since_ms = now;
         r->check_queued = false;
         add_firing(r, job);
-        note(en, now, kind, e->o.dry_run ? "dry_run" : "ok", NULL);
+        note(en, now, kind, e->o.dry_run ? "dry_run" : "applying", NULL);
     }
     unlock_persist(e);
+    if (!e->o.dry_run) {
+        docker_code rc = e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
+        if (rc != DOCKER_OK) {
+            pthread_mutex_lock(&e->lock);
+            en = find_entry(e, job->container);
+            if (en)
+                clear_res(&en->r[job->resource]);
+            unlock_persist(e);
+            docker_failed(e, job, "update", rc, &derr, t0);
+            return;
+        }
+        pthread_mutex_lock(&e->lock);
+        en = find_entry(e, job->container);
+        if (en)
+            note(en, now, kind, "ok", NULL);
+        unlock_persist(e);
+    }
     pthread_cond_broadcast(&e->timer_cond);
     metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
     log_change(e->o.dry_run ? "would scale out (dry run)" : "scaled out", job, kind, cur, d->target, t0,

@@ -45,6 +45,40 @@ static int64_t wait_value(const char *name, const char *fmt, int64_t want, int t
     return -1;
 }
 
+/* The kernel's values follow inspect by a few ms (the daemon saves its config, then runc writes
+ * the cgroup): poll them too. */
+static int64_t cgroup_cpu(const char *id)
+{
+    int64_t v = -1;
+    bool weight = false;
+    assert_int_equal(ts_cgroup_cpu(id, &v, &weight), 0);
+    return v;
+}
+
+static int64_t cgroup_mem(const char *id)
+{
+    int64_t v = -1;
+    assert_int_equal(ts_cgroup_memory_limit(id, &v), 0);
+    return v;
+}
+
+static int64_t wait_cgroup(int64_t (*read)(const char *), const char *id, int64_t want, int timeout_ms)
+{
+    int64_t t0 = now_ms(), v = -1;
+    while (now_ms() - t0 <= timeout_ms) {
+        v = read(id);
+        if (v == want)
+            return v;
+        usleep(20000);
+    }
+    return v;
+}
+
+static int64_t cpu_want(int64_t shares)
+{
+    return ts_cgroup_version() == 2 ? ts_cgroup_weight_from_shares(shares) : shares;
+}
+
 static void post_fixture(const struct ts_receiver *r, const char *fixture, const char *container)
 {
     struct ts_http_reply *rep = malloc(sizeof(*rep));
@@ -87,17 +121,13 @@ static void cpu_round_trip(int baseline)
     int64_t fired = now_ms();
     post_fixture(&r, "alertmanager-0.25-firing.json", name);
     assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", 1024, 2000) >= 0);
-    int64_t v;
-    bool weight;
-    assert_int_equal(ts_cgroup_cpu(id, &v, &weight), 0);
-    assert_int_equal(v, weight ? ts_cgroup_weight_from_shares(1024) : 1024);
+    assert_int_equal(wait_cgroup(cgroup_cpu, id, cpu_want(1024), 1000), cpu_want(1024));
     post_fixture(&r, "alertmanager-0.25-resolved.json", name);
     assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", baseline, 4000) >= 0);
     int64_t took = now_ms() - fired;
     assert_true(took >= 1900); /* not before the scale duration */
     assert_true(took <= 3500);
-    assert_int_equal(ts_cgroup_cpu(id, &v, &weight), 0);
-    assert_int_equal(v, weight ? ts_cgroup_weight_from_shares(baseline) : baseline);
+    assert_int_equal(wait_cgroup(cgroup_cpu, id, cpu_want(baseline), 1000), cpu_want(baseline));
     assert_true(ts_receiver_log_has(&r, "msg=\"scaled in\"", 0));
     ts_receiver_stop(&r, false);
 }
@@ -129,14 +159,11 @@ static void memory_1g_to_2g_and_back_keeps_swap_consistent(void **state)
     post_memory_alert(&r, name, "firing");
     assert_true(wait_value(name, "{{.HostConfig.Memory}}", 2 * GIB, 2000) >= 0);
     assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 4 * GIB);
-    int64_t limit;
-    assert_int_equal(ts_cgroup_memory_limit(id, &limit), 0);
-    assert_int_equal(limit, 2 * GIB);
+    assert_int_equal(wait_cgroup(cgroup_mem, id, 2 * GIB, 1000), 2 * GIB);
     post_memory_alert(&r, name, "resolved");
     assert_true(wait_value(name, "{{.HostConfig.Memory}}", GIB, 4000) >= 0);
     assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
-    assert_int_equal(ts_cgroup_memory_limit(id, &limit), 0);
-    assert_int_equal(limit, GIB);
+    assert_int_equal(wait_cgroup(cgroup_mem, id, GIB, 1000), GIB);
     ts_receiver_stop(&r, false);
 }
 

@@ -482,7 +482,10 @@ static void manual_errors_carry_status_codes(void **state)
     assert_int_equal(w.status, 502);
     assert_non_null(strstr(w.body, "memoryswap"));
     char *s = engine_state_json(e, "bad");
-    assert_null(s); /* nothing claimed when the update failed */
+    assert_non_null(s); /* the write-ahead claim was withdrawn when the update failed */
+    assert_null(strstr(s, "\"scaled_out\": true"));
+    assert_non_null(strstr(s, "\"result\": \"error\""));
+    free(s);
     engine_free(e);
 }
 

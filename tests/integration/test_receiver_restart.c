@@ -1,0 +1,143 @@
+/* test_receiver_restart.c: the state table survives kill -9 of the real daemon: a restarted
+ * receiver scales the container in on time, or at once when the deadline passed while it was down;
+ * a container removed meanwhile is dropped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ts_common.h"
+#include "ts_docker.h"
+#include "ts_receiver.h"
+
+static const char *const managed[] = {"trip.enable=true", NULL};
+
+static int64_t now_ms(void)
+{
+    return ts_now_ns() / 1000000;
+}
+
+static int64_t shares(const char *name)
+{
+    char out[32] = "";
+    assert_int_equal(ts_docker_inspect(name, "{{.HostConfig.CpuShares}}", out, sizeof(out)), 0);
+    return strtoll(out, NULL, 10);
+}
+
+static int64_t wait_shares(const char *name, int64_t want, int timeout_ms)
+{
+    int64_t t0 = now_ms();
+    while (now_ms() - t0 <= timeout_ms) {
+        if (shares(name) == want)
+            return now_ms();
+        usleep(50000);
+    }
+    return -1;
+}
+
+static void post(const struct ts_receiver *r, const char *fixture, const char *name)
+{
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    char *body = ts_fixture_for(fixture, name);
+    assert_int_equal(ts_http_json(r, "POST", "/webhook", NULL, body, rep), 0);
+    assert_int_equal(rep->status, 200);
+    free(body);
+    free(rep);
+}
+
+/* Scaled out with a 3 s duration, resolved, then kill -9 and restart at once: scale-in still
+ * happens within duration + 1 s of the scale-out. */
+static void kill9_then_restart_scales_in_within_duration(void **state)
+{
+    char name[128], id[80];
+    struct ts_receiver r;
+    const char *args[] = {"--scale-duration", "3s", NULL};
+    (void)state;
+    ts_require_docker_image();
+    ts_docker_name(name, sizeof(name), "k9");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, "--cpu-shares", "300", NULL), 0);
+    assert_int_equal(ts_receiver_start(&r, args), 0);
+    int64_t t0 = now_ms();
+    post(&r, "alertmanager-0.25-firing.json", name);
+    assert_true(wait_shares(name, 1024, 2000) > 0);
+    post(&r, "alertmanager-0.25-resolved.json", name);
+    usleep(200000);
+    ts_receiver_kill9(&r);
+    assert_int_equal(shares(name), 1024); /* nobody scaled it in before the kill */
+    assert_int_equal(ts_receiver_restart(&r), 0);
+    int64_t done = wait_shares(name, 300, 5000);
+    assert_true(done > 0);
+    print_message("scale-in %lld ms after the scale-out\n", (long long)(done - t0));
+    assert_true(done - t0 <= 3000 + 1000);
+    assert_true(done - t0 >= 2900);
+    ts_receiver_stop(&r, false);
+}
+
+/* The deadline passes while the receiver is down: it scales in as soon as it is back. */
+static void overdue_deadline_scales_in_at_restart(void **state)
+{
+    char name[128], id[80];
+    struct ts_receiver r;
+    const char *args[] = {"--scale-duration", "1s", NULL};
+    (void)state;
+    ts_require_docker_image();
+    ts_docker_name(name, sizeof(name), "overdue");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, NULL), 0);
+    assert_int_equal(ts_receiver_start(&r, args), 0);
+    post(&r, "alertmanager-0.25-firing.json", name);
+    assert_true(wait_shares(name, 1024, 2000) > 0);
+    post(&r, "alertmanager-0.25-resolved.json", name);
+    ts_receiver_kill9(&r); /* possibly before the resolve was even handled */
+    sleep(2);
+    assert_int_equal(ts_receiver_restart(&r), 0);
+    int64_t back = now_ms();
+    if (shares(name) != 512) {
+        /* the resolve never reached the engine: Alertmanager re-sends it, as it retries */
+        post(&r, "alertmanager-0.25-resolved.json", name);
+    }
+    int64_t done = wait_shares(name, 512, 3000);
+    assert_true(done > 0);
+    assert_true(done - back <= 1000);
+    assert_true(ts_receiver_log_has(&r, "msg=\"state loaded\"", 0));
+    ts_receiver_stop(&r, false);
+}
+
+/* A container removed while the receiver was down is dropped from the table. */
+static void vanished_container_is_dropped(void **state)
+{
+    char name[128], id[80], path[200];
+    struct ts_receiver r;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    const char *args[] = {"--scale-duration", "1h", NULL};
+    (void)state;
+    ts_require_docker_image();
+    ts_docker_name(name, sizeof(name), "gone");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, NULL), 0);
+    assert_int_equal(ts_receiver_start(&r, args), 0);
+    post(&r, "alertmanager-0.25-firing.json", name);
+    assert_true(wait_shares(name, 1024, 2000) > 0);
+    ts_receiver_kill9(&r);
+    assert_int_equal(ts_docker(NULL, 0, "rm", "-f", name, NULL), 0);
+    assert_int_equal(ts_receiver_restart(&r), 0);
+    assert_true(ts_receiver_log_has(&r, "container vanished; dropping its state", 3000));
+    snprintf(path, sizeof(path), "/api/v1/containers/%s", name);
+    assert_int_equal(ts_http_json(&r, "GET", path, NULL, NULL, rep), 0);
+    assert_int_equal(rep->status, 404);
+    free(rep);
+    ts_receiver_stop(&r, false);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(kill9_then_restart_scales_in_within_duration),
+        cmocka_unit_test(overdue_deadline_scales_in_at_restart),
+        cmocka_unit_test(vanished_container_is_dropped),
+    };
+    return cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown);
+}
