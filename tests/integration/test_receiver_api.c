@@ -40,9 +40,10 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    ts_receiver_stop(&rx, false);
+    int rc = rx.pid > 0 && ts_receiver_stop(&rx, false) != 0 ? -1 : 0;
     free(rep);
-    return ts_docker_group_teardown(state);
+    ts_docker_group_teardown(state);
+    return rc;
 }
 
 static long call(const char *method, const char *path, const char *token, const char *body)

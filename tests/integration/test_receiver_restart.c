@@ -75,7 +75,7 @@ static void kill9_then_restart_scales_in_within_duration(void **state)
     print_message("scale-in %lld ms after the scale-out\n", (long long)(done - t0));
     assert_true(done - t0 <= 3000 + 1000);
     assert_true(done - t0 >= 2900);
-    ts_receiver_stop(&r, false);
+    assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
 /* The deadline passes while the receiver is down: it scales in as soon as it is back. */
@@ -104,7 +104,7 @@ static void overdue_deadline_scales_in_at_restart(void **state)
     assert_true(done > 0);
     assert_true(done - back <= 1000);
     assert_true(ts_receiver_log_has(&r, "msg=\"state loaded\"", 0));
-    ts_receiver_stop(&r, false);
+    assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
 /* A container removed while the receiver was down is dropped from the table. */
@@ -129,7 +129,7 @@ static void vanished_container_is_dropped(void **state)
     assert_int_equal(ts_http_json(&r, "GET", path, NULL, NULL, rep), 0);
     assert_int_equal(rep->status, 404);
     free(rep);
-    ts_receiver_stop(&r, false);
+    assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
 int main(void)

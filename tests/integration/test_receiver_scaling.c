@@ -129,7 +129,7 @@ static void cpu_round_trip(int baseline)
     assert_true(took <= 3500);
     assert_int_equal(wait_cgroup(cgroup_cpu, id, cpu_want(baseline), 1000), cpu_want(baseline));
     assert_true(ts_receiver_log_has(&r, "msg=\"scaled in\"", 0));
-    ts_receiver_stop(&r, false);
+    assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
 static void cpu_512_goes_to_1024_and_back(void **state)
@@ -164,7 +164,7 @@ static void memory_1g_to_2g_and_back_keeps_swap_consistent(void **state)
     assert_true(wait_value(name, "{{.HostConfig.Memory}}", GIB, 4000) >= 0);
     assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
     assert_int_equal(wait_cgroup(cgroup_mem, id, GIB, 1000), GIB);
-    ts_receiver_stop(&r, false);
+    assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
 struct poster {
@@ -214,7 +214,7 @@ static void hundred_identical_webhooks_make_one_update(void **state)
     print_message("events:\n%s\n", events);
     assert_int_equal(updates, 1);
     free(body);
-    ts_receiver_stop(&r, false);
+    assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
 static void dry_run_changes_nothing(void **state)
@@ -243,7 +243,7 @@ static void dry_run_changes_nothing(void **state)
     assert_int_equal(ts_docker_events(name, t0, 500, events, sizeof(events)), 0);
     assert_null(strstr(events, "update"));
     free(rep);
-    ts_receiver_stop(&r, false);
+    assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
 int main(void)

@@ -171,10 +171,11 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-void ts_receiver_stop(struct ts_receiver *r, bool show_log)
+int ts_receiver_stop(struct ts_receiver *r, bool show_log)
 {
-    ts_receiver_kill9(r);
-    if (show_log)
+    int status = r->pid > 0 ? ts_receiver_term(r, 10000) : -1;
+
+    if (show_log || status > 0)
         print_log(r);
     if (r->state_dir[0]) {
         remove_tree(r->state_dir);
@@ -185,6 +186,7 @@ void ts_receiver_stop(struct ts_receiver *r, bool show_log)
         r->args[i] = NULL;
     }
     r->state_dir[0] = '\0';
+    return status;
 }
 
 bool ts_receiver_log_has(const struct ts_receiver *r, const char *needle, int timeout_ms)

@@ -33,8 +33,11 @@ int ts_receiver_restart(struct ts_receiver *r);
 void ts_receiver_kill9(struct ts_receiver *r);
 /* SIGTERM and wait up to timeout_ms; returns the exit status, or -1 if it had to be killed. */
 int ts_receiver_term(struct ts_receiver *r, int timeout_ms);
-/* Kills if running, prints the log when print_log, removes state dir and log. */
-void ts_receiver_stop(struct ts_receiver *r, bool print_log);
+/* Stops the daemon with SIGTERM when running (SIGKILL after 10 s), prints the log when print_log
+ * or when the exit was not clean, removes state dir and log. Returns the exit status (0: clean,
+ * which under ASan also means no leak and no error report), -1 when it was not running or had to
+ * be killed. */
+int ts_receiver_stop(struct ts_receiver *r, bool print_log);
 /* True once the daemon's log contains needle (polls up to timeout_ms). */
 bool ts_receiver_log_has(const struct ts_receiver *r, const char *needle, int timeout_ms);
 
