@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "prom.h"
 #include "store.h"
 
 #define MAX_FIRING 16
@@ -34,6 +35,7 @@ struct res_state {
     struct firing firing[MAX_FIRING];
     size_t n_firing;
     bool check_queued;
+    int64_t prom_hold_until; /* Prometheus said still firing: no check before this (not persisted) */
 };
 
 struct entry {
@@ -654,11 +656,40 @@ out_free:
     docker_container_free(&ct);
 }
 
+/* Asks Prometheus whether the resource's alert still fires for the container. True: hold. */
+static bool prometheus_holds(struct engine *e, const struct engine_job *job)
+{
+    static const char *const def_labels[] = {"name"};
+    struct prom_match m = {
+        .container_labels = e->o.n_container_labels ? e->o.container_labels : def_labels,
+        .n_container_labels = e->o.n_container_labels ? e->o.n_container_labels : 1,
+        .container = job->container,
+        .alertname = job->resource == POLICY_CPU ? (e->o.cpu_alert ? e->o.cpu_alert : "ContainerHighCpu")
+                                                 : (e->o.memory_alert ? e->o.memory_alert : "ContainerHighMemory"),
+        .action = job->resource == POLICY_CPU ? "scale-cpu" : "scale-memory",
+    };
+    struct prom_err perr = {0};
+    bool firing = false;
+    char qn[300], qe[300];
+
+    if (prom_query_firing(e->o.prom_url, e->o.prom_timeout_ms ? e->o.prom_timeout_ms : 3000, &m, &firing, &perr) !=
+        PROM_OK) {
+        log_warn("prometheus check failed; deciding on Alertmanager's notifications", "container=%s error=%s",
+                 quote(qn, sizeof(qn), job->container), quote(qe, sizeof(qe), perr.msg));
+        return false;
+    }
+    if (firing)
+        log_info("prometheus reports the alert still firing; holding scale-in", "container=%s action=%s",
+                 quote(qn, sizeof(qn), job->container), kind_label(POLICY_SCALE_IN, job->resource));
+    return firing;
+}
+
 /* Copies the resource state when a scale-in should happen now. force: manual request. */
 static bool take_due(struct engine *e, const struct engine_job *job, bool force, struct res_state *copy,
                      const char **why)
 {
     bool due = false;
+    enum policy_due pd = POLICY_HOLD;
 
     pthread_mutex_lock(&e->lock);
     struct entry *en = find_entry(e, job->container);
@@ -666,7 +697,7 @@ static bool take_due(struct engine *e, const struct engine_job *job, bool force,
     if (r && r->out) {
         struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
         int64_t next;
-        enum policy_due pd = policy_scale_in_due(&h, now_ms(e), &next);
+        pd = policy_scale_in_due(&h, now_ms(e), &next);
         due = force || pd != POLICY_HOLD;
         *why = force ? "manual" : pd == POLICY_DUE_MAX_HOLD ? "max_hold" : "deadline";
         if (force)
@@ -676,6 +707,18 @@ static bool take_due(struct engine *e, const struct engine_job *job, bool force,
             r->check_queued = false;
     }
     pthread_mutex_unlock(&e->lock);
+    if (due && !force && pd == POLICY_DUE_DEADLINE && e->o.prom_url && e->o.prom_url[0] &&
+        prometheus_holds(e, job)) {
+        int64_t wait = e->o.lim.scale_duration_ms < 1000 ? 1000 : e->o.lim.scale_duration_ms;
+        pthread_mutex_lock(&e->lock);
+        en = find_entry(e, job->container);
+        if (en) {
+            en->r[job->resource].prom_hold_until = now_ms(e) + (wait > 15000 ? 15000 : wait);
+            en->r[job->resource].check_queued = false;
+        }
+        pthread_mutex_unlock(&e->lock);
+        return false;
+    }
     if (due && strcmp(*why, "max_hold") == 0) {
         char qn[300];
         log_warn("scaling in after --max-hold although the alert still fires or no resolve came",
@@ -870,7 +913,8 @@ void engine_tick(struct engine *e)
             struct res_state *r = &e->t[i].r[k];
             struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
             int64_t next;
-            if (!r->out || r->check_queued || policy_scale_in_due(&h, now, &next) == POLICY_HOLD)
+            if (!r->out || r->check_queued || r->prom_hold_until > now ||
+                policy_scale_in_due(&h, now, &next) == POLICY_HOLD)
                 continue;
             struct engine_job job = {.kind = POLICY_SCALE_IN, .resource = (enum policy_resource)k};
             snprintf(job.container, sizeof(job.container), "%s", e->t[i].name);
@@ -893,6 +937,8 @@ static int64_t next_wake(struct engine *e)
             int64_t next;
             if (r->out && !r->check_queued) {
                 policy_scale_in_due(&h, now, &next);
+                if (r->prom_hold_until > next)
+                    next = r->prom_hold_until;
                 if (next - now < wait)
                     wait = next - now;
             }

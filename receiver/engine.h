@@ -68,6 +68,15 @@ struct engine_opts {
     void *clock_ud;
     struct store *store;          /* NULL: nothing persisted */
     struct metrics *metrics;      /* NULL: not counted */
+    /* Optional Prometheus check before a deadline scale-in (strings borrow; must outlive the
+     * engine). While Prometheus reports the resource's alert firing for the container, scale-in
+     * is held and asked again after min(max(scale duration, 1 s), 15 s). Prometheus unreachable:
+     * logged, and Alertmanager's resolved notification decides alone. */
+    const char *prom_url;         /* NULL/"": no check */
+    long prom_timeout_ms;         /* 0: 3000 */
+    const char *const *container_labels;
+    size_t n_container_labels;
+    const char *cpu_alert, *memory_alert;
 };
 
 /* Called exactly once per submitted job that has one, from a worker thread (or from

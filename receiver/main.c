@@ -50,6 +50,10 @@ static int run(const struct config *cfg)
     struct http *h = NULL;
     int rc = 1;
     sigset_t set;
+    const char *labels[CONFIG_MAX_LABELS];
+
+    for (size_t i = 0; i < cfg->n_container_labels; i++)
+        labels[i] = cfg->container_labels[i];
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -72,7 +76,10 @@ static int run(const struct config *cfg)
     }
     struct engine_opts eo = {.max_hold_ms = cfg->max_hold_ms, .workers = (size_t)cfg->workers,
                              .dry_run = cfg->dry_run, .refresh_interval_ms = cfg->refresh_interval_ms,
-                             .docker_ud = dc, .store = st, .metrics = m};
+                             .docker_ud = dc, .store = st, .metrics = m, .prom_url = cfg->prometheus_url,
+                             .prom_timeout_ms = 3000, .container_labels = labels,
+                             .n_container_labels = cfg->n_container_labels, .cpu_alert = cfg->cpu_alert,
+                             .memory_alert = cfg->memory_alert};
     limits_from(cfg, &eo.lim);
     if (engine_new(&eo, &e, &eerr) != ENGINE_OK || engine_load(e, &eerr) != ENGINE_OK) {
         log_error("cannot load state", "error=%s", eerr.msg);
@@ -84,10 +91,10 @@ static int run(const struct config *cfg)
         log_error("cannot start HTTP server", "error=%s", herr.msg);
         goto out_free;
     }
-    log_info("listening", "address=%s port=%u version=%s dry_run=%s manage_all=%s auth=%s state=%s", cfg->listen_host,
+    log_info("listening", "address=%s port=%u version=%s dry_run=%s manage_all=%s auth=%s state=%s prometheus=%s", cfg->listen_host,
              http_port(h), TRIP_VERSION, cfg->dry_run ? "true" : "false", cfg->manage_all ? "true" : "false",
              cfg->token[0] && cfg->basic_user[0] ? "bearer+basic" : cfg->token[0] ? "bearer" : cfg->basic_user[0] ? "basic" : "none",
-             store_path(st));
+             store_path(st), cfg->prometheus_url[0] ? cfg->prometheus_url : "-");
     int sig = wait_for_signal(&set);
     log_info("shutting down", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce(h);
