@@ -124,7 +124,10 @@ trip_build_repo() {
   shift 2
   log="$(trip_tmp)/build-${tag//[\/:]/_}.log"
   t0=$(date +%s)
-  if ! tar -C "$root" -c --exclude='build*' "$dockerfile" "$@" |
+  local p files=("$@")
+  for p in "$@"; do [[ $dockerfile == "$p"/* ]] && break; done
+  [[ $dockerfile == "${p:-}"/* ]] || files+=("$dockerfile")
+  if ! tar -C "$root" -c --exclude='build*' "${files[@]}" |
     DOCKER_BUILDKIT=0 docker build --build-arg "BASE=${TRIP_BASE_IMAGE:-debian:bookworm-slim}" \
       --label trip.compose=1 -f "$dockerfile" -t "$tag" - >"$log" 2>&1; then
     tail -n 30 "$log" >&2
