@@ -212,8 +212,8 @@ struct docker_event {
     const char *action; /* "die", "start", "health_status: unhealthy", ... */
     const char *id;     /* Actor.ID */
     const char *name;   /* Actor.Attributes.name, or "" */
-    int exit_code;      /* Actor.Attributes.exitCode, or -1 */
-    int64_t time_nano;  /* timeNano */
+    int exit_code;      /* Actor.Attributes.exitCode, or -1 (absent, not a number, out of range) */
+    int64_t time_nano;  /* timeNano, else time * 10^9; 0 when neither fits */
     const struct docker_labels *attributes; /* every Actor.Attributes entry (labels included) */
 };
 

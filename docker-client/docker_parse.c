@@ -1,7 +1,9 @@
 /* docker_parse.c: the daemon's JSON replies into docker_* structs; pure, no I/O. */
 #include "docker_internal.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +309,30 @@ docker_code docker_parse_stats(const char *body, size_t len, struct docker_stats
     return DOCKER_OK;
 }
 
+/* The exitCode attribute as a number: -1 when absent, not a whole decimal number or out of int
+ * range (atoi would be undefined there). */
+static int exit_code_of(const char *s)
+{
+    char *end;
+    long v;
+
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX)
+        return -1;
+    return (int)v;
+}
+
+/* Event "time" (seconds) in nanoseconds; 0 (unknown) when it would not fit in 64 bits. */
+static int64_t nanos_of_seconds(int64_t s)
+{
+    if (s <= 0 || s > INT64_MAX / 1000000000)
+        return 0;
+    return s * 1000000000;
+}
+
 docker_code docker_parse_event(const char *line, size_t len, docker_event_fn fn, void *ud,
                                int *stop, struct docker_err *err)
 {
@@ -339,10 +365,10 @@ docker_code docker_parse_event(const char *line, size_t len, docker_event_fn fn,
     if (!ev.name)
         ev.name = "";
     code_s = docker_labels_get(&labels, "exitCode");
-    ev.exit_code = code_s ? atoi(code_s) : -1;
+    ev.exit_code = exit_code_of(code_s);
     ev.time_nano = get_i64(root, "timeNano");
     if (ev.time_nano == 0)
-        ev.time_nano = get_i64(root, "time") * 1000000000;
+        ev.time_nano = nanos_of_seconds(get_i64(root, "time"));
     ev.attributes = &labels;
     *stop = fn(&ev, ud);
     docker_labels_free(&labels);

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "docker_internal.h"
@@ -254,6 +255,32 @@ static void event_line_becomes_one_callback(void **state)
                      DOCKER_E_MALFORMED);
 }
 
+/* Found by fuzzing (tests/fuzz/regressions/docker_events): a "time" in seconds too large for
+ * nanoseconds overflowed int64 (undefined behaviour); an out-of-range exitCode went through atoi. */
+static void event_with_out_of_range_time_or_exit_code_is_read_safely(void **state)
+{
+    const char huge[] = "{\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":\"x\","
+                        "\"Attributes\":{\"exitCode\":\"99999999999999999999\"}},"
+                        "\"time\":15611276322457115}";
+    const char odd[] = "{\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":\"x\","
+                       "\"Attributes\":{\"exitCode\":\"137abc\"}},\"time\":-3}";
+    const char max[] = "{\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":\"x\","
+                       "\"Attributes\":{\"exitCode\":\"-2147483648\"}},\"time\":9223372036}";
+    struct got g = {0};
+    int stop = 0;
+
+    (void)state;
+    assert_int_equal(docker_parse_event(huge, strlen(huge), record, &g, &stop, NULL), DOCKER_OK);
+    assert_int_equal(g.exit_code, -1);
+    assert_int_equal(g.time_nano, 0);
+    assert_int_equal(docker_parse_event(odd, strlen(odd), record, &g, &stop, NULL), DOCKER_OK);
+    assert_int_equal(g.exit_code, -1);
+    assert_int_equal(g.time_nano, 0);
+    assert_int_equal(docker_parse_event(max, strlen(max), record, &g, &stop, NULL), DOCKER_OK);
+    assert_int_equal(g.exit_code, INT_MIN);
+    assert_int_equal(g.time_nano, 9223372036000000000LL);
+}
+
 struct lines {
     char all[4096];
     int n;
@@ -331,6 +358,7 @@ int main(void)
         cmocka_unit_test(list_truncated_or_odd_is_malformed),
         cmocka_unit_test(stats_version_and_info_are_read),
         cmocka_unit_test(event_line_becomes_one_callback),
+        cmocka_unit_test(event_with_out_of_range_time_or_exit_code_is_read_safely),
         cmocka_unit_test(lines_split_alike_at_every_chunk_boundary),
         cmocka_unit_test(lines_byte_by_byte_and_bounded),
     };
