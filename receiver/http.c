@@ -65,6 +65,7 @@ struct req {
     int64_t t0;
     char *body;
     size_t len;
+    size_t discarded; /* bytes dropped after the body went over --max-body */
     bool too_big;
     bool replied;
     struct pending *p;
@@ -634,8 +635,13 @@ static enum MHD_Result take_body(struct req *r, const char *data, size_t *size)
     size_t n = *size;
 
     *size = 0;
-    if (r->too_big)
-        return MHD_YES;
+    if (r->too_big) {
+        /* libmicrohttpd 0.9.75 cannot answer in the middle of an upload: drop what follows and
+         * answer 413 at its end, but close the connection once a sender keeps streaming far past
+         * the limit. */
+        r->discarded += n;
+        return r->discarded > (size_t)r->h->cfg->max_body * 4 + 1024 * 1024 ? MHD_NO : MHD_YES;
+    }
     if (r->len + n > (size_t)r->h->cfg->max_body) {
         r->too_big = true;
         free(r->body);

@@ -190,8 +190,12 @@ static void unreachable_prometheus_falls_back_to_alertmanager(void **state)
     assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, NULL), 0);
     assert_int_equal(ts_receiver_start(&r, args), 0);
     post(&r, "alertmanager-0.25-firing.json", name);
-    post(&r, "alertmanager-0.25-resolved.json", name);
     int64_t t0 = now_ms();
+    while (shares(name) != 1024 && now_ms() - t0 < 3000)
+        usleep(50000);
+    assert_int_equal(shares(name), 1024);
+    post(&r, "alertmanager-0.25-resolved.json", name);
+    t0 = now_ms();
     while (shares(name) != 512 && now_ms() - t0 < 5000)
         usleep(100000);
     assert_int_equal(shares(name), 512);

@@ -132,12 +132,39 @@ static void vanished_container_is_dropped(void **state)
     assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
+/* SIGTERM right after a webhook was accepted: the queued scale-out still happens, is saved, and a
+ * restarted receiver knows it is scaled out. */
+static void sigterm_finishes_accepted_work_and_persists(void **state)
+{
+    char name[128], id[80], path[200];
+    struct ts_receiver r;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    const char *args[] = {"--scale-duration", "1h", NULL};
+    (void)state;
+    ts_require_docker_image();
+    ts_docker_name(name, sizeof(name), "term");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, NULL), 0);
+    assert_int_equal(ts_receiver_start(&r, args), 0);
+    post(&r, "alertmanager-0.25-firing.json", name);
+    assert_int_equal(ts_receiver_term(&r, 10000), 0);
+    assert_int_equal(shares(name), 1024);
+    assert_int_equal(ts_receiver_restart(&r), 0);
+    snprintf(path, sizeof(path), "/api/v1/containers/%s", name);
+    assert_int_equal(ts_http_json(&r, "GET", path, NULL, NULL, rep), 0);
+    assert_int_equal(rep->status, 200);
+    assert_non_null(strstr(rep->body, "\"scaled_out\": true"));
+    assert_non_null(strstr(rep->body, "\"baseline\": 512"));
+    free(rep);
+    assert_int_equal(ts_receiver_stop(&r, false), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kill9_then_restart_scales_in_within_duration),
         cmocka_unit_test(overdue_deadline_scales_in_at_restart),
         cmocka_unit_test(vanished_container_is_dropped),
+        cmocka_unit_test(sigterm_finishes_accepted_work_and_persists),
     };
     return cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown);
 }
