@@ -271,14 +271,29 @@ static int connect_server(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(http_port(server))};
     struct timeval tv = {.tv_sec = 10};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    /* close with a reset: thousands of connections a second must not leave TIME_WAIT sockets
+     * behind until the loopback runs out of ports */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
-    FUZZ_CHECK(fd >= 0);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    FUZZ_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-    return fd;
+    for (int attempt = 0;; attempt++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+        FUZZ_CHECK(fd >= 0);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            return fd;
+        close(fd);
+        if (errno == EINTR) /* libFuzzer's timers */
+            continue;
+        if (errno != EADDRNOTAVAIL || attempt == 100) {
+            fprintf(stderr, "connect to the server: %s\n", strerror(errno));
+            abort();
+        }
+        usleep(100 * 1000); /* out of local ports: wait for some to come free */
+    }
 }
 
 /* Sends req and reads the whole reply (the server closes: Connection: close). */
@@ -291,6 +306,8 @@ static size_t exchange(const struct buf *req, char *reply, size_t cap)
     while (off < req->len) {
         ssize_t n = send(fd, req->p + off, req->len - off, MSG_NOSIGNAL);
 
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break; /* the server may answer (413, 400) and close before reading everything */
         off += (size_t)n;
@@ -300,6 +317,8 @@ static size_t exchange(const struct buf *req, char *reply, size_t cap)
 
         if (n == 0)
             break;
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             fprintf(stderr, "no complete reply within 10 s (got %zu bytes)\n", got);
             abort();
