@@ -108,7 +108,7 @@ trip_build() {
   local tag=$1 ctx=$2 log t0
   log="$(trip_tmp)/build-${tag//[\/:]/_}.log"
   t0=$(date +%s)
-  if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE=${TRIP_BASE_IMAGE:-debian:bookworm-slim}" \
+  if ! DOCKER_BUILDKIT=0 docker build --force-rm --build-arg "BASE=${TRIP_BASE_IMAGE:-debian:bookworm-slim}" \
     --label trip.compose=1 -t "$tag" "$ctx" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     trip_log "building $tag failed"
@@ -128,7 +128,7 @@ trip_build_repo() {
   for p in "$@"; do [[ $dockerfile == "$p"/* ]] && break; done
   [[ $dockerfile == "${p:-}"/* ]] || files+=("$dockerfile")
   if ! tar -C "$root" -c --exclude='build*' "${files[@]}" |
-    DOCKER_BUILDKIT=0 docker build --build-arg "BASE=${TRIP_BASE_IMAGE:-debian:bookworm-slim}" \
+    DOCKER_BUILDKIT=0 docker build --force-rm --build-arg "BASE=${TRIP_BASE_IMAGE:-debian:bookworm-slim}" \
       --label trip.compose=1 -f "$dockerfile" -t "$tag" - >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     trip_log "building $tag failed"
