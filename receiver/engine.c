@@ -74,8 +74,8 @@ struct engine {
     pthread_cond_t timer_cond;
     struct worker *w;
     size_t n_workers;
-    struct entry *t;
-    size_t n_t;
+    struct entry *t; /* grows by doubling up to MAX_ENTRIES; never pointed into across an unlock */
+    size_t n_t, cap_t;
     struct cache_entry *cache;
     size_t n_cache;
     bool ready;
@@ -184,6 +184,14 @@ static struct entry *get_entry(struct engine *e, const char *name)
 
     if (en || e->n_t >= MAX_ENTRIES)
         return en;
+    if (e->n_t == e->cap_t) {
+        size_t cap = e->cap_t ? e->cap_t * 2 : 16;
+        struct entry *t = realloc(e->t, cap * sizeof(*t));
+        if (!t)
+            return NULL;
+        e->t = t;
+        e->cap_t = cap;
+    }
     en = &e->t[e->n_t++];
     memset(en, 0, sizeof(*en));
     snprintf(en->name, sizeof(en->name), "%s", name);
@@ -595,7 +603,13 @@ static void finish_scale_in(struct engine *e, const struct engine_job *job, cons
     pthread_mutex_lock(&e->lock);
     struct entry *en = find_entry(e, job->container);
     if (en) {
-        clear_res(&en->r[job->resource]);
+        struct res_state *r = &en->r[job->resource];
+        int64_t base = r->base, base_swap = r->base_swap;
+        clear_res(r);
+        if (strcmp(result, "claim_dropped") != 0) { /* what it was restored to stays visible */
+            r->base = base;
+            r->base_swap = base_swap;
+        }
         note(en, now_ms(e), kind, result, NULL);
     }
     unlock_persist(e);
@@ -1060,8 +1074,7 @@ engine_code engine_new(const struct engine_opts *opts, struct engine **out, stru
         e->o.queue_max = 1024;
     e->n_workers = e->o.workers;
     e->w = calloc(e->n_workers, sizeof(*e->w));
-    e->t = calloc(MAX_ENTRIES, sizeof(*e->t));
-    if (!e->w || !e->t)
+    if (!e->w)
         goto out_free;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
