@@ -79,6 +79,21 @@ e2e_wait() {
   done
 }
 
+# e2e_watchdog SECONDS: sends this shell SIGTERM after SECONDS, so that its EXIT trap still cleans
+# up before a harness (ctest's TIMEOUT) would kill it outright.
+e2e_watchdog() {
+  local main=$$
+  (
+    sleep "$1" &
+    sp=$!
+    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+    wait "$sp" || exit 0
+    echo "[e2e] FAIL: watchdog: still running after $1 s" >&2
+    kill -TERM "$main" 2>/dev/null
+  ) &
+  E2E_PIDS+=("$!")
+}
+
 e2e_http_ok() { curl -fsS -m 2 -o /dev/null "$1"; }
 
 # Kills every process started with e2e_spawn (TERM, then KILL) and removes this run's containers.
