@@ -208,13 +208,14 @@ static void drop_entry(struct engine *e, const char *name)
     e->n_t--;
 }
 
-static void add_firing(struct res_state *r, const struct engine_job *job)
+/* Records the job's alert as firing. Returns true when it was not recorded yet. */
+static bool add_firing(struct res_state *r, const struct engine_job *job)
 {
     if (!job->from_alert || !job->fingerprint[0])
-        return;
+        return false;
     for (size_t i = 0; i < r->n_firing; i++) {
         if (strcmp(r->firing[i].fingerprint, job->fingerprint) == 0)
-            return;
+            return false;
     }
     if (r->n_firing == MAX_FIRING) {
         memmove(&r->firing[0], &r->firing[1], sizeof(r->firing[0]) * (MAX_FIRING - 1));
@@ -223,17 +224,20 @@ static void add_firing(struct res_state *r, const struct engine_job *job)
     snprintf(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint), "%s", job->fingerprint);
     snprintf(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname), "%s", job->alertname);
     r->n_firing++;
+    return true;
 }
 
-static void remove_firing(struct res_state *r, const char *fingerprint)
+/* Returns true when the alert was recorded. */
+static bool remove_firing(struct res_state *r, const char *fingerprint)
 {
     for (size_t i = 0; i < r->n_firing; i++) {
         if (strcmp(r->firing[i].fingerprint, fingerprint) == 0) {
             r->firing[i] = r->firing[r->n_firing - 1];
             r->n_firing--;
-            return;
+            return true;
         }
     }
+    return false;
 }
 
 static void clear_res(struct res_state *r)
@@ -484,10 +488,15 @@ static bool extend_if_out(struct engine *e, const struct engine_job *job, const 
         pthread_mutex_unlock(&e->lock);
         return false;
     }
+    int64_t old = r->deadline_ms;
     if (d->deadline_ms > r->deadline_ms)
         r->deadline_ms = d->deadline_ms;
-    add_firing(r, job);
-    unlock_persist(e);
+    /* A burst of repeats moves the deadline by milliseconds: save (fsync) only when an alert is
+     * new or the deadline moved by a second or more. */
+    if (add_firing(r, job) || r->deadline_ms - old >= 1000)
+        unlock_persist(e);
+    else
+        pthread_mutex_unlock(&e->lock);
     metrics_action(e->o.metrics, kind_label(job->kind, job->resource), "skipped", since_s(t0));
     log_debug("already scaled out; deadline extended", "container=%s", job->container);
     reply_state(e, job, 200, "extended", "already scaled out; deadline extended");
@@ -762,8 +771,10 @@ static void do_resolve(struct engine *e, const struct engine_job *job, int64_t t
         pthread_mutex_unlock(&e->lock);
         return;
     }
-    remove_firing(&en->r[job->resource], job->fingerprint);
-    unlock_persist(e);
+    if (remove_firing(&en->r[job->resource], job->fingerprint))
+        unlock_persist(e);
+    else
+        pthread_mutex_unlock(&e->lock);
     pthread_cond_broadcast(&e->timer_cond);
     do_scale_in(e, job, false, t0);
 }
