@@ -13,7 +13,8 @@
 #define DOCKER_PATH_MAX 2048
 
 /* Fills err (NULL-safe) unless it already holds an error: the first error wins. Returns code so a
- * caller can `return docker_err_set(...)`. msg is printf-formatted, truncated to fit. */
+ * caller can `return docker_err_set(...)`. msg is printf-formatted, truncated to fit, and always
+ * valid UTF-8 (bytes that are not, including a sequence cut by the truncation, become '?'). */
 docker_code docker_err_set(struct docker_err *err, docker_code code, int http_status,
                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

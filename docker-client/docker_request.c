@@ -43,6 +43,58 @@ const char *docker_code_name(docker_code code)
     return "unknown";
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when p does not start one (stray or
+ * truncated continuation bytes, overlong forms, surrogates, beyond U+10FFFF). p is NUL-terminated. */
+static size_t utf8_seq(const unsigned char *p)
+{
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    size_t n;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        n = 2;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+        n = 3;
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+        n = 4;
+    else
+        return 0;
+    if (p[0] == 0xE0)
+        lo = 0xA0;
+    else if (p[0] == 0xED)
+        hi = 0x9F;
+    else if (p[0] == 0xF0)
+        lo = 0x90;
+    else if (p[0] == 0xF4)
+        hi = 0x8F;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    }
+    return n;
+}
+
+/* Replaces every byte that is not part of valid UTF-8 with '?': messages hold the daemon's text,
+ * names from outside and cuts made by truncation, and end up in JSON, which must be UTF-8. */
+static void utf8_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+
+    while (*p) {
+        size_t n = utf8_seq(p);
+
+        if (n == 0) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 docker_code docker_err_set(struct docker_err *err, docker_code code, int http_status,
                            const char *fmt, ...)
 {
@@ -55,6 +107,7 @@ docker_code docker_err_set(struct docker_err *err, docker_code code, int http_st
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    utf8_sanitize(err->msg);
     return code;
 }
 

@@ -3,6 +3,8 @@
 #ifndef TRIP_FUZZ_COMMON_H
 #define TRIP_FUZZ_COMMON_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +25,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* True when the fixed-size field holds a NUL within its size. */
 #define FUZZ_TERMINATED(field) (memchr((field), '\0', sizeof(field)) != NULL)
+
+/* True when s is valid UTF-8 (what every string that ends up in JSON must be). */
+static inline bool fuzz_utf8(const char *s)
+{
+    json_t *j = json_string(s);
+
+    json_decref(j);
+    return j != NULL;
+}
 
 /* A NUL-terminated heap copy of data (caller frees); NULL only when out of memory. */
 static inline char *fuzz_strndup(const uint8_t *data, size_t size)

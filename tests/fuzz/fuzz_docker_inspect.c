@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     docker_code code = docker_parse_inspect((const char *)data, size, &ct, &err);
 
     if (code != DOCKER_OK) {
-        FUZZ_CHECK(err.code == code && err.msg[0] != '\0' && FUZZ_TERMINATED(err.msg));
+        FUZZ_CHECK(err.code == code && err.msg[0] != '\0' && fuzz_utf8(err.msg) && FUZZ_TERMINATED(err.msg));
         FUZZ_CHECK(ct.labels.n == 0 && ct.labels.v == NULL);
         return 0;
     }

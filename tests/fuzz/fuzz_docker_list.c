@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     docker_code code = docker_parse_list((const char *)data, size, &l, &err);
 
     if (code != DOCKER_OK) {
-        FUZZ_CHECK(err.code == code && err.msg[0] != '\0');
+        FUZZ_CHECK(err.code == code && err.msg[0] != '\0' && fuzz_utf8(err.msg));
         FUZZ_CHECK(l.n == 0 && l.v == NULL);
         return 0;
     }

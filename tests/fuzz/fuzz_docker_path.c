@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     code = docker_container_path("1.41", name, "json", NULL, "inspect", path, sizeof(path), &err);
     if (code != DOCKER_OK) {
         FUZZ_CHECK(code == DOCKER_E_INVALID || code == DOCKER_E_TOOBIG);
-        FUZZ_CHECK(err.code == code && err.msg[0] != '\0');
+        FUZZ_CHECK(err.code == code && err.msg[0] != '\0' && fuzz_utf8(err.msg));
         goto out;
     }
     FUZZ_CHECK(strncmp(path, prefix, sizeof(prefix) - 1) == 0);

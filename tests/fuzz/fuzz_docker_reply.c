@@ -14,6 +14,7 @@ static void fuzz_error(long status, const char *body, size_t len)
     FUZZ_CHECK(err.code == code && err.http_status == (int)status);
     FUZZ_CHECK(FUZZ_TERMINATED(err.msg));
     FUZZ_CHECK(strncmp(err.msg, "inspect x: ", 11) == 0 && err.msg[11] != '\0');
+    FUZZ_CHECK(fuzz_utf8(err.msg));
 }
 
 static void fuzz_negotiate(const char *body, size_t len)

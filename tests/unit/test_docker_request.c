@@ -251,6 +251,35 @@ static void reply_errors_carry_the_daemon_message(void **state)
     assert_int_equal(docker_reply_error(404, nf, strlen(nf), "x", NULL), DOCKER_E_NOT_FOUND);
 }
 
+/* A daemon message longer than the room for it used to be cut inside a multi-byte character; the
+ * receiver puts messages in JSON (its state file), which refuses invalid UTF-8. */
+static void error_messages_stay_valid_utf8_when_cut(void **state)
+{
+    char body[1024] = "{\"message\":\"";
+    struct docker_err err = {0};
+    const char latin1[] = "caf\xe9 \xff\n";
+    size_t n;
+
+    (void)state;
+    for (int i = 0; i < 150; i++)
+        strcat(body, "\xc3\xa9"); /* U+00E9, two bytes: the 200-byte cut falls inside one */
+    strcat(body, "\"}");
+    assert_int_equal(docker_reply_error(500, body, strlen(body), "update web", &err),
+                     DOCKER_E_SERVER);
+    n = strlen(err.msg);
+    assert_true(n > 200);
+    assert_memory_equal(err.msg, "update web: \xc3\xa9", 14);
+    /* ends with a whole character or the replacement of a cut one */
+    assert_true(err.msg[n - 1] == '?' || (err.msg[n - 2] == '\xc3' && err.msg[n - 1] == '\xa9'));
+    assert_null(strstr(err.msg, "\xc3?"));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(docker_reply_error(502, latin1, strlen(latin1), "list", &err), DOCKER_E_SERVER);
+    assert_string_equal(err.msg, "list: caf? ?");
+    memset(&err, 0, sizeof(err));
+    docker_err_set(&err, DOCKER_E_INVALID, 0, "name \"%s\"", "\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf");
+    assert_string_equal(err.msg, "name \"?????????\"");
+}
+
 static void the_first_error_wins(void **state)
 {
     struct docker_err err = {0};
@@ -300,6 +329,7 @@ int main(void)
         cmocka_unit_test(update_body_holds_only_the_fields_asked_for),
         cmocka_unit_test(statuses_map_to_codes),
         cmocka_unit_test(reply_errors_carry_the_daemon_message),
+        cmocka_unit_test(error_messages_stay_valid_utf8_when_cut),
         cmocka_unit_test(the_first_error_wins),
         cmocka_unit_test(swap_keeps_the_ratio_it_had),
     };
