@@ -64,7 +64,7 @@ static void kill9_then_restart_scales_in_within_duration(void **state)
     assert_int_equal(ts_receiver_start(&r, args), 0);
     int64_t t0 = now_ms();
     post(&r, "alertmanager-0.25-firing.json", name);
-    assert_true(wait_shares(name, 1024, 2000) > 0);
+    assert_true(wait_shares(name, 1024, 5000) > 0);
     post(&r, "alertmanager-0.25-resolved.json", name);
     usleep(200000);
     ts_receiver_kill9(&r);
@@ -90,7 +90,7 @@ static void overdue_deadline_scales_in_at_restart(void **state)
     assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, NULL), 0);
     assert_int_equal(ts_receiver_start(&r, args), 0);
     post(&r, "alertmanager-0.25-firing.json", name);
-    assert_true(wait_shares(name, 1024, 2000) > 0);
+    assert_true(wait_shares(name, 1024, 5000) > 0);
     post(&r, "alertmanager-0.25-resolved.json", name);
     ts_receiver_kill9(&r); /* possibly before the resolve was even handled */
     sleep(2);
@@ -120,7 +120,7 @@ static void vanished_container_is_dropped(void **state)
     assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, NULL), 0);
     assert_int_equal(ts_receiver_start(&r, args), 0);
     post(&r, "alertmanager-0.25-firing.json", name);
-    assert_true(wait_shares(name, 1024, 2000) > 0);
+    assert_true(wait_shares(name, 1024, 5000) > 0);
     ts_receiver_kill9(&r);
     assert_int_equal(ts_docker(NULL, 0, "rm", "-f", name, NULL), 0);
     assert_int_equal(ts_receiver_restart(&r), 0);

@@ -120,14 +120,15 @@ static void cpu_round_trip(int baseline)
     assert_int_equal(ts_receiver_start(&r, args), 0);
     int64_t fired = now_ms();
     post_fixture(&r, "alertmanager-0.25-firing.json", name);
-    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", 1024, 2000) >= 0);
-    assert_int_equal(wait_cgroup(cgroup_cpu, id, cpu_want(1024), 1000), cpu_want(1024));
+    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", 1024, 5000) >= 0);
+    assert_int_equal(wait_cgroup(cgroup_cpu, id, cpu_want(1024), 3000), cpu_want(1024));
     post_fixture(&r, "alertmanager-0.25-resolved.json", name);
-    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", baseline, 4000) >= 0);
+    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", baseline, 6000) >= 0);
     int64_t took = now_ms() - fired;
     assert_true(took >= 1900); /* not before the scale duration */
-    assert_true(took <= 3500);
-    assert_int_equal(wait_cgroup(cgroup_cpu, id, cpu_want(baseline), 1000), cpu_want(baseline));
+    print_message("back to %d shares %lld ms after the firing webhook\n", baseline, (long long)took);
+    assert_true(took <= 4000); /* 2 s duration + polling, on a shared 2-core machine */
+    assert_int_equal(wait_cgroup(cgroup_cpu, id, cpu_want(baseline), 3000), cpu_want(baseline));
     assert_true(ts_receiver_log_has(&r, "msg=\"scaled in\"", 0));
     assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
@@ -157,13 +158,13 @@ static void memory_1g_to_2g_and_back_keeps_swap_consistent(void **state)
     assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
     assert_int_equal(ts_receiver_start(&r, args), 0);
     post_memory_alert(&r, name, "firing");
-    assert_true(wait_value(name, "{{.HostConfig.Memory}}", 2 * GIB, 2000) >= 0);
+    assert_true(wait_value(name, "{{.HostConfig.Memory}}", 2 * GIB, 5000) >= 0);
     assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 4 * GIB);
-    assert_int_equal(wait_cgroup(cgroup_mem, id, 2 * GIB, 1000), 2 * GIB);
+    assert_int_equal(wait_cgroup(cgroup_mem, id, 2 * GIB, 3000), 2 * GIB);
     post_memory_alert(&r, name, "resolved");
-    assert_true(wait_value(name, "{{.HostConfig.Memory}}", GIB, 4000) >= 0);
+    assert_true(wait_value(name, "{{.HostConfig.Memory}}", GIB, 6000) >= 0);
     assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
-    assert_int_equal(wait_cgroup(cgroup_mem, id, GIB, 1000), GIB);
+    assert_int_equal(wait_cgroup(cgroup_mem, id, GIB, 3000), GIB);
     assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
@@ -206,7 +207,7 @@ static void hundred_identical_webhooks_make_one_update(void **state)
         pthread_join(th[i], NULL);
         assert_int_equal(p[i].status, 200);
     }
-    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", 1024, 2000) >= 0);
+    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", 1024, 5000) >= 0);
     assert_int_equal(ts_docker_events(name, t0, 3000, events, sizeof(events)), 0);
     int updates = 0;
     for (const char *s = strstr(events, " update"); s; s = strstr(s + 1, " update"))
@@ -231,14 +232,14 @@ static void dry_run_changes_nothing(void **state)
     assert_int_equal(ts_receiver_start(&r, args), 0);
     int64_t t0 = ts_now_ns();
     post_fixture(&r, "alertmanager-0.25-firing.json", name);
-    assert_true(ts_receiver_log_has(&r, "would scale out (dry run)", 3000));
+    assert_true(ts_receiver_log_has(&r, "would scale out (dry run)", 5000));
     snprintf(path, sizeof(path), "/api/v1/containers/%s", name);
     assert_int_equal(ts_http_json(&r, "GET", path, NULL, NULL, rep), 0);
     assert_int_equal(rep->status, 200);
     assert_non_null(strstr(rep->body, "\"dry_run\": true"));
     assert_non_null(strstr(rep->body, "\"scaled_out\": true")); /* what it would do */
     post_fixture(&r, "alertmanager-0.25-resolved.json", name);
-    assert_true(ts_receiver_log_has(&r, "would scale in (dry run)", 3000));
+    assert_true(ts_receiver_log_has(&r, "would scale in (dry run)", 5000));
     assert_int_equal(inspect_i64(name, "{{.HostConfig.CpuShares}}"), 512);
     assert_int_equal(ts_docker_events(name, t0, 500, events, sizeof(events)), 0);
     assert_null(strstr(events, "update"));
