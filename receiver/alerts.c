@@ -27,10 +27,14 @@ static void set_err(struct alerts_err *err, alerts_code code, const char *fmt, .
 const char *alerts_action_name(enum alerts_action a)
 {
     switch (a) {
-    case ALERTS_SCALE_CPU: return "scale-cpu";
-    case ALERTS_SCALE_MEMORY: return "scale-memory";
-    case ALERTS_RESTART: return "restart";
-    default: return "none";
+    case ALERTS_SCALE_CPU:
+        return "scale-cpu";
+    case ALERTS_SCALE_MEMORY:
+        return "scale-memory";
+    case ALERTS_RESTART:
+        return "restart";
+    default:
+        return "none";
     }
 }
 
@@ -54,7 +58,8 @@ int alerts_time_parse(const char *s, int64_t *ms)
     int y, mo, d, h, mi, sec, used = 0;
     int64_t frac_ms = 0;
 
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 || used != 19)
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
+        used != 19)
         return -1;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return -1;
@@ -119,11 +124,13 @@ static enum alerts_action action_from(const json_t *labels, const struct alerts_
         return ALERTS_SCALE_MEMORY;
     if (strcmp(alertname, o->down_alert ? o->down_alert : "ContainerDown") == 0)
         return ALERTS_RESTART;
-    snprintf(problem, psize, "no action label and alertname \"%.60s\" maps to no action", alertname);
+    snprintf(problem, psize, "no action label and alertname \"%.60s\" maps to no action",
+             alertname);
     return ALERTS_ACTION_NONE;
 }
 
-static void container_from(const json_t *labels, const struct alerts_opts *o, char *dst, size_t size)
+static void container_from(const json_t *labels, const struct alerts_opts *o, char *dst,
+                           size_t size)
 {
     static const char *const def[] = {"name"};
     const char *const *names = o->n_container_labels ? o->container_labels : def;
@@ -183,8 +190,10 @@ static void parse_one(const json_t *a, const struct alerts_opts *o, struct alert
             copy_str(r->problem, sizeof(r->problem), "alert has no labels object");
         return;
     }
-    copy_str(r->alertname, sizeof(r->alertname), json_string_value(json_object_get(labels, "alertname")));
-    copy_str(r->duration, sizeof(r->duration), json_string_value(json_object_get(labels, "scale_duration")));
+    copy_str(r->alertname, sizeof(r->alertname),
+             json_string_value(json_object_get(labels, "alertname")));
+    copy_str(r->duration, sizeof(r->duration),
+             json_string_value(json_object_get(labels, "scale_duration")));
     const char *fp = json_string_value(json_object_get(a, "fingerprint"));
     if (fp && *fp)
         copy_str(r->fingerprint, sizeof(r->fingerprint), fp);
@@ -215,8 +224,8 @@ alerts_code alerts_parse(const char *body, size_t len, const struct alerts_opts 
     out->n = 0;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        set_err(err, ALERTS_E_JSON, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
-                jerr.text);
+        set_err(err, ALERTS_E_JSON, "malformed JSON at line %d column %d: %s", jerr.line,
+                jerr.column, jerr.text);
         return ALERTS_E_JSON;
     }
     const json_t *alerts = json_object_get(root, "alerts");
@@ -227,12 +236,14 @@ alerts_code alerts_parse(const char *body, size_t len, const struct alerts_opts 
         goto out_decref;
     }
     if (version && strcmp(version, "4") != 0) {
-        set_err(err, ALERTS_E_PAYLOAD, "unsupported webhook payload version \"%.20s\" (want \"4\")", version);
+        set_err(err, ALERTS_E_PAYLOAD, "unsupported webhook payload version \"%.20s\" (want \"4\")",
+                version);
         rc = ALERTS_E_PAYLOAD;
         goto out_decref;
     }
     if (json_array_size(alerts) > max) {
-        set_err(err, ALERTS_E_TOOMANY, "%zu alerts in one payload, at most %zu", json_array_size(alerts), max);
+        set_err(err, ALERTS_E_TOOMANY, "%zu alerts in one payload, at most %zu",
+                json_array_size(alerts), max);
         rc = ALERTS_E_TOOMANY;
         goto out_decref;
     }

@@ -30,7 +30,7 @@ struct alerts_record {
     char alertname[128];
     char container[256];
     char fingerprint[64];
-    char duration[32]; /* the alert's optional `scale_duration` label, "" when absent */
+    char duration[32];    /* the alert's optional `scale_duration` label, "" when absent */
     int64_t starts_at_ms; /* unix ms; 0 when absent or "0001-01-01T00:00:00Z" */
     int64_t ends_at_ms;
     char problem[128];

@@ -8,15 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_type { OPT_STR, OPT_DURATION, OPT_SIZE, OPT_INT, OPT_BOOL, OPT_LIST, OPT_LISTEN, OPT_FILE };
+enum opt_type {
+    OPT_STR,
+    OPT_DURATION,
+    OPT_SIZE,
+    OPT_INT,
+    OPT_BOOL,
+    OPT_LIST,
+    OPT_LISTEN,
+    OPT_FILE
+};
 
 struct opt {
     const char *flag; /* without "--" */
     const char *env;
     enum opt_type type;
-    size_t off;   /* offset in struct config */
-    size_t size;  /* OPT_STR / OPT_FILE: buffer size */
-    int64_t min;  /* numeric bounds */
+    size_t off;  /* offset in struct config */
+    size_t size; /* OPT_STR / OPT_FILE: buffer size */
+    int64_t min; /* numeric bounds */
     int64_t max;
     const char *def; /* default as text, for --help and config_defaults */
     const char *help;
@@ -31,17 +40,18 @@ struct opt {
 #define DAY_MS (24LL * 3600 * 1000)
 
 static const struct opt opts[] = {
-    {"listen", "TRIP_LISTEN", OPT_LISTEN, 0, 0, 0, 0, "0.0.0.0:9095", "address and port to listen on"},
+    {"listen", "TRIP_LISTEN", OPT_LISTEN, 0, 0, 0, 0, "0.0.0.0:9095",
+     "address and port to listen on"},
     {"state-dir", "TRIP_STATE_DIR", OPT_STR, OFF(state_dir), SZ(state_dir), 0, 0,
      "/var/lib/trip-receiver", "directory of the persisted state table (state.json)"},
-    {"scale-duration", "TRIP_SCALE_DURATION", OPT_DURATION, OFF(scale_duration_ms), 0, 1, 365 * DAY_MS,
-     "5m", "how long a scale-out lasts at least (extended while the alert fires)"},
+    {"scale-duration", "TRIP_SCALE_DURATION", OPT_DURATION, OFF(scale_duration_ms), 0, 1,
+     365 * DAY_MS, "5m", "how long a scale-out lasts at least (extended while the alert fires)"},
     {"max-hold", "TRIP_MAX_HOLD", OPT_DURATION, OFF(max_hold_ms), 0, 1, 365 * DAY_MS, "1h",
      "scale in after this long even if no resolved notification arrives"},
-    {"min-duration", "TRIP_MIN_DURATION", OPT_DURATION, OFF(min_duration_ms), 0, 1, 365 * DAY_MS, "1s",
-     "smallest scale duration accepted from labels and requests"},
-    {"max-duration", "TRIP_MAX_DURATION", OPT_DURATION, OFF(max_duration_ms), 0, 1, 365 * DAY_MS, "24h",
-     "largest scale duration accepted from labels and requests"},
+    {"min-duration", "TRIP_MIN_DURATION", OPT_DURATION, OFF(min_duration_ms), 0, 1, 365 * DAY_MS,
+     "1s", "smallest scale duration accepted from labels and requests"},
+    {"max-duration", "TRIP_MAX_DURATION", OPT_DURATION, OFF(max_duration_ms), 0, 1, 365 * DAY_MS,
+     "24h", "largest scale duration accepted from labels and requests"},
     {"cpu-shares", "TRIP_CPU_SHARES", OPT_INT, OFF(cpu_shares), 0, 2, 262144, "1024",
      "CpuShares set by a CPU scale-out"},
     {"memory", "TRIP_MEMORY", OPT_SIZE, OFF(memory), 0, 6 * MIB, 64 * TIB, "2g",
@@ -52,12 +62,12 @@ static const struct opt opts[] = {
      "largest memory limit accepted from labels"},
     {"container-labels", "TRIP_CONTAINER_LABELS", OPT_LIST, 0, 0, 0, 0, "name",
      "comma-separated alert labels naming the container, first present wins"},
-    {"cpu-alert", "TRIP_CPU_ALERT", OPT_STR, OFF(cpu_alert), SZ(cpu_alert), 0, 0, "ContainerHighCpu",
-     "alertname meaning scale-cpu when the alert has no action label"},
+    {"cpu-alert", "TRIP_CPU_ALERT", OPT_STR, OFF(cpu_alert), SZ(cpu_alert), 0, 0,
+     "ContainerHighCpu", "alertname meaning scale-cpu when the alert has no action label"},
     {"memory-alert", "TRIP_MEMORY_ALERT", OPT_STR, OFF(memory_alert), SZ(memory_alert), 0, 0,
      "ContainerHighMemory", "alertname meaning scale-memory when the alert has no action label"},
-    {"down-alert", "TRIP_DOWN_ALERT", OPT_STR, OFF(down_alert), SZ(down_alert), 0, 0, "ContainerDown",
-     "alertname meaning restart when the alert has no action label"},
+    {"down-alert", "TRIP_DOWN_ALERT", OPT_STR, OFF(down_alert), SZ(down_alert), 0, 0,
+     "ContainerDown", "alertname meaning restart when the alert has no action label"},
     {"manage-all", "TRIP_MANAGE_ALL", OPT_BOOL, OFF(manage_all), 0, 0, 0, "false",
      "manage every container except those labelled trip.enable=false"},
     {"heal", "TRIP_HEAL", OPT_BOOL, OFF(heal), 0, 0, 0, "true",
@@ -78,8 +88,8 @@ static const struct opt opts[] = {
      "largest request body accepted (413 beyond)"},
     {"max-connections", "TRIP_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 0, 4, 10000, "128",
      "concurrent HTTP connections"},
-    {"connection-timeout", "TRIP_CONNECTION_TIMEOUT", OPT_DURATION, OFF(connection_timeout_ms), 0, 1000,
-     3600 * 1000, "10s", "idle HTTP connection timeout"},
+    {"connection-timeout", "TRIP_CONNECTION_TIMEOUT", OPT_DURATION, OFF(connection_timeout_ms), 0,
+     1000, 3600 * 1000, "10s", "idle HTTP connection timeout"},
     {"http-threads", "TRIP_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 1, 64, "2",
      "HTTP polling threads"},
     {"workers", "TRIP_WORKERS", OPT_INT, OFF(workers), 0, 1, 64, "4",
@@ -91,10 +101,12 @@ static const struct opt opts[] = {
     {"refresh-interval", "TRIP_REFRESH_INTERVAL", OPT_DURATION, OFF(refresh_interval_ms), 0, 100,
      3600 * 1000, "2s", "container list and readiness refresh period"},
     {"docker-host", "TRIP_DOCKER_HOST", OPT_STR, OFF(docker_host), SZ(docker_host), 0, 0, "",
-     "Docker daemon (unix:///path or tcp://host:port; empty: $DOCKER_HOST, then the default socket)"},
+     "Docker daemon (unix:///path or tcp://host:port; empty: $DOCKER_HOST, then the default "
+     "socket)"},
     {"docker-timeout", "TRIP_DOCKER_TIMEOUT", OPT_DURATION, OFF(docker_timeout_ms), 0, 100,
      3600 * 1000, "10s", "timeout of one Docker API call"},
-    {"prometheus-url", "TRIP_PROMETHEUS_URL", OPT_STR, OFF(prometheus_url), SZ(prometheus_url), 0, 0, "",
+    {"prometheus-url", "TRIP_PROMETHEUS_URL", OPT_STR, OFF(prometheus_url), SZ(prometheus_url), 0,
+     0, "",
      "Prometheus base URL; when set, scale-in also needs Prometheus to report the alert inactive"},
     {"log-level", "TRIP_LOG_LEVEL", OPT_STR, OFF(log_level), SZ(log_level), 0, 0, "info",
      "error, warn, info or debug"},
@@ -145,11 +157,16 @@ static int64_t unit_ms(const char **p)
     }
     *p += 1;
     switch (*s) {
-    case 's': return 1000;
-    case 'm': return 60 * 1000;
-    case 'h': return 3600 * 1000;
-    case 'd': return DAY_MS;
-    default: return -1;
+    case 's':
+        return 1000;
+    case 'm':
+        return 60 * 1000;
+    case 'h':
+        return 3600 * 1000;
+    case 'd':
+        return DAY_MS;
+    default:
+        return -1;
     }
 }
 
@@ -207,9 +224,9 @@ int config_size_parse(const char *s, int64_t *bytes)
     static const struct {
         const char *suffix;
         int64_t mult;
-    } units[] = {{"", 1},        {"b", 1},        {"k", KIB},      {"kb", KIB},  {"kib", KIB},
-                 {"m", MIB},     {"mb", MIB},     {"mib", MIB},    {"g", GIB},   {"gb", GIB},
-                 {"gib", GIB},   {"t", TIB},      {"tb", TIB},     {"tib", TIB}};
+    } units[] = {{"", 1},      {"b", 1},    {"k", KIB},   {"kb", KIB}, {"kib", KIB},
+                 {"m", MIB},   {"mb", MIB}, {"mib", MIB}, {"g", GIB},  {"gb", GIB},
+                 {"gib", GIB}, {"t", TIB},  {"tb", TIB},  {"tib", TIB}};
     char *end;
 
     if (!s || !isdigit((unsigned char)*s))
@@ -445,8 +462,10 @@ static config_code check(const struct config *cfg, struct config_err *err)
         set_err(err, CONFIG_E_INVALID, "--min-duration is above --max-duration");
         return CONFIG_E_INVALID;
     }
-    if (cfg->scale_duration_ms < cfg->min_duration_ms || cfg->scale_duration_ms > cfg->max_duration_ms) {
-        set_err(err, CONFIG_E_INVALID, "--scale-duration is outside [--min-duration, --max-duration]");
+    if (cfg->scale_duration_ms < cfg->min_duration_ms ||
+        cfg->scale_duration_ms > cfg->max_duration_ms) {
+        set_err(err, CONFIG_E_INVALID,
+                "--scale-duration is outside [--min-duration, --max-duration]");
         return CONFIG_E_INVALID;
     }
     if (cfg->cpu_shares > cfg->max_cpu_shares) {
@@ -491,19 +510,20 @@ config_code config_parse(struct config *cfg, int argc, char *const *argv, char *
 
 void config_usage(FILE *f, const char *prog)
 {
-    fprintf(f,
-            "Usage: %s [flags]\n"
-            "Takes Alertmanager webhooks and operator requests and scales, restarts and scales back\n"
-            "in Docker containers. Every flag may also be set by the environment variable shown.\n\n",
-            prog);
+    fprintf(
+        f,
+        "Usage: %s [flags]\n"
+        "Takes Alertmanager webhooks and operator requests and scales, restarts and scales back\n"
+        "in Docker containers. Every flag may also be set by the environment variable shown.\n\n",
+        prog);
     for (size_t i = 0; i < N_OPTS; i++) {
         const struct opt *o = &opts[i];
-        const char *arg = o->type == OPT_BOOL ? "[=BOOL]"
+        const char *arg = o->type == OPT_BOOL       ? "[=BOOL]"
                           : o->type == OPT_DURATION ? " DURATION"
-                          : o->type == OPT_SIZE ? " SIZE"
-                          : o->type == OPT_INT ? " N"
-                          : o->type == OPT_FILE ? " PATH"
-                                                : " VALUE";
+                          : o->type == OPT_SIZE     ? " SIZE"
+                          : o->type == OPT_INT      ? " N"
+                          : o->type == OPT_FILE     ? " PATH"
+                                                    : " VALUE";
         fprintf(f, "  --%s%s\n      %s (env %s, default \"%s\")\n", o->flag, arg, o->help, o->env,
                 o->def);
     }

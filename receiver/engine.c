@@ -35,7 +35,8 @@ struct res_state {
     struct firing firing[MAX_FIRING];
     size_t n_firing;
     bool check_queued;
-    int64_t prom_hold_until; /* Prometheus said still firing: no check before this (not persisted) */
+    int64_t
+        prom_hold_until; /* Prometheus said still firing: no check before this (not persisted) */
 };
 
 struct entry {
@@ -102,12 +103,14 @@ static void set_err(struct engine_err *err, engine_code code, const char *fmt, .
 
 /* ---- real Docker ops ---- */
 
-static docker_code real_inspect(void *ud, const char *name, struct docker_container *out, struct docker_err *err)
+static docker_code real_inspect(void *ud, const char *name, struct docker_container *out,
+                                struct docker_err *err)
 {
     return docker_container_inspect(ud, name, out, err);
 }
 
-static docker_code real_update(void *ud, const char *id, const struct docker_update *u, struct docker_err *err)
+static docker_code real_update(void *ud, const char *id, const struct docker_update *u,
+                               struct docker_err *err)
 {
     return docker_container_update(ud, id, u, err);
 }
@@ -127,7 +130,8 @@ static docker_code real_list(void *ud, struct docker_summary_list *out, struct d
     return docker_container_list(ud, NULL, true, out, err);
 }
 
-const struct engine_docker_ops engine_docker_real = {real_inspect, real_update, real_start, real_restart, real_list};
+const struct engine_docker_ops engine_docker_real = {real_inspect, real_update, real_start,
+                                                     real_restart, real_list};
 
 static int64_t real_clock(void *ud)
 {
@@ -221,8 +225,10 @@ static bool add_firing(struct res_state *r, const struct engine_job *job)
         memmove(&r->firing[0], &r->firing[1], sizeof(r->firing[0]) * (MAX_FIRING - 1));
         r->n_firing--;
     }
-    snprintf(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint), "%s", job->fingerprint);
-    snprintf(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname), "%s", job->alertname);
+    snprintf(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint), "%s",
+             job->fingerprint);
+    snprintf(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname), "%s",
+             job->alertname);
     r->n_firing++;
     return true;
 }
@@ -245,7 +251,8 @@ static void clear_res(struct res_state *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void note(struct entry *en, int64_t now, const char *action, const char *result, const char *error)
+static void note(struct entry *en, int64_t now, const char *action, const char *result,
+                 const char *error)
 {
     snprintf(en->last_action, sizeof(en->last_action), "%s", action);
     snprintf(en->last_result, sizeof(en->last_result), "%s", result);
@@ -274,13 +281,15 @@ static json_t *res_json(const struct res_state *r, enum policy_resource which)
     json_t *firing = json_array();
 
     for (size_t i = 0; i < r->n_firing; i++)
-        json_array_append_new(firing, json_pack("{s:s, s:s}", "fingerprint", r->firing[i].fingerprint,
-                                                "alertname", r->firing[i].alertname));
-    json_t *o = json_pack("{s:b, s:s, s:o, s:I, s:I, s:I, s:o, s:I, s:o}", "scaled_out", r->out, "level",
-                          r->out ? "scaled-out" : "baseline", "firing", firing, "deadline_ms",
-                          (json_int_t)r->deadline_ms, "since_ms", (json_int_t)r->since_ms, "baseline",
-                          (json_int_t)r->base, "deadline", time_json(r->out ? r->deadline_ms : 0), "current",
-                          (json_int_t)(r->out ? r->applied : r->base), "since", time_json(r->out ? r->since_ms : 0));
+        json_array_append_new(firing,
+                              json_pack("{s:s, s:s}", "fingerprint", r->firing[i].fingerprint,
+                                        "alertname", r->firing[i].alertname));
+    json_t *o = json_pack(
+        "{s:b, s:s, s:o, s:I, s:I, s:I, s:o, s:I, s:o}", "scaled_out", r->out, "level",
+        r->out ? "scaled-out" : "baseline", "firing", firing, "deadline_ms",
+        (json_int_t)r->deadline_ms, "since_ms", (json_int_t)r->since_ms, "baseline",
+        (json_int_t)r->base, "deadline", time_json(r->out ? r->deadline_ms : 0), "current",
+        (json_int_t)(r->out ? r->applied : r->base), "since", time_json(r->out ? r->since_ms : 0));
     json_object_set_new(o, "applied", json_integer(r->applied));
     if (which == POLICY_MEMORY) {
         json_object_set_new(o, "baseline_swap", json_integer(r->base_swap));
@@ -291,12 +300,13 @@ static json_t *res_json(const struct res_state *r, enum policy_resource which)
 
 static json_t *entry_json(const struct entry *en)
 {
-    json_t *last = json_pack("{s:s, s:s, s:s, s:o, s:I}", "action", en->last_action, "result", en->last_result,
-                             "error", en->last_error, "at", time_json(en->last_action_ms), "at_ms",
-                             (json_int_t)en->last_action_ms);
+    json_t *last =
+        json_pack("{s:s, s:s, s:s, s:o, s:I}", "action", en->last_action, "result", en->last_result,
+                  "error", en->last_error, "at", time_json(en->last_action_ms), "at_ms",
+                  (json_int_t)en->last_action_ms);
     return json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", en->name, "id", en->id, "cpu",
-                     res_json(&en->r[POLICY_CPU], POLICY_CPU), "memory", res_json(&en->r[POLICY_MEMORY], POLICY_MEMORY),
-                     "last_action", last);
+                     res_json(&en->r[POLICY_CPU], POLICY_CPU), "memory",
+                     res_json(&en->r[POLICY_MEMORY], POLICY_MEMORY), "last_action", last);
 }
 
 static const char *str_of(const json_t *j)
@@ -323,7 +333,8 @@ static void res_from_json(struct res_state *r, const json_t *o)
     r->applied_swap = get_i64(o, "applied_swap");
     r->deadline_ms = get_i64(o, "deadline_ms");
     r->since_ms = get_i64(o, "since_ms");
-    json_array_foreach(json_object_get(o, "firing"), i, f) {
+    json_array_foreach(json_object_get(o, "firing"), i, f)
+    {
         if (r->n_firing == MAX_FIRING)
             break;
         snprintf(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint), "%s",
@@ -385,10 +396,11 @@ static void reply(const struct engine_job *job, int status, json_t *body)
 }
 
 /* Reply with the container's current entry attached (if any). */
-static void reply_state(struct engine *e, const struct engine_job *job, int status, const char *result,
-                        const char *reason)
+static void reply_state(struct engine *e, const struct engine_job *job, int status,
+                        const char *result, const char *reason)
 {
-    json_t *body = json_pack("{s:s, s:s, s:s}", "container", job->container, "result", result, "reason", reason);
+    json_t *body = json_pack("{s:s, s:s, s:s}", "container", job->container, "result", result,
+                             "reason", reason);
 
     if (job->done) {
         pthread_mutex_lock(&e->lock);
@@ -415,8 +427,8 @@ static double since_s(int64_t t0)
 }
 
 /* A failed Docker call: count, log, remember, reply 404 or 502. */
-static void docker_failed(struct engine *e, const struct engine_job *job, const char *what, docker_code rc,
-                          const struct docker_err *derr, int64_t t0)
+static void docker_failed(struct engine *e, const struct engine_job *job, const char *what,
+                          docker_code rc, const struct docker_err *derr, int64_t t0)
 {
     char qn[300], qe[300];
     const char *kind = kind_label(job->kind, job->resource);
@@ -424,16 +436,19 @@ static void docker_failed(struct engine *e, const struct engine_job *job, const 
     metrics_docker_error(e->o.metrics, docker_code_name(rc));
     metrics_action(e->o.metrics, kind, "error", since_s(t0));
     log_error("docker call failed", "container=%s action=%s call=%s error=%s remote=%s",
-              quote(qn, sizeof(qn), job->container), kind, what, quote(qe, sizeof(qe), derr->msg), job->remote[0] ? job->remote : "-");
+              quote(qn, sizeof(qn), job->container), kind, what, quote(qe, sizeof(qe), derr->msg),
+              job->remote[0] ? job->remote : "-");
     pthread_mutex_lock(&e->lock);
     struct entry *en = find_entry(e, job->container);
     if (en)
         note(en, now_ms(e), kind, "error", derr->msg);
     pthread_mutex_unlock(&e->lock);
-    reply_state(e, job, rc == DOCKER_E_NOT_FOUND ? 404 : 502, "error", derr->msg[0] ? derr->msg : docker_code_name(rc));
+    reply_state(e, job, rc == DOCKER_E_NOT_FOUND ? 404 : 502, "error",
+                derr->msg[0] ? derr->msg : docker_code_name(rc));
 }
 
-static docker_code inspect(struct engine *e, const struct engine_job *job, struct docker_container *ct, int64_t t0)
+static docker_code inspect(struct engine *e, const struct engine_job *job,
+                           struct docker_container *ct, int64_t t0)
 {
     struct docker_err derr = {0};
     docker_code rc;
@@ -447,7 +462,8 @@ static docker_code inspect(struct engine *e, const struct engine_job *job, struc
         drop_entry(e, job->container);
         if (had) {
             char qn[300];
-            log_warn("container vanished; dropping its state", "container=%s", quote(qn, sizeof(qn), job->container));
+            log_warn("container vanished; dropping its state", "container=%s",
+                     quote(qn, sizeof(qn), job->container));
             unlock_persist(e);
         } else {
             pthread_mutex_unlock(&e->lock);
@@ -468,18 +484,21 @@ static int64_t current_of(const struct docker_container *ct, enum policy_resourc
     return r == POLICY_CPU ? ct->res.cpu_shares : ct->res.memory;
 }
 
-static void log_change(const char *msg, const struct engine_job *job, const char *kind, int64_t from, int64_t to,
-                       int64_t t0, bool dry, const char *why)
+static void log_change(const char *msg, const struct engine_job *job, const char *kind,
+                       int64_t from, int64_t to, int64_t t0, bool dry, const char *why)
 {
     char qn[300];
 
-    log_info(msg, "container=%s action=%s from=%" PRId64 " to=%" PRId64 " duration_ms=%" PRId64 " dry_run=%s reason=%s remote=%s",
-             quote(qn, sizeof(qn), job->container), kind, from, to, mono_ms() - t0, dry ? "true" : "false", why,
-             job->remote[0] ? job->remote : "-");
+    log_info(msg,
+             "container=%s action=%s from=%" PRId64 " to=%" PRId64 " duration_ms=%" PRId64
+             " dry_run=%s reason=%s remote=%s",
+             quote(qn, sizeof(qn), job->container), kind, from, to, mono_ms() - t0,
+             dry ? "true" : "false", why, job->remote[0] ? job->remote : "-");
 }
 
 /* Repeated scale-out while out: extend the deadline, never re-apply. */
-static bool extend_if_out(struct engine *e, const struct engine_job *job, const struct policy_decision *d, int64_t t0)
+static bool extend_if_out(struct engine *e, const struct engine_job *job,
+                          const struct policy_decision *d, int64_t t0)
 {
     pthread_mutex_lock(&e->lock);
     struct entry *en = find_entry(e, job->container);
@@ -503,8 +522,9 @@ static bool extend_if_out(struct engine *e, const struct engine_job *job, const 
     return true;
 }
 
-static void scale_out(struct engine *e, const struct engine_job *job, const struct docker_container *ct,
-                      const struct policy_decision *d, int64_t t0)
+static void scale_out(struct engine *e, const struct engine_job *job,
+                      const struct docker_container *ct, const struct policy_decision *d,
+                      int64_t t0)
 {
     const char *kind = kind_label(POLICY_SCALE_OUT, job->resource);
     struct docker_update u = {0};
@@ -571,9 +591,10 @@ static void scale_out(struct engine *e, const struct engine_job *job, const stru
     }
     pthread_cond_broadcast(&e->timer_cond);
     metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
-    log_change(e->o.dry_run ? "would scale out (dry run)" : "scaled out", job, kind, cur, d->target, t0,
-               e->o.dry_run, job->from_alert ? job->alertname : "manual");
-    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok", e->o.dry_run ? "dry run: nothing changed" : "scaled out");
+    log_change(e->o.dry_run ? "would scale out (dry run)" : "scaled out", job, kind, cur, d->target,
+               t0, e->o.dry_run, job->from_alert ? job->alertname : "manual");
+    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+                e->o.dry_run ? "dry run: nothing changed" : "scaled out");
 }
 
 static void do_scale_out(struct engine *e, const struct engine_job *job, int64_t t0)
@@ -581,7 +602,8 @@ static void do_scale_out(struct engine *e, const struct engine_job *job, int64_t
     struct docker_container ct;
     struct policy_container pc;
     struct policy_decision d;
-    struct policy_request req = {job->kind, job->resource, job->duration, job->force, job->from_alert};
+    struct policy_request req = {job->kind, job->resource, job->duration, job->force,
+                                 job->from_alert};
 
     if (inspect(e, job, &ct, t0) != DOCKER_OK)
         return;
@@ -589,8 +611,9 @@ static void do_scale_out(struct engine *e, const struct engine_job *job, int64_t
     policy_decide(&e->o.lim, &req, &pc, now_ms(e), &d);
     if (d.verdict != POLICY_ACCEPT) {
         char qn[300], qr[200];
-        log_info("ignored", "container=%s action=%s reason=%s remote=%s", quote(qn, sizeof(qn), job->container),
-                 kind_label(job->kind, job->resource), quote(qr, sizeof(qr), d.reason), job->remote[0] ? job->remote : "-");
+        log_info("ignored", "container=%s action=%s reason=%s remote=%s",
+                 quote(qn, sizeof(qn), job->container), kind_label(job->kind, job->resource),
+                 quote(qr, sizeof(qr), d.reason), job->remote[0] ? job->remote : "-");
         metrics_action(e->o.metrics, kind_label(job->kind, job->resource), "skipped", since_s(t0));
         reply_state(e, job, d.http_status, "ignored", d.reason);
     } else if (!extend_if_out(e, job, &d, t0)) {
@@ -600,14 +623,17 @@ static void do_scale_out(struct engine *e, const struct engine_job *job, int64_t
 }
 
 /* Resources differ from what the scale-out set: someone changed them by hand. */
-static bool changed_by_hand(const struct res_state *r, const struct docker_container *ct, enum policy_resource which)
+static bool changed_by_hand(const struct res_state *r, const struct docker_container *ct,
+                            enum policy_resource which)
 {
     if (which == POLICY_CPU)
         return ct->res.cpu_shares != r->applied;
-    return ct->res.memory != r->applied || (r->applied_swap != 0 && ct->res.memory_swap != r->applied_swap);
+    return ct->res.memory != r->applied ||
+           (r->applied_swap != 0 && ct->res.memory_swap != r->applied_swap);
 }
 
-static void finish_scale_in(struct engine *e, const struct engine_job *job, const char *kind, const char *result)
+static void finish_scale_in(struct engine *e, const struct engine_job *job, const char *kind,
+                            const char *result)
 {
     pthread_mutex_lock(&e->lock);
     struct entry *en = find_entry(e, job->container);
@@ -625,8 +651,8 @@ static void finish_scale_in(struct engine *e, const struct engine_job *job, cons
 }
 
 /* Restores the baseline of a scaled-out resource (already judged due). */
-static void scale_in(struct engine *e, const struct engine_job *job, const struct res_state *r, const char *why,
-                     int64_t t0)
+static void scale_in(struct engine *e, const struct engine_job *job, const struct res_state *r,
+                     const char *why, int64_t t0)
 {
     const char *kind = kind_label(POLICY_SCALE_IN, job->resource);
     struct docker_container ct;
@@ -643,11 +669,14 @@ static void scale_in(struct engine *e, const struct engine_job *job, const struc
         return;
     }
     if (!e->o.dry_run && changed_by_hand(r, &ct, job->resource)) {
-        log_warn("resources changed by hand while scaled out; dropping claim", "container=%s action=%s set=%" PRId64
-                 " found=%" PRId64, quote(qn, sizeof(qn), job->container), kind, r->applied, current_of(&ct, job->resource));
+        log_warn("resources changed by hand while scaled out; dropping claim",
+                 "container=%s action=%s set=%" PRId64 " found=%" PRId64,
+                 quote(qn, sizeof(qn), job->container), kind, r->applied,
+                 current_of(&ct, job->resource));
         finish_scale_in(e, job, kind, "claim_dropped");
         metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
-        reply_state(e, job, 200, "claim_dropped", "resources were changed by hand; left as they are");
+        reply_state(e, job, 200, "claim_dropped",
+                    "resources were changed by hand; left as they are");
         goto out_free;
     }
     if (job->resource == POLICY_CPU) {
@@ -674,7 +703,8 @@ static void scale_in(struct engine *e, const struct engine_job *job, const struc
     metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
     log_change(e->o.dry_run ? "would scale in (dry run)" : "scaled in", job, kind, r->applied,
                job->resource == POLICY_CPU ? u.cpu_shares : u.memory, t0, e->o.dry_run, why);
-    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok", e->o.dry_run ? "dry run: nothing changed" : "scaled in");
+    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+                e->o.dry_run ? "dry run: nothing changed" : "scaled in");
 out_free:
     docker_container_free(&ct);
 }
@@ -687,29 +717,32 @@ static bool prometheus_holds(struct engine *e, const struct engine_job *job)
         .container_labels = e->o.n_container_labels ? e->o.container_labels : def_labels,
         .n_container_labels = e->o.n_container_labels ? e->o.n_container_labels : 1,
         .container = job->container,
-        .alertname = job->resource == POLICY_CPU ? (e->o.cpu_alert ? e->o.cpu_alert : "ContainerHighCpu")
-                                                 : (e->o.memory_alert ? e->o.memory_alert : "ContainerHighMemory"),
+        .alertname = job->resource == POLICY_CPU
+                         ? (e->o.cpu_alert ? e->o.cpu_alert : "ContainerHighCpu")
+                         : (e->o.memory_alert ? e->o.memory_alert : "ContainerHighMemory"),
         .action = job->resource == POLICY_CPU ? "scale-cpu" : "scale-memory",
     };
     struct prom_err perr = {0};
     bool firing = false;
     char qn[300], qe[300];
 
-    if (prom_query_firing(e->o.prom_url, e->o.prom_timeout_ms ? e->o.prom_timeout_ms : 3000, &m, &firing, &perr) !=
-        PROM_OK) {
-        log_warn("prometheus check failed; deciding on Alertmanager's notifications", "container=%s error=%s",
-                 quote(qn, sizeof(qn), job->container), quote(qe, sizeof(qe), perr.msg));
+    if (prom_query_firing(e->o.prom_url, e->o.prom_timeout_ms ? e->o.prom_timeout_ms : 3000, &m,
+                          &firing, &perr) != PROM_OK) {
+        log_warn("prometheus check failed; deciding on Alertmanager's notifications",
+                 "container=%s error=%s", quote(qn, sizeof(qn), job->container),
+                 quote(qe, sizeof(qe), perr.msg));
         return false;
     }
     if (firing)
-        log_info("prometheus reports the alert still firing; holding scale-in", "container=%s action=%s",
-                 quote(qn, sizeof(qn), job->container), kind_label(POLICY_SCALE_IN, job->resource));
+        log_info("prometheus reports the alert still firing; holding scale-in",
+                 "container=%s action=%s", quote(qn, sizeof(qn), job->container),
+                 kind_label(POLICY_SCALE_IN, job->resource));
     return firing;
 }
 
 /* Copies the resource state when a scale-in should happen now. force: manual request. */
-static bool take_due(struct engine *e, const struct engine_job *job, bool force, struct res_state *copy,
-                     const char **why)
+static bool take_due(struct engine *e, const struct engine_job *job, bool force,
+                     struct res_state *copy, const char **why)
 {
     bool due = false;
     enum policy_due pd = POLICY_HOLD;
@@ -793,7 +826,8 @@ static void do_restart(struct engine *e, const struct engine_job *job, int64_t t
     policy_container_from_labels(&pc, &ct.labels, ct.running);
     policy_decide(&e->o.lim, &req, &pc, now_ms(e), &d);
     if (d.verdict != POLICY_ACCEPT) {
-        log_info("ignored", "container=%s action=restart reason=%s", quote(qn, sizeof(qn), job->container), d.reason);
+        log_info("ignored", "container=%s action=restart reason=%s",
+                 quote(qn, sizeof(qn), job->container), d.reason);
         metrics_action(e->o.metrics, "restart", "skipped", since_s(t0));
         reply_state(e, job, d.http_status, "ignored", d.reason);
         goto out_free;
@@ -801,12 +835,14 @@ static void do_restart(struct engine *e, const struct engine_job *job, int64_t t
     if ((ct.running && !job->force) || ct.restarting || strcmp(ct.status, "removing") == 0) {
         metrics_action(e->o.metrics, "restart", "skipped", since_s(t0));
         reply_state(e, job, 200, "unchanged",
-                    ct.running ? "container is running; send {\"force\":true} to restart it" : "container is busy");
+                    ct.running ? "container is running; send {\"force\":true} to restart it"
+                               : "container is busy");
         goto out_free;
     }
     docker_code rc = DOCKER_OK;
     if (!e->o.dry_run)
-        rc = ct.running ? e->o.ops->restart(e->o.docker_ud, ct.id, &derr) : e->o.ops->start(e->o.docker_ud, ct.id, &derr);
+        rc = ct.running ? e->o.ops->restart(e->o.docker_ud, ct.id, &derr)
+                        : e->o.ops->start(e->o.docker_ud, ct.id, &derr);
     if (rc != DOCKER_OK && rc != DOCKER_E_NOT_MODIFIED) {
         docker_failed(e, job, ct.running ? "restart" : "start", rc, &derr, t0);
         goto out_free;
@@ -815,14 +851,18 @@ static void do_restart(struct engine *e, const struct engine_job *job, int64_t t
     struct entry *en = get_entry(e, job->container);
     if (en) {
         snprintf(en->id, sizeof(en->id), "%s", ct.id);
-        note(en, now_ms(e), ct.running ? "restart" : "start", e->o.dry_run ? "dry_run" : "ok", NULL);
+        note(en, now_ms(e), ct.running ? "restart" : "start", e->o.dry_run ? "dry_run" : "ok",
+             NULL);
     }
     unlock_persist(e);
     metrics_action(e->o.metrics, "restart", e->o.dry_run ? "dry_run" : "ok", since_s(t0));
-    log_info(e->o.dry_run ? "would restart (dry run)" : ct.running ? "restarted" : "started",
-             "container=%s action=%s from=%s to=running duration_ms=%" PRId64 " dry_run=%s remote=%s",
-             quote(qn, sizeof(qn), job->container), ct.running ? "restart" : "start", ct.status, mono_ms() - t0,
-             e->o.dry_run ? "true" : "false", job->remote[0] ? job->remote : "-");
+    log_info(e->o.dry_run ? "would restart (dry run)"
+             : ct.running ? "restarted"
+                          : "started",
+             "container=%s action=%s from=%s to=running duration_ms=%" PRId64
+             " dry_run=%s remote=%s",
+             quote(qn, sizeof(qn), job->container), ct.running ? "restart" : "start", ct.status,
+             mono_ms() - t0, e->o.dry_run ? "true" : "false", job->remote[0] ? job->remote : "-");
     reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok", ct.running ? "restarted" : "started");
 out_free:
     docker_container_free(&ct);
@@ -839,7 +879,8 @@ static void do_reconcile(struct engine *e, const struct engine_job *job, int64_t
     pthread_mutex_lock(&e->lock);
     struct entry *en = find_entry(e, job->container);
     if (en && en->id[0] && strcmp(en->id, ct.id) != 0) {
-        log_warn("container was recreated; dropping its state", "container=%s", quote(qn, sizeof(qn), job->container));
+        log_warn("container was recreated; dropping its state", "container=%s",
+                 quote(qn, sizeof(qn), job->container));
         drop_entry(e, job->container);
         unlock_persist(e);
     } else {
@@ -863,11 +904,21 @@ static void run_item(struct engine *e, const struct item *it)
         return;
     }
     switch (job->kind) {
-    case POLICY_SCALE_OUT: do_scale_out(e, job, t0); break;
-    case POLICY_SCALE_IN: do_scale_in(e, job, true, t0); break;
-    case POLICY_RESOLVE: do_resolve(e, job, t0); break;
-    case POLICY_RESTART: do_restart(e, job, t0); break;
-    default: reply_state(e, job, 422, "ignored", "nothing to do"); break;
+    case POLICY_SCALE_OUT:
+        do_scale_out(e, job, t0);
+        break;
+    case POLICY_SCALE_IN:
+        do_scale_in(e, job, true, t0);
+        break;
+    case POLICY_RESOLVE:
+        do_resolve(e, job, t0);
+        break;
+    case POLICY_RESTART:
+        do_restart(e, job, t0);
+        break;
+    default:
+        reply_state(e, job, 422, "ignored", "nothing to do");
+        break;
     }
 }
 
@@ -1000,9 +1051,9 @@ static void cache_fill(struct cache_entry *ce, const struct docker_summary *s)
     snprintf(ce->name, sizeof(ce->name), "%s", s->name);
     c->exists = true;
     c->running = strcmp(s->state, "running") == 0;
-#define CACHE_LABEL(field, key)                                                                                        \
-    v = docker_labels_get(&s->labels, key);                                                                            \
-    c->has_##field = v != NULL;                                                                                        \
+#define CACHE_LABEL(field, key)                                                                    \
+    v = docker_labels_get(&s->labels, key);                                                        \
+    c->has_##field = v != NULL;                                                                    \
     snprintf(c->field, sizeof(c->field), "%s", v ? v : "");
     CACHE_LABEL(enable, "trip.enable")
     CACHE_LABEL(cpu_shares, "trip.cpu-shares")
@@ -1022,7 +1073,8 @@ docker_code engine_refresh(struct engine *e)
         metrics_docker_error(e->o.metrics, docker_code_name(rc));
         pthread_mutex_lock(&e->lock);
         if (e->ready)
-            log_warn("docker unreachable", "error=%s", derr.msg[0] ? derr.msg : docker_code_name(rc));
+            log_warn("docker unreachable", "error=%s",
+                     derr.msg[0] ? derr.msg : docker_code_name(rc));
         e->ready = false;
         pthread_mutex_unlock(&e->lock);
         return rc;
@@ -1130,7 +1182,8 @@ engine_code engine_load(struct engine *e, struct engine_err *err)
         return ENGINE_E_STORE;
     }
     pthread_mutex_lock(&e->lock);
-    json_array_foreach(json_object_get(doc, "containers"), i, c) {
+    json_array_foreach(json_object_get(doc, "containers"), i, c)
+    {
         const char *name = json_string_value(json_object_get(c, "name"));
         struct entry *en = name && *name ? get_entry(e, name) : NULL;
         if (!en)
@@ -1139,9 +1192,12 @@ engine_code engine_load(struct engine *e, struct engine_err *err)
         res_from_json(&en->r[POLICY_CPU], json_object_get(c, "cpu"));
         res_from_json(&en->r[POLICY_MEMORY], json_object_get(c, "memory"));
         const json_t *last = json_object_get(c, "last_action");
-        snprintf(en->last_action, sizeof(en->last_action), "%s", str_of(json_object_get(last, "action")));
-        snprintf(en->last_result, sizeof(en->last_result), "%s", str_of(json_object_get(last, "result")));
-        snprintf(en->last_error, sizeof(en->last_error), "%s", str_of(json_object_get(last, "error")));
+        snprintf(en->last_action, sizeof(en->last_action), "%s",
+                 str_of(json_object_get(last, "action")));
+        snprintf(en->last_result, sizeof(en->last_result), "%s",
+                 str_of(json_object_get(last, "result")));
+        snprintf(en->last_error, sizeof(en->last_error), "%s",
+                 str_of(json_object_get(last, "error")));
         en->last_action_ms = get_i64(last, "at_ms");
     }
     log_info("state loaded", "path=%s containers=%zu", store_path(e->o.store), e->n_t);
@@ -1222,7 +1278,8 @@ static void cancel_queued(struct engine *e)
             w->n--;
             if (it.job.done) {
                 pthread_mutex_unlock(&e->lock);
-                it.job.done(it.job.done_ud, 503, "{\"result\":\"error\",\"reason\":\"shutting down\"}");
+                it.job.done(it.job.done_ud, 503,
+                            "{\"result\":\"error\",\"reason\":\"shutting down\"}");
                 pthread_mutex_lock(&e->lock);
             }
         }
@@ -1347,7 +1404,8 @@ char *engine_state_json(struct engine *e, const char *name)
         /* managed containers the engine has not acted on yet */
         for (size_t i = 0; i < e->n_cache; i++) {
             const struct engine_cached *c = &e->cache[i].c;
-            if (!find_entry(e, e->cache[i].name) && policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL)) {
+            if (!find_entry(e, e->cache[i].name) &&
+                policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL)) {
                 struct entry blank = {0};
                 snprintf(blank.name, sizeof(blank.name), "%s", e->cache[i].name);
                 json_array_append_new(arr, entry_json(&blank));
@@ -1360,7 +1418,8 @@ char *engine_state_json(struct engine *e, const char *name)
         struct entry blank = {0};
         for (size_t i = 0; !en && i < e->n_cache; i++) {
             const struct engine_cached *c = &e->cache[i].c;
-            if (strcmp(e->cache[i].name, name) == 0 && policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL)) {
+            if (strcmp(e->cache[i].name, name) == 0 &&
+                policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL)) {
                 snprintf(blank.name, sizeof(blank.name), "%s", name);
                 en = &blank;
             }

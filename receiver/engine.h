@@ -1,4 +1,5 @@
-/* engine.h: the state table, the workers that act on Docker, the scale-in timer, the container cache. */
+/* engine.h: the state table, the workers that act on Docker, the scale-in timer, the container
+ * cache. */
 #ifndef TRIP_ENGINE_H
 #define TRIP_ENGINE_H
 
@@ -31,7 +32,7 @@ typedef enum engine_code {
     ENGINE_E_FULL,    /* the container's worker queue is full: retry later (503) */
     ENGINE_E_STOPPED, /* engine_stop() was called */
     ENGINE_E_NOMEM,
-    ENGINE_E_STORE,   /* the state file could not be read */
+    ENGINE_E_STORE, /* the state file could not be read */
 } engine_code;
 
 struct engine_err {
@@ -42,8 +43,10 @@ struct engine_err {
 /* The Docker calls the engine makes; engine_docker_real calls docker-client with ud a
  * struct docker_client *. Unit tests pass a table that emulates timing or failures. */
 struct engine_docker_ops {
-    docker_code (*inspect)(void *ud, const char *name, struct docker_container *out, struct docker_err *err);
-    docker_code (*update)(void *ud, const char *id, const struct docker_update *u, struct docker_err *err);
+    docker_code (*inspect)(void *ud, const char *name, struct docker_container *out,
+                           struct docker_err *err);
+    docker_code (*update)(void *ud, const char *id, const struct docker_update *u,
+                          struct docker_err *err);
     docker_code (*start)(void *ud, const char *id, struct docker_err *err);
     docker_code (*restart)(void *ud, const char *id, struct docker_err *err);
     docker_code (*list)(void *ud, struct docker_summary_list *out, struct docker_err *err);
@@ -57,23 +60,23 @@ struct store;
 
 struct engine_opts {
     struct policy_limits lim;
-    int64_t max_hold_ms;          /* 0: no bound */
-    size_t workers;               /* 0: 4 */
-    size_t queue_max;             /* per worker; 0: 1024 */
+    int64_t max_hold_ms; /* 0: no bound */
+    size_t workers;      /* 0: 4 */
+    size_t queue_max;    /* per worker; 0: 1024 */
     bool dry_run;
-    int64_t refresh_interval_ms;  /* 0: no refresh thread (engine_refresh() by hand) */
+    int64_t refresh_interval_ms;         /* 0: no refresh thread (engine_refresh() by hand) */
     const struct engine_docker_ops *ops; /* NULL: engine_docker_real */
     void *docker_ud;
-    engine_clock_fn clock;        /* NULL: CLOCK_REALTIME */
+    engine_clock_fn clock; /* NULL: CLOCK_REALTIME */
     void *clock_ud;
-    struct store *store;          /* NULL: nothing persisted */
-    struct metrics *metrics;      /* NULL: not counted */
+    struct store *store;     /* NULL: nothing persisted */
+    struct metrics *metrics; /* NULL: not counted */
     /* Optional Prometheus check before a deadline scale-in (strings borrow; must outlive the
      * engine). While Prometheus reports the resource's alert firing for the container, scale-in
      * is held and asked again after min(max(scale duration, 1 s), 15 s). Prometheus unreachable:
      * logged, and Alertmanager's resolved notification decides alone. */
-    const char *prom_url;         /* NULL/"": no check */
-    long prom_timeout_ms;         /* 0: 3000 */
+    const char *prom_url; /* NULL/"": no check */
+    long prom_timeout_ms; /* 0: 3000 */
     const char *const *container_labels;
     size_t n_container_labels;
     const char *cpu_alert, *memory_alert;
@@ -90,11 +93,11 @@ struct engine_job {
     char container[256];
     char fingerprint[64]; /* alert jobs */
     char alertname[128];
-    char duration[32];    /* "" : label, then config */
+    char duration[32]; /* "" : label, then config */
     bool force;
     bool from_alert;
-    char remote[64];      /* requester address, for the logs */
-    engine_done_fn done;  /* NULL: fire and forget (webhooks) */
+    char remote[64];     /* requester address, for the logs */
+    engine_done_fn done; /* NULL: fire and forget (webhooks) */
     void *done_ud;
 };
 
@@ -137,7 +140,8 @@ void engine_gauges(struct engine *e, struct metrics_gauges *g);
  * NULL. NULL when name is neither in the table nor a managed container in the cache. */
 char *engine_state_json(struct engine *e, const char *name);
 
-/* Runs one refresh (list containers into the cache) on the calling thread. Returns the docker code. */
+/* Runs one refresh (list containers into the cache) on the calling thread. Returns the docker code.
+ */
 docker_code engine_refresh(struct engine *e);
 /* Runs one timer scan now: queues scale-in checks that are due under the engine's clock. */
 void engine_tick(struct engine *e);

@@ -1,4 +1,5 @@
-/* http.c: libmicrohttpd handlers; per-request state in req_cls, replies queued once the body is in. */
+/* http.c: libmicrohttpd handlers; per-request state in req_cls, replies queued once the body is in.
+ */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -31,9 +32,9 @@
 struct pending {
     struct http *h;
     struct MHD_Connection *conn;
-    int refs;      /* the request and the engine job */
-    bool resumed;  /* MHD_resume_connection() called (by the engine, the reaper or http_free) */
-    bool done;     /* the engine's reply arrived */
+    int refs;     /* the request and the engine job */
+    bool resumed; /* MHD_resume_connection() called (by the engine, the reaper or http_free) */
+    bool done;    /* the engine's reply arrived */
     int status;
     char *body;
     int64_t deadline_ms;
@@ -145,10 +146,11 @@ int http_base64_decode(const char *in, char *out, size_t size)
 
 /* ---- replies ---- */
 
-static enum MHD_Result queue(struct req *r, struct MHD_Connection *c, int status, const char *type, const char *body,
-                             const char *const *headers)
+static enum MHD_Result queue(struct req *r, struct MHD_Connection *c, int status, const char *type,
+                             const char *body, const char *const *headers)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret;
 
     if (!resp)
@@ -163,16 +165,18 @@ static enum MHD_Result queue(struct req *r, struct MHD_Connection *c, int status
     return ret;
 }
 
-static enum MHD_Result queue_json(struct req *r, struct MHD_Connection *c, int status, const char *body)
+static enum MHD_Result queue_json(struct req *r, struct MHD_Connection *c, int status,
+                                  const char *body)
 {
     return queue(r, c, status, "application/json", body, NULL);
 }
 
 /* {"error": msg} */
-static enum MHD_Result queue_error(struct req *r, struct MHD_Connection *c, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static enum MHD_Result queue_error(struct req *r, struct MHD_Connection *c, int status,
+                                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static enum MHD_Result queue_error(struct req *r, struct MHD_Connection *c, int status, const char *fmt, ...)
+static enum MHD_Result queue_error(struct req *r, struct MHD_Connection *c, int status,
+                                   const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -235,8 +239,10 @@ static enum MHD_Result queue_unauthorized(struct req *r, struct MHD_Connection *
         headers[n++] = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
         headers[n++] = basic;
     }
-    return queue(r, c, 401, "application/json",
-                 "{\"error\":\"authentication required (Authorization: Bearer or Basic)\",\"status\":401}", headers);
+    return queue(
+        r, c, 401, "application/json",
+        "{\"error\":\"authentication required (Authorization: Bearer or Basic)\",\"status\":401}",
+        headers);
 }
 
 static bool json_content_type(struct MHD_Connection *c)
@@ -250,15 +256,18 @@ static bool json_content_type(struct MHD_Connection *c)
 
 static void remote_of(struct MHD_Connection *c, char *buf, size_t size)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char host[INET6_ADDRSTRLEN] = "-";
 
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
         if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, host, sizeof(host));
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, host,
+                      sizeof(host));
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, host, sizeof(host));
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, host,
+                      sizeof(host));
     }
     snprintf(buf, size, "%s", host);
 }
@@ -279,7 +288,16 @@ static bool valid_name(const char *s, size_t len)
 /* ---- routing ---- */
 
 enum route {
-    R_NONE, R_HEALTHZ, R_READYZ, R_METRICS, R_WEBHOOK, R_LIST, R_SHOW, R_SCALE, R_RESTART, R_BADNAME
+    R_NONE,
+    R_HEALTHZ,
+    R_READYZ,
+    R_METRICS,
+    R_WEBHOOK,
+    R_LIST,
+    R_SHOW,
+    R_SCALE,
+    R_RESTART,
+    R_BADNAME
 };
 
 /* Splits url; name gets the container for /api/v1/containers/{name}[/verb]. */
@@ -322,8 +340,9 @@ static enum route route_of(const char *url, char *name, size_t size)
 
 static const char *route_label(enum route rt)
 {
-    static const char *const names[] = {"not_found", "healthz", "readyz",  "metrics", "webhook",
-                                        "containers", "container", "scale", "restart", "not_found"};
+    static const char *const names[] = {"not_found", "healthz",    "readyz",    "metrics",
+                                        "webhook",   "containers", "container", "scale",
+                                        "restart",   "not_found"};
     return names[rt];
 }
 
@@ -334,16 +353,17 @@ static bool route_is_post(enum route rt)
 
 /* ---- webhook ---- */
 
-static json_t *webhook_one(struct http *h, const struct alerts_record *a, const char *remote, int *status)
+static json_t *webhook_one(struct http *h, const struct alerts_record *a, const char *remote,
+                           int *status)
 {
     struct policy_request req;
     struct policy_decision d;
     struct engine_cached cached;
     struct policy_container pc = {0};
 
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "container", a->container, "alertname", a->alertname,
-                          "fingerprint", a->fingerprint, "status", alerts_status_name(a->status), "action",
-                          alerts_action_name(a->action));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "container", a->container, "alertname",
+                          a->alertname, "fingerprint", a->fingerprint, "status",
+                          alerts_status_name(a->status), "action", alerts_action_name(a->action));
     if (a->problem[0]) {
         json_object_set_new(o, "result", json_string("ignored"));
         json_object_set_new(o, "reason", json_string(a->problem));
@@ -352,9 +372,11 @@ static json_t *webhook_one(struct http *h, const struct alerts_record *a, const 
     policy_request_from_alert(&req, a);
     if (engine_lookup(h->e, a->container, &cached))
         engine_cached_policy(&cached, &pc);
-    policy_decide(&(struct policy_limits){h->cfg->cpu_shares, h->cfg->max_cpu_shares, h->cfg->memory,
-                                          h->cfg->max_memory, h->cfg->scale_duration_ms, h->cfg->min_duration_ms,
-                                          h->cfg->max_duration_ms, h->cfg->manage_all, h->cfg->heal},
+    policy_decide(&(struct policy_limits){h->cfg->cpu_shares, h->cfg->max_cpu_shares,
+                                          h->cfg->memory, h->cfg->max_memory,
+                                          h->cfg->scale_duration_ms, h->cfg->min_duration_ms,
+                                          h->cfg->max_duration_ms, h->cfg->manage_all,
+                                          h->cfg->heal},
                   &req, &pc, wall_ms(), &d);
     if (d.verdict == POLICY_ACCEPT) {
         struct engine_job job = {.kind = req.kind, .resource = req.resource, .from_alert = true};
@@ -372,7 +394,8 @@ static json_t *webhook_one(struct http *h, const struct alerts_record *a, const 
     }
     bool ok = d.verdict == POLICY_ACCEPT;
     json_object_set_new(o, "result", json_string(ok ? "accepted" : "ignored"));
-    json_object_set_new(o, "reason", json_string(d.reason[0] ? d.reason : policy_kind_name(d.kind)));
+    json_object_set_new(o, "reason",
+                        json_string(d.reason[0] ? d.reason : policy_kind_name(d.kind)));
     if (ok && d.kind == POLICY_SCALE_OUT)
         json_object_set_new(o, "duration_ms", json_integer(d.duration_ms));
     return o;
@@ -382,8 +405,12 @@ static enum MHD_Result handle_webhook(struct req *r, struct MHD_Connection *c)
 {
     struct http *h = r->h;
     const char *labels[CONFIG_MAX_LABELS];
-    struct alerts_opts ao = {labels, h->cfg->n_container_labels, h->cfg->cpu_alert, h->cfg->memory_alert,
-                             h->cfg->down_alert, 1000};
+    struct alerts_opts ao = {labels,
+                             h->cfg->n_container_labels,
+                             h->cfg->cpu_alert,
+                             h->cfg->memory_alert,
+                             h->cfg->down_alert,
+                             1000};
     struct alerts_batch b;
     struct alerts_err aerr = {0};
     int status = 200, accepted = 0;
@@ -392,7 +419,8 @@ static enum MHD_Result handle_webhook(struct req *r, struct MHD_Connection *c)
     for (size_t i = 0; i < h->cfg->n_container_labels; i++)
         labels[i] = h->cfg->container_labels[i];
     if (alerts_parse(r->body ? r->body : "", r->len, &ao, &b, &aerr) != ALERTS_OK) {
-        log_warn("webhook rejected", "error=%s remote=%s", log_quote(ql, sizeof(ql), aerr.msg), r->remote);
+        log_warn("webhook rejected", "error=%s remote=%s", log_quote(ql, sizeof(ql), aerr.msg),
+                 r->remote);
         return queue_error(r, c, aerr.code == ALERTS_E_NOMEM ? 500 : 400, "%s", aerr.msg);
     }
     json_t *arr = json_array();
@@ -401,13 +429,16 @@ static enum MHD_Result handle_webhook(struct req *r, struct MHD_Connection *c)
         bool ok = strcmp(json_string_value(json_object_get(one, "result")), "accepted") == 0;
         accepted += ok;
         metrics_alert(h->m, ok ? "accepted" : "ignored");
-        log_info(ok ? "alert accepted" : "alert ignored", "container=%s alertname=%s status=%s reason=%s remote=%s",
-                 log_quote(ql, sizeof(ql), b.v[i].container), b.v[i].alertname[0] ? b.v[i].alertname : "-",
-                 alerts_status_name(b.v[i].status),
-                 log_quote((char[200]){0}, 200, json_string_value(json_object_get(one, "reason"))), r->remote);
+        log_info(ok ? "alert accepted" : "alert ignored",
+                 "container=%s alertname=%s status=%s reason=%s remote=%s",
+                 log_quote(ql, sizeof(ql), b.v[i].container),
+                 b.v[i].alertname[0] ? b.v[i].alertname : "-", alerts_status_name(b.v[i].status),
+                 log_quote((char[200]){0}, 200, json_string_value(json_object_get(one, "reason"))),
+                 r->remote);
         json_array_append_new(arr, one);
     }
-    json_t *o = json_pack("{s:i, s:i, s:o}", "accepted", accepted, "ignored", (int)b.n - accepted, "alerts", arr);
+    json_t *o = json_pack("{s:i, s:i, s:o}", "accepted", accepted, "ignored", (int)b.n - accepted,
+                          "alerts", arr);
     char *text = json_dumps(o, JSON_COMPACT);
     enum MHD_Result ret = queue_json(r, c, status, text ? text : "{}");
     free(text);
@@ -445,7 +476,8 @@ static void on_engine_done(void *ud, int status, const char *body)
 }
 
 /* Hands job to the engine and suspends the connection until it answers. */
-static enum MHD_Result submit_and_suspend(struct req *r, struct MHD_Connection *c, struct engine_job *job)
+static enum MHD_Result submit_and_suspend(struct req *r, struct MHD_Connection *c,
+                                          struct engine_job *job)
 {
     struct http *h = r->h;
     struct engine_err eerr = {0};
@@ -497,7 +529,11 @@ static enum MHD_Result finish_pending(struct req *r, struct MHD_Connection *c)
     if (done)
         ret = queue_json(r, c, status, body ? body : "{}");
     else
-        ret = queue_error(r, c, h->stopping ? 503 : 504, h->stopping ? "shutting down" : "the action did not finish within --request-timeout; it may still complete");
+        ret = queue_error(
+            r, c, h->stopping ? 503 : 504,
+            h->stopping
+                ? "shutting down"
+                : "the action did not finish within --request-timeout; it may still complete");
     free(body);
     return ret;
 }
@@ -544,7 +580,8 @@ static enum MHD_Result handle_restart(struct req *r, struct MHD_Connection *c, c
         json_t *o = json_loadb(r->body, r->len, 0, &jerr);
         if (!o || !json_is_object(o)) {
             json_decref(o);
-            return queue_error(r, c, 400, "malformed JSON body: %s", o ? "not an object" : jerr.text);
+            return queue_error(r, c, 400, "malformed JSON body: %s",
+                               o ? "not an object" : jerr.text);
         }
         const json_t *f = json_object_get(o, "force");
         if (f && !json_is_boolean(f)) {
@@ -560,7 +597,8 @@ static enum MHD_Result handle_restart(struct req *r, struct MHD_Connection *c, c
 
 /* ---- GET routes ---- */
 
-static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum route rt, const char *name)
+static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum route rt,
+                                  const char *name)
 {
     struct http *h = r->h;
     struct metrics_gauges g;
@@ -571,11 +609,13 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum 
     case R_HEALTHZ:
         return queue_json(r, c, 200, "{\"status\":\"ok\"}");
     case R_READYZ:
-        return engine_ready(h->e) ? queue_json(r, c, 200, "{\"status\":\"ready\",\"docker\":\"reachable\"}")
-                                  : queue_json(r, c, 503, "{\"status\":\"not ready\",\"docker\":\"unreachable\"}");
+        return engine_ready(h->e)
+                   ? queue_json(r, c, 200, "{\"status\":\"ready\",\"docker\":\"reachable\"}")
+                   : queue_json(r, c, 503, "{\"status\":\"not ready\",\"docker\":\"unreachable\"}");
     case R_METRICS:
         engine_gauges(h->e, &g);
-        metrics_request(h->m, "metrics", 200); /* counted before rendering so a scrape sees itself */
+        metrics_request(h->m, "metrics",
+                        200); /* counted before rendering so a scrape sees itself */
         text = metrics_render(h->m, &g, TRIP_VERSION);
         if (!text)
             return queue_error(r, c, 500, "out of memory");
@@ -587,7 +627,8 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum 
     case R_SHOW:
         text = engine_state_json(h->e, rt == R_LIST ? NULL : name);
         if (!text)
-            return queue_error(r, c, 404, "no state for container %s (unknown or not managed)", name);
+            return queue_error(r, c, 404, "no state for container %s (unknown or not managed)",
+                               name);
         ret = queue_json(r, c, 200, text);
         free(text);
         return ret;
@@ -599,7 +640,8 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum 
 /* ---- the access handler ---- */
 
 /* First call for a request: headers only. Returns MHD_YES with *replied set when answered. */
-static enum MHD_Result first_call(struct req *r, struct MHD_Connection *c, enum route rt, const char *method)
+static enum MHD_Result first_call(struct req *r, struct MHD_Connection *c, enum route rt,
+                                  const char *method)
 {
     struct http *h = r->h;
     bool post = strcmp(method, "POST") == 0;
@@ -612,19 +654,25 @@ static enum MHD_Result first_call(struct req *r, struct MHD_Connection *c, enum 
     if (rt == R_BADNAME)
         return queue_error(r, c, 400, "invalid container name");
     if (route_is_post(rt) && !post)
-        return queue(r, c, 405, "application/json", "{\"error\":\"method not allowed\",\"status\":405}", allow_post);
+        return queue(r, c, 405, "application/json",
+                     "{\"error\":\"method not allowed\",\"status\":405}", allow_post);
     if (!route_is_post(rt) && !get)
-        return queue(r, c, 405, "application/json", "{\"error\":\"method not allowed\",\"status\":405}", allow_get);
+        return queue(r, c, 405, "application/json",
+                     "{\"error\":\"method not allowed\",\"status\":405}", allow_get);
     if ((rt == R_WEBHOOK || rt == R_SCALE || rt == R_RESTART || rt == R_LIST || rt == R_SHOW) &&
         !authorized(h->cfg, c))
         return queue_unauthorized(r, c);
     if (!post)
         return MHD_YES;
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > (unsigned long long)h->cfg->max_body)
-        return queue_error(r, c, 413, "body of %s bytes is over the limit of %" PRId64 " bytes", cl, h->cfg->max_body);
+        return queue_error(r, c, 413, "body of %s bytes is over the limit of %" PRId64 " bytes", cl,
+                           h->cfg->max_body);
     bool empty = cl && strtoull(cl, NULL, 10) == 0;
-    bool has_body = !empty && (cl || MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING));
+    bool has_body =
+        !empty &&
+        (cl || MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING));
     if ((rt != R_RESTART || has_body) && !json_content_type(c))
         return queue_error(r, c, 415, "Content-Type must be application/json");
     return MHD_YES;
@@ -659,9 +707,9 @@ static enum MHD_Result take_body(struct req *r, const char *data, size_t *size)
     return MHD_YES;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     struct http *h = cls;
     struct req *r = *req_cls;
@@ -690,16 +738,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size)
         return take_body(r, upload_data, upload_data_size);
     if (r->too_big)
-        return queue_error(r, c, 413, "body is over the limit of %" PRId64 " bytes", h->cfg->max_body);
+        return queue_error(r, c, 413, "body is over the limit of %" PRId64 " bytes",
+                           h->cfg->max_body);
     switch (rt) {
-    case R_WEBHOOK: return handle_webhook(r, c);
-    case R_SCALE: return handle_scale(r, c, name);
-    case R_RESTART: return handle_restart(r, c, name);
-    default: return handle_get(r, c, rt, name);
+    case R_WEBHOOK:
+        return handle_webhook(r, c);
+    case R_SCALE:
+        return handle_scale(r, c, name);
+    case R_RESTART:
+        return handle_restart(r, c, name);
+    default:
+        return handle_get(r, c, rt, name);
     }
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
     struct http *h = cls;
     struct req *r = *req_cls;
@@ -711,12 +765,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
     if (r->route)
         metrics_request(h->m, r->route, r->replied ? r->status : 499);
     if (r->mutating)
-        log_info("request", "method=%s path=%s status=%d duration_ms=%" PRId64 " remote=%s%s", r->method,
-                 log_quote(qp, sizeof(qp), r->path), r->replied ? r->status : 499, mono_ms() - r->t0, r->remote,
+        log_info("request", "method=%s path=%s status=%d duration_ms=%" PRId64 " remote=%s%s",
+                 r->method, log_quote(qp, sizeof(qp), r->path), r->replied ? r->status : 499,
+                 mono_ms() - r->t0, r->remote,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
     else
-        log_debug("request", "method=%s path=%s status=%d remote=%s", r->method, log_quote(qp, sizeof(qp), r->path),
-                  r->status, r->remote);
+        log_debug("request", "method=%s path=%s status=%d remote=%s", r->method,
+                  log_quote(qp, sizeof(qp), r->path), r->status, r->remote);
     if (r->p) { /* the connection died while suspended (only at shutdown) */
         pthread_mutex_lock(&h->lock);
         for (struct pending **pp = &h->pending; *pp; pp = &(*pp)->next) {
@@ -770,9 +825,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("libmicrohttpd", "error=%s", log_quote(q, sizeof(q), msg));
 }
 
-static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss, struct http_err *err)
+static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss,
+                          struct http_err *err)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char port[8];
 
@@ -781,7 +839,8 @@ static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss,
     if (rc != 0 || !ai) {
         if (err) {
             err->code = HTTP_E_LISTEN;
-            snprintf(err->msg, sizeof(err->msg), "listen address %.120s: %.100s", cfg->listen_host, gai_strerror(rc));
+            snprintf(err->msg, sizeof(err->msg), "listen address %.120s: %.100s", cfg->listen_host,
+                     gai_strerror(rc));
         }
         return -1;
     }
@@ -790,8 +849,8 @@ static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss,
     return 0;
 }
 
-http_code http_start(const struct config *cfg, struct engine *e, struct metrics *m, struct http **out,
-                     struct http_err *err)
+http_code http_start(const struct config *cfg, struct engine *e, struct metrics *m,
+                     struct http **out, struct http_err *err)
 {
     struct sockaddr_storage ss = {0};
     struct http *h;
@@ -816,18 +875,21 @@ http_code http_start(const struct config *cfg, struct engine *e, struct metrics 
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->cond, &ca);
     pthread_condattr_destroy(&ca);
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                         MHD_USE_AUTO | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    h->d = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned int)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned int)((cfg->connection_timeout_ms + 999) / 1000), MHD_OPTION_NOTIFY_COMPLETED,
-                            on_completed, h, MHD_OPTION_END);
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                         MHD_USE_ERROR_LOG | MHD_USE_AUTO |
+                         (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    h->d = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, on_request, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+                            MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned int)((cfg->connection_timeout_ms + 999) / 1000),
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (!h->d) {
         if (err && err->code == HTTP_OK) {
             err->code = HTTP_E_LISTEN;
-            snprintf(err->msg, sizeof(err->msg), "cannot listen on %.120s:%u: %.100s", cfg->listen_host, cfg->listen_port,
-                     strerror(errno));
+            snprintf(err->msg, sizeof(err->msg), "cannot listen on %.120s:%u: %.100s",
+                     cfg->listen_host, cfg->listen_port, strerror(errno));
         }
         pthread_cond_destroy(&h->cond);
         pthread_mutex_destroy(&h->lock);

@@ -1,4 +1,5 @@
-/* http.h: the HTTP front (libmicrohttpd): routes, auth, body limits, status codes. Never calls Docker. */
+/* http.h: the HTTP front (libmicrohttpd): routes, auth, body limits, status codes. Never calls
+ * Docker. */
 #ifndef TRIP_HTTP_H
 #define TRIP_HTTP_H
 
@@ -33,8 +34,8 @@ struct http;
 
 /* Starts listening on cfg->listen_host:cfg->listen_port (port 0: any free port). cfg, e and m
  * must outlive the server. Caller frees with http_free(). */
-http_code http_start(const struct config *cfg, struct engine *e, struct metrics *m, struct http **out,
-                     struct http_err *err);
+http_code http_start(const struct config *cfg, struct engine *e, struct metrics *m,
+                     struct http **out, struct http_err *err);
 /* The port actually bound. */
 uint16_t http_port(const struct http *h);
 /* Stops accepting new connections; requests in progress continue. Idempotent. */

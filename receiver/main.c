@@ -32,9 +32,10 @@ static int wait_for_signal(const sigset_t *set)
 
 static void limits_from(const struct config *cfg, struct policy_limits *lim)
 {
-    *lim = (struct policy_limits){cfg->cpu_shares,      cfg->max_cpu_shares,  cfg->memory,
-                                  cfg->max_memory,      cfg->scale_duration_ms, cfg->min_duration_ms,
-                                  cfg->max_duration_ms, cfg->manage_all,      cfg->heal};
+    *lim =
+        (struct policy_limits){cfg->cpu_shares,      cfg->max_cpu_shares,    cfg->memory,
+                               cfg->max_memory,      cfg->scale_duration_ms, cfg->min_duration_ms,
+                               cfg->max_duration_ms, cfg->manage_all,        cfg->heal};
 }
 
 static int run(const struct config *cfg)
@@ -71,14 +72,22 @@ static int run(const struct config *cfg)
     struct metrics *m = metrics_new();
     struct store *st = store_new(cfg->state_dir, &serr);
     if (!st || !m) {
-        log_error("cannot open the state directory", "error=%s", serr.msg[0] ? serr.msg : "out of memory");
+        log_error("cannot open the state directory", "error=%s",
+                  serr.msg[0] ? serr.msg : "out of memory");
         goto out_free;
     }
-    struct engine_opts eo = {.max_hold_ms = cfg->max_hold_ms, .workers = (size_t)cfg->workers,
-                             .dry_run = cfg->dry_run, .refresh_interval_ms = cfg->refresh_interval_ms,
-                             .docker_ud = dc, .store = st, .metrics = m, .prom_url = cfg->prometheus_url,
-                             .prom_timeout_ms = 3000, .container_labels = labels,
-                             .n_container_labels = cfg->n_container_labels, .cpu_alert = cfg->cpu_alert,
+    struct engine_opts eo = {.max_hold_ms = cfg->max_hold_ms,
+                             .workers = (size_t)cfg->workers,
+                             .dry_run = cfg->dry_run,
+                             .refresh_interval_ms = cfg->refresh_interval_ms,
+                             .docker_ud = dc,
+                             .store = st,
+                             .metrics = m,
+                             .prom_url = cfg->prometheus_url,
+                             .prom_timeout_ms = 3000,
+                             .container_labels = labels,
+                             .n_container_labels = cfg->n_container_labels,
+                             .cpu_alert = cfg->cpu_alert,
                              .memory_alert = cfg->memory_alert};
     limits_from(cfg, &eo.lim);
     if (engine_new(&eo, &e, &eerr) != ENGINE_OK || engine_load(e, &eerr) != ENGINE_OK) {
@@ -91,10 +100,16 @@ static int run(const struct config *cfg)
         log_error("cannot start HTTP server", "error=%s", herr.msg);
         goto out_free;
     }
-    log_info("listening", "address=%s port=%u version=%s dry_run=%s manage_all=%s auth=%s state=%s prometheus=%s", cfg->listen_host,
-             http_port(h), TRIP_VERSION, cfg->dry_run ? "true" : "false", cfg->manage_all ? "true" : "false",
-             cfg->token[0] && cfg->basic_user[0] ? "bearer+basic" : cfg->token[0] ? "bearer" : cfg->basic_user[0] ? "basic" : "none",
-             store_path(st), cfg->prometheus_url[0] ? cfg->prometheus_url : "-");
+    log_info(
+        "listening",
+        "address=%s port=%u version=%s dry_run=%s manage_all=%s auth=%s state=%s prometheus=%s",
+        cfg->listen_host, http_port(h), TRIP_VERSION, cfg->dry_run ? "true" : "false",
+        cfg->manage_all ? "true" : "false",
+        cfg->token[0] && cfg->basic_user[0] ? "bearer+basic"
+        : cfg->token[0]                     ? "bearer"
+        : cfg->basic_user[0]                ? "basic"
+                                            : "none",
+        store_path(st), cfg->prometheus_url[0] ? cfg->prometheus_url : "-");
     int sig = wait_for_signal(&set);
     log_info("shutting down", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce(h);

@@ -141,8 +141,8 @@ void metrics_alert(struct metrics *m, const char *result)
     pthread_mutex_unlock(&m->lock);
 }
 
-static void family_out(FILE *f, const char *name, const char *help, const struct family *fam, const char *la,
-                       const char *lb)
+static void family_out(FILE *f, const char *name, const char *help, const struct family *fam,
+                       const char *la, const char *lb)
 {
     fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
     for (size_t i = 0; i < fam->n; i++) {
@@ -150,7 +150,8 @@ static void family_out(FILE *f, const char *name, const char *help, const struct
             fprintf(f, "%s{%s=\"%s\",%s=\"%s\"} %llu\n", name, la, fam->v[i].a, lb, fam->v[i].b,
                     (unsigned long long)fam->v[i].count);
         else
-            fprintf(f, "%s{%s=\"%s\"} %llu\n", name, la, fam->v[i].a, (unsigned long long)fam->v[i].count);
+            fprintf(f, "%s{%s=\"%s\"} %llu\n", name, la, fam->v[i].a,
+                    (unsigned long long)fam->v[i].count);
     }
 }
 
@@ -158,13 +159,15 @@ static void hist_out(FILE *f, const struct metrics *m)
 {
     const char *name = "trip_action_duration_seconds";
 
-    fprintf(f, "# HELP %s Time taken by Docker actions (inspect + change).\n# TYPE %s histogram\n", name, name);
+    fprintf(f, "# HELP %s Time taken by Docker actions (inspect + change).\n# TYPE %s histogram\n",
+            name, name);
     for (size_t i = 0; i < m->n_hist; i++) {
         const struct hist *h = &m->hist[i];
         for (size_t b = 0; b < N_BUCKETS; b++)
             fprintf(f, "%s_bucket{kind=\"%s\",le=\"%g\"} %llu\n", name, h->kind, buckets[b],
                     (unsigned long long)h->bucket[b]);
-        fprintf(f, "%s_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n", name, h->kind, (unsigned long long)h->count);
+        fprintf(f, "%s_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n", name, h->kind,
+                (unsigned long long)h->count);
         fprintf(f, "%s_sum{kind=\"%s\"} %.6f\n", name, h->kind, h->sum);
         fprintf(f, "%s_count{kind=\"%s\"} %llu\n", name, h->kind, (unsigned long long)h->count);
     }
@@ -172,7 +175,8 @@ static void hist_out(FILE *f, const struct metrics *m)
 
 static void gauge_out(FILE *f, const char *name, const char *help, const char *labels, int64_t v)
 {
-    fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s%s %lld\n", name, help, name, name, labels, (long long)v);
+    fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s%s %lld\n", name, help, name, name, labels,
+            (long long)v);
 }
 
 char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const char *version)
@@ -186,20 +190,26 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const ch
         return NULL;
     snprintf(labels, sizeof(labels), "{version=\"%s\"}", version);
     gauge_out(f, "trip_build_info", "Build of trip-receiver.", labels, 1);
-    gauge_out(f, "trip_docker_up", "Whether the last Docker refresh succeeded.", "", g ? g->ready : 0);
-    gauge_out(f, "trip_managed_containers", "Managed containers seen by the last refresh.", "", g ? g->managed : 0);
-    fprintf(f, "# HELP trip_scaled_out_containers Containers currently scaled out, by resource.\n"
-               "# TYPE trip_scaled_out_containers gauge\n"
-               "trip_scaled_out_containers{resource=\"cpu\"} %lld\n"
-               "trip_scaled_out_containers{resource=\"memory\"} %lld\n",
+    gauge_out(f, "trip_docker_up", "Whether the last Docker refresh succeeded.", "",
+              g ? g->ready : 0);
+    gauge_out(f, "trip_managed_containers", "Managed containers seen by the last refresh.", "",
+              g ? g->managed : 0);
+    fprintf(f,
+            "# HELP trip_scaled_out_containers Containers currently scaled out, by resource.\n"
+            "# TYPE trip_scaled_out_containers gauge\n"
+            "trip_scaled_out_containers{resource=\"cpu\"} %lld\n"
+            "trip_scaled_out_containers{resource=\"memory\"} %lld\n",
             (long long)(g ? g->scaled_out_cpu : 0), (long long)(g ? g->scaled_out_memory : 0));
     if (m) {
         pthread_mutex_lock(&m->lock);
-        family_out(f, "trip_http_requests_total", "HTTP requests by route and status code.", &m->requests, "route",
-                   "code");
-        family_out(f, "trip_actions_total", "Engine actions by kind and result.", &m->actions, "kind", "result");
-        family_out(f, "trip_docker_errors_total", "Failed Docker API calls by error code.", &m->docker, "code", NULL);
-        family_out(f, "trip_webhook_alerts_total", "Webhook alerts by outcome.", &m->alerts, "result", NULL);
+        family_out(f, "trip_http_requests_total", "HTTP requests by route and status code.",
+                   &m->requests, "route", "code");
+        family_out(f, "trip_actions_total", "Engine actions by kind and result.", &m->actions,
+                   "kind", "result");
+        family_out(f, "trip_docker_errors_total", "Failed Docker API calls by error code.",
+                   &m->docker, "code", NULL);
+        family_out(f, "trip_webhook_alerts_total", "Webhook alerts by outcome.", &m->alerts,
+                   "result", NULL);
         hist_out(f, m);
         pthread_mutex_unlock(&m->lock);
     }

@@ -32,10 +32,10 @@ void metrics_alert(struct metrics *m, const char *result);
 
 /* Point-in-time values the engine reports at render time. */
 struct metrics_gauges {
-    int64_t managed;            /* managed containers seen by the last refresh */
-    int64_t scaled_out_cpu;     /* containers whose CPU is scaled out */
+    int64_t managed;        /* managed containers seen by the last refresh */
+    int64_t scaled_out_cpu; /* containers whose CPU is scaled out */
     int64_t scaled_out_memory;
-    int ready;                  /* Docker reachable at the last refresh */
+    int ready; /* Docker reachable at the last refresh */
 };
 
 /* The whole exposition text (NUL-terminated, caller frees), or NULL when out of memory. */

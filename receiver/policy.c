@@ -10,11 +10,16 @@
 const char *policy_kind_name(enum policy_kind k)
 {
     switch (k) {
-    case POLICY_SCALE_OUT: return "scale-out";
-    case POLICY_SCALE_IN: return "scale-in";
-    case POLICY_RESOLVE: return "resolve";
-    case POLICY_RESTART: return "restart";
-    default: return "none";
+    case POLICY_SCALE_OUT:
+        return "scale-out";
+    case POLICY_SCALE_IN:
+        return "scale-in";
+    case POLICY_RESOLVE:
+        return "resolve";
+    case POLICY_RESTART:
+        return "restart";
+    default:
+        return "none";
     }
 }
 
@@ -23,7 +28,8 @@ const char *policy_resource_name(enum policy_resource r)
     return r == POLICY_CPU ? "cpu" : "memory";
 }
 
-void policy_container_from_labels(struct policy_container *c, const struct docker_labels *l, bool running)
+void policy_container_from_labels(struct policy_container *c, const struct docker_labels *l,
+                                  bool running)
 {
     memset(c, 0, sizeof(*c));
     c->known = true;
@@ -64,7 +70,8 @@ bool policy_managed(const struct policy_limits *lim, const char *enable)
     return enable && strcmp(enable, "true") == 0;
 }
 
-static void verdict(struct policy_decision *d, enum policy_verdict v, int status, const char *reason)
+static void verdict(struct policy_decision *d, enum policy_verdict v, int status,
+                    const char *reason)
 {
     d->verdict = v;
     d->http_status = status;
@@ -80,12 +87,14 @@ static int pick_duration(const struct policy_limits *lim, const struct policy_re
     int64_t ms = lim->scale_duration_ms;
 
     if (src && config_duration_parse(src, &ms) != 0) {
-        snprintf(d->reason, sizeof(d->reason), "%s \"%.40s\" is not a duration (e.g. 20s, 5m, 1h)", what, src);
+        snprintf(d->reason, sizeof(d->reason), "%s \"%.40s\" is not a duration (e.g. 20s, 5m, 1h)",
+                 what, src);
         return -1;
     }
     if (ms < lim->min_duration_ms || ms > lim->max_duration_ms) {
-        snprintf(d->reason, sizeof(d->reason), "%s \"%.40s\" is outside [%llds, %llds]", what, src ? src : "",
-                 (long long)(lim->min_duration_ms / 1000), (long long)(lim->max_duration_ms / 1000));
+        snprintf(d->reason, sizeof(d->reason), "%s \"%.40s\" is outside [%llds, %llds]", what,
+                 src ? src : "", (long long)(lim->min_duration_ms / 1000),
+                 (long long)(lim->max_duration_ms / 1000));
         return -1;
     }
     d->duration_ms = ms;
@@ -102,15 +111,17 @@ static int pick_target(const struct policy_limits *lim, enum policy_resource r,
     const char *name = r == POLICY_CPU ? "trip.cpu-shares" : "trip.memory";
 
     if (label) {
-        int bad = r == POLICY_CPU ? (config_size_parse(label, &v) != 0 || strspn(label, "0123456789") != strlen(label))
+        int bad = r == POLICY_CPU ? (config_size_parse(label, &v) != 0 ||
+                                     strspn(label, "0123456789") != strlen(label))
                                   : config_size_parse(label, &v) != 0;
         if (bad) {
-            snprintf(d->reason, sizeof(d->reason), "label %s=\"%.40s\" is not a number", name, label);
+            snprintf(d->reason, sizeof(d->reason), "label %s=\"%.40s\" is not a number", name,
+                     label);
             return -1;
         }
         if (v < min || v > max) {
-            snprintf(d->reason, sizeof(d->reason), "label %s=%.40s is outside [%lld, %lld]", name, label,
-                     (long long)min, (long long)max);
+            snprintf(d->reason, sizeof(d->reason), "label %s=%.40s is outside [%lld, %lld]", name,
+                     label, (long long)min, (long long)max);
             return -1;
         }
     }
@@ -177,7 +188,8 @@ void policy_decide(const struct policy_limits *lim, const struct policy_request 
         return; /* clearing state is always safe, managed or not */
     }
     if (!c->known) {
-        snprintf(d->reason, sizeof(d->reason), "queued; container not seen yet, checked before acting");
+        snprintf(d->reason, sizeof(d->reason),
+                 "queued; container not seen yet, checked before acting");
         return;
     }
     decide_known(lim, req, c, d);

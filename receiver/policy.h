@@ -65,7 +65,8 @@ struct policy_decision {
 };
 
 /* Fills c from a container's labels (values borrow from l). known=exists=true. */
-void policy_container_from_labels(struct policy_container *c, const struct docker_labels *l, bool running);
+void policy_container_from_labels(struct policy_container *c, const struct docker_labels *l,
+                                  bool running);
 
 /* Maps an alert record to a request (firing scale-* -> SCALE_OUT, resolved scale-* -> RESOLVE,
  * firing restart -> RESTART, anything else -> NONE). Borrows r's strings. */
@@ -75,7 +76,8 @@ void policy_request_from_alert(struct policy_request *req, const struct alerts_r
 void policy_decide(const struct policy_limits *lim, const struct policy_request *req,
                    const struct policy_container *c, int64_t now_ms, struct policy_decision *d);
 
-/* True when the container is managed under lim (trip.enable=true, or not "false" with manage_all). */
+/* True when the container is managed under lim (trip.enable=true, or not "false" with manage_all).
+ */
 bool policy_managed(const struct policy_limits *lim, const char *enable_label);
 
 /* A scaled-out resource as the scale-in decision sees it. */

@@ -61,12 +61,14 @@ prom_code prom_alerts_firing(const char *body, size_t len, const struct prom_mat
     json_t *root = json_loadb(body, len, 0, &jerr);
     const json_t *alerts = json_object_get(json_object_get(root, "data"), "alerts");
     if (!root || !label_is(root, "status", "success") || !json_is_array(alerts)) {
-        set_err(err, PROM_E_MALFORMED, "prometheus alerts reply: %s", root ? "no data.alerts array" : jerr.text);
+        set_err(err, PROM_E_MALFORMED, "prometheus alerts reply: %s",
+                root ? "no data.alerts array" : jerr.text);
         json_decref(root);
         return PROM_E_MALFORMED;
     }
     *firing = false;
-    json_array_foreach(alerts, i, a) {
+    json_array_foreach(alerts, i, a)
+    {
         if (matches(a, m)) {
             *firing = true;
             break;
@@ -101,8 +103,8 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-prom_code prom_query_firing(const char *base_url, long timeout_ms, const struct prom_match *m, bool *firing,
-                            struct prom_err *err)
+prom_code prom_query_firing(const char *base_url, long timeout_ms, const struct prom_match *m,
+                            bool *firing, struct prom_err *err)
 {
     char url[512];
     struct sink s = {0};
@@ -114,7 +116,8 @@ prom_code prom_query_firing(const char *base_url, long timeout_ms, const struct 
         return PROM_E_INVALID;
     }
     size_t bl = strlen(base_url);
-    snprintf(url, sizeof(url), "%.*s/api/v1/alerts", (int)(bl && base_url[bl - 1] == '/' ? bl - 1 : bl), base_url);
+    snprintf(url, sizeof(url), "%.*s/api/v1/alerts",
+             (int)(bl && base_url[bl - 1] == '/' ? bl - 1 : bl), base_url);
     CURL *c = curl_easy_init();
     if (!c) {
         set_err(err, PROM_E_NOMEM, "curl_easy_init failed");
@@ -131,7 +134,8 @@ prom_code prom_query_firing(const char *base_url, long timeout_ms, const struct 
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
     if (cc != CURLE_OK) {
-        set_err(err, PROM_E_TRANSPORT, "GET %.200s: %s", url, s.toobig ? "reply too large" : curl_easy_strerror(cc));
+        set_err(err, PROM_E_TRANSPORT, "GET %.200s: %s", url,
+                s.toobig ? "reply too large" : curl_easy_strerror(cc));
         rc = PROM_E_TRANSPORT;
     } else if (status != 200) {
         set_err(err, PROM_E_HTTP, "GET %.200s: HTTP %ld", url, status);

@@ -35,7 +35,7 @@ prom_code prom_alerts_firing(const char *body, size_t len, const struct prom_mat
 
 /* GET <base_url>/api/v1/alerts (timeout_ms total, reply at most 4 MiB) and prom_alerts_firing().
  * Blocks; call from engine workers only. Any thread. */
-prom_code prom_query_firing(const char *base_url, long timeout_ms, const struct prom_match *m, bool *firing,
-                            struct prom_err *err);
+prom_code prom_query_firing(const char *base_url, long timeout_ms, const struct prom_match *m,
+                            bool *firing, struct prom_err *err);
 
 #endif

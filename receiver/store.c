@@ -132,7 +132,8 @@ out_close:
     return STORE_E_IO;
 }
 
-store_code store_save(struct store *s, const json_t *doc, uint64_t generation, struct store_err *err)
+store_code store_save(struct store *s, const json_t *doc, uint64_t generation,
+                      struct store_err *err)
 {
     store_code rc = STORE_OK;
     char *text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);

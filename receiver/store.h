@@ -38,7 +38,8 @@ const char *store_path(const struct store *s);
 
 /* Writes doc atomically unless a save with a higher generation already happened (then STORE_OK,
  * nothing written). Any thread. */
-store_code store_save(struct store *s, const json_t *doc, uint64_t generation, struct store_err *err);
+store_code store_save(struct store *s, const json_t *doc, uint64_t generation,
+                      struct store_err *err);
 
 /* Reads the state file into *doc (caller decrefs). STORE_E_NOTFOUND when there is none. */
 store_code store_load(struct store *s, json_t **doc, struct store_err *err);

@@ -25,7 +25,9 @@ static struct ts_http_reply *rep;
 static int group_setup(void **state)
 {
     char id[80];
-    const char *args[] = {"--token", TOKEN, "--scale-duration", "1h", "--max-duration", "2h", "--max-body", "4k", NULL};
+    const char *args[] = {
+        "--token", TOKEN, "--scale-duration", "1h", "--max-duration", "2h", "--max-body",
+        "4k",      NULL};
     (void)state;
     rep = malloc(sizeof(*rep));
     if (!ts_docker_available())
@@ -69,7 +71,9 @@ static void manual_scale_out_show_list_and_in(void **state)
     char v[64];
     (void)state;
     ts_require_docker_image();
-    assert_int_equal(call("POST", path_of(mname, "/scale"), TOKEN, "{\"resource\":\"cpu\",\"direction\":\"out\",\"duration\":\"5m\"}"), 200);
+    assert_int_equal(call("POST", path_of(mname, "/scale"), TOKEN,
+                          "{\"resource\":\"cpu\",\"direction\":\"out\",\"duration\":\"5m\"}"),
+                     200);
     assert_non_null(strstr(rep->body, "\"result\":\"ok\""));
     inspect(mname, "{{.HostConfig.CpuShares}}", v, sizeof(v));
     assert_string_equal(v, "1024");
@@ -81,7 +85,9 @@ static void manual_scale_out_show_list_and_in(void **state)
     assert_non_null(strstr(rep->body, "\"action\": \"scale_out_cpu\""));
     assert_int_equal(call("GET", "/api/v1/containers", TOKEN, NULL), 200);
     assert_non_null(strstr(rep->body, mname));
-    assert_int_equal(call("POST", path_of(mname, "/scale"), TOKEN, "{\"resource\":\"cpu\",\"direction\":\"in\"}"), 200);
+    assert_int_equal(call("POST", path_of(mname, "/scale"), TOKEN,
+                          "{\"resource\":\"cpu\",\"direction\":\"in\"}"),
+                     200);
     assert_non_null(strstr(rep->body, "\"result\":\"ok\""));
     inspect(mname, "{{.HostConfig.CpuShares}}", v, sizeof(v));
     assert_string_equal(v, "512");
@@ -116,9 +122,11 @@ static void container_down_alert_starts_stopped_container(void **state)
     (void)state;
     ts_require_docker_image();
     assert_int_equal(ts_docker(NULL, 0, "stop", "-t", "1", mname, NULL), 0);
-    snprintf(body, sizeof(body),
-             "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[{\"status\":\"firing\",\"labels\":"
-             "{\"alertname\":\"ContainerDown\",\"name\":\"%s\"},\"fingerprint\":\"down1\"}]}", mname);
+    snprintf(
+        body, sizeof(body),
+        "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[{\"status\":\"firing\",\"labels\":"
+        "{\"alertname\":\"ContainerDown\",\"name\":\"%s\"},\"fingerprint\":\"down1\"}]}",
+        mname);
     assert_int_equal(call("POST", "/webhook", TOKEN, body), 200);
     assert_non_null(strstr(rep->body, "\"result\":\"accepted\""));
     for (int i = 0; i < 60; i++) {
@@ -152,13 +160,16 @@ static void unmanaged_is_403_manually_and_ignored_by_webhook(void **state)
     char v[64], body[1024];
     (void)state;
     ts_require_docker_image();
-    assert_int_equal(call("POST", path_of(uname, "/scale"), TOKEN, "{\"resource\":\"cpu\",\"direction\":\"out\"}"), 403);
+    assert_int_equal(call("POST", path_of(uname, "/scale"), TOKEN,
+                          "{\"resource\":\"cpu\",\"direction\":\"out\"}"),
+                     403);
     assert_non_null(strstr(rep->body, "needs label trip.enable=true"));
     assert_int_equal(call("POST", path_of(uname, "/restart"), TOKEN, "{\"force\":true}"), 403);
     usleep(500000); /* let the 200 ms refresh see the container */
     snprintf(body, sizeof(body),
              "{\"version\":\"4\",\"alerts\":[{\"status\":\"firing\",\"labels\":"
-             "{\"alertname\":\"ContainerHighCpu\",\"name\":\"%s\"},\"fingerprint\":\"u1\"}]}", uname);
+             "{\"alertname\":\"ContainerHighCpu\",\"name\":\"%s\"},\"fingerprint\":\"u1\"}]}",
+             uname);
     assert_int_equal(call("POST", "/webhook", TOKEN, body), 200);
     assert_non_null(strstr(rep->body, "\"result\":\"ignored\""));
     assert_non_null(strstr(rep->body, "not managed"));
@@ -176,8 +187,11 @@ static void bad_requests_get_precise_codes(void **state)
     (void)state;
     ts_require_docker_image();
     assert_int_equal(call("POST", "/api/v1/containers/trip-no-such-container-xyz/scale", TOKEN,
-                          "{\"resource\":\"cpu\",\"direction\":\"out\"}"), 404);
-    assert_int_equal(call("POST", path_of(mname, "/scale"), TOKEN, "{\"resource\":\"cpu\",\"duration\":\"3h\"}"), 422);
+                          "{\"resource\":\"cpu\",\"direction\":\"out\"}"),
+                     404);
+    assert_int_equal(
+        call("POST", path_of(mname, "/scale"), TOKEN, "{\"resource\":\"cpu\",\"duration\":\"3h\"}"),
+        422);
     assert_non_null(strstr(rep->body, "duration \\\"3h\\\" is outside"));
     assert_int_equal(call("POST", path_of(mname, "/scale"), TOKEN, "{\"resource\":\"disk\"}"), 400);
     assert_int_equal(call("POST", "/webhook", TOKEN, "{\"alerts\": [}"), 400);
@@ -206,8 +220,10 @@ static void metrics_count_requests_and_actions(void **state)
     assert_non_null(strstr(rep->headers, "text/plain; version=0.0.4"));
     assert_non_null(strstr(rep->body, "trip_http_requests_total{route=\"webhook\",code=\"401\"}"));
     assert_non_null(strstr(rep->body, "trip_http_requests_total{route=\"scale\",code=\"200\"}"));
-    assert_non_null(strstr(rep->body, "trip_actions_total{kind=\"scale_out_cpu\",result=\"ok\"} 1"));
-    assert_non_null(strstr(rep->body, "trip_action_duration_seconds_count{kind=\"scale_out_cpu\"} 1"));
+    assert_non_null(
+        strstr(rep->body, "trip_actions_total{kind=\"scale_out_cpu\",result=\"ok\"} 1"));
+    assert_non_null(
+        strstr(rep->body, "trip_action_duration_seconds_count{kind=\"scale_out_cpu\"} 1"));
     assert_non_null(strstr(rep->body, "trip_docker_errors_total{code=\"not_found\"}"));
     assert_non_null(strstr(rep->body, "trip_managed_containers "));
     assert_non_null(strstr(rep->body, "trip_build_info{version=\""));
@@ -217,8 +233,10 @@ static void basic_auth_works_and_sigterm_exits_zero(void **state)
 {
     struct ts_receiver b;
     const char *args[] = {"--basic-auth-user", "am", "--basic-auth-password", "pw", NULL};
-    const char *good[] = {"Content-Type: application/json", "Authorization: Basic YW06cHc=", NULL}; /* am:pw */
-    const char *bad[] = {"Content-Type: application/json", "Authorization: Basic YW06eHg=", NULL};  /* am:xx */
+    const char *good[] = {"Content-Type: application/json",
+                          "Authorization: Basic YW06cHc=", NULL}; /* am:pw */
+    const char *bad[] = {"Content-Type: application/json",
+                         "Authorization: Basic YW06eHg=", NULL}; /* am:xx */
     (void)state;
     ts_require_docker_image();
     assert_int_equal(ts_receiver_start(&b, args), 0);

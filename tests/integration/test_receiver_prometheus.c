@@ -42,7 +42,8 @@ static uint16_t free_port(void)
     socklen_t len = sizeof(a);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     uint16_t port = 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
         port = ntohs(a.sin_port);
     close(fd);
     return port;
@@ -60,9 +61,11 @@ static void write_rules(struct prom *p, const char *container)
 {
     char text[512];
     if (container)
-        snprintf(text, sizeof(text),
-                 "groups:\n  - name: t\n    interval: 1s\n    rules:\n      - alert: ContainerHighCpu\n"
-                 "        expr: vector(1)\n        labels: {name: \"%s\", action: scale-cpu}\n", container);
+        snprintf(
+            text, sizeof(text),
+            "groups:\n  - name: t\n    interval: 1s\n    rules:\n      - alert: ContainerHighCpu\n"
+            "        expr: vector(1)\n        labels: {name: \"%s\", action: scale-cpu}\n",
+            container);
     else
         snprintf(text, sizeof(text), "groups: []\n");
     write_file(p->rules, text);
@@ -98,15 +101,16 @@ static void prom_start(struct prom *p, const char *container)
         snprintf(logp, sizeof(logp), "%s/prometheus.log", p->dir);
         FILE *f = freopen(logp, "w", stderr);
         (void)f;
-        execl("/usr/bin/prometheus", "prometheus", cfgflag, storeflag, listenflag, "--web.enable-lifecycle", (char *)NULL);
+        execl("/usr/bin/prometheus", "prometheus", cfgflag, storeflag, listenflag,
+              "--web.enable-lifecycle", (char *)NULL);
         _exit(127);
     }
     /* ready, and the rule has fired at least once */
     bool firing = false;
     for (int i = 0; i < 200 && !firing; i++) {
         usleep(100000);
-        firing = ts_http(&p->http, "GET", "/api/v1/alerts", NULL, NULL, 0, rep) == 0 && rep->status == 200 &&
-                 strstr(rep->body, "\"state\":\"firing\"");
+        firing = ts_http(&p->http, "GET", "/api/v1/alerts", NULL, NULL, 0, rep) == 0 &&
+                 rep->status == 200 && strstr(rep->body, "\"state\":\"firing\"");
     }
     assert_true(firing);
     free(rep);
@@ -163,7 +167,8 @@ static void scale_in_waits_while_prometheus_says_firing(void **state)
     assert_int_equal(ts_receiver_start(&r, args), 0);
     post(&r, "alertmanager-0.25-firing.json", name);
     post(&r, "alertmanager-0.25-resolved.json", name);
-    assert_true(ts_receiver_log_has(&r, "prometheus reports the alert still firing; holding scale-in", 4000));
+    assert_true(ts_receiver_log_has(
+        &r, "prometheus reports the alert still firing; holding scale-in", 4000));
     sleep(1);
     assert_int_equal(shares(name), 1024); /* held although Alertmanager said resolved */
     /* the rule goes away: Prometheus stops reporting the alert */

@@ -60,7 +60,8 @@ static void kill9_then_restart_scales_in_within_duration(void **state)
     (void)state;
     ts_require_docker_image();
     ts_docker_name(name, sizeof(name), "k9");
-    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, "--cpu-shares", "300", NULL), 0);
+    assert_int_equal(
+        ts_docker_run_container(id, sizeof(id), name, managed, "--cpu-shares", "300", NULL), 0);
     assert_int_equal(ts_receiver_start(&r, args), 0);
     int64_t t0 = now_ms();
     post(&r, "alertmanager-0.25-firing.json", name);

@@ -62,7 +62,8 @@ static int64_t cgroup_mem(const char *id)
     return v;
 }
 
-static int64_t wait_cgroup(int64_t (*read)(const char *), const char *id, int64_t want, int timeout_ms)
+static int64_t wait_cgroup(int64_t (*read)(const char *), const char *id, int64_t want,
+                           int timeout_ms)
 {
     int64_t t0 = now_ms(), v = -1;
     while (now_ms() - t0 <= timeout_ms) {
@@ -91,14 +92,16 @@ static void post_fixture(const struct ts_receiver *r, const char *fixture, const
     free(rep);
 }
 
-static void post_memory_alert(const struct ts_receiver *r, const char *container, const char *status)
+static void post_memory_alert(const struct ts_receiver *r, const char *container,
+                              const char *status)
 {
     char body[1024];
     struct ts_http_reply *rep = malloc(sizeof(*rep));
     snprintf(body, sizeof(body),
              "{\"version\":\"4\",\"status\":\"%s\",\"alerts\":[{\"status\":\"%s\",\"labels\":"
              "{\"alertname\":\"ContainerHighMemory\",\"name\":\"%s\",\"severity\":\"warning\"},"
-             "\"startsAt\":\"2026-11-25T00:13:45Z\",\"endsAt\":\"0001-01-01T00:00:00Z\",\"fingerprint\":\"m%s\"}]}",
+             "\"startsAt\":\"2026-11-25T00:13:45Z\",\"endsAt\":\"0001-01-01T00:00:00Z\","
+             "\"fingerprint\":\"m%s\"}]}",
              status, status, container, container);
     assert_int_equal(ts_http_json(r, "POST", "/webhook", NULL, body, rep), 0);
     assert_int_equal(rep->status, 200);
@@ -116,7 +119,8 @@ static void cpu_round_trip(int baseline)
     ts_require_docker_image();
     ts_docker_name(name, sizeof(name), "cpu");
     snprintf(shares, sizeof(shares), "%d", baseline);
-    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, "--cpu-shares", shares, NULL), 0);
+    assert_int_equal(
+        ts_docker_run_container(id, sizeof(id), name, managed, "--cpu-shares", shares, NULL), 0);
     assert_int_equal(ts_receiver_start(&r, args), 0);
     int64_t fired = now_ms();
     post_fixture(&r, "alertmanager-0.25-firing.json", name);
@@ -126,7 +130,8 @@ static void cpu_round_trip(int baseline)
     assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", baseline, 6000) >= 0);
     int64_t took = now_ms() - fired;
     assert_true(took >= 1900); /* not before the scale duration */
-    print_message("back to %d shares %lld ms after the firing webhook\n", baseline, (long long)took);
+    print_message("back to %d shares %lld ms after the firing webhook\n", baseline,
+                  (long long)took);
     assert_true(took <= 4000); /* 2 s duration + polling, on a shared 2-core machine */
     assert_int_equal(wait_cgroup(cgroup_cpu, id, cpu_want(baseline), 3000), cpu_want(baseline));
     assert_true(ts_receiver_log_has(&r, "msg=\"scaled in\"", 0));
@@ -154,7 +159,8 @@ static void memory_1g_to_2g_and_back_keeps_swap_consistent(void **state)
 
     ts_require_docker_image();
     ts_docker_name(name, sizeof(name), "mem");
-    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, "--memory", "1g", NULL), 0);
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, "--memory", "1g", NULL),
+                     0);
     assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
     assert_int_equal(ts_receiver_start(&r, args), 0);
     post_memory_alert(&r, name, "firing");

@@ -26,7 +26,8 @@ static uint16_t free_port(void)
 
     if (fd < 0)
         return 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
         port = ntohs(a.sin_port);
     close(fd);
     return port;
@@ -47,7 +48,8 @@ static void binary_path(char *buf, size_t size)
 static void print_log(const struct ts_receiver *r)
 {
     char *text = ts_read_file(r->log_path, NULL);
-    fprintf(stderr, "--- trip-receiver log (%s) ---\n%s--- end of log ---\n", r->log_path, text ? text : "(none)\n");
+    fprintf(stderr, "--- trip-receiver log (%s) ---\n%s--- end of log ---\n", r->log_path,
+            text ? text : "(none)\n");
     free(text);
 }
 
@@ -221,8 +223,8 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-int ts_http(const struct ts_receiver *r, const char *method, const char *path, const char *const *headers,
-            const char *body, size_t len, struct ts_http_reply *out)
+int ts_http(const struct ts_receiver *r, const char *method, const char *path,
+            const char *const *headers, const char *body, size_t len, struct ts_http_reply *out)
 {
     char url[512];
     struct curl_slist *hl = NULL;
@@ -260,8 +262,8 @@ int ts_http(const struct ts_receiver *r, const char *method, const char *path, c
     return rc;
 }
 
-int ts_http_json(const struct ts_receiver *r, const char *method, const char *path, const char *token,
-                 const char *body, struct ts_http_reply *out)
+int ts_http_json(const struct ts_receiver *r, const char *method, const char *path,
+                 const char *token, const char *body, struct ts_http_reply *out)
 {
     char auth[300];
     const char *headers[3] = {"Content-Type: application/json", NULL, NULL};

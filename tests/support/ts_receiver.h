@@ -48,11 +48,12 @@ struct ts_http_reply {
 };
 /* One HTTP request with libcurl to the daemon. headers: NULL-terminated "Name: value" lines (may
  * be NULL); body may be NULL. Returns 0 when a reply came. Thread-safe. */
-int ts_http(const struct ts_receiver *r, const char *method, const char *path, const char *const *headers,
-            const char *body, size_t len, struct ts_http_reply *out);
-/* ts_http with Content-Type: application/json and, when token is not NULL, Authorization: Bearer. */
-int ts_http_json(const struct ts_receiver *r, const char *method, const char *path, const char *token,
-                 const char *body, struct ts_http_reply *out);
+int ts_http(const struct ts_receiver *r, const char *method, const char *path,
+            const char *const *headers, const char *body, size_t len, struct ts_http_reply *out);
+/* ts_http with Content-Type: application/json and, when token is not NULL, Authorization: Bearer.
+ */
+int ts_http_json(const struct ts_receiver *r, const char *method, const char *path,
+                 const char *token, const char *body, struct ts_http_reply *out);
 
 /* A fixture from $TRIP_SAMPLES_DIR with every `"name": "user"` label replaced by container. Caller
  * frees. NULL when the fixture is missing. */

@@ -1,4 +1,5 @@
-/* test_alerts.c: Alertmanager payload v4 -> alert records, on the real captures and broken variants. */
+/* test_alerts.c: Alertmanager payload v4 -> alert records, on the real captures and broken
+ * variants. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,10 +84,12 @@ static void per_alert_problems_do_not_fail_the_batch(void **state)
     struct alerts_batch b;
     (void)state;
     parse_text("{\"version\":\"4\",\"alerts\":["
-               "{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighMemory\",\"name\":\"db\"}},"
+               "{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighMemory\",\"name\":"
+               "\"db\"}},"
                "{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighCpu\"}},"
                "{\"status\":\"firing\",\"labels\":{\"alertname\":\"DiskFull\",\"name\":\"x\"}},"
-               "{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\",\"name\":\"x\",\"action\":\"reboot\"}},"
+               "{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\",\"name\":\"x\",\"action\":"
+               "\"reboot\"}},"
                "{\"status\":\"weird\",\"labels\":{\"alertname\":\"ContainerDown\",\"name\":\"x\"}},"
                "{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerDown\",\"name\":\"x\"},"
                "\"startsAt\":\"yesterday\"},"
@@ -97,7 +100,8 @@ static void per_alert_problems_do_not_fail_the_batch(void **state)
     assert_int_equal(b.v[0].action, ALERTS_SCALE_MEMORY);
     assert_string_equal(b.v[0].container, "db");
     assert_string_equal(b.v[1].problem, "no container label (tried name)");
-    assert_string_equal(b.v[2].problem, "no action label and alertname \"DiskFull\" maps to no action");
+    assert_string_equal(b.v[2].problem,
+                        "no action label and alertname \"DiskFull\" maps to no action");
     assert_string_equal(b.v[3].problem, "unknown action label \"reboot\"");
     assert_string_equal(b.v[4].problem, "status must be firing or resolved");
     assert_string_equal(b.v[5].problem, "malformed startsAt \"yesterday\"");
@@ -124,9 +128,11 @@ static void container_label_list_is_tried_in_order(void **state)
     const char *names[] = {"container_label_com_docker_compose_service", "name"};
     struct alerts_opts o = {.container_labels = names, .n_container_labels = 2, .cpu_alert = "Hot"};
     struct alerts_batch b;
-    const char *body = "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"Hot\",\"name\":\"trip_user_1\","
-                       "\"container_label_com_docker_compose_service\":\"user\"}},"
-                       "{\"status\":\"firing\",\"labels\":{\"alertname\":\"Hot\",\"name\":\"only\"}}]}";
+    const char *body =
+        "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"Hot\",\"name\":\"trip_"
+        "user_1\","
+        "\"container_label_com_docker_compose_service\":\"user\"}},"
+        "{\"status\":\"firing\",\"labels\":{\"alertname\":\"Hot\",\"name\":\"only\"}}]}";
     (void)state;
     assert_int_equal(alerts_parse(body, strlen(body), &o, &b, NULL), ALERTS_OK);
     assert_string_equal(b.v[0].container, "user");

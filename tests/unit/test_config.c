@@ -16,9 +16,9 @@ static void durations_accept_the_documented_forms(void **state)
     static const struct {
         const char *in;
         int64_t ms;
-    } ok[] = {{"20s", 20000},   {"5m", 300000},      {"1h", 3600000}, {"1h30m", 5400000},
-              {"500ms", 500},   {"2s500ms", 2500},   {"45", 45000},   {"1d", 86400000},
-              {"0s", 0}};
+    } ok[] = {{"20s", 20000},     {"5m", 300000},   {"1h", 3600000},
+              {"1h30m", 5400000}, {"500ms", 500},   {"2s500ms", 2500},
+              {"45", 45000},      {"1d", 86400000}, {"0s", 0}};
     (void)state;
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         int64_t ms = -1;
@@ -29,7 +29,8 @@ static void durations_accept_the_documented_forms(void **state)
 
 static void durations_reject_garbage(void **state)
 {
-    static const char *const bad[] = {"", "s", "5x", "-5s", "5 m", "m5", "1h-3m", "99999999999999h", "1.5h"};
+    static const char *const bad[] = {
+        "", "s", "5x", "-5s", "5 m", "m5", "1h-3m", "99999999999999h", "1.5h"};
     int64_t ms;
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -92,11 +93,15 @@ static void defaults_match_the_seed_rules(void **state)
 static void flags_override_environment(void **state)
 {
     struct config c;
-    char *envp[] = {"TRIP_LISTEN=127.0.0.1:1", "TRIP_SCALE_DURATION=20s", "TRIP_DRY_RUN=true",
-                    "TRIP_CONTAINER_LABELS=container_label_com_docker_compose_service, name", "PATH=/bin",
+    char *envp[] = {"TRIP_LISTEN=127.0.0.1:1",
+                    "TRIP_SCALE_DURATION=20s",
+                    "TRIP_DRY_RUN=true",
+                    "TRIP_CONTAINER_LABELS=container_label_com_docker_compose_service, name",
+                    "PATH=/bin",
                     NULL};
-    char *argv[] = {"trip-receiver", "--listen", "127.0.0.1:19095", "--state-dir=/tmp/x", "--manage-all",
-                    "--dry-run=false", NULL};
+    char *argv[] = {
+        "trip-receiver",   "--listen", "127.0.0.1:19095", "--state-dir=/tmp/x", "--manage-all",
+        "--dry-run=false", NULL};
     (void)state;
     assert_int_equal(config_parse(&c, 6, argv, envp, NULL), CONFIG_OK);
     assert_string_equal(c.listen_host, "127.0.0.1");

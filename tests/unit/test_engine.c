@@ -71,7 +71,8 @@ static struct fake_ct *fake_add(const char *name, int64_t shares, int64_t memory
     return c;
 }
 
-static docker_code f_inspect(void *ud, const char *name, struct docker_container *out, struct docker_err *err)
+static docker_code f_inspect(void *ud, const char *name, struct docker_container *out,
+                             struct docker_err *err)
 {
     (void)ud;
     pthread_mutex_lock(&fk.lock);
@@ -104,7 +105,8 @@ static docker_code f_inspect(void *ud, const char *name, struct docker_container
     return DOCKER_OK;
 }
 
-static docker_code f_update(void *ud, const char *id, const struct docker_update *u, struct docker_err *err)
+static docker_code f_update(void *ud, const char *id, const struct docker_update *u,
+                            struct docker_err *err)
 {
     (void)ud;
     pthread_mutex_lock(&fk.lock);
@@ -118,7 +120,8 @@ static docker_code f_update(void *ud, const char *id, const struct docker_update
     if (c && c->fail_update) {
         pthread_mutex_unlock(&fk.lock);
         err->code = DOCKER_E_BAD_REQUEST;
-        snprintf(err->msg, sizeof(err->msg), "update %s: Memory limit should be smaller than already set memoryswap limit", id);
+        snprintf(err->msg, sizeof(err->msg),
+                 "update %s: Memory limit should be smaller than already set memoryswap limit", id);
         return DOCKER_E_BAD_REQUEST;
     }
     if (u->has_cpu_shares)
@@ -167,9 +170,18 @@ static const struct engine_docker_ops fake_ops = {f_inspect, f_update, f_start, 
 static struct engine_opts base_opts(void)
 {
     struct engine_opts o = {
-        .lim = {.cpu_shares = 1024, .max_cpu_shares = 4096, .memory = 2 * GIB, .max_memory = 16 * GIB,
-                .scale_duration_ms = 300000, .min_duration_ms = 1000, .max_duration_ms = 86400000, .heal = true},
-        .max_hold_ms = 3600000, .workers = 4, .ops = &fake_ops, .clock = fake_clock,
+        .lim = {.cpu_shares = 1024,
+                .max_cpu_shares = 4096,
+                .memory = 2 * GIB,
+                .max_memory = 16 * GIB,
+                .scale_duration_ms = 300000,
+                .min_duration_ms = 1000,
+                .max_duration_ms = 86400000,
+                .heal = true},
+        .max_hold_ms = 3600000,
+        .workers = 4,
+        .ops = &fake_ops,
+        .clock = fake_clock,
     };
     return o;
 }
@@ -194,12 +206,14 @@ static int setup(void **state)
     return 0;
 }
 
-static void alert(struct engine *e, const char *name, enum policy_kind kind, enum policy_resource r, const char *fp)
+static void alert(struct engine *e, const char *name, enum policy_kind kind, enum policy_resource r,
+                  const char *fp)
 {
     struct engine_job j = {.kind = kind, .resource = r, .from_alert = true};
     snprintf(j.container, sizeof(j.container), "%s", name);
     snprintf(j.fingerprint, sizeof(j.fingerprint), "%s", fp);
-    snprintf(j.alertname, sizeof(j.alertname), "%s", r == POLICY_CPU ? "ContainerHighCpu" : "ContainerHighMemory");
+    snprintf(j.alertname, sizeof(j.alertname), "%s",
+             r == POLICY_CPU ? "ContainerHighCpu" : "ContainerHighMemory");
     assert_int_equal(engine_submit(e, &j, NULL), ENGINE_OK);
 }
 
@@ -253,10 +267,11 @@ static void on_done(void *ud, int status, const char *body)
     pthread_mutex_unlock(&w->lock);
 }
 
-static void manual(struct engine *e, struct waiter *w, enum policy_kind kind, enum policy_resource r,
-                   const char *name, const char *duration, bool force)
+static void manual(struct engine *e, struct waiter *w, enum policy_kind kind,
+                   enum policy_resource r, const char *name, const char *duration, bool force)
 {
-    struct engine_job j = {.kind = kind, .resource = r, .force = force, .done = on_done, .done_ud = w};
+    struct engine_job j = {
+        .kind = kind, .resource = r, .force = force, .done = on_done, .done_ud = w};
     memset(w, 0, sizeof(*w));
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);

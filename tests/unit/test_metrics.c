@@ -13,7 +13,8 @@
 static void counters_are_labelled_and_counted(void **state)
 {
     struct metrics *m = metrics_new();
-    struct metrics_gauges g = {.managed = 3, .scaled_out_cpu = 1, .scaled_out_memory = 2, .ready = 1};
+    struct metrics_gauges g = {
+        .managed = 3, .scaled_out_cpu = 1, .scaled_out_memory = 2, .ready = 1};
     (void)state;
     metrics_request(m, "webhook", 200);
     metrics_request(m, "webhook", 200);
@@ -34,10 +35,14 @@ static void counters_are_labelled_and_counted(void **state)
     assert_non_null(strstr(text, "trip_scaled_out_containers{resource=\"memory\"} 2\n"));
     assert_non_null(strstr(text, "trip_docker_up 1\n"));
     /* 0.03 s falls in le=0.05 and above, 2 s only from le=2.5 */
-    assert_non_null(strstr(text, "trip_action_duration_seconds_bucket{kind=\"scale_out_cpu\",le=\"0.025\"} 0\n"));
-    assert_non_null(strstr(text, "trip_action_duration_seconds_bucket{kind=\"scale_out_cpu\",le=\"0.05\"} 1\n"));
-    assert_non_null(strstr(text, "trip_action_duration_seconds_bucket{kind=\"scale_out_cpu\",le=\"2.5\"} 2\n"));
-    assert_non_null(strstr(text, "trip_action_duration_seconds_bucket{kind=\"scale_out_cpu\",le=\"+Inf\"} 2\n"));
+    assert_non_null(strstr(
+        text, "trip_action_duration_seconds_bucket{kind=\"scale_out_cpu\",le=\"0.025\"} 0\n"));
+    assert_non_null(strstr(
+        text, "trip_action_duration_seconds_bucket{kind=\"scale_out_cpu\",le=\"0.05\"} 1\n"));
+    assert_non_null(
+        strstr(text, "trip_action_duration_seconds_bucket{kind=\"scale_out_cpu\",le=\"2.5\"} 2\n"));
+    assert_non_null(strstr(
+        text, "trip_action_duration_seconds_bucket{kind=\"scale_out_cpu\",le=\"+Inf\"} 2\n"));
     assert_non_null(strstr(text, "trip_action_duration_seconds_count{kind=\"scale_out_cpu\"} 2\n"));
     assert_non_null(strstr(text, "# TYPE trip_action_duration_seconds histogram\n"));
     free(text);

@@ -10,12 +10,15 @@
 
 #include "prom.h"
 
-static const char captured[] =
-    "{\"status\":\"success\",\"data\":{\"alerts\":["
-    "{\"labels\":{\"action\":\"scale-cpu\",\"alertname\":\"ContainerHighCpu\",\"name\":\"user\",\"severity\":\"warning\"},"
-    "\"annotations\":{},\"state\":\"firing\",\"activeAt\":\"2026-11-25T13:01:00.255482517Z\",\"value\":\"1e+00\"},"
-    "{\"labels\":{\"action\":\"scale-memory\",\"alertname\":\"ContainerHighMemory\",\"name\":\"user\"},"
-    "\"annotations\":{},\"state\":\"pending\",\"activeAt\":\"2026-11-25T13:01:00.255482517Z\",\"value\":\"1e+00\"}]}}";
+static const char captured[] = "{\"status\":\"success\",\"data\":{\"alerts\":["
+                               "{\"labels\":{\"action\":\"scale-cpu\",\"alertname\":"
+                               "\"ContainerHighCpu\",\"name\":\"user\",\"severity\":\"warning\"},"
+                               "\"annotations\":{},\"state\":\"firing\",\"activeAt\":\"2026-11-"
+                               "25T13:01:00.255482517Z\",\"value\":\"1e+00\"},"
+                               "{\"labels\":{\"action\":\"scale-memory\",\"alertname\":"
+                               "\"ContainerHighMemory\",\"name\":\"user\"},"
+                               "\"annotations\":{},\"state\":\"pending\",\"activeAt\":\"2026-11-"
+                               "25T13:01:00.255482517Z\",\"value\":\"1e+00\"}]}}";
 
 static const char *const names[] = {"name"};
 
@@ -49,8 +52,9 @@ static void other_container_or_action_does_not_hold(void **state)
 
 static void alertname_counts_when_no_action_label(void **state)
 {
-    const char *body = "{\"status\":\"success\",\"data\":{\"alerts\":[{\"labels\":{\"alertname\":\"Hot\","
-                       "\"container\":\"db\"},\"state\":\"firing\"}]}}";
+    const char *body =
+        "{\"status\":\"success\",\"data\":{\"alerts\":[{\"labels\":{\"alertname\":\"Hot\","
+        "\"container\":\"db\"},\"state\":\"firing\"}]}}";
     const char *const labels[] = {"name", "container"};
     struct prom_match m = {labels, 2, "db", "Hot", "scale-cpu"};
     bool firing = false;
@@ -70,7 +74,8 @@ static void malformed_replies_are_errors(void **state)
     const char *e = "{\"status\":\"error\",\"errorType\":\"bad_data\"}";
     assert_int_equal(prom_alerts_firing(e, strlen(e), &m, &firing, NULL), PROM_E_MALFORMED);
     memset(&err, 0, sizeof(err));
-    assert_int_equal(prom_query_firing("http://127.0.0.1:1", 500, &m, &firing, &err), PROM_E_TRANSPORT);
+    assert_int_equal(prom_query_firing("http://127.0.0.1:1", 500, &m, &firing, &err),
+                     PROM_E_TRANSPORT);
     assert_non_null(strstr(err.msg, "GET http://127.0.0.1:1/api/v1/alerts"));
 }
 

@@ -37,12 +37,14 @@ static int teardown(void **state)
 
 static json_t *doc_with(int n)
 {
-    return json_pack("{s:i, s:[{s:s, s:i}]}", "version", 1, "containers", "name", "user", "cpu_baseline", n);
+    return json_pack("{s:i, s:[{s:s, s:i}]}", "version", 1, "containers", "name", "user",
+                     "cpu_baseline", n);
 }
 
 static int64_t baseline_of(json_t *doc)
 {
-    return json_integer_value(json_object_get(json_array_get(json_object_get(doc, "containers"), 0), "cpu_baseline"));
+    return json_integer_value(
+        json_object_get(json_array_get(json_object_get(doc, "containers"), 0), "cpu_baseline"));
 }
 
 static void first_start_has_no_state(void **state)
