@@ -1,7 +1,10 @@
 #!/bin/bash
 # Creates the account mysqld-exporter uses, with the least privilege its collectors need:
-# PROCESS (processlist, InnoDB status), REPLICATION CLIENT (replica and binlog status) and
+# PROCESS (processlist, InnoDB status), REPLICATION CLIENT (binlog and replica status) and
 # SELECT on performance_schema, nothing on any data. At most 3 connections.
+# MariaDB 10.5 split REPLICATION CLIENT: it now means BINLOG MONITOR (and SHOW GRANTS prints that
+# name), while SHOW REPLICA STATUS needs SLAVE MONITOR; without it the exporter's slave_status
+# collector fails on every scrape. So SLAVE MONITOR is granted too where the server has it.
 # Run once by the image's entrypoint on an empty data directory (official mariadb image or the
 # local one in compose/images/mariadb), with MARIADB_ROOT_PASSWORD set and the server on its
 # socket. The password comes from MYSQL_EXPORTER_PASSWORD_FILE (a compose secret).
@@ -16,6 +19,9 @@ mariadb --protocol=socket -uroot -p"$MARIADB_ROOT_PASSWORD" <<SQL
 CREATE USER IF NOT EXISTS 'exporter'@'%' IDENTIFIED BY '$pw' WITH MAX_USER_CONNECTIONS 3;
 GRANT PROCESS, REPLICATION CLIENT ON *.* TO 'exporter'@'%';
 GRANT SELECT ON performance_schema.* TO 'exporter'@'%';
-FLUSH PRIVILEGES;
 SQL
-echo "10-exporter-user.sh: user exporter created (PROCESS, REPLICATION CLIENT, SELECT on performance_schema)"
+if mariadb --protocol=socket -uroot -p"$MARIADB_ROOT_PASSWORD" -e "GRANT SLAVE MONITOR ON *.* TO 'exporter'@'%'" 2>/dev/null; then
+  echo "10-exporter-user.sh: SLAVE MONITOR granted (MariaDB >= 10.5: replica status)" >&2
+fi
+mariadb --protocol=socket -uroot -p"$MARIADB_ROOT_PASSWORD" -e "FLUSH PRIVILEGES"
+echo "10-exporter-user.sh: user exporter created (PROCESS, REPLICATION CLIENT, SELECT on performance_schema)" >&2
