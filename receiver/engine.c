@@ -19,6 +19,7 @@
 #define MAX_ENTRIES 4096
 #define MAX_CACHE 4096
 #define DEFAULT_CPU_SHARES 1024 /* the kernel's value when CpuShares is unset */
+#define RETRY_MS 5000           /* a failed scale-in is tried again after this */
 
 enum op { OP_SUBMIT, OP_CHECK, OP_RECONCILE };
 
@@ -35,8 +36,8 @@ struct res_state {
     struct firing firing[MAX_FIRING];
     size_t n_firing;
     bool check_queued;
-    int64_t
-        prom_hold_until; /* Prometheus said still firing: no check before this (not persisted) */
+    int64_t hold_until; /* no scale-in check before this: Prometheus said firing, or the last
+                           attempt failed (not persisted) */
 };
 
 struct entry {
@@ -650,6 +651,18 @@ static void finish_scale_in(struct engine *e, const struct engine_job *job, cons
     unlock_persist(e);
 }
 
+/* A scale-in attempt failed: let the timer try again in RETRY_MS, not on its next tick. */
+static void retry_later(struct engine *e, const struct engine_job *job)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (en) {
+        en->r[job->resource].check_queued = false;
+        en->r[job->resource].hold_until = now_ms(e) + RETRY_MS;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
 /* Restores the baseline of a scaled-out resource (already judged due). */
 static void scale_in(struct engine *e, const struct engine_job *job, const struct res_state *r,
                      const char *why, int64_t t0)
@@ -661,11 +674,7 @@ static void scale_in(struct engine *e, const struct engine_job *job, const struc
     char qn[300];
 
     if (inspect(e, job, &ct, t0) != DOCKER_OK) {
-        pthread_mutex_lock(&e->lock);
-        struct entry *en = find_entry(e, job->container);
-        if (en)
-            en->r[job->resource].check_queued = false;
-        pthread_mutex_unlock(&e->lock);
+        retry_later(e, job);
         return;
     }
     if (!e->o.dry_run && changed_by_hand(r, &ct, job->resource)) {
@@ -690,11 +699,7 @@ static void scale_in(struct engine *e, const struct engine_job *job, const struc
     if (!e->o.dry_run) {
         docker_code rc = e->o.ops->update(e->o.docker_ud, ct.id, &u, &derr);
         if (rc != DOCKER_OK) {
-            pthread_mutex_lock(&e->lock);
-            struct entry *en = find_entry(e, job->container);
-            if (en)
-                en->r[job->resource].check_queued = false;
-            pthread_mutex_unlock(&e->lock);
+            retry_later(e, job);
             docker_failed(e, job, "update", rc, &derr, t0);
             goto out_free;
         }
@@ -769,7 +774,7 @@ static bool take_due(struct engine *e, const struct engine_job *job, bool force,
         pthread_mutex_lock(&e->lock);
         en = find_entry(e, job->container);
         if (en) {
-            en->r[job->resource].prom_hold_until = now_ms(e) + (wait > 15000 ? 15000 : wait);
+            en->r[job->resource].hold_until = now_ms(e) + (wait > 15000 ? 15000 : wait);
             en->r[job->resource].check_queued = false;
         }
         pthread_mutex_unlock(&e->lock);
@@ -989,7 +994,7 @@ void engine_tick(struct engine *e)
             struct res_state *r = &e->t[i].r[k];
             struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
             int64_t next;
-            if (!r->out || r->check_queued || r->prom_hold_until > now ||
+            if (!r->out || r->check_queued || r->hold_until > now ||
                 policy_scale_in_due(&h, now, &next) == POLICY_HOLD)
                 continue;
             struct engine_job job = {.kind = POLICY_SCALE_IN, .resource = (enum policy_resource)k};
@@ -1013,8 +1018,8 @@ static int64_t next_wake(struct engine *e)
             int64_t next;
             if (r->out && !r->check_queued) {
                 policy_scale_in_due(&h, now, &next);
-                if (r->prom_hold_until > next)
-                    next = r->prom_hold_until;
+                if (r->hold_until > next)
+                    next = r->hold_until;
                 if (next - now < wait)
                     wait = next - now;
             }

@@ -504,6 +504,32 @@ static void manual_errors_carry_status_codes(void **state)
     engine_free(e);
 }
 
+static void failed_scale_in_is_retried_later(void **state)
+{
+    struct engine_opts o = base_opts();
+    (void)state;
+    struct fake_ct *c = fake_add("flaky", 512, GIB, true);
+    struct engine *e = start_engine(&o);
+    alert(e, "flaky", POLICY_SCALE_OUT, POLICY_CPU, "fp");
+    alert(e, "flaky", POLICY_RESOLVE, POLICY_CPU, "fp");
+    engine_wait_idle(e);
+    pthread_mutex_lock(&fk.lock);
+    c->fail_update = 1;
+    pthread_mutex_unlock(&fk.lock);
+    advance(e, 300000); /* due: the update fails */
+    assert_int_equal(updates(), 2);
+    advance(e, 1000); /* next ticks do not hammer Docker */
+    advance(e, 1000);
+    assert_int_equal(updates(), 2);
+    pthread_mutex_lock(&fk.lock);
+    c->fail_update = 0;
+    pthread_mutex_unlock(&fk.lock);
+    advance(e, 3000); /* 5 s after the failure: tried again */
+    assert_int_equal(updates(), 3);
+    assert_int_equal(shares_of("flaky"), 512);
+    engine_free(e);
+}
+
 static void dry_run_changes_nothing_but_reports(void **state)
 {
     struct engine_opts o = base_opts();
@@ -570,6 +596,7 @@ int main(void)
         cmocka_unit_test_setup(slow_container_does_not_stall_another, setup),
         cmocka_unit_test_setup(restart_starts_stopped_and_leaves_running, setup),
         cmocka_unit_test_setup(manual_errors_carry_status_codes, setup),
+        cmocka_unit_test_setup(failed_scale_in_is_retried_later, setup),
         cmocka_unit_test_setup(dry_run_changes_nothing_but_reports, setup),
         cmocka_unit_test_setup(state_survives_restart_and_overdue_scales_in, setup),
     };
