@@ -1,6 +1,8 @@
 /* alerts.c: webhook payload v4 parsing with jansson. */
 #include "alerts.h"
 
+#include "utf8.h"
+
 #include <ctype.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@ static void set_err(struct alerts_err *err, alerts_code code, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    utf8_trim(err->msg);
 }
 
 const char *alerts_action_name(enum alerts_action a)
@@ -79,8 +82,13 @@ int alerts_time_parse(const char *s, int64_t *ms)
     if (*p == 'Z' || *p == 'z') {
         p++;
     } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+        /* exactly [+-]HH:MM: check each byte before moving past them */
+        if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
+            !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
+            return -1;
+        int oh = (p[1] - '0') * 10 + (p[2] - '0');
+        int om = (p[4] - '0') * 10 + (p[5] - '0');
+        if (oh > 23 || om > 59)
             return -1;
         offset_s = (oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
         p += 6;
@@ -98,9 +106,10 @@ int alerts_time_parse(const char *s, int64_t *ms)
     return 0;
 }
 
+/* Copies without splitting a UTF-8 character (the reply and the state file are JSON). */
 static void copy_str(char *dst, size_t size, const char *src)
 {
-    snprintf(dst, size, "%s", src ? src : "");
+    utf8_copy(dst, size, src);
 }
 
 static enum alerts_action action_from(const json_t *labels, const struct alerts_opts *o,
@@ -129,8 +138,8 @@ static enum alerts_action action_from(const json_t *labels, const struct alerts_
     return ALERTS_ACTION_NONE;
 }
 
-static void container_from(const json_t *labels, const struct alerts_opts *o, char *dst,
-                           size_t size)
+/* Fills dst from the first container label present ("" when none). -1 when the name is too long. */
+static int container_from(const json_t *labels, const struct alerts_opts *o, char *dst, size_t size)
 {
     static const char *const def[] = {"name"};
     const char *const *names = o->n_container_labels ? o->container_labels : def;
@@ -139,11 +148,18 @@ static void container_from(const json_t *labels, const struct alerts_opts *o, ch
     for (size_t i = 0; i < n; i++) {
         const char *v = json_string_value(json_object_get(labels, names[i]));
         if (v && *v) {
-            copy_str(dst, size, v[0] == '/' ? v + 1 : v);
-            return;
+            const char *name = v[0] == '/' ? v + 1 : v;
+            /* never cut a container name: a prefix could name another container */
+            if (strlen(name) >= size) {
+                dst[0] = '\0';
+                return -1;
+            }
+            copy_str(dst, size, name);
+            return 0;
         }
     }
     dst[0] = '\0';
+    return 0;
 }
 
 /* Stable stand-in when Alertmanager sent no fingerprint: FNV-1a of the sorted labels. */
@@ -199,16 +215,20 @@ static void parse_one(const json_t *a, const struct alerts_opts *o, struct alert
         copy_str(r->fingerprint, sizeof(r->fingerprint), fp);
     else
         derive_fingerprint(labels, r->fingerprint, sizeof(r->fingerprint));
-    container_from(labels, o, r->container, sizeof(r->container));
+    bool too_long = container_from(labels, o, r->container, sizeof(r->container)) != 0;
     char problem[128] = "";
     r->action = action_from(labels, o, r->alertname, problem, sizeof(problem));
     if (!r->problem[0] && problem[0])
         copy_str(r->problem, sizeof(r->problem), problem);
+    if (!r->problem[0] && too_long)
+        snprintf(r->problem, sizeof(r->problem), "container label longer than %zu bytes",
+                 sizeof(r->container) - 1);
     if (!r->problem[0] && !r->container[0])
         snprintf(r->problem, sizeof(r->problem), "no container label (tried %s%s)",
                  o->n_container_labels ? o->container_labels[0] : "name",
                  o->n_container_labels > 1 ? ", ..." : "");
     parse_times(a, r);
+    utf8_trim(r->problem); /* "%.60s" of a label may have split a character */
 }
 
 alerts_code alerts_parse(const char *body, size_t len, const struct alerts_opts *opts,

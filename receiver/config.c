@@ -186,11 +186,11 @@ int config_duration_parse(const char *s, int64_t *ms)
         errno = 0;
         char *end;
         long long v = strtoll(s, &end, 10);
-        if (errno || v > 1000000000LL)
+        if (errno)
             return -1;
         s = end;
         int64_t mult = unit_ms(&s);
-        if (mult < 0 || total > INT64_MAX / 2 - v * mult)
+        if (mult < 0 || v > (INT64_MAX / 2 - total) / mult)
             return -1;
         total += v * mult;
     }
@@ -200,22 +200,25 @@ int config_duration_parse(const char *s, int64_t *ms)
 
 const char *config_duration_format(char *buf, size_t size, int64_t ms)
 {
+    static const struct {
+        int64_t ms;
+        const char *unit;
+    } parts[] = {{3600 * 1000, "h"}, {60 * 1000, "m"}, {1000, "s"}, {1, "ms"}};
     size_t n = 0;
 
     if (size == 0)
         return buf;
     buf[0] = '\0';
-    if (ms <= 0 || ms % 1000) {
-        snprintf(buf, size, "%lldms", (long long)ms);
+    if (ms <= 0) {
+        snprintf(buf, size, ms == 0 ? "0s" : "%lldms", (long long)ms);
         return buf;
     }
-    int64_t s = ms / 1000;
-    if (s >= 3600 && n < size)
-        n += (size_t)snprintf(buf + n, size - n, "%lldh", (long long)(s / 3600));
-    if (s % 3600 >= 60 && n < size)
-        n += (size_t)snprintf(buf + n, size - n, "%lldm", (long long)(s % 3600 / 60));
-    if (s % 60 && n < size)
-        snprintf(buf + n, size - n, "%llds", (long long)(s % 60));
+    /* "278h10ms": every unit below hours is < its next, so config_duration_parse() reads it back */
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && n < size; i++) {
+        int64_t v = i == 0 ? ms / parts[i].ms : ms % parts[i - 1].ms / parts[i].ms;
+        if (v)
+            n += (size_t)snprintf(buf + n, size - n, "%lld%s", (long long)v, parts[i].unit);
+    }
     return buf;
 }
 

@@ -85,7 +85,9 @@ int config_duration_parse(const char *s, int64_t *ms);
  * case-insensitive, binary multiples. Returns 0 on success, -1 otherwise. Pure. */
 int config_size_parse(const char *s, int64_t *bytes);
 
-/* Formats ms as "5m", "1h30m", "2s", "500ms" into buf. Returns buf. Pure. */
+/* Formats ms as "5m", "1h30m", "2s", "1s500ms", "278h10ms" (hours, then minutes, seconds and
+ * milliseconds when not zero; "0s" for 0) into buf, a form config_duration_parse() reads back.
+ * Returns buf. Pure. */
 const char *config_duration_format(char *buf, size_t size, int64_t ms);
 
 /* Parses "true/false/1/0/yes/no/on/off". Returns 0/1 into *out, -1 if unrecognised. Pure. */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "prom.h"
 #include "store.h"
+#include "utf8.h"
 
 #define MAX_FIRING 16
 #define MAX_ENTRIES 4096
@@ -199,7 +200,7 @@ static struct entry *get_entry(struct engine *e, const char *name)
     }
     en = &e->t[e->n_t++];
     memset(en, 0, sizeof(*en));
-    snprintf(en->name, sizeof(en->name), "%s", name);
+    utf8_copy(en->name, sizeof(en->name), name);
     return en;
 }
 
@@ -226,10 +227,9 @@ static bool add_firing(struct res_state *r, const struct engine_job *job)
         memmove(&r->firing[0], &r->firing[1], sizeof(r->firing[0]) * (MAX_FIRING - 1));
         r->n_firing--;
     }
-    snprintf(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint), "%s",
-             job->fingerprint);
-    snprintf(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname), "%s",
-             job->alertname);
+    utf8_copy(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint),
+              job->fingerprint);
+    utf8_copy(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname), job->alertname);
     r->n_firing++;
     return true;
 }
@@ -255,9 +255,9 @@ static void clear_res(struct res_state *r)
 static void note(struct entry *en, int64_t now, const char *action, const char *result,
                  const char *error)
 {
-    snprintf(en->last_action, sizeof(en->last_action), "%s", action);
-    snprintf(en->last_result, sizeof(en->last_result), "%s", result);
-    snprintf(en->last_error, sizeof(en->last_error), "%s", error ? error : "");
+    utf8_copy(en->last_action, sizeof(en->last_action), action);
+    utf8_copy(en->last_result, sizeof(en->last_result), result);
+    utf8_copy(en->last_error, sizeof(en->last_error), error);
     en->last_action_ms = now;
 }
 
@@ -338,22 +338,30 @@ static void res_from_json(struct res_state *r, const json_t *o)
     {
         if (r->n_firing == MAX_FIRING)
             break;
-        snprintf(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint), "%s",
-                 str_of(json_object_get(f, "fingerprint")));
-        snprintf(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname), "%s",
-                 str_of(json_object_get(f, "alertname")));
+        utf8_copy(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint),
+                  str_of(json_object_get(f, "fingerprint")));
+        utf8_copy(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname),
+                  str_of(json_object_get(f, "alertname")));
         r->n_firing++;
     }
 }
 
-/* Snapshot of the table (lock held). */
+/* Snapshot of the table (lock held). NULL when an entry cannot be serialized: then nothing is
+ * saved, rather than a state file that silently lacks a container. */
 static json_t *table_json(struct engine *e)
 {
     json_t *arr = json_array();
+    char qn[300];
 
-    for (size_t i = 0; i < e->n_t; i++)
-        json_array_append_new(arr, entry_json(&e->t[i]));
-    return json_pack("{s:i, s:o}", "version", 1, "containers", arr);
+    for (size_t i = 0; arr && i < e->n_t; i++) {
+        if (json_array_append_new(arr, entry_json(&e->t[i])) != 0) {
+            log_error("cannot serialize a container's state; state file not updated",
+                      "container=%s", quote(qn, sizeof(qn), e->t[i].name));
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr ? json_pack("{s:i, s:o}", "version", 1, "containers", arr) : NULL;
 }
 
 /* Bumps the generation and snapshots (lock held); save outside the lock with persist_save(). */
@@ -389,8 +397,9 @@ static void unlock_persist(struct engine *e)
 static void reply(const struct engine_job *job, int status, json_t *body)
 {
     if (job->done) {
-        char *text = json_dumps(body, JSON_COMPACT);
-        job->done(job->done_ud, status, text ? text : "{}");
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        job->done(job->done_ud, status,
+                  text ? text : "{\"result\":\"error\",\"reason\":\"reply not representable\"}");
         free(text);
     }
     json_decref(body);
@@ -560,7 +569,7 @@ static void scale_out(struct engine *e, const struct engine_job *job,
     struct entry *en = get_entry(e, job->container);
     if (en) {
         struct res_state *r = &en->r[job->resource];
-        snprintf(en->id, sizeof(en->id), "%s", ct->id);
+        utf8_copy(en->id, sizeof(en->id), ct->id);
         r->out = true;
         r->base = cur;
         r->base_swap = job->resource == POLICY_MEMORY ? ct->res.memory_swap : 0;
@@ -855,7 +864,7 @@ static void do_restart(struct engine *e, const struct engine_job *job, int64_t t
     pthread_mutex_lock(&e->lock);
     struct entry *en = get_entry(e, job->container);
     if (en) {
-        snprintf(en->id, sizeof(en->id), "%s", ct.id);
+        utf8_copy(en->id, sizeof(en->id), ct.id);
         note(en, now_ms(e), ct.running ? "restart" : "start", e->o.dry_run ? "dry_run" : "ok",
              NULL);
     }
@@ -998,7 +1007,7 @@ void engine_tick(struct engine *e)
                 policy_scale_in_due(&h, now, &next) == POLICY_HOLD)
                 continue;
             struct engine_job job = {.kind = POLICY_SCALE_IN, .resource = (enum policy_resource)k};
-            snprintf(job.container, sizeof(job.container), "%s", e->t[i].name);
+            utf8_copy(job.container, sizeof(job.container), e->t[i].name);
             if (enqueue(e, OP_CHECK, &job) == ENGINE_OK)
                 r->check_queued = true;
         }
@@ -1053,13 +1062,13 @@ static void cache_fill(struct cache_entry *ce, const struct docker_summary *s)
     const char *v;
 
     memset(ce, 0, sizeof(*ce));
-    snprintf(ce->name, sizeof(ce->name), "%s", s->name);
+    utf8_copy(ce->name, sizeof(ce->name), s->name);
     c->exists = true;
     c->running = strcmp(s->state, "running") == 0;
 #define CACHE_LABEL(field, key)                                                                    \
     v = docker_labels_get(&s->labels, key);                                                        \
     c->has_##field = v != NULL;                                                                    \
-    snprintf(c->field, sizeof(c->field), "%s", v ? v : "");
+    utf8_copy(c->field, sizeof(c->field), v);
     CACHE_LABEL(enable, "trip.enable")
     CACHE_LABEL(cpu_shares, "trip.cpu-shares")
     CACHE_LABEL(memory, "trip.memory")
@@ -1190,19 +1199,20 @@ engine_code engine_load(struct engine *e, struct engine_err *err)
     json_array_foreach(json_object_get(doc, "containers"), i, c)
     {
         const char *name = json_string_value(json_object_get(c, "name"));
-        struct entry *en = name && *name ? get_entry(e, name) : NULL;
+        /* never cut a container name: a prefix could name another container */
+        bool usable = name && *name && strlen(name) < sizeof(e->t[0].name);
+        struct entry *en = usable ? get_entry(e, name) : NULL;
         if (!en)
             continue;
-        snprintf(en->id, sizeof(en->id), "%s", str_of(json_object_get(c, "id")));
+        utf8_copy(en->id, sizeof(en->id), str_of(json_object_get(c, "id")));
         res_from_json(&en->r[POLICY_CPU], json_object_get(c, "cpu"));
         res_from_json(&en->r[POLICY_MEMORY], json_object_get(c, "memory"));
         const json_t *last = json_object_get(c, "last_action");
-        snprintf(en->last_action, sizeof(en->last_action), "%s",
-                 str_of(json_object_get(last, "action")));
-        snprintf(en->last_result, sizeof(en->last_result), "%s",
-                 str_of(json_object_get(last, "result")));
-        snprintf(en->last_error, sizeof(en->last_error), "%s",
-                 str_of(json_object_get(last, "error")));
+        utf8_copy(en->last_action, sizeof(en->last_action),
+                  str_of(json_object_get(last, "action")));
+        utf8_copy(en->last_result, sizeof(en->last_result),
+                  str_of(json_object_get(last, "result")));
+        utf8_copy(en->last_error, sizeof(en->last_error), str_of(json_object_get(last, "error")));
         en->last_action_ms = get_i64(last, "at_ms");
     }
     log_info("state loaded", "path=%s containers=%zu", store_path(e->o.store), e->n_t);
@@ -1216,7 +1226,7 @@ engine_code engine_start(struct engine *e, struct engine_err *err)
     pthread_mutex_lock(&e->lock);
     for (size_t i = 0; i < e->n_t; i++) {
         struct engine_job job = {.kind = POLICY_NONE};
-        snprintf(job.container, sizeof(job.container), "%s", e->t[i].name);
+        utf8_copy(job.container, sizeof(job.container), e->t[i].name);
         enqueue(e, OP_RECONCILE, &job);
     }
     e->started = true;
@@ -1412,7 +1422,7 @@ char *engine_state_json(struct engine *e, const char *name)
             if (!find_entry(e, e->cache[i].name) &&
                 policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL)) {
                 struct entry blank = {0};
-                snprintf(blank.name, sizeof(blank.name), "%s", e->cache[i].name);
+                utf8_copy(blank.name, sizeof(blank.name), e->cache[i].name);
                 json_array_append_new(arr, entry_json(&blank));
             }
         }
@@ -1425,7 +1435,7 @@ char *engine_state_json(struct engine *e, const char *name)
             const struct engine_cached *c = &e->cache[i].c;
             if (strcmp(e->cache[i].name, name) == 0 &&
                 policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL)) {
-                snprintf(blank.name, sizeof(blank.name), "%s", name);
+                utf8_copy(blank.name, sizeof(blank.name), name);
                 en = &blank;
             }
         }

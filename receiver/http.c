@@ -22,6 +22,7 @@
 #include "alerts.h"
 #include "log.h"
 #include "policy.h"
+#include "utf8.h"
 
 #ifndef TRIP_VERSION
 #define TRIP_VERSION "dev"
@@ -184,7 +185,7 @@ static enum MHD_Result queue_error(struct req *r, struct MHD_Connection *c, int 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *o = json_pack("{s:s, s:i}", "error", msg, "status", status);
+    json_t *o = json_pack("{s:s, s:i}", "error", utf8_trim(msg), "status", status);
     char *text = json_dumps(o, JSON_COMPACT);
     enum MHD_Result ret = queue_json(r, c, status, text ? text : "{}");
     free(text);
@@ -364,6 +365,8 @@ static json_t *webhook_one(struct http *h, const struct alerts_record *a, const 
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "container", a->container, "alertname",
                           a->alertname, "fingerprint", a->fingerprint, "status",
                           alerts_status_name(a->status), "action", alerts_action_name(a->action));
+    if (!o) /* alerts_parse() keeps strings valid UTF-8; never let a reply lose an alert anyway */
+        o = json_object();
     if (a->problem[0]) {
         json_object_set_new(o, "result", json_string("ignored"));
         json_object_set_new(o, "reason", json_string(a->problem));
@@ -426,7 +429,8 @@ static enum MHD_Result handle_webhook(struct req *r, struct MHD_Connection *c)
     json_t *arr = json_array();
     for (size_t i = 0; i < b.n; i++) {
         json_t *one = webhook_one(h, &b.v[i], r->remote, &status);
-        bool ok = strcmp(json_string_value(json_object_get(one, "result")), "accepted") == 0;
+        const char *res = json_string_value(json_object_get(one, "result"));
+        bool ok = res && strcmp(res, "accepted") == 0;
         accepted += ok;
         metrics_alert(h->m, ok ? "accepted" : "ignored");
         log_info(ok ? "alert accepted" : "alert ignored",

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "docker_client.h"
+#include "utf8.h"
 
 const char *policy_kind_name(enum policy_kind k)
 {
@@ -161,7 +162,7 @@ static void decide_known(const struct policy_limits *lim, const struct policy_re
     }
 }
 
-void policy_decide(const struct policy_limits *lim, const struct policy_request *req,
+static void decide(const struct policy_limits *lim, const struct policy_request *req,
                    const struct policy_container *c, int64_t now_ms, struct policy_decision *d)
 {
     memset(d, 0, sizeof(*d));
@@ -193,6 +194,13 @@ void policy_decide(const struct policy_limits *lim, const struct policy_request 
         return;
     }
     decide_known(lim, req, c, d);
+}
+
+void policy_decide(const struct policy_limits *lim, const struct policy_request *req,
+                   const struct policy_container *c, int64_t now_ms, struct policy_decision *d)
+{
+    decide(lim, req, c, now_ms, d);
+    utf8_trim(d->reason); /* "%.40s" of a label value may have split a character */
 }
 
 enum policy_due policy_scale_in_due(const struct policy_hold *h, int64_t now_ms, int64_t *next_ms)

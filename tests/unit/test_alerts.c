@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +167,51 @@ static void times_parse_with_offsets_and_fractions(void **state)
     assert_int_equal(alerts_time_parse("2026-11-25T00:00:00Zjunk", &ms), -1);
 }
 
+/* Found by fuzzing: labels cut in the middle of a character made the reply invalid JSON. */
+static void long_labels_stay_valid_utf8_and_names_are_never_cut(void **state)
+{
+    char body[1200], alertname[200], name[300];
+    struct alerts_batch b;
+    (void)state;
+    memset(alertname, 'a', 126);
+    strcpy(alertname + 126, "\xc3\xa9"); /* 126 x a + "é": byte 127 of 128 splits it */
+    memset(name, 'n', 254);
+    strcpy(name + 254, "\xc3\xa9"); /* 256 bytes: longer than a container name can be */
+    snprintf(
+        body, sizeof(body),
+        "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"%s\",\"name\":\"web\","
+        "\"action\":\"scale-cpu\"}},{\"status\":\"firing\",\"labels\":{\"alertname\":"
+        "\"ContainerHighCpu\",\"name\":\"%s\"}}]}",
+        alertname, name);
+    parse_text(body, &b, ALERTS_OK);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(strlen(b.v[0].alertname), 126);
+    assert_string_equal(b.v[0].problem, "");
+    assert_string_equal(b.v[1].container, "");
+    assert_string_equal(b.v[1].problem, "container label longer than 255 bytes");
+    alerts_batch_free(&b);
+    /* a problem quoting a label with "%.60s" is cut on a character boundary too */
+    snprintf(body, sizeof(body),
+             "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"x\",\"name\":\"w\","
+             "\"action\":\"%.59s\xc3\xa9\"}}]}",
+             alertname);
+    parse_text(body, &b, ALERTS_OK);
+    assert_non_null(strstr(b.v[0].problem, "unknown action label"));
+    assert_null(strstr(b.v[0].problem, "\xc3"));
+    alerts_batch_free(&b);
+}
+
+/* Found by fuzzing: a one-digit offset hour moved the parser past the end of the string. */
+static void short_time_offsets_are_malformed(void **state)
+{
+    int64_t ms;
+    (void)state;
+    assert_int_equal(alerts_time_parse("2001-01-10T00:00:01-1:01", &ms), -1);
+    assert_int_equal(alerts_time_parse("2001-01-10T00:00:01+01:1", &ms), -1);
+    assert_int_equal(alerts_time_parse("2001-01-10T00:00:01+ 1:01", &ms), -1);
+    assert_int_equal(alerts_time_parse("2001-01-10T00:00:01+01:00", &ms), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +224,8 @@ int main(void)
         cmocka_unit_test(container_label_list_is_tried_in_order),
         cmocka_unit_test(too_many_alerts_is_an_error),
         cmocka_unit_test(times_parse_with_offsets_and_fractions),
+        cmocka_unit_test(long_labels_stay_valid_utf8_and_names_are_never_cut),
+        cmocka_unit_test(short_time_offsets_are_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "engine.h"
 #include "log.h"
 #include "store.h"
@@ -583,6 +585,48 @@ static void state_survives_restart_and_overdue_scales_in(void **state)
     store_free(o.store);
 }
 
+/* Found by fuzzing: a last error cut inside a character made the container vanish from the API
+ * and from every later save. */
+static void multibyte_text_in_the_state_file_survives_a_reload(void **state)
+{
+    char dir[] = "/tmp/trip-engine-XXXXXX", path[64], err[512] = "";
+    struct engine_opts o = base_opts();
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    for (int i = 0; i < 200; i++)
+        strcat(err, "\xc3\xa9");
+    json_t *doc =
+        json_pack("{s:i, s:[{s:s, s:s, s:{s:b, s:I, s:I, s:I, s:I}, s:{s:s, s:s, s:s}}]}",
+                  "version", 1, "containers", "name", "web", "id", "id-web", "cpu", "scaled_out", 1,
+                  "baseline", (json_int_t)512, "applied", (json_int_t)1024, "deadline_ms",
+                  (json_int_t)(T0 + 60000), "since_ms", (json_int_t)T0, "last_action", "action",
+                  "scale_out_cpu", "result", "error", "error", err);
+    assert_non_null(doc);
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    json_decref(doc);
+    o.store = store_new(dir, NULL);
+    fake_add("web", 1024, GIB, true);
+    struct engine *e = start_engine(&o);
+    engine_wait_idle(e);
+    char *s = engine_state_json(e, "web");
+    assert_non_null(s);
+    assert_non_null(strstr(s, "\"scaled_out\": true"));
+    free(s);
+    s = engine_state_json(e, NULL);
+    assert_non_null(strstr(s, "\"name\": \"web\""));
+    free(s);
+    engine_free(e); /* saves again */
+    json_error_t jerr;
+    doc = json_load_file(path, 0, &jerr);
+    assert_non_null(doc);
+    assert_int_equal(json_array_size(json_object_get(doc, "containers")), 1);
+    json_decref(doc);
+    unlink(path);
+    rmdir(dir);
+    store_free(o.store);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -599,6 +643,7 @@ int main(void)
         cmocka_unit_test_setup(failed_scale_in_is_retried_later, setup),
         cmocka_unit_test_setup(dry_run_changes_nothing_but_reports, setup),
         cmocka_unit_test_setup(state_survives_restart_and_overdue_scales_in, setup),
+        cmocka_unit_test_setup(multibyte_text_in_the_state_file_survives_a_reload, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
