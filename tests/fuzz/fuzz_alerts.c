@@ -17,13 +17,9 @@ static void check_record(const struct alerts_record *r)
     FUZZ_CHECK(FUZZ_TERMINATED(r->fingerprint) && FUZZ_TERMINATED(r->duration));
     FUZZ_CHECK(FUZZ_TERMINATED(r->problem));
     FUZZ_CHECK(r->status == ALERTS_FIRING || r->status == ALERTS_RESOLVED);
-    /* The webhook reply and the state file are JSON: every string must stay UTF-8. Known to fail
-     * when a label is cut inside a character (KNOWN.md, webhook-*-cut-mid-utf8): checked only
-     * under TRIP_FUZZ_STRICT=1 until fixed. */
-    if (getenv("TRIP_FUZZ_STRICT")) {
-        FUZZ_CHECK(fuzz_utf8(r->alertname) && fuzz_utf8(r->container));
-        FUZZ_CHECK(fuzz_utf8(r->fingerprint) && fuzz_utf8(r->duration) && fuzz_utf8(r->problem));
-    }
+    /* the webhook reply and the state file are JSON: every string must stay UTF-8 */
+    FUZZ_CHECK(fuzz_utf8(r->alertname) && fuzz_utf8(r->container));
+    FUZZ_CHECK(fuzz_utf8(r->fingerprint) && fuzz_utf8(r->duration) && fuzz_utf8(r->problem));
     if (!r->problem[0]) {
         /* a usable record names a container and something to do */
         FUZZ_CHECK(r->container[0] != '\0' && r->action != ALERTS_ACTION_NONE);
