@@ -43,6 +43,13 @@ struct config {
     char down_alert[128];
     bool manage_all;
     bool heal;
+    bool heal_events;         /* watch Docker events and heal at once */
+    bool heal_operator_stops; /* also heal what an operator stopped (label overrides) */
+    int64_t heal_backoff_ms;  /* delay before the 2nd heal of a streak, doubling */
+    int64_t heal_backoff_max_ms;
+    int64_t heal_stable_ms;   /* running this long resets the streak */
+    int64_t crashloop_heals;  /* heals in one streak that flag crash-looping */
+    char heal_label_filter[CONFIG_STR_MAX]; /* "" or "key" / "key=value" */
     bool dry_run;
     char token[CONFIG_STR_MAX];
     char basic_user[128];

@@ -22,7 +22,7 @@
 #define DEFAULT_CPU_SHARES 1024 /* the kernel's value when CpuShares is unset */
 #define RETRY_MS 5000           /* a failed scale-in is tried again after this */
 
-enum op { OP_SUBMIT, OP_CHECK, OP_RECONCILE };
+enum op { OP_SUBMIT, OP_CHECK, OP_RECONCILE, OP_HEAL };
 
 struct firing {
     char fingerprint[64];
@@ -41,10 +41,30 @@ struct res_state {
                            attempt failed (not persisted) */
 };
 
+/* Event-driven healing of one container. maintenance and operator_stopped are persisted. */
+struct heal_state {
+    bool maintenance;
+    bool operator_stopped; /* left alone after an operator's stop; cleared by a start */
+    int streak;            /* heals since the container last ran stably */
+    int64_t last_heal_ms;
+    int64_t due_ms; /* a delayed heal waits for this (0: none) */
+    bool queued;    /* an OP_HEAL is in a worker queue */
+    bool crashloop;
+    bool up; /* a start event came after the last exit */
+    int64_t up_since_ms;
+    uint64_t heals;
+    /* the pending heal */
+    char trigger[16];
+    bool operator_stop;
+    int exit_code;
+    int64_t event_ns;
+};
+
 struct entry {
     char name[256];
     char id[65];
     struct res_state r[2]; /* indexed by enum policy_resource */
+    struct heal_state h;
     char last_action[32];
     char last_result[32];
     char last_error[256];
@@ -105,10 +125,39 @@ static void set_err(struct engine_err *err, engine_code code, const char *fmt, .
 
 /* ---- real Docker ops ---- */
 
+/* True when `name` designates ct itself: its name, its full ID, or an ID prefix of at least 12
+ * hex digits (what `docker ps` shows). */
+static bool names_container(const char *name, const struct docker_container *ct)
+{
+    size_t len = strlen(name);
+
+    if (strcmp(name, ct->name) == 0 || strcmp(name, ct->id) == 0)
+        return true;
+    if (len < 12 || strncmp(name, ct->id, len) != 0)
+        return false;
+    return strspn(name, "0123456789abcdef") == len;
+}
+
+/* Docker resolves a full ID, then a name, then any unique ID prefix: an alert for a container that
+ * is gone ("cafe") must not land on another container whose ID happens to start with those
+ * characters, so such a match counts as "no such container". */
 static docker_code real_inspect(void *ud, const char *name, struct docker_container *out,
                                 struct docker_err *err)
 {
-    return docker_container_inspect(ud, name, out, err);
+    docker_code rc = docker_container_inspect(ud, name, out, err);
+
+    if (rc != DOCKER_OK || names_container(name, out))
+        return rc;
+    if (err && err->code == DOCKER_OK) {
+        err->code = DOCKER_E_NOT_FOUND;
+        err->http_status = 404;
+        snprintf(err->msg, sizeof(err->msg),
+                 "inspect %.100s: no container of that name (Docker matched an ID prefix of %.12s)",
+                 name, out->id);
+    }
+    docker_container_free(out);
+    memset(out, 0, sizeof(*out));
+    return DOCKER_E_NOT_FOUND;
 }
 
 static docker_code real_update(void *ud, const char *id, const struct docker_update *u,
@@ -261,6 +310,15 @@ static void note(struct entry *en, int64_t now, const char *action, const char *
     en->last_action_ms = now;
 }
 
+static bool in_maintenance(struct engine *e, const char *name)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, name);
+    bool m = en && en->h.maintenance;
+    pthread_mutex_unlock(&e->lock);
+    return m;
+}
+
 /* ---- JSON ---- */
 
 static json_t *time_json(int64_t ms)
@@ -299,15 +357,25 @@ static json_t *res_json(const struct res_state *r, enum policy_resource which)
     return o;
 }
 
+static json_t *heal_json(const struct heal_state *h)
+{
+    return json_pack("{s:b, s:i, s:I, s:b, s:o, s:o, s:s}", "crash_looping", h->crashloop,
+                     "streak", h->streak, "heals", (json_int_t)h->heals, "operator_stopped",
+                     h->operator_stopped, "last_heal", time_json(h->last_heal_ms), "next_heal",
+                     time_json(h->due_ms), "last_trigger", h->trigger);
+}
+
 static json_t *entry_json(const struct entry *en)
 {
     json_t *last =
         json_pack("{s:s, s:s, s:s, s:o, s:I}", "action", en->last_action, "result", en->last_result,
                   "error", en->last_error, "at", time_json(en->last_action_ms), "at_ms",
                   (json_int_t)en->last_action_ms);
-    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", en->name, "id", en->id, "cpu",
-                     res_json(&en->r[POLICY_CPU], POLICY_CPU), "memory",
-                     res_json(&en->r[POLICY_MEMORY], POLICY_MEMORY), "last_action", last);
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:o}", "name", en->name, "id", en->id,
+                     "cpu", res_json(&en->r[POLICY_CPU], POLICY_CPU), "memory",
+                     res_json(&en->r[POLICY_MEMORY], POLICY_MEMORY), "last_action", last,
+                     "maintenance", en->h.maintenance, "crash_looping", en->h.crashloop, "heal",
+                     heal_json(&en->h));
 }
 
 static const char *str_of(const json_t *j)
@@ -626,6 +694,9 @@ static void do_scale_out(struct engine *e, const struct engine_job *job, int64_t
                  quote(qr, sizeof(qr), d.reason), job->remote[0] ? job->remote : "-");
         metrics_action(e->o.metrics, kind_label(job->kind, job->resource), "skipped", since_s(t0));
         reply_state(e, job, d.http_status, "ignored", d.reason);
+    } else if (in_maintenance(e, job->container)) {
+        metrics_action(e->o.metrics, kind_label(job->kind, job->resource), "skipped", since_s(t0));
+        reply_state(e, job, 409, "ignored", "container is in maintenance");
     } else if (!extend_if_out(e, job, &d, t0)) {
         scale_out(e, job, &ct, &d, t0);
     }
@@ -802,6 +873,16 @@ static void do_scale_in(struct engine *e, const struct engine_job *job, bool for
     struct res_state copy;
     const char *why = "";
 
+    if (in_maintenance(e, job->container)) {
+        pthread_mutex_lock(&e->lock);
+        struct entry *en = find_entry(e, job->container);
+        if (en)
+            en->r[job->resource].check_queued = false;
+        pthread_mutex_unlock(&e->lock);
+        if (job->done)
+            reply_state(e, job, 409, "ignored", "container is in maintenance");
+        return;
+    }
     if (!take_due(e, job, force, &copy, &why)) {
         if (job->done)
             reply_state(e, job, 200, "unchanged", force ? "not scaled out" : "not due");
@@ -835,6 +916,13 @@ static void do_restart(struct engine *e, const struct engine_job *job, int64_t t
     struct policy_request req = {job->kind, job->resource, NULL, job->force, job->from_alert};
     char qn[300];
 
+    if (job->from_alert && in_maintenance(e, job->container)) {
+        log_info("ignored", "container=%s action=restart reason=maintenance",
+                 quote(qn, sizeof(qn), job->container));
+        metrics_action(e->o.metrics, "restart", "skipped", since_s(t0));
+        reply_state(e, job, 409, "ignored", "container is in maintenance");
+        return;
+    }
     if (inspect(e, job, &ct, t0) != DOCKER_OK)
         return;
     policy_container_from_labels(&pc, &ct.labels, ct.running);
@@ -882,6 +970,212 @@ out_free:
     docker_container_free(&ct);
 }
 
+/* ---- event-driven healing ---- */
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One more heal (or failed attempt) in the container's streak (lock held). Returns true when this
+ * one flags the container crash-looping. */
+static bool bump_streak(struct engine *e, struct entry *en, int64_t now)
+{
+    en->h.streak++;
+    en->h.last_heal_ms = now;
+    if (en->h.crashloop || en->h.streak < e->o.heal.crashloop_after)
+        return false;
+    en->h.crashloop = true;
+    return true;
+}
+
+static void warn_crashloop(struct engine *e, const char *name, int streak)
+{
+    char qn[300];
+
+    log_warn("container is crash-looping; heals are spaced out",
+             "container=%s heals_in_streak=%d next_delay_ms=%" PRId64 " stable_after_ms=%" PRId64,
+             quote(qn, sizeof(qn), name), streak, policy_heal_delay(&e->o.heal, streak),
+             e->o.heal.stable_ms);
+}
+
+/* Gone while a heal was pending: forget it quietly (no error, no retry). */
+static void heal_gone(struct engine *e, const struct engine_job *job, const char *trigger)
+{
+    char qn[300];
+
+    pthread_mutex_lock(&e->lock);
+    drop_entry(e, job->container);
+    unlock_persist(e);
+    metrics_heal(e->o.metrics, trigger, "gone", 0);
+    log_info("container removed; not healed", "container=%s trigger=%s",
+             quote(qn, sizeof(qn), job->container), trigger);
+}
+
+/* A Docker call of a heal failed: the next attempt follows the backoff. */
+static void heal_failed(struct engine *e, const struct engine_job *job, const char *trigger,
+                        const char *call, docker_code rc, const struct docker_err *derr)
+{
+    char qn[300], qe[300];
+    int64_t now = now_ms(e), delay = 0;
+    bool flagged = false;
+    int streak = 0;
+
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (en) {
+        flagged = bump_streak(e, en, now);
+        streak = en->h.streak;
+        delay = policy_heal_delay(&e->o.heal, streak);
+        en->h.due_ms = now + delay;
+        note(en, now, "heal", "error", derr->msg);
+    }
+    unlock_persist(e);
+    pthread_cond_broadcast(&e->timer_cond);
+    metrics_docker_error(e->o.metrics, docker_code_name(rc));
+    metrics_heal(e->o.metrics, trigger, "error", 0);
+    log_error("heal failed; retrying after the backoff",
+              "container=%s trigger=%s call=%s error=%s retry_in_ms=%" PRId64,
+              quote(qn, sizeof(qn), job->container), trigger, call,
+              quote(qe, sizeof(qe), derr->msg[0] ? derr->msg : docker_code_name(rc)), delay);
+    if (flagged)
+        warn_crashloop(e, job->container, streak);
+}
+
+/* Remembers that an operator's stop was left alone, so a reconcile leaves it too. */
+static void mark_operator_stopped(struct engine *e, const char *name)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, name);
+    if (en && !en->h.operator_stopped) {
+        en->h.operator_stopped = true;
+        unlock_persist(e);
+        return;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+static void healed(struct engine *e, const struct engine_job *job, const struct heal_state *h,
+                   const struct docker_container *ct, bool restart, int64_t t0)
+{
+    char qn[300];
+    int64_t now = now_ms(e);
+    bool flagged = false;
+    int streak = 0;
+
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (en) {
+        utf8_copy(en->id, sizeof(en->id), ct->id);
+        flagged = bump_streak(e, en, now);
+        streak = en->h.streak;
+        en->h.heals++;
+        en->h.operator_stopped = false;
+        note(en, now, "heal", e->o.dry_run ? "dry_run" : "ok", NULL);
+    }
+    unlock_persist(e);
+    double latency = h->event_ns > 0 ? (double)(wall_ns() - h->event_ns) / 1e9 : since_s(t0);
+    if (latency < 0)
+        latency = 0;
+    metrics_heal(e->o.metrics, h->trigger, e->o.dry_run ? "dry_run" : "ok", latency);
+    log_info(e->o.dry_run ? "would heal (dry run)" : "healed",
+             "container=%s action=%s trigger=%s exit_code=%d operator_stop=%s from=%s "
+             "latency_ms=%.0f duration_ms=%" PRId64 " streak=%d next_delay_ms=%" PRId64,
+             quote(qn, sizeof(qn), job->container), restart ? "restart" : "start", h->trigger,
+             h->exit_code, h->operator_stop ? "true" : "false", ct->status, latency * 1000.0,
+             mono_ms() - t0, streak, policy_heal_delay(&e->o.heal, streak));
+    if (flagged)
+        warn_crashloop(e, job->container, streak);
+}
+
+/* Decides on the inspected container and starts (or restarts) it. */
+static void heal_inspected(struct engine *e, const struct engine_job *job,
+                           const struct heal_state *h, const struct docker_container *ct,
+                           int64_t t0)
+{
+    struct policy_container pc;
+    struct docker_err derr = {0};
+    char reason[160], qn[300];
+    bool op_stop = h->operator_stop || h->operator_stopped;
+
+    if (strcmp(h->trigger, "reconcile") == 0 && !ct->oom_killed &&
+        (ct->exit_code == 0 || ct->exit_code == 143))
+        op_stop = true; /* stopped while nobody watched: exit code of a docker stop */
+    policy_container_from_labels(&pc, &ct->labels, ct->running);
+    bool restart = ct->running && strcmp(h->trigger, "unhealthy") == 0 &&
+                   strcmp(ct->health, "unhealthy") == 0;
+    if (ct->running && !restart) {
+        metrics_heal(e->o.metrics, h->trigger, "running", 0);
+        log_debug("already running; no heal", "container=%s", job->container);
+        return;
+    }
+    if (!policy_heal_allowed(&e->o.lim, &e->o.heal, &pc, op_stop && !ct->running, reason,
+                             sizeof(reason))) {
+        metrics_heal(e->o.metrics, h->trigger, "skipped", 0);
+        log_info("not healed", "container=%s trigger=%s reason=%s",
+                 quote(qn, sizeof(qn), job->container), h->trigger, reason);
+        if (op_stop && policy_managed(&e->o.lim, pc.enable))
+            mark_operator_stopped(e, job->container);
+        return;
+    }
+    if (!ct->running && (ct->restarting || ct->paused || ct->dead ||
+                         strcmp(ct->status, "removing") == 0 || strcmp(ct->status, "dead") == 0)) {
+        metrics_heal(e->o.metrics, h->trigger, "skipped", 0);
+        log_info("not healed", "container=%s trigger=%s reason=busy status=%s",
+                 quote(qn, sizeof(qn), job->container), h->trigger, ct->status);
+        return;
+    }
+    docker_code rc = DOCKER_OK;
+    if (!e->o.dry_run)
+        rc = restart ? e->o.ops->restart(e->o.docker_ud, ct->id, &derr)
+                     : e->o.ops->start(e->o.docker_ud, ct->id, &derr);
+    if (rc == DOCKER_E_NOT_FOUND || rc == DOCKER_E_CONFLICT) {
+        heal_gone(e, job, h->trigger); /* 409: removal in progress */
+        return;
+    }
+    if (rc != DOCKER_OK && rc != DOCKER_E_NOT_MODIFIED) {
+        heal_failed(e, job, h->trigger, restart ? "restart" : "start", rc, &derr);
+        return;
+    }
+    healed(e, job, h, ct, restart, t0);
+}
+
+static void do_heal(struct engine *e, const struct engine_job *job, int64_t t0)
+{
+    struct heal_state h;
+    struct docker_container ct;
+    struct docker_err derr = {0};
+    char qn[300];
+
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (en) {
+        en->h.queued = false;
+        h = en->h;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!en)
+        return; /* destroyed meanwhile */
+    if (h.maintenance) {
+        metrics_heal(e->o.metrics, h.trigger, "maintenance", 0);
+        log_info("not healed", "container=%s trigger=%s reason=maintenance",
+                 quote(qn, sizeof(qn), job->container), h.trigger);
+        return;
+    }
+    memset(&ct, 0, sizeof(ct));
+    docker_code rc = e->o.ops->inspect(e->o.docker_ud, job->container, &ct, &derr);
+    if (rc == DOCKER_E_NOT_FOUND)
+        heal_gone(e, job, h.trigger);
+    else if (rc != DOCKER_OK)
+        heal_failed(e, job, h.trigger, "inspect", rc, &derr);
+    else
+        heal_inspected(e, job, &h, &ct, t0);
+    docker_container_free(&ct);
+}
+
 /* At start: drop entries whose container vanished or was recreated (its baseline is void). */
 static void do_reconcile(struct engine *e, const struct engine_job *job, int64_t t0)
 {
@@ -911,6 +1205,10 @@ static void run_item(struct engine *e, const struct item *it)
 
     if (it->op == OP_RECONCILE) {
         do_reconcile(e, job, t0);
+        return;
+    }
+    if (it->op == OP_HEAL) {
+        do_heal(e, job, t0);
         return;
     }
     if (it->op == OP_CHECK) {
@@ -994,11 +1292,39 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Queues due heals and clears crash-loop flags of containers running stably (lock held). */
+static void tick_heals(struct engine *e, int64_t now)
+{
+    char qn[300];
+
+    for (size_t i = 0; i < e->n_t && !e->stopping; i++) {
+        struct heal_state *h = &e->t[i].h;
+        if (h->due_ms && now >= h->due_ms && !h->queued) {
+            struct engine_job job = {.kind = POLICY_RESTART};
+            utf8_copy(job.container, sizeof(job.container), e->t[i].name);
+            if (enqueue(e, OP_HEAL, &job) == ENGINE_OK) {
+                h->due_ms = 0;
+                h->queued = true;
+            }
+        }
+        if (h->crashloop && h->up && !h->due_ms && !h->queued &&
+            now - h->up_since_ms >= e->o.heal.stable_ms) {
+            h->crashloop = false;
+            h->streak = 0;
+            log_info("container runs stably again; crash-loop flag cleared", "container=%s",
+                     quote(qn, sizeof(qn), e->t[i].name));
+        }
+    }
+}
+
 void engine_tick(struct engine *e)
 {
     pthread_mutex_lock(&e->lock);
     int64_t now = now_ms(e);
+    tick_heals(e, now);
     for (size_t i = 0; i < e->n_t && !e->stopping; i++) {
+        if (e->t[i].h.maintenance)
+            continue; /* no scale-in either until released */
         for (int k = 0; k < 2; k++) {
             struct res_state *r = &e->t[i].r[k];
             struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
@@ -1021,6 +1347,9 @@ static int64_t next_wake(struct engine *e)
     int64_t now = now_ms(e), wait = 1000;
 
     for (size_t i = 0; i < e->n_t; i++) {
+        const struct heal_state *hs = &e->t[i].h;
+        if (hs->due_ms && !hs->queued && hs->due_ms - now < wait)
+            wait = hs->due_ms - now;
         for (int k = 0; k < 2; k++) {
             const struct res_state *r = &e->t[i].r[k];
             struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
@@ -1034,7 +1363,7 @@ static int64_t next_wake(struct engine *e)
             }
         }
     }
-    return wait < 5 ? 5 : wait;
+    return wait < 1 ? 1 : wait;
 }
 
 static void *timer_main(void *arg)
@@ -1149,6 +1478,14 @@ engine_code engine_new(const struct engine_opts *opts, struct engine **out, stru
         e->o.workers = 4;
     if (!e->o.queue_max)
         e->o.queue_max = 1024;
+    if (e->o.heal.first_ms <= 0)
+        e->o.heal.first_ms = 100;
+    if (e->o.heal.max_ms <= 0)
+        e->o.heal.max_ms = 60000;
+    if (e->o.heal.stable_ms <= 0)
+        e->o.heal.stable_ms = 10000;
+    if (e->o.heal.crashloop_after <= 0)
+        e->o.heal.crashloop_after = 5;
     e->n_workers = e->o.workers;
     e->w = calloc(e->n_workers, sizeof(*e->w));
     if (!e->w)
@@ -1214,6 +1551,9 @@ engine_code engine_load(struct engine *e, struct engine_err *err)
                   str_of(json_object_get(last, "result")));
         utf8_copy(en->last_error, sizeof(en->last_error), str_of(json_object_get(last, "error")));
         en->last_action_ms = get_i64(last, "at_ms");
+        en->h.maintenance = json_is_true(json_object_get(c, "maintenance"));
+        en->h.operator_stopped =
+            json_is_true(json_object_get(json_object_get(c, "heal"), "operator_stopped"));
     }
     log_info("state loaded", "path=%s containers=%zu", store_path(e->o.store), e->n_t);
     pthread_mutex_unlock(&e->lock);
@@ -1401,6 +1741,8 @@ void engine_gauges(struct engine *e, struct metrics_gauges *g)
     for (size_t i = 0; i < e->n_t; i++) {
         g->scaled_out_cpu += e->t[i].r[POLICY_CPU].out;
         g->scaled_out_memory += e->t[i].r[POLICY_MEMORY].out;
+        g->crashloop += e->t[i].h.crashloop;
+        g->maintenance += e->t[i].h.maintenance;
     }
     pthread_mutex_unlock(&e->lock);
 }
@@ -1450,4 +1792,143 @@ char *engine_state_json(struct engine *e, const char *name)
         json_decref(doc);
     }
     return text;
+}
+
+/* ---- healing entry points ---- */
+
+engine_code engine_heal(struct engine *e, const struct engine_heal_req *req,
+                        struct engine_err *err)
+{
+    char qn[300];
+
+    if (!req->container[0]) {
+        set_err(err, ENGINE_E_INVALID, "empty container name");
+        return ENGINE_E_INVALID;
+    }
+    pthread_mutex_lock(&e->lock);
+    if (e->stopping) {
+        pthread_mutex_unlock(&e->lock);
+        set_err(err, ENGINE_E_STOPPED, "shutting down");
+        return ENGINE_E_STOPPED;
+    }
+    struct entry *en = get_entry(e, req->container);
+    if (!en) {
+        pthread_mutex_unlock(&e->lock);
+        set_err(err, ENGINE_E_FULL, "state table is full");
+        return ENGINE_E_FULL;
+    }
+    struct heal_state *h = &en->h;
+    h->up = false;
+    if (h->maintenance) {
+        pthread_mutex_unlock(&e->lock);
+        metrics_heal(e->o.metrics, req->trigger, "maintenance", 0);
+        log_info("not healed", "container=%s trigger=%s reason=maintenance",
+                 quote(qn, sizeof(qn), req->container), req->trigger);
+        return ENGINE_OK;
+    }
+    if (h->due_ms || h->queued) { /* one pending heal per container */
+        h->operator_stop = h->operator_stop && req->operator_stop;
+        pthread_mutex_unlock(&e->lock);
+        return ENGINE_OK;
+    }
+    int64_t now = now_ms(e);
+    if (h->last_heal_ms && now - h->last_heal_ms >= e->o.heal.stable_ms) {
+        h->streak = 0; /* ran stably since the last heal */
+        h->crashloop = false;
+    }
+    utf8_copy(h->trigger, sizeof(h->trigger), req->trigger);
+    h->operator_stop = req->operator_stop;
+    h->exit_code = req->exit_code;
+    h->event_ns = req->event_ns;
+    int streak = h->streak;
+    int64_t delay = policy_heal_delay(&e->o.heal, streak);
+    struct engine_job job = {.kind = POLICY_RESTART};
+    utf8_copy(job.container, sizeof(job.container), req->container);
+    if (delay == 0 && enqueue(e, OP_HEAL, &job) == ENGINE_OK) {
+        h->queued = true;
+    } else {
+        h->due_ms = now + (delay ? delay : e->o.heal.first_ms);
+        pthread_cond_broadcast(&e->timer_cond);
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (delay)
+        log_info("heal delayed by the backoff", "container=%s trigger=%s delay_ms=%" PRId64
+                 " streak=%d", quote(qn, sizeof(qn), req->container), req->trigger, delay,
+                 streak);
+    return ENGINE_OK;
+}
+
+void engine_container_started(struct engine *e, const char *name)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, name);
+    if (!en) {
+        pthread_mutex_unlock(&e->lock);
+        return;
+    }
+    en->h.up = true;
+    en->h.up_since_ms = now_ms(e);
+    if (en->h.operator_stopped) {
+        en->h.operator_stopped = false;
+        unlock_persist(e);
+        return;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+void engine_container_destroyed(struct engine *e, const char *name)
+{
+    pthread_mutex_lock(&e->lock);
+    if (!find_entry(e, name)) {
+        pthread_mutex_unlock(&e->lock);
+        return;
+    }
+    drop_entry(e, name);
+    unlock_persist(e);
+    char qn[300];
+    log_info("container removed; state dropped", "container=%s", quote(qn, sizeof(qn), name));
+}
+
+/* Lock held: whether the cache knows name as a managed container. */
+static bool cached_managed(struct engine *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_cache; i++) {
+        const struct engine_cached *c = &e->cache[i].c;
+        if (strcmp(e->cache[i].name, name) == 0)
+            return policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL);
+    }
+    return false;
+}
+
+engine_code engine_set_maintenance(struct engine *e, const char *name, bool enabled,
+                                   struct engine_err *err)
+{
+    char qn[300];
+
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, name);
+    if (!en && cached_managed(e, name))
+        en = get_entry(e, name);
+    if (!en) {
+        pthread_mutex_unlock(&e->lock);
+        set_err(err, ENGINE_E_UNKNOWN, "no state for container %s (unknown or not managed)", name);
+        return ENGINE_E_UNKNOWN;
+    }
+    bool was = en->h.maintenance;
+    en->h.maintenance = enabled;
+    if (enabled) {
+        en->h.due_ms = 0; /* a delayed heal is cancelled */
+        en->h.crashloop = false;
+        en->h.streak = 0;
+    }
+    unlock_persist(e);
+    if (was != enabled)
+        log_info(enabled ? "maintenance on: no healing, no scaling" : "maintenance released",
+                 "container=%s", quote(qn, sizeof(qn), name));
+    if (was && !enabled) {
+        struct engine_heal_req req = {.trigger = "reconcile", .exit_code = -1};
+        utf8_copy(req.container, sizeof(req.container), name);
+        engine_heal(e, &req, NULL);
+    }
+    return ENGINE_OK;
 }

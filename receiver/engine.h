@@ -33,6 +33,7 @@ typedef enum engine_code {
     ENGINE_E_STOPPED, /* engine_stop() was called */
     ENGINE_E_NOMEM,
     ENGINE_E_STORE, /* the state file could not be read */
+    ENGINE_E_UNKNOWN, /* neither in the state table nor a managed container in the cache */
 } engine_code;
 
 struct engine_err {
@@ -80,6 +81,9 @@ struct engine_opts {
     const char *const *container_labels;
     size_t n_container_labels;
     const char *cpu_alert, *memory_alert;
+    /* Event-driven healing: restart spacing and crash-loop flag (zeros: 100 ms, 1 min, 10 s, 5,
+     * and operator_stops is taken as given). */
+    struct policy_backoff heal;
 };
 
 /* Called exactly once per submitted job that has one, from a worker thread (or from
@@ -131,6 +135,35 @@ struct engine_cached {
 bool engine_lookup(struct engine *e, const char *name, struct engine_cached *out);
 /* Points c's fields into cached (which must outlive c). */
 void engine_cached_policy(const struct engine_cached *cached, struct policy_container *c);
+
+/* A managed container stopped (or turned unhealthy): what the events watcher knows of it. */
+struct engine_heal_req {
+    char container[256];
+    char trigger[16];   /* "exit", "oom", "unhealthy", "reconcile" (metrics label) */
+    bool operator_stop; /* a kill/stop event came first (docker stop / docker kill) */
+    int exit_code;      /* -1 unknown */
+    int64_t event_ns;   /* Docker's timeNano of the event, 0 for a reconcile */
+};
+/* Heals a container, serialized with its other jobs: the first heal of a streak is queued at once,
+ * later ones after policy_heal_delay() (the timer thread queues them); at most one heal per
+ * container is pending, further requests meanwhile are merged into it. A container in maintenance
+ * is left alone. The worker inspects first: removed containers are dropped quietly, running ones
+ * left (restarted when trigger is "unhealthy" and Docker still reports unhealthy), and
+ * policy_heal_allowed() decides. ENGINE_E_STOPPED after engine_stop(), ENGINE_E_FULL when the
+ * table is full. Any thread; never calls Docker. */
+engine_code engine_heal(struct engine *e, const struct engine_heal_req *req,
+                        struct engine_err *err);
+/* Docker reported the container started: the stable-run clock starts (a crash-loop flag clears
+ * after the backoff's stable_ms of running) and an operator-stop mark is forgotten. Any thread. */
+void engine_container_started(struct engine *e, const char *name);
+/* Docker reported the container removed: its state and any pending heal are dropped (never
+ * restarted). Any thread. */
+void engine_container_destroyed(struct engine *e, const char *name);
+/* Puts a container in maintenance (no healing, no scaling, no scale-in) or releases it; persisted.
+ * Releasing queues a heal check ("reconcile"). ENGINE_E_UNKNOWN when the container is neither in
+ * the table nor a managed container in the cache. Any thread (writes the state file). */
+engine_code engine_set_maintenance(struct engine *e, const char *name, bool enabled,
+                                   struct engine_err *err);
 
 /* Whether the last refresh reached Docker. */
 bool engine_ready(struct engine *e);

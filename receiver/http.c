@@ -42,6 +42,19 @@ struct pending {
     struct pending *next;
 };
 
+/* One open connection. A client gets --connection-timeout to deliver each whole request (from the
+ * accept, or from the end of the previous request on a keep-alive connection): libmicrohttpd's own
+ * timeout only measures idleness, so a client sending one byte a second would hold a connection
+ * slot forever. The reaper shuts such a socket down; libmicrohttpd then closes it. */
+struct conn {
+    MHD_socket fd;
+    int64_t deadline_ms;
+    bool busy; /* a whole request arrived and is being answered: no deadline */
+    bool cut;  /* shut down by the reaper */
+    char remote[64];
+    struct conn *next;
+};
+
 struct http {
     const struct config *cfg;
     struct engine *e;
@@ -54,6 +67,7 @@ struct http {
     struct pending *pending;
     bool stopping;
     pthread_t reaper;
+    struct conn *conns; /* guarded by lock; entries removed before libmicrohttpd closes the fd */
 };
 
 struct req {
@@ -298,7 +312,8 @@ enum route {
     R_SHOW,
     R_SCALE,
     R_RESTART,
-    R_BADNAME
+    R_BADNAME,
+    R_MAINTENANCE
 };
 
 /* Splits url; name gets the container for /api/v1/containers/{name}[/verb]. */
@@ -336,6 +351,8 @@ static enum route route_of(const char *url, char *name, size_t size)
         return R_SCALE;
     if (strcmp(slash, "/restart") == 0)
         return R_RESTART;
+    if (strcmp(slash, "/maintenance") == 0)
+        return R_MAINTENANCE;
     return R_NONE;
 }
 
@@ -343,13 +360,13 @@ static const char *route_label(enum route rt)
 {
     static const char *const names[] = {"not_found", "healthz",    "readyz",    "metrics",
                                         "webhook",   "containers", "container", "scale",
-                                        "restart",   "not_found"};
+                                        "restart",   "not_found", "maintenance"};
     return names[rt];
 }
 
 static bool route_is_post(enum route rt)
 {
-    return rt == R_WEBHOOK || rt == R_SCALE || rt == R_RESTART;
+    return rt == R_WEBHOOK || rt == R_SCALE || rt == R_RESTART || rt == R_MAINTENANCE;
 }
 
 /* ---- webhook ---- */
@@ -370,6 +387,14 @@ static json_t *webhook_one(struct http *h, const struct alerts_record *a, const 
     if (a->problem[0]) {
         json_object_set_new(o, "result", json_string("ignored"));
         json_object_set_new(o, "reason", json_string(a->problem));
+        return o;
+    }
+    if (!valid_name(a->container, strlen(a->container))) {
+        /* never queued: no Docker name looks like this, so no container can be meant */
+        json_object_set_new(o, "result", json_string("ignored"));
+        json_object_set_new(
+            o, "reason",
+            json_string("invalid container name (Docker names match [a-zA-Z0-9][a-zA-Z0-9_.-]*)"));
         return o;
     }
     policy_request_from_alert(&req, a);
@@ -599,6 +624,33 @@ static enum MHD_Result handle_restart(struct req *r, struct MHD_Connection *c, c
     return submit_and_suspend(r, c, &job);
 }
 
+/* POST .../maintenance {"enabled": true|false}: answered at once (no Docker call). */
+static enum MHD_Result handle_maintenance(struct req *r, struct MHD_Connection *c,
+                                          const char *name)
+{
+    json_error_t jerr;
+    struct engine_err eerr = {0};
+    json_t *o = json_loadb(r->body ? r->body : "", r->len, 0, &jerr);
+
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return queue_error(r, c, 400, "malformed JSON body: %s", o ? "not an object" : jerr.text);
+    }
+    const json_t *en = json_object_get(o, "enabled");
+    bool on = json_is_true(en), valid = json_is_boolean(en);
+    json_decref(o);
+    if (!valid)
+        return queue_error(r, c, 400, "\"enabled\" must be true or false");
+    if (engine_set_maintenance(r->h->e, name, on, &eerr) != ENGINE_OK)
+        return queue_error(r, c, 404, "%s", eerr.msg);
+    char *text = engine_state_json(r->h->e, name);
+    if (!text)
+        return queue_error(r, c, 404, "no state for container %s", name);
+    enum MHD_Result ret = queue_json(r, c, 200, text);
+    free(text);
+    return ret;
+}
+
 /* ---- GET routes ---- */
 
 static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum route rt,
@@ -663,7 +715,8 @@ static enum MHD_Result first_call(struct req *r, struct MHD_Connection *c, enum 
     if (!route_is_post(rt) && !get)
         return queue(r, c, 405, "application/json",
                      "{\"error\":\"method not allowed\",\"status\":405}", allow_get);
-    if ((rt == R_WEBHOOK || rt == R_SCALE || rt == R_RESTART || rt == R_LIST || rt == R_SHOW) &&
+    if ((rt == R_WEBHOOK || rt == R_SCALE || rt == R_RESTART || rt == R_LIST || rt == R_SHOW ||
+         rt == R_MAINTENANCE) &&
         !authorized(h->cfg, c))
         return queue_unauthorized(r, c);
     if (!post)
@@ -711,9 +764,63 @@ static enum MHD_Result take_body(struct req *r, const char *data, size_t *size)
     return MHD_YES;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls)
+/* Marks the connection of c as answering a whole request (busy) or, when not busy, gives it a
+ * new --connection-timeout to deliver the next one. */
+static void conn_set_busy(struct http *h, struct MHD_Connection *c, bool busy)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn *k = ci ? ci->socket_context : NULL;
+
+    if (!k)
+        return;
+    pthread_mutex_lock(&h->lock);
+    k->busy = busy;
+    if (!busy)
+        k->deadline_ms = mono_ms() + h->cfg->connection_timeout_ms;
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http *h = cls;
+    struct conn *k = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        k = ci ? calloc(1, sizeof(*k)) : NULL;
+        if (!k)
+            return; /* not tracked: only libmicrohttpd's idle timeout applies */
+        k->fd = ci->connect_fd;
+        k->deadline_ms = mono_ms() + h->cfg->connection_timeout_ms;
+        remote_of(c, k->remote, sizeof(k->remote));
+        pthread_mutex_lock(&h->lock);
+        k->next = h->conns;
+        h->conns = k;
+        pthread_mutex_unlock(&h->lock);
+        *socket_context = k;
+        return;
+    }
+    if (!k)
+        return;
+    pthread_mutex_lock(&h->lock);
+    for (struct conn **pp = &h->conns; *pp; pp = &(*pp)->next) {
+        if (*pp == k) {
+            *pp = k->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    free(k);
+    *socket_context = NULL;
+}
+
+static enum MHD_Result handle_request(void *cls, struct MHD_Connection *c, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **req_cls)
 {
     struct http *h = cls;
     struct req *r = *req_cls;
@@ -751,9 +858,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return handle_scale(r, c, name);
     case R_RESTART:
         return handle_restart(r, c, name);
+    case R_MAINTENANCE:
+        return handle_maintenance(r, c, name);
     default:
         return handle_get(r, c, rt, name);
     }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    enum MHD_Result ret =
+        handle_request(cls, c, url, method, version, upload_data, upload_data_size, req_cls);
+    const struct req *r = *req_cls;
+
+    if (r && (r->replied || r->p))
+        conn_set_busy(cls, c, true);
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -763,7 +885,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     struct req *r = *req_cls;
     char qp[400];
 
-    (void)c;
+    conn_set_busy(h, c, false);
     if (!r)
         return;
     if (r->route)
@@ -805,6 +927,15 @@ static void *reaper_main(void *arg)
             if (!p->resumed && now >= p->deadline_ms) {
                 p->resumed = true;
                 MHD_resume_connection(p->conn);
+            }
+        }
+        for (struct conn *k = h->conns; k; k = k->next) {
+            if (!k->busy && !k->cut && now >= k->deadline_ms) {
+                k->cut = true;
+                shutdown(k->fd, SHUT_RDWR);
+                log_warn("connection closed: no complete request within --connection-timeout",
+                         "remote=%s timeout_ms=%" PRId64, k->remote,
+                         h->cfg->connection_timeout_ms);
             }
         }
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -888,7 +1019,8 @@ http_code http_start(const struct config *cfg, struct engine *e, struct metrics 
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
                             MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned int)((cfg->connection_timeout_ms + 999) / 1000),
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
     if (!h->d) {
         if (err && err->code == HTTP_OK) {
             err->code = HTTP_E_LISTEN;

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "docker_client.h"
 #include "engine.h"
+#include "events.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -48,6 +49,8 @@ static int run(const struct config *cfg)
     struct engine_err eerr = {0};
     struct http_err herr = {0};
     struct engine *e = NULL;
+    struct events *ev = NULL;
+    struct events_err everr = {0};
     struct http *h = NULL;
     int rc = 1;
     sigset_t set;
@@ -90,33 +93,51 @@ static int run(const struct config *cfg)
                              .cpu_alert = cfg->cpu_alert,
                              .memory_alert = cfg->memory_alert};
     limits_from(cfg, &eo.lim);
+    eo.heal = (struct policy_backoff){cfg->heal_backoff_ms, cfg->heal_backoff_max_ms,
+                                      cfg->heal_stable_ms, (int)cfg->crashloop_heals,
+                                      cfg->heal_operator_stops};
     if (engine_new(&eo, &e, &eerr) != ENGINE_OK || engine_load(e, &eerr) != ENGINE_OK) {
         log_error("cannot load state", "error=%s", eerr.msg);
         goto out_free;
     }
     engine_refresh(e);
     engine_start(e, &eerr);
+    if (cfg->heal_events) {
+        struct events_opts evo = {.docker = dc,
+                                  .engine = e,
+                                  .metrics = m,
+                                  .lim = eo.lim,
+                                  .label_filter = cfg->heal_label_filter};
+        if (events_new(&evo, &ev, &everr) != EVENTS_OK || events_start(ev, &everr) != EVENTS_OK) {
+            log_error("cannot start the events watcher", "error=%s", everr.msg);
+            goto out_free;
+        }
+    }
     if (http_start(cfg, e, m, &h, &herr) != HTTP_OK) {
         log_error("cannot start HTTP server", "error=%s", herr.msg);
         goto out_free;
     }
     log_info(
         "listening",
-        "address=%s port=%u version=%s dry_run=%s manage_all=%s auth=%s state=%s prometheus=%s",
+        "address=%s port=%u version=%s dry_run=%s manage_all=%s auth=%s state=%s prometheus=%s "
+        "heal_events=%s",
         cfg->listen_host, http_port(h), TRIP_VERSION, cfg->dry_run ? "true" : "false",
         cfg->manage_all ? "true" : "false",
         cfg->token[0] && cfg->basic_user[0] ? "bearer+basic"
         : cfg->token[0]                     ? "bearer"
         : cfg->basic_user[0]                ? "basic"
                                             : "none",
-        store_path(st), cfg->prometheus_url[0] ? cfg->prometheus_url : "-");
+        store_path(st), cfg->prometheus_url[0] ? cfg->prometheus_url : "-",
+        cfg->heal_events ? "true" : "false");
     int sig = wait_for_signal(&set);
     log_info("shutting down", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce(h);
+    events_stop(ev);
     engine_stop(e, cfg->shutdown_timeout_ms);
     rc = 0;
 out_free:
     http_free(h);
+    events_free(ev);
     engine_free(e);
     store_free(st);
     metrics_free(m);

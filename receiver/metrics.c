@@ -34,8 +34,12 @@ struct metrics {
     struct family actions;  /* kind, result */
     struct family docker;   /* code */
     struct family alerts;   /* result */
+    struct family heals;    /* trigger, result */
     struct hist hist[16];
     size_t n_hist;
+    struct hist heal_latency;
+    int events_up;
+    uint64_t events_connects;
 };
 
 struct metrics *metrics_new(void)
@@ -141,6 +145,57 @@ void metrics_alert(struct metrics *m, const char *result)
     pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_heal(struct metrics *m, const char *trigger, const char *result, double latency_s)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    bump(&m->heals, trigger, result);
+    if (strcmp(result, "ok") == 0) {
+        struct hist *h = &m->heal_latency;
+        for (size_t i = 0; i < N_BUCKETS; i++) {
+            if (latency_s <= buckets[i])
+                h->bucket[i]++;
+        }
+        h->count++;
+        h->sum += latency_s;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_events_connected(struct metrics *m, int up)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->events_up = up;
+    if (up)
+        m->events_connects++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void heal_out(FILE *f, const struct metrics *m)
+{
+    const char *name = "trip_heal_latency_seconds";
+    const struct hist *h = &m->heal_latency;
+
+    fprintf(f,
+            "# HELP %s From Docker's die event to the container started again by a heal.\n"
+            "# TYPE %s histogram\n",
+            name, name);
+    for (size_t b = 0; b < N_BUCKETS; b++)
+        fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, buckets[b],
+                (unsigned long long)h->bucket[b]);
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
+    fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
+    fprintf(f,
+            "# HELP trip_events_connected Whether the Docker events stream is connected.\n"
+            "# TYPE trip_events_connected gauge\ntrip_events_connected %d\n"
+            "# HELP trip_events_connects_total Docker events stream (re)connections.\n"
+            "# TYPE trip_events_connects_total counter\ntrip_events_connects_total %llu\n",
+            m->events_up, (unsigned long long)m->events_connects);
+}
+
 static void family_out(FILE *f, const char *name, const char *help, const struct family *fam,
                        const char *la, const char *lb)
 {
@@ -200,6 +255,11 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const ch
             "trip_scaled_out_containers{resource=\"cpu\"} %lld\n"
             "trip_scaled_out_containers{resource=\"memory\"} %lld\n",
             (long long)(g ? g->scaled_out_cpu : 0), (long long)(g ? g->scaled_out_memory : 0));
+    gauge_out(f, "trip_crashloop_containers",
+              "Containers whose heals keep failing quickly (crash-looping).", "",
+              g ? g->crashloop : 0);
+    gauge_out(f, "trip_maintenance_containers", "Containers in maintenance (no heal, no scaling).",
+              "", g ? g->maintenance : 0);
     if (m) {
         pthread_mutex_lock(&m->lock);
         family_out(f, "trip_http_requests_total", "HTTP requests by route and status code.",
@@ -210,7 +270,10 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const ch
                    &m->docker, "code", NULL);
         family_out(f, "trip_webhook_alerts_total", "Webhook alerts by outcome.", &m->alerts,
                    "result", NULL);
+        family_out(f, "trip_heals_total", "Event-driven heals by trigger and result.", &m->heals,
+                   "trigger", "result");
         hist_out(f, m);
+        heal_out(f, m);
         pthread_mutex_unlock(&m->lock);
     }
     if (fclose(f) != 0) {

@@ -30,12 +30,22 @@ void metrics_docker_error(struct metrics *m, const char *code);
 /* trip_webhook_alerts_total{result} (accepted / ignored). */
 void metrics_alert(struct metrics *m, const char *result);
 
+/* trip_heals_total{trigger,result} (trigger: exit, oom, unhealthy, reconcile; result: ok, error,
+ * gone, skipped, maintenance, running) and, for "ok", the trip_heal_latency_seconds histogram
+ * (Docker's die event to the container started again). */
+void metrics_heal(struct metrics *m, const char *trigger, const char *result, double latency_s);
+/* The events stream went up (up=1: trip_events_connected 1, trip_events_connects_total + 1) or
+ * down (up=0). */
+void metrics_events_connected(struct metrics *m, int up);
+
 /* Point-in-time values the engine reports at render time. */
 struct metrics_gauges {
     int64_t managed;        /* managed containers seen by the last refresh */
     int64_t scaled_out_cpu; /* containers whose CPU is scaled out */
     int64_t scaled_out_memory;
     int ready; /* Docker reachable at the last refresh */
+    int64_t crashloop;   /* containers flagged crash-looping */
+    int64_t maintenance; /* containers in maintenance */
 };
 
 /* The whole exposition text (NUL-terminated, caller frees), or NULL when out of memory. */

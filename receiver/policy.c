@@ -41,6 +41,7 @@ void policy_container_from_labels(struct policy_container *c, const struct docke
     c->memory = docker_labels_get(l, "trip.memory");
     c->scale_duration = docker_labels_get(l, "trip.scale-duration");
     c->heal = docker_labels_get(l, "trip.heal");
+    c->heal_operator_stops = docker_labels_get(l, "trip.heal-operator-stops");
 }
 
 void policy_request_from_alert(struct policy_request *req, const struct alerts_record *r)
@@ -219,4 +220,39 @@ enum policy_due policy_scale_in_due(const struct policy_hold *h, int64_t now_ms,
     if (h->firing == 0 && h->deadline_ms < *next_ms)
         *next_ms = h->deadline_ms;
     return POLICY_HOLD;
+}
+
+int64_t policy_heal_delay(const struct policy_backoff *b, int streak)
+{
+    int64_t d = b->first_ms > 0 ? b->first_ms : 1;
+
+    if (streak <= 0)
+        return 0;
+    for (int i = 1; i < streak && d < b->max_ms; i++)
+        d *= 2;
+    return d > b->max_ms ? b->max_ms : d;
+}
+
+bool policy_heal_allowed(const struct policy_limits *lim, const struct policy_backoff *b,
+                         const struct policy_container *c, bool operator_stop, char *reason,
+                         size_t size)
+{
+    const char *l = c->heal_operator_stops;
+    bool ops = l && strcmp(l, "true") == 0 ? true : l && strcmp(l, "false") == 0 ? false
+                                                                                 : b->operator_stops;
+
+    if (!policy_managed(lim, c->enable)) {
+        snprintf(reason, size, "container is not managed");
+        return false;
+    }
+    if (!heal_enabled(lim, c)) {
+        snprintf(reason, size, "healing is disabled for this container (trip.heal)");
+        return false;
+    }
+    if (operator_stop && !ops) {
+        snprintf(reason, size, "stopped by an operator (heal-operator-stops is false)");
+        return false;
+    }
+    reason[0] = '\0';
+    return true;
 }

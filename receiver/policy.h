@@ -42,6 +42,7 @@ struct policy_container {
     const char *memory;         /* trip.memory */
     const char *scale_duration; /* trip.scale-duration */
     const char *heal;           /* trip.heal */
+    const char *heal_operator_stops; /* trip.heal-operator-stops */
 };
 
 struct policy_request {
@@ -92,6 +93,26 @@ enum policy_due { POLICY_HOLD, POLICY_DUE_DEADLINE, POLICY_DUE_MAX_HOLD };
 /* Whether to scale in now, and the earliest time the answer may change without new input
  * (*next_ms; INT64_MAX when only an event can change it). */
 enum policy_due policy_scale_in_due(const struct policy_hold *h, int64_t now_ms, int64_t *next_ms);
+
+/* Restart spacing of the event-driven healer (Docker's restart manager schedule by default). */
+struct policy_backoff {
+    int64_t first_ms;      /* delay before the 2nd heal of a streak (the 1st is immediate): 100 */
+    int64_t max_ms;        /* cap: 60000 */
+    int64_t stable_ms;     /* a container that ran this long since its last heal resets: 10000 */
+    int crashloop_after;   /* heals in one streak that flag the container crash-looping: 5 */
+    bool operator_stops;   /* heal containers an operator stopped (docker stop/kill): true */
+};
+
+/* Delay before the next heal of a container already healed `streak` times without running
+ * stably: 0 for streak 0, then first_ms * 2^(streak-1), capped at max_ms. Pure. */
+int64_t policy_heal_delay(const struct policy_backoff *b, int streak);
+
+/* Whether an event heal may start the container: managed, trip.heal not false (else --heal), and,
+ * when the exit was an operator's stop, trip.heal-operator-stops (else b->operator_stops). Fills
+ * reason (size >= 80) when not. Pure. */
+bool policy_heal_allowed(const struct policy_limits *lim, const struct policy_backoff *b,
+                         const struct policy_container *c, bool operator_stop, char *reason,
+                         size_t size);
 
 const char *policy_kind_name(enum policy_kind k);
 const char *policy_resource_name(enum policy_resource r);

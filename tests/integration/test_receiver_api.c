@@ -27,7 +27,10 @@ static int group_setup(void **state)
     char id[80];
     const char *args[] = {
         "--token", TOKEN, "--scale-duration", "1h", "--max-duration", "2h", "--max-body",
-        "4k",      NULL};
+        "4k",
+        /* these tests exercise the manual and ContainerDown paths on a stopped container; the
+         * event healer (test_receiver_heal) would start it first */
+        "--heal-events=false", NULL};
     (void)state;
     rep = malloc(sizeof(*rep));
     if (!ts_docker_available())

@@ -200,6 +200,15 @@ static void cleanup_at_exit(void)
         ts_docker_cleanup();
 }
 
+const char *ts_docker_run_label(void)
+{
+    static char label[96];
+
+    if (!label[0])
+        snprintf(label, sizeof(label), "trip.test.run=%s", ts_docker_prefix());
+    return label;
+}
+
 const char *ts_docker_prefix(void)
 {
     static char prefix[64];
@@ -238,6 +247,8 @@ int ts_docker_run_container(char *id, size_t len, const char *name, const char *
     argv[n++] = name;
     argv[n++] = "--label";
     argv[n++] = "trip.test=1";
+    argv[n++] = "--label";
+    argv[n++] = ts_docker_run_label(); /* receivers of this run heal only these */
     argv[n++] = "--cpu-shares";
     argv[n++] = "512";
     argv[n++] = "--memory";

@@ -44,6 +44,10 @@ int ts_docker_argv(char *out, size_t len, char *errout, size_t errlen, const cha
  * stderr is passed through to the test's stderr. At most 63 arguments. */
 int ts_docker(char *out, size_t len, const char *arg, ...);
 
+/* "trip.test.run=<prefix>": a label every container of this run gets, and the receivers it starts
+ * pass as --heal-label-filter, so a test's event healer never touches another run's containers. */
+const char *ts_docker_run_label(void);
+
 /* Creates and starts (docker run -d) a container named `name` from ts_test_image() with
  * --label trip.test=1, each entry of `labels` (NULL-terminated "k=v"; may be NULL) as --label,
  * and the defaults --cpu-shares 512 --memory 1g --stop-timeout 2. The variadic, NULL-terminated

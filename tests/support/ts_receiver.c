@@ -1,6 +1,7 @@
 /* ts_receiver.c: spawn / stop the real daemon, HTTP via libcurl. */
 #include "ts_receiver.h"
 #include "ts_common.h"
+#include "ts_docker.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -68,6 +69,8 @@ static int spawn(struct ts_receiver *r)
     argv[n++] = r->state_dir;
     argv[n++] = "--refresh-interval";
     argv[n++] = "200ms";
+    argv[n++] = "--heal-label-filter"; /* this run's containers only (flags given below win) */
+    argv[n++] = ts_docker_run_label();
     for (size_t i = 0; r->args[i] && n < 46; i++)
         argv[n++] = r->args[i];
     argv[n] = NULL;
