@@ -1,0 +1,3 @@
+module trip-msa/bench/amx-peer
+
+go 1.19

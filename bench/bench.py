@@ -1,0 +1,903 @@
+#!/usr/bin/env python3
+"""bench.py: the benchmark parts of bench/run, and the generator of bench/results.md.
+
+Usage (bench/run sets the environment and calls this):
+  bench.py part N [--quick]     run part N (1..6), write bench/out/part-N.json
+  bench.py report               write bench/results.md from every bench/out/part-*.json
+
+Environment: TRIP_RECEIVER (the trip-receiver binary), TRIP_BENCH_IMAGE (the workload image),
+TRIP_BENCH_PEER (the prometheus-am-executor binary or its stand-in), TRIP_BENCH_PEER_KIND
+(a sentence saying which), TRIP_BENCH_CMD (the command line, for results.md).
+
+Everything runs on this machine: trip-receiver and the peer listen on 127.0.0.1, Docker is reached
+through its Unix socket, the containers are FROM-scratch workload containers that are never
+contacted over the network. Every container gets the labels trip.test=1 and
+trip.bench.run=<run id> and a name starting with trip-bench-<run id>-; they are removed at the end
+of each part, also on failure or Ctrl-C.
+"""
+import concurrent.futures
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+FIRING = os.path.join(ROOT, "tests", "fixtures", "alertmanager-0.25-firing.json")
+TOKEN = "bench-token"
+RUN_ID = "%d%04d" % (os.getpid(), int(time.time()) % 10000)
+PREFIX = "trip-bench-%s-" % RUN_ID
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def log(msg):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+# ---------------------------------------------------------------- statistics
+
+def pct(xs, p):
+    """Percentile p (0..100) of xs, linear interpolation between closest ranks."""
+    s = sorted(xs)
+    if not s:
+        return None
+    k = (len(s) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def dist(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return {"n": 0}
+    return {"n": len(xs), "min": min(xs), "p50": pct(xs, 50), "p90": pct(xs, 90),
+            "p95": pct(xs, 95), "p99": pct(xs, 99), "max": max(xs),
+            "mean": sum(xs) / len(xs)}
+
+
+# ---------------------------------------------------------------- Docker
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+_tls = threading.local()
+
+
+def docker_api(method, path, body=None):
+    """One Docker Engine API call over the Unix socket (one keep-alive connection per thread)."""
+    conn = getattr(_tls, "docker", None)
+    if conn is None:
+        conn = UnixHTTPConnection("/var/run/docker.sock")
+        _tls.docker = conn
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    try:
+        conn.request(method, "/v1.41" + path, body=data, headers=headers)
+        r = conn.getresponse()
+        raw = r.read()
+    except (OSError, http.client.HTTPException):
+        conn.close()
+        _tls.docker = None
+        raise
+    return r.status, (json.loads(raw) if raw and raw[:1] in b"{[" else raw)
+
+
+def docker(*args, check=True):
+    r = subprocess.run(["docker"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError("docker %s: %s" % (" ".join(args[:3]), r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def image():
+    return os.environ.get("TRIP_BENCH_IMAGE", "trip-workload:test")
+
+
+def run_container(name, extra=(), memory="32m", shares=512, managed=True):
+    args = ["run", "-d", "--name", name, "--label", "trip.test=1",
+            "--label", "trip.bench.run=" + RUN_ID, "--cpu-shares", str(shares),
+            "--memory", memory]
+    if managed:
+        args += ["--label", "trip.enable=true"]
+    args += list(extra) + [image()]
+    return docker(*args)
+
+
+def run_containers(names, workers=4, **kw):
+    with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+        return list(ex.map(lambda n: run_container(n, **kw), names))
+
+
+def cleanup():
+    """Removes every container of this run (by its run label and by name prefix)."""
+    ids = set(docker("ps", "-aq", "--filter", "label=trip.bench.run=" + RUN_ID,
+                     check=False).split())
+    ids |= set(docker("ps", "-aq", "--filter", "name=^" + PREFIX, check=False).split())
+    ids = sorted(ids)
+    for i in range(0, len(ids), 50):
+        docker("rm", "-f", *ids[i:i + 50], check=False)
+    if ids:
+        log("removed %d containers" % len(ids))
+
+
+def host_pid(name):
+    st, j = docker_api("GET", "/containers/%s/json" % name)
+    return j["State"]["Pid"] if st == 200 else 0
+
+
+class Events:
+    """`docker events` for this run's containers, read on a thread; timestamps in ns."""
+
+    def __init__(self):
+        self.ev = []
+        self.cond = threading.Condition()
+        self.hooks = {}
+        self.p = subprocess.Popen(
+            ["docker", "events", "--format", "{{json .}}", "--filter", "type=container",
+             "--filter", "label=trip.bench.run=" + RUN_ID],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+        time.sleep(1.0)  # the stream is live once the daemon registered it
+
+    def _read(self):
+        for line in self.p.stdout:
+            try:
+                j = json.loads(line)
+            except ValueError:
+                continue
+            action = j.get("Action", j.get("status", ""))
+            name = j.get("Actor", {}).get("Attributes", {}).get("name", "")
+            tn = int(j.get("timeNano", 0))
+            with self.cond:
+                self.ev.append((tn, action, name))
+                self.cond.notify_all()
+            hook = self.hooks.get(action)
+            if hook:
+                hook(name, tn)
+
+    def wait(self, name, action, after_ns, timeout=30.0):
+        """First `action` event of container `name` at or after after_ns, or None on timeout."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for tn, a, n in self.ev:
+                    if n == name and a == action and tn >= after_ns:
+                        return tn
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def count(self, names, action):
+        with self.cond:
+            return sum(1 for _, a, n in self.ev if a == action and n in names)
+
+    def close(self):
+        self.p.terminate()
+        self.p.wait()
+
+
+# ---------------------------------------------------------------- processes
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def http_call(port, method, path, body=None, token=TOKEN, timeout=60):
+    """One HTTP request to 127.0.0.1:port. Returns (status, parsed JSON or text, seconds)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    data = None
+    if body is not None:
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    t0 = time.perf_counter()
+    conn.request(method, path, body=data, headers=headers)
+    r = conn.getresponse()
+    raw = r.read()
+    dt = time.perf_counter() - t0
+    conn.close()
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    return r.status, parsed, dt
+
+
+def proc_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+def proc_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return None
+
+
+def proc_cpu_s(pid, children=False):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state): utime = 14, stime = 15, cutime = 16, cstime = 17
+    t = int(fields[11]) + int(fields[12])
+    if children:
+        t += int(fields[13]) + int(fields[14])
+    return t / CLK_TCK
+
+
+class Receiver:
+    """trip-receiver on 127.0.0.1:<free port>, logging to bench/out/<tag>.log."""
+
+    def __init__(self, tag, args=(), state_dir=None):
+        self.tag = tag
+        self.port = free_port()
+        self.state_dir = state_dir or os.path.join(OUT, "state-" + tag)
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.log_path = os.path.join(OUT, tag + ".log")
+        self.args = list(args)
+        self.p = None
+
+    def start(self, ready_timeout=60.0):
+        """Starts it; returns seconds from exec to the first 200 on /readyz."""
+        binary = os.environ.get("TRIP_RECEIVER", os.path.join(ROOT, "build-bench", "receiver",
+                                                              "trip-receiver"))
+        cmd = [binary, "--listen", "127.0.0.1:%d" % self.port, "--state-dir", self.state_dir,
+               "--token", TOKEN] + self.args
+        logf = open(self.log_path, "a")
+        t0 = time.perf_counter()
+        self.p = subprocess.Popen(cmd, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
+        logf.close()
+        end = time.monotonic() + ready_timeout
+        while time.monotonic() < end:
+            if self.p.poll() is not None:
+                raise RuntimeError("trip-receiver exited (%s); see %s" % (self.p.returncode,
+                                                                          self.log_path))
+            try:
+                st, _, _ = http_call(self.port, "GET", "/readyz", token=None, timeout=2)
+                if st == 200:
+                    return time.perf_counter() - t0
+            except OSError:
+                pass
+            time.sleep(0.002)
+        raise RuntimeError("trip-receiver not ready after %.0f s" % ready_timeout)
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def call(self, method, path, body=None, timeout=60):
+        return http_call(self.port, method, path, body, timeout=timeout)
+
+    def stop(self):
+        if self.p and self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.p = None
+
+
+class Peer:
+    """prometheus-am-executor (or its stand-in) on 127.0.0.1, running /bin/true per webhook."""
+
+    def __init__(self):
+        self.port = free_port()
+        binary = os.environ.get("TRIP_BENCH_PEER", os.path.join(OUT, "amx-peer"))
+        self.p = subprocess.Popen([binary, "-l", "127.0.0.1:%d" % self.port, "/bin/true"],
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=open(os.path.join(OUT, "peer.log"), "a"))
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            try:
+                st, _, _ = http_call(self.port, "GET", "/_health", token=None, timeout=2)
+                if st == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the peer did not answer on /_health")
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait()
+
+
+def firing_body(name, alertname=None):
+    with open(FIRING) as f:
+        j = json.load(f)
+    for a in j["alerts"]:
+        a["labels"]["name"] = name
+        if alertname:
+            a["labels"]["alertname"] = alertname
+    j["commonLabels"]["name"] = name
+    j["groupLabels"]["name"] = name
+    if alertname:
+        j["commonLabels"]["alertname"] = alertname
+        j["groupLabels"]["alertname"] = alertname
+    return json.dumps(j)
+
+
+def wrk(url, conns, seconds, names, token=""):
+    threads = max(1, min(2, conns))
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--timeout", "5s",
+           "-s", os.path.join(HERE, "webhook.lua"), url, "--", FIRING, ",".join(names), token]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=seconds + 60)
+    m = re.search(r"^BENCHJSON (.*)$", r.stdout, re.M)
+    if not m:
+        raise RuntimeError("wrk printed no result:\n" + r.stdout)
+    j = json.loads(m.group(1))
+    j["req_s"] = j["requests"] / (j["duration_us"] / 1e6)
+    j["errors"] = sum(j[k] for k in ("err_connect", "err_read", "err_write", "err_timeout"))
+    j["ok_req_s"] = (j["requests"] - j["err_status"]) / (j["duration_us"] / 1e6)
+    j["non2xx_pct"] = 100.0 * j["err_status"] / max(1, j["requests"])
+    return j
+
+
+def parse_deadline(s):
+    """'2026-11-25T12:58:54.675Z' -> ns since the epoch."""
+    d = datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc)
+    return int(d.timestamp() * 1000) * 1000000
+
+
+def fnv_worker(name, workers):
+    """The receiver's worker for a container (FNV-1a of the name, as in receiver/engine.c)."""
+    h = 1469598103934665603
+    for ch in name.encode():
+        h ^= ch
+        h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h % workers
+
+
+def log_durations(path, names):
+    """duration_ms of the receiver's action log lines for the given containers, by action."""
+    out = {}
+    rx = re.compile(r'container=(\S+) action=(\S+) .*duration_ms=(\d+)')
+    with open(path) as f:
+        for line in f:
+            m = rx.search(line)
+            if m and m.group(1) in names:
+                out.setdefault(m.group(2), []).append(int(m.group(3)))
+    return out
+
+
+def metrics_hist(port, metric):
+    """sum and count of a histogram per kind from /metrics."""
+    st, text, _ = http_call(port, "GET", "/metrics", token=None)
+    res = {}
+    for line in str(text).splitlines():
+        m = re.match(r'%s_(sum|count)\{kind="([^"]+)"\} (\S+)' % metric, line)
+        if m:
+            res.setdefault(m.group(2), {})[m.group(1)] = float(m.group(3))
+    return res
+
+
+# ---------------------------------------------------------------- part 1: webhook
+
+def part1(q):
+    conns = [1, 8, 32]
+    seconds = 2 if q else 5
+    reps = 1 if q else 3
+    names = [PREFIX + "wh-%d" % i for i in range(4)]
+    run_containers(names)
+    ev = Events()
+    rd = Receiver("p1-dry", ["--dry-run", "--scale-duration", "1h"])
+    rn = Receiver("p1-normal", ["--scale-duration", "1h"])
+    rd.start()
+    rn.start()
+    peer = Peer()
+    targets = [("trip-receiver --dry-run", "http://127.0.0.1:%d/webhook" % rd.port, TOKEN),
+               ("trip-receiver (repeats deduplicated)", "http://127.0.0.1:%d/webhook" % rn.port,
+                TOKEN),
+               ("peer", "http://127.0.0.1:%d/" % peer.port, "")]
+    rows = []
+    try:
+        for rep in range(reps):
+            for c in conns:
+                for tname, url, tok in targets:
+                    j = wrk(url, c, seconds, names, tok)
+                    j.update(target=tname, conns=c, rep=rep)
+                    rows.append(j)
+                    log("part 1: %-38s c=%-3d %6.0f req/s (%6.0f 2xx/s) p50 %6d us p99 %7d us "
+                        "socket errors %d" % (tname, c, j["req_s"], j["ok_req_s"], j["p50_us"],
+                                              j["p99_us"], j["errors"]))
+                    time.sleep(0.5)
+        updates = ev.count(set(names), "update")
+        total_normal = sum(r["requests"] for r in rows if r["target"].startswith(
+            "trip-receiver (repeats"))
+    finally:
+        rd.stop()
+        rn.stop()
+        peer.stop()
+        ev.close()
+    return {"conns": conns, "seconds": seconds, "reps": reps, "containers": len(names),
+            "rows": rows, "normal_mode_webhooks": total_normal,
+            "normal_mode_docker_updates": updates}
+
+
+# ---------------------------------------------------------------- part 2: action latency
+
+def part2(q):
+    k = 6 if q else 25
+    a = [PREFIX + "act-wh-%d" % i for i in range(k)]
+    b = [PREFIX + "act-api-%d" % i for i in range(k)]
+    run_containers(a + b)
+    ev = Events()
+    r = Receiver("p2", ["--scale-duration", "1h"])
+    r.start()
+    time.sleep(2.5)  # one container refresh
+    s = {key: [] for key in ("bare_client", "bare_event", "wh_reply", "wh_event", "api_out",
+                             "api_in", "api_out_event", "api_in_event", "pair_overhead")}
+    try:
+        for i in range(k):
+            for name, bare_key_c, bare_key_e in ((a[i], "bare_client", "bare_event"),):
+                t0 = time.time_ns()
+                p0 = time.perf_counter()
+                st, _ = docker_api("POST", "/containers/%s/update" % name, {"CpuShares": 512})
+                dt = time.perf_counter() - p0
+                assert st == 200, st
+                tn = ev.wait(name, "update", t0)
+                s[bare_key_c].append(dt * 1000)
+                s[bare_key_e].append((tn - t0) / 1e6)
+                bare_e = (tn - t0) / 1e6
+            time.sleep(0.05)
+            t0 = time.time_ns()
+            st, reply, dt = r.call("POST", "/webhook", firing_body(a[i]))
+            assert st == 200 and reply.get("accepted") == 1, (st, reply)
+            tn = ev.wait(a[i], "update", t0)
+            if tn is None:
+                raise RuntimeError("no update event after the webhook for " + a[i])
+            s["wh_reply"].append(dt * 1000)
+            s["wh_event"].append((tn - t0) / 1e6)
+            s["pair_overhead"].append((tn - t0) / 1e6 - bare_e)
+            time.sleep(0.05)
+            t0 = time.time_ns()
+            st, _ = docker_api("POST", "/containers/%s/update" % b[i], {"CpuShares": 512})
+            tn = ev.wait(b[i], "update", t0)
+            s["bare_event"].append((tn - t0) / 1e6)
+            for direction in ("out", "in"):
+                time.sleep(0.05)
+                t0 = time.time_ns()
+                st, reply, dt = r.call("POST", "/api/v1/containers/%s/scale" % b[i],
+                                       {"resource": "cpu", "direction": direction,
+                                        "duration": "1h"})
+                assert st == 200 and reply.get("result") == "ok", (st, reply)
+                tn = ev.wait(b[i], "update", t0)
+                s["api_" + direction].append(dt * 1000)
+                s["api_%s_event" % direction].append((tn - t0) / 1e6)
+        logd = log_durations(r.log_path, set(a + b))
+        hist = metrics_hist(r.port, "trip_action_duration_seconds")
+    finally:
+        r.stop()
+        ev.close()
+    res = {"k": k, "samples": s, "dist": {key: dist(v) for key, v in s.items()},
+           "log_duration_ms": {key: dist(v) for key, v in logd.items()},
+           "metrics_hist": hist}
+    for key in ("bare_event", "wh_event", "api_out", "pair_overhead"):
+        d = res["dist"][key]
+        log("part 2: %-14s p50 %7.1f ms p99 %7.1f ms (n=%d)" % (key, d["p50"], d["p99"], d["n"]))
+    return res
+
+
+# ---------------------------------------------------------------- part 3: heal latency
+
+# One row per way of bringing a stopped container back. "restart" is the container's Docker
+# restart policy; "on_die" is what the benchmark does when it sees the container's `die` event
+# (None: nothing, the healing is up to the row's mechanism alone). An events-based heal in
+# trip-receiver plugs in as a row with restart "no", on_die None and the receiver flags it needs
+# in "receiver_args" (the receiver is started once with the union of every row's flags).
+HEAL_ROWS = [
+    {"key": "docker", "label": "Docker restart policy (--restart always)", "restart": "always",
+     "on_die": None, "receiver_args": []},
+    {"key": "api", "label": "trip-receiver manual API (POST .../restart on the die event)",
+     "restart": "no", "on_die": "api", "receiver_args": []},
+    {"key": "webhook", "label": "trip-receiver ContainerDown webhook (posted on the die event)",
+     "restart": "no", "on_die": "webhook", "receiver_args": []},
+]
+
+
+def part3(q):
+    k = 3 if q else 8
+    rounds = 1 if q else 3
+    rows = HEAL_ROWS
+    names = {row["key"]: [PREFIX + "heal-%s-%d" % (row["key"], i) for i in range(k)]
+             for row in rows}
+    for row in rows:
+        run_containers(names[row["key"]], extra=["--restart", row["restart"]])
+    row_of = {n: row for row in rows for n in names[row["key"]]}
+    rargs = ["--scale-duration", "1h"]
+    for row in rows:
+        rargs += row["receiver_args"]
+    r = Receiver("p3", rargs)
+    r.start()
+    time.sleep(2.5)
+    trig = {}  # name -> list of (trigger delay ms, reply ms, status)
+    lock = threading.Lock()
+
+    def act(name, tn):
+        row = row_of.get(name)
+        if not row or not row["on_die"]:
+            return
+        seen = (time.time_ns() - tn) / 1e6
+        if row["on_die"] == "api":
+            st, _, dt = r.call("POST", "/api/v1/containers/%s/restart" % name)
+        else:
+            st, _, dt = r.call("POST", "/webhook", firing_body(name, "ContainerDown"))
+        with lock:
+            trig.setdefault(name, []).append((seen, dt * 1000, st))
+
+    ev = Events()
+    ev.hooks["die"] = lambda name, tn: threading.Thread(target=act, args=(name, tn),
+                                                        daemon=True).start()
+    samples = {row["key"]: [] for row in rows}
+    try:
+        for rnd in range(rounds):
+            kills = []
+            for i in range(k):
+                for row in rows:
+                    name = names[row["key"]][i]
+                    t0 = time.time_ns()
+                    os.kill(host_pid(name), signal.SIGKILL)
+                    kills.append((row["key"], name, t0))
+                    time.sleep(0.3)
+            last_start = 0
+            for key, name, t0 in kills:
+                die = ev.wait(name, "die", t0, 20)
+                start = ev.wait(name, "start", die or t0, 30) if die else None
+                samples[key].append((start - die) / 1e9 if die and start else None)
+                last_start = max(last_start, start or 0)
+            log("part 3: round %d: %s" % (rnd + 1, ", ".join(
+                "%s p50 %.3f s" % (key, pct([x for x in v if x], 50) or -1)
+                for key, v in samples.items())))
+            if rnd + 1 < rounds:
+                # Docker resets its restart back-off once a container ran 10 s.
+                wait = 10.5 - (time.time_ns() - last_start) / 1e9
+                if wait > 0:
+                    time.sleep(wait)
+    finally:
+        r.stop()
+        ev.close()
+    trig_all = [t for v in trig.values() for t in v]
+    return {"k": k, "rounds": rounds,
+            "rows": [{"key": row["key"], "label": row["label"], "samples": samples[row["key"]],
+                      "failed": sum(1 for x in samples[row["key"]] if x is None),
+                      "dist": dist(samples[row["key"]])} for row in rows],
+            "trigger_seen_ms": dist([t[0] for t in trig_all]),
+            "trigger_reply_ms": dist([t[1] for t in trig_all]),
+            "trigger_status": sorted(set(t[2] for t in trig_all))}
+
+
+# ---------------------------------------------------------------- part 4: scale-in timer
+
+def part4(q):
+    n = 8 if q else 40
+    step = 0.5 if q else 0.25
+    rnames = [PREFIX + "timer-r-%d" % i for i in range(n)]
+    cnames = [PREFIX + "timer-c-%d" % i for i in range(n)]
+    run_containers(rnames + cnames)
+    ev = Events()
+    r = Receiver("p4", ["--scale-duration", "1h"])
+    r.start()
+    time.sleep(2.5)
+    deadlines = {}
+    timers = []
+    ctrl_deadlines = {}
+    sent = {}
+
+    def ctrl_fire(name):
+        docker_api("POST", "/containers/%s/update" % name, {"CpuShares": 512})
+
+    try:
+        base = time.time()
+        for i in range(n):
+            dur_ms = int(2000 + i * step * 1000)
+            sent[rnames[i]] = time.time_ns()
+            st, reply, _ = r.call("POST", "/api/v1/containers/%s/scale" % rnames[i],
+                                  {"resource": "cpu", "direction": "out",
+                                   "duration": "%dms" % dur_ms})
+            assert st == 200 and reply.get("result") == "ok", (st, reply)
+            deadlines[rnames[i]] = parse_deadline(reply["state"]["cpu"]["deadline"])
+            # the reference: this script's own timer doing the same Docker call at a deadline
+            dl = base + 2.0 + i * step + 0.5
+            ctrl_deadlines[cnames[i]] = int(dl * 1e9)
+            t = threading.Timer(max(0.0, dl - time.time()), ctrl_fire, args=(cnames[i],))
+            t.start()
+            timers.append(t)
+        errs, cerrs = [], []
+        for name, dl in deadlines.items():
+            # the first update after the request is the scale-out, the next one the scale-in
+            out_tn = ev.wait(name, "update", sent[name], 30)
+            tn = None
+            if out_tn:
+                tn = ev.wait(name, "update", out_tn + 1, max(5, dl / 1e9 - time.time() + 30))
+            errs.append((tn - dl) / 1e6 if tn else None)
+        for name, dl in ctrl_deadlines.items():
+            tn = ev.wait(name, "update", dl - 10**9, 30)
+            cerrs.append((tn - dl) / 1e6 if tn else None)
+    finally:
+        for t in timers:
+            t.cancel()
+        r.stop()
+        ev.close()
+    res = {"n": n, "durations": "2 s + i x %.2f s" % step, "receiver_ms": errs,
+           "reference_ms": cerrs, "receiver": dist(errs), "reference": dist(cerrs),
+           "missing": sum(1 for e in errs if e is None),
+           "within_1s": sum(1 for e in errs if e is not None and abs(e) <= 1000)}
+    log("part 4: receiver p50 %+.0f ms p99 %+.0f ms; reference p50 %+.0f ms p99 %+.0f ms" %
+        (res["receiver"]["p50"], res["receiver"]["p99"], res["reference"]["p50"],
+         res["reference"]["p99"]))
+    return res
+
+
+# ---------------------------------------------------------------- part 5: footprint
+
+def sample_rss(pid, stop, out):
+    while not stop.is_set():
+        try:
+            out.append(proc_rss_kb(pid))
+        except OSError:
+            return
+        time.sleep(0.1)
+
+
+def part5(q):
+    idle_s = 10 if q else 60
+    load_s = 3 if q else 10
+    names = [PREFIX + "fp-%d" % i for i in range(4)]
+    run_containers(names)
+    r = Receiver("p5", ["--scale-duration", "1h"])
+    r.start()
+    peer = Peer()
+    res = {"idle_seconds": idle_s, "load_seconds": load_s}
+    try:
+        time.sleep(3)
+        procs = {"receiver": r.pid, "peer": peer.pid}
+        rss = {k: [] for k in procs}
+        c0 = {k: proc_cpu_s(p, True) for k, p in procs.items()}
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < idle_s:
+            for k, p in procs.items():
+                rss[k].append(proc_rss_kb(p))
+            time.sleep(1)
+        el = time.monotonic() - t0
+        c1 = {k: proc_cpu_s(p, True) for k, p in procs.items()}
+        for k in procs:
+            res[k] = {"idle_rss_kb": dist(rss[k]),
+                      "idle_cpu_pct": 100 * (c1[k] - c0[k]) / el}
+        urls = {"receiver": ("http://127.0.0.1:%d/webhook" % r.port, TOKEN),
+                "peer": ("http://127.0.0.1:%d/" % peer.port, "")}
+        for k, p in procs.items():
+            stop = threading.Event()
+            samples = []
+            th = threading.Thread(target=sample_rss, args=(p, stop, samples))
+            cs0 = proc_cpu_s(p, False)
+            ca0 = proc_cpu_s(p, True)
+            th.start()
+            j = wrk(urls[k][0], 16, load_s, names, urls[k][1])
+            stop.set()
+            th.join()
+            cs1 = proc_cpu_s(p, False)
+            ca1 = proc_cpu_s(p, True)
+            time.sleep(3)
+            res[k].update({
+                "load_rss_kb": dist(samples), "hwm_kb": proc_hwm_kb(p),
+                "after_load_rss_kb": proc_rss_kb(p), "load_requests": j["requests"],
+                "load_req_s": j["req_s"], "load_errors": j["errors"],
+                "cpu_ms_per_1000_req_self": 1000 * 1000 * (cs1 - cs0) / max(1, j["requests"]),
+                "cpu_ms_per_1000_req_with_children":
+                    1000 * 1000 * (ca1 - ca0) / max(1, j["requests"])})
+            log("part 5: %s idle RSS %d kB, idle CPU %.3f %%, RSS under load max %d kB" %
+                (k, res[k]["idle_rss_kb"]["p50"], res[k]["idle_cpu_pct"],
+                 res[k]["load_rss_kb"]["max"]))
+    finally:
+        r.stop()
+        peer.stop()
+    return res
+
+
+# ---------------------------------------------------------------- part 6: scale
+
+def part6(q):
+    n = int(os.environ.get("BENCH_SCALE_N", "30" if q else "300"))
+    probe = 10 if q else 30
+    workers = 4
+    res = {"n": n, "workers": workers}
+    # 0. the receiver with none of this run's containers
+    r0 = Receiver("p6-empty", ["--scale-duration", "1h"])
+    r0.start()
+    time.sleep(3)
+    res["rss_kb_before"] = proc_rss_kb(r0.pid)
+    _, text, _ = http_call(r0.port, "GET", "/metrics", token=None)
+    m = re.search(r"^trip_managed_containers (\S+)", str(text), re.M)
+    res["managed_by_others"] = float(m.group(1)) if m else None
+    r0.stop()
+    # 1. the containers, plus one whose stop takes 10 s: the workload is PID 1 with no handler
+    #    for SIGUSR2, so the kernel drops the stop signal and Docker kills it after --stop-timeout
+    names = [PREFIX + "scale-%d" % i for i in range(n)]
+    slow = PREFIX + "scale-slow"
+    t0 = time.monotonic()
+    run_containers(names, workers=4, memory="16m")
+    run_container(slow, extra=["--stop-signal", "SIGUSR2", "--stop-timeout", "10"],
+                  memory="16m")
+    res["create_seconds"] = time.monotonic() - t0
+    log("part 6: %d containers created in %.0f s" % (n + 1, res["create_seconds"]))
+    state_full = os.path.join(OUT, "state-p6-full")
+    shutil.rmtree(state_full, ignore_errors=True)
+    r1 = Receiver("p6-full", ["--scale-duration", "1h", "--request-timeout", "60s"],
+                  state_dir=state_full)
+    res["start_untracked_s"] = [r1.start()]
+    time.sleep(3)
+    res["rss_kb_managed_untracked"] = proc_rss_kb(r1.pid)
+    # 2. every container scaled out (tracked in the state table)
+    lat = []
+
+    cur = {"r": r1}
+
+    def scale(name, direction="out"):
+        st, reply, dt = cur["r"].call("POST", "/api/v1/containers/%s/scale" % name,
+                                {"resource": "cpu", "direction": direction, "duration": "1h"})
+        return st, (reply.get("result") if isinstance(reply, dict) else reply), dt
+
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        for st, result, dt in ex.map(scale, names):
+            lat.append(dt * 1000 if st == 200 and result == "ok" else None)
+    res["scale_out_all_ms"] = dist(lat)
+    res["scale_out_failed"] = sum(1 for x in lat if x is None)
+    time.sleep(1)
+    res["rss_kb_tracked"] = proc_rss_kb(r1.pid)
+    res["state_json_bytes"] = os.path.getsize(os.path.join(state_full, "state.json"))
+    r1.stop()
+    # 3. start-up with the N tracked containers against an empty state, alternated
+    res["start_tracked_s"] = []
+    for i in range(3):
+        r = Receiver("p6-full", ["--scale-duration", "1h"], state_dir=state_full)
+        res["start_tracked_s"].append(r.start())
+        if i == 0:
+            time.sleep(3)
+            res["rss_kb_tracked_after_restart"] = proc_rss_kb(r.pid)
+        r.stop()
+        e = Receiver("p6-empty2", ["--scale-duration", "1h"])
+        shutil.rmtree(e.state_dir, ignore_errors=True)
+        os.makedirs(e.state_dir)
+        res["start_untracked_s"].append(e.start())
+        e.stop()
+    log("part 6: start-up with %d tracked: %s s; with none tracked: %s s" % (
+        n, ["%.3f" % x for x in res["start_tracked_s"]],
+        ["%.3f" % x for x in res["start_untracked_s"]]))
+    # 4. a slow action on one container versus actions on the others
+    r = Receiver("p6-full", ["--scale-duration", "1h", "--request-timeout", "60s"],
+                 state_dir=state_full)
+    r.start()
+    cur["r"] = r
+    time.sleep(2.5)
+    others = names[:2 * probe]
+    base = [scale(nm, "in")[2] * 1000 for nm in others[:probe]]
+    slow_done = {}
+
+    def slow_restart():
+        st, reply, dt = r.call("POST", "/api/v1/containers/%s/restart" % slow, {"force": True},
+                               timeout=90)
+        slow_done.update(status=st, seconds=dt,
+                         result=reply.get("result") if isinstance(reply, dict) else reply,
+                         end=time.monotonic())
+
+    th = threading.Thread(target=slow_restart)
+    th.start()
+    time.sleep(0.3)
+    during = []
+    for nm in others[probe:]:
+        st, result, dt = scale(nm, "in")
+        during.append({"name": nm, "ms": dt * 1000, "status": st, "result": result,
+                       "same_worker": fnv_worker(nm, 4) == fnv_worker(slow, 4),
+                       "while_slow_running": "end" not in slow_done})
+    th.join()
+    r.stop()
+    diff = [d["ms"] for d in during if not d["same_worker"]]
+    same = [d["ms"] for d in during if d["same_worker"]]
+    res.update({"probe": probe, "baseline_ms": dist(base), "during_other_worker_ms": dist(diff),
+                "during_same_worker_ms": dist(same), "slow": slow_done,
+                "during_all_while_slow_running": all(d["while_slow_running"] for d in during),
+                "during": during})
+    log("part 6: slow restart %.1f s; others on other workers p50 %.0f ms max %.0f ms; "
+        "on the slow one's worker: n=%d max %s ms" % (
+            slow_done.get("seconds", -1), res["during_other_worker_ms"].get("p50", -1),
+            res["during_other_worker_ms"].get("max", -1), len(same),
+            "%.0f" % max(same) if same else "-"))
+    t0 = time.monotonic()
+    cleanup()
+    res["remove_seconds"] = time.monotonic() - t0
+    return res
+
+
+# ---------------------------------------------------------------- driver
+
+PARTS = {1: part1, 2: part2, 3: part3, 4: part4, 5: part5, 6: part6}
+TITLES = {1: "Webhook throughput and latency", 2: "Action latency",
+          3: "Heal latency", 4: "Scale-in timer accuracy", 5: "Footprint", 6: "Scale"}
+
+
+def run_part(n, quick):
+    os.makedirs(OUT, exist_ok=True)
+    res = {"part": n, "title": TITLES[n], "quick": quick,
+           "started": datetime.datetime.now(datetime.timezone.utc).strftime(
+               "%Y-%m-%d %H:%M:%S UTC"),
+           "load_before": loadavg(), "run_id": RUN_ID}
+
+    def on_signal(sig, frame):
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    for f in os.listdir(OUT):
+        if f.startswith("p%d-" % n) and f.endswith(".log"):
+            os.unlink(os.path.join(OUT, f))
+    t0 = time.monotonic()
+    try:
+        res["result"] = PARTS[n](quick)
+    finally:
+        cleanup()
+    res["seconds"] = time.monotonic() - t0
+    res["load_after"] = loadavg()
+    with open(os.path.join(OUT, "part-%d.json" % n), "w") as f:
+        json.dump(res, f, indent=1)
+    log("part %d done in %.0f s (load %s -> %s)" % (n, res["seconds"], res["load_before"],
+                                                  res["load_after"]))
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "part":
+        run_part(int(sys.argv[2]), "--quick" in sys.argv[3:])
+    elif len(sys.argv) == 2 and sys.argv[1] == "report":
+        import report
+        report.write()
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
