@@ -11,7 +11,8 @@
 /*
  * DESIGN
  * The client's fields are set in docker_client_new() and never change, except api_version, which is
- * written at most once, under negotiate_lock, before `negotiated` is stored with release order;
+ * written at most once, under negotiate_lock, before `negotiated` is stored with release order
+ * (the daemon is asked for its version outside the lock, so callers never queue behind a hung ping);
  * readers load `negotiated` with acquire order and only then read api_version. Every call creates
  * its own CURL easy handle, so calls from many threads never share libcurl state.
  */
@@ -80,11 +81,14 @@ docker_code docker_client_version_for_call(struct docker_client *c, const char *
         *ver = c->api_version;
         return DOCKER_OK;
     }
+    /* Asked outside the lock: while the daemon hangs, each caller waits for its own ping (at most
+     * its timeout), not for every other caller's ping in turn. */
+    code = daemon_api(c, daemon, sizeof(daemon), err);
+    if (code != DOCKER_OK)
+        return code;
     pthread_mutex_lock(&c->negotiate_lock);
     if (!atomic_load_explicit(&c->negotiated, memory_order_acquire)) {
-        code = daemon_api(c, daemon, sizeof(daemon), err);
-        if (code == DOCKER_OK)
-            code = docker_api_negotiate(daemon, c->api_version, sizeof(c->api_version), err);
+        code = docker_api_negotiate(daemon, c->api_version, sizeof(c->api_version), err);
         if (code == DOCKER_OK)
             atomic_store_explicit(&c->negotiated, 1, memory_order_release);
     }
