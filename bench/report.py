@@ -1,0 +1,519 @@
+"""report.py: bench/results.md and the headline table of bench/README.md from bench/out/part-*.json.
+
+Called by `bench.py report` (bench/run does it after the parts). Only formats: every number comes
+from the JSON files the parts wrote in this run or an earlier one (each section says when and
+under which load it was measured).
+"""
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+
+
+def sh(*cmd):
+    try:
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def load_parts():
+    parts = {}
+    for n in range(1, 7):
+        p = os.path.join(OUT, "part-%d.json" % n)
+        if os.path.exists(p):
+            with open(p) as f:
+                parts[n] = json.load(f)
+    return parts
+
+
+def machine():
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+        cpu = m.group(1) if m else platform.machine()
+    with open("/proc/meminfo") as f:
+        mem_kb = int(re.search(r"MemTotal:\s*(\d+)", f.read()).group(1))
+    info = sh("docker", "info", "--format",
+              "{{.ServerVersion}}|{{.Driver}}|{{.CgroupVersion}}|{{.CgroupDriver}}|"
+              "{{.KernelVersion}}|{{.OperatingSystem}}")
+    dv, drv, cgv, cgd, kern, osname = (info.split("|") + [""] * 6)[:6]
+    api = sh("docker", "version", "--format", "{{.Server.APIVersion}}")
+    wrk = sh("sh", "-c", "wrk -v 2>&1 | head -1")
+    return [
+        ("CPU", "%s, %d cores online" % (cpu, os.cpu_count())),
+        ("memory", "%.1f GiB" % (mem_kb / 1048576)),
+        ("kernel", platform.release()),
+        ("OS", sh("sh", "-c", ". /etc/os-release && echo $PRETTY_NAME")),
+        ("Docker", "%s (API %s), storage %s, cgroup v%s (%s), daemon host %s" % (
+            dv, api, drv, cgv, cgd, osname)),
+        ("wrk", wrk.split(" [")[0] if wrk else "not found"),
+        ("trip-receiver", "commit %s%s, %s" % (
+            sh("git", "-C", ROOT, "rev-parse", "--short", "HEAD"),
+            " (+ uncommitted changes)" if sh("git", "-C", ROOT, "status", "--porcelain",
+                                            "--", "receiver", "docker-client") else "",
+            os.environ.get("TRIP_BENCH_BUILD", "RelWithDebInfo build (-O2 -g)"))),
+        ("peer", os.environ.get("TRIP_BENCH_PEER_KIND", "see bench/README.md")),
+        ("load average now", open("/proc/loadavg").read().split(" ", 3)[:3] and
+         " ".join(open("/proc/loadavg").read().split()[:3])),
+    ]
+
+
+def f(x, digits=1, unit=""):
+    if x is None:
+        return "–"
+    return ("%." + str(digits) + "f%s") % (x, unit)
+
+
+def d3(d, key, digits=1, scale=1.0):
+    v = d.get(key) if d else None
+    return f(v * scale if v is not None else None, digits)
+
+
+def ratio(a, b, digits=1):
+    if a is None or b is None or b == 0:
+        return "–"
+    return ("%." + str(digits) + "f×") % (a / b)
+
+
+def median(xs):
+    s = sorted(x for x in xs if x is not None)
+    if not s:
+        return None
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
+
+
+def span(xs, digits=0):
+    s = [x for x in xs if x is not None]
+    if not s:
+        return "–"
+    if len(s) == 1:
+        return f(s[0], digits)
+    return "%s (%s–%s)" % (f(median(s), digits), f(min(s), digits), f(max(s), digits))
+
+
+def verdict(ok):
+    return "meets" if ok else "**misses**"
+
+
+def part_header(p):
+    return ("_Measured %s, %.0f s, load average %s before and %s after%s._\n" % (
+        p["started"], p["seconds"], p["load_before"], p["load_after"],
+        "; **--quick** (fewer samples)" if p.get("quick") else ""))
+
+
+# ---------------------------------------------------------------- sections
+
+def p1_summary(r):
+    groups = {}
+    for row in r["rows"]:
+        groups.setdefault((row["target"], row["conns"]), []).append(row)
+    return groups
+
+
+def sec1(p, head):
+    r = p["result"]
+    g = p1_summary(r)
+    targets = []
+    for row in r["rows"]:
+        if row["target"] not in targets:
+            targets.append(row["target"])
+    out = ["## 1. Webhook throughput and latency\n", part_header(p)]
+    out.append(
+        "wrk with keep-alive posts `tests/fixtures/alertmanager-0.25-firing.json` with the "
+        "container name replaced round-robin by %d managed containers, %d s per run, %d "
+        "repeat(s), connection counts %s (wrk threads: min(2, connections)); the three targets "
+        "take turns in the same run. trip-receiver runs with its bearer token checked and its "
+        "info log written to a file; the peer runs `/bin/true` per webhook and waits for it, as "
+        "prometheus-am-executor does. Requests/s are the median over repeats (min–max in "
+        "brackets); 2xx/s counts only successful answers (trip-receiver answers 503 \"engine "
+        "queue full; retry later\" when its per-container queue of 1024 jobs is full); latency "
+        "percentiles are wrk's (all answers), median over repeats. Ratios compare with the peer "
+        "at the same connection count.\n" % (r["containers"], r["seconds"], r["reps"],
+                                            ", ".join(str(c) for c in r["conns"])))
+    if r.get("paced"):
+        out.append("**At Alertmanager's pace.** First, %d webhooks at %d per second on one "
+                   "keep-alive connection from this script (Python `http.client`; its own "
+                   "overhead is in both rows), round trip in ms:\n" % (r["paced_n"],
+                                                                     r["paced_rate"]))
+        out += DIST_HEAD
+        peer_p = next((x for x in r["paced"] if x["target"] == "peer"), None)
+        for x in r["paced"]:
+            out.append(dist_row("%s (statuses %s)" % (x["target"], ", ".join(
+                "%s×%s" % (v, k) for k, v in sorted(x["codes"].items()))), x["ms"], digits=3))
+        out.append("\nRatio of p99 to the peer's: " + "; ".join(
+            "%s %s" % (x["target"], ratio(x["ms"]["p99"], peer_p["ms"]["p99"], 2))
+            for x in r["paced"] if x is not peer_p) + ".\n")
+        out.append("**Flood.** Then wrk as fast as it can:\n")
+    out.append("| target | connections | requests/s | 2xx/s | non-2xx | p50 ms | p99 ms | "
+               "2xx/s vs peer | p99 vs peer |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in r["conns"]:
+        peer = g.get(("peer", c), [])
+        peer_ok = median([x["ok_req_s"] for x in peer])
+        peer_p99 = median([x["p99_us"] for x in peer])
+        for t in targets:
+            rows = g.get((t, c), [])
+            ok = median([x["ok_req_s"] for x in rows])
+            p99 = median([x["p99_us"] for x in rows])
+            out.append("| %s | %d | %s | %s | %s %% | %s | %s | %s | %s |" % (
+                t, c, span([x["req_s"] for x in rows]), span([x["ok_req_s"] for x in rows]),
+                f(median([x["non2xx_pct"] for x in rows]), 1),
+                f(median([x["p50_us"] for x in rows]) / 1000, 3),
+                f(p99 / 1000, 2), "–" if t == "peer" else ratio(ok, peer_ok),
+                "–" if t == "peer" else ratio(p99, peer_p99, 2)))
+    out.append("\nSocket errors (connect/read/write/timeout) over all runs: %d. In normal mode "
+               "%d webhooks reached trip-receiver and Docker saw %d `update` events on the %d "
+               "containers: repeats were deduplicated (one scale-out per container).\n" % (
+                   sum(x["errors"] for x in r["rows"]), r["normal_mode_webhooks"],
+                   r["normal_mode_docker_updates"], r["containers"]))
+    # headline
+    if r.get("paced"):
+        pp = {x["target"]: x["ms"] for x in r["paced"]}
+        nm = [t for t in pp if t.startswith("trip-receiver (")][0]
+        head.append(("webhook p99 < 2 ms at %d webhooks/s (normal mode)" % r["paced_rate"],
+                     "%s ms p99 (p50 %s)" % (f(pp[nm]["p99"], 2), f(pp[nm]["p50"], 2)),
+                     "%s ms p99" % f(pp["peer"]["p99"], 2),
+                     ratio(pp[nm]["p99"], pp["peer"]["p99"], 2), verdict(pp[nm]["p99"] < 2)))
+    dry = [x for x in r["rows"] if x["target"].startswith("trip-receiver --dry")]
+    p99s = {c: median([x["p99_us"] for x in dry if x["conns"] == c]) for c in r["conns"]}
+    c1 = r["conns"][0]
+    head.append(("webhook p99 < 2 ms under a wrk flood (--dry-run, %d connection)" % c1,
+                 "%s ms" % f(p99s[c1] / 1000, 2),
+                 "%s ms" % f(median([x["p99_us"] for x in g.get(("peer", c1), [])]) / 1000, 2),
+                 ratio(p99s[c1], median([x["p99_us"] for x in g.get(("peer", c1), [])]), 2),
+                 verdict(p99s[c1] < 2000)))
+    rats = []
+    for c in r["conns"]:
+        a = median([x["ok_req_s"] for x in g.get((targets[1], c), [])])
+        b = median([x["ok_req_s"] for x in g.get(("peer", c), [])])
+        rats.append(a / b if a and b else None)
+    worst = min(x for x in rats if x is not None)
+    head.append(("≥ 2× peer throughput (2xx/s, normal mode, worst of %s connections)" %
+                 "/".join(str(c) for c in r["conns"]),
+                 "%s 2xx/s" % f(median([x["ok_req_s"] for x in g.get(
+                     (targets[1], r["conns"][rats.index(worst)]), [])]), 0),
+                 "%s 2xx/s" % f(median([x["ok_req_s"] for x in g.get(
+                     ("peer", r["conns"][rats.index(worst)]), [])]), 0),
+                 "%.1f×" % worst, verdict(worst >= 2)))
+    return out
+
+
+def dist_row(label, d, scale=1.0, digits=1):
+    return "| %s | %d | %s | %s | %s | %s | %s |" % (
+        label, d.get("n", 0), d3(d, "min", digits, scale), d3(d, "p50", digits, scale),
+        d3(d, "p95", digits, scale), d3(d, "p99", digits, scale), d3(d, "max", digits, scale))
+
+
+DIST_HEAD = ["| measure | n | min | p50 | p95 | p99 | max |", "|---|---:|---:|---:|---:|---:|---:|"]
+
+
+def sec2(p, head):
+    r = p["result"]
+    d = r["dist"]
+    out = ["## 2. Action latency\n", part_header(p)]
+    out.append(
+        "On %d pairs of fresh managed containers (CpuShares 512), in one loop: the bare Docker "
+        "call `POST /containers/{id}/update {\"CpuShares\":512}` over the Unix socket from this "
+        "script (keep-alive), then a firing webhook for the same container to trip-receiver, "
+        "then the manual API (`POST /api/v1/containers/{name}/scale`, which answers when the "
+        "update returned) out and in on the second container. \"→ update event\" is the "
+        "`timeNano` of Docker's `update` event (emitted when the update is done) minus the "
+        "client's clock just before sending: the same measure for the bare call and for "
+        "trip-receiver. The overhead row is, per container, webhook → update event minus the "
+        "bare call → update event on the same container a moment before. All times in ms.\n" %
+        r["k"])
+    out += DIST_HEAD
+    out.append(dist_row("bare Docker update, client round trip", d["bare_client"]))
+    out.append(dist_row("bare Docker update → update event", d["bare_event"]))
+    out.append(dist_row("webhook → update event (trip-receiver)", d["wh_event"]))
+    out.append(dist_row("webhook reply (answered before acting)", d["wh_reply"], digits=2))
+    out.append(dist_row("manual API scale out, client round trip", d["api_out"]))
+    out.append(dist_row("manual API scale in, client round trip", d["api_in"]))
+    out.append(dist_row("overhead: webhook → event minus bare → event", d["pair_overhead"]))
+    out.append("\nRatios (trip-receiver / bare Docker call): webhook → update event p50 %s, p99 "
+               "%s; manual API scale-out round trip p50 %s of the bare round trip.\n" % (
+                   ratio(d["wh_event"]["p50"], d["bare_event"]["p50"], 2),
+                   ratio(d["wh_event"]["p99"], d["bare_event"]["p99"], 2),
+                   ratio(d["api_out"]["p50"], d["bare_client"]["p50"], 2)))
+    if r.get("log_duration_ms"):
+        out.append("trip-receiver's own `duration_ms` (log lines; inspect + update per action):\n")
+        out += DIST_HEAD
+        for k, v in sorted(r["log_duration_ms"].items()):
+            out.append(dist_row("log duration_ms, " + k, v, digits=0))
+        hist = r.get("metrics_hist", {})
+        if hist:
+            out.append("\n`trip_action_duration_seconds` mean per kind (sum / count, this "
+                       "receiver): " + ", ".join(
+                           "%s %.1f ms (n=%d)" % (k, 1000 * v["sum"] / v["count"], v["count"])
+                           for k, v in sorted(hist.items()) if v.get("count")) + ".\n")
+    head.append(("receiver overhead over the bare Docker call ≤ 50 ms p99",
+                 "%s ms p99 overhead (webhook → update p99 %s ms)" % (
+                     f(d["pair_overhead"]["p99"]), f(d["wh_event"]["p99"])),
+                 "bare update → event p99 %s ms" % f(d["bare_event"]["p99"]),
+                 ratio(d["wh_event"]["p99"], d["bare_event"]["p99"], 2),
+                 verdict(d["pair_overhead"]["p99"] <= 50)))
+    return out
+
+
+def sec3(p, head):
+    r = p["result"]
+    out = ["## 3. Heal latency\n", part_header(p)]
+    out.append(
+        "What is measured: a managed container's process is killed with SIGKILL from the host "
+        "(a crash, not `docker stop`); the figure is Docker's `die` event → its next `start` "
+        "event (`timeNano` of both, so no client clock is involved). %d containers per row, %d "
+        "round(s), the rows' kills interleaved 0.3 s apart, rounds 10.5 s apart so Docker's "
+        "restart back-off starts from 100 ms again. trip-receiver has no Docker-events heal "
+        "yet: its rows are driven by this script, which on seeing the `die` event in its own "
+        "`docker events` stream immediately posts the manual restart API or a ContainerDown "
+        "webhook; they include that event delivery (seen %s ms after `die`, p50) but none of "
+        "the Prometheus/Alertmanager delay a real ContainerDown alert has (tens of seconds, see "
+        "rules/README.md). An events-based heal in trip-receiver plugs in as another row "
+        "(`HEAL_ROWS` in bench/bench.py). Times in seconds.\n" % (
+            r["k"], r["rounds"], f(r["trigger_seen_ms"].get("p50"), 1)))
+    out += DIST_HEAD
+    docker = next((x for x in r["rows"] if x["key"] == "docker"), None)
+    for row in r["rows"]:
+        out.append(dist_row(row["label"] + (" (%d not restarted)" % row["failed"]
+                                            if row["failed"] else ""), row["dist"], digits=3))
+    out.append("")
+    if docker:
+        out.append("Ratios to Docker's restart policy (p50 / p95): " + "; ".join(
+            "%s %s / %s" % (row["key"], ratio(row["dist"].get("p50"), docker["dist"].get("p50"),
+                                              2),
+                            ratio(row["dist"].get("p95"), docker["dist"].get("p95"), 2))
+            for row in r["rows"] if row is not docker) + ".\n")
+        api = next((x for x in r["rows"] if x["key"] == "api"), None)
+        if api:
+            head.append(("heal p50 ≤ 0.5 s (die → start; trip-receiver API on the die event)",
+                         "%s s p50, %s s p95" % (f(api["dist"]["p50"], 3),
+                                                 f(api["dist"]["p95"], 3)),
+                         "Docker --restart always %s s p50" % f(docker["dist"]["p50"], 3),
+                         ratio(api["dist"]["p50"], docker["dist"]["p50"], 2),
+                         verdict(api["dist"]["p50"] <= 0.5)))
+    out.append("The requests the script sent: answered in %s ms p50, %s ms max (the API "
+               "answers once the start returned; the webhook at once), statuses %s.\n" % (
+                   f(r["trigger_reply_ms"].get("p50")), f(r["trigger_reply_ms"].get("max")),
+                   ", ".join(str(s) for s in r["trigger_status"])))
+    return out
+
+
+def sec4(p, head):
+    r = p["result"]
+    out = ["## 4. Scale-in timer accuracy\n", part_header(p)]
+    out.append(
+        "%d managed containers scaled out through the manual API (CPU) with durations %s, so "
+        "the deadlines are staggered; no alert fires for them, so each scales in at its "
+        "deadline. Error = `timeNano` of the scale-in's Docker `update` event minus the "
+        "deadline the API returned (ms precision). Reference in the same run: %d other "
+        "containers updated by this script's own timer (Python `threading.Timer`, then the "
+        "same Docker call) at deadlines on the same schedule: what a timer plus one Docker "
+        "update achieves on this machine. Times in ms (positive = late).\n" % (
+            r["n"], r["durations"], r["n"]))
+    out += DIST_HEAD
+    out.append(dist_row("trip-receiver scale-in − deadline", r["receiver"], digits=0))
+    out.append(dist_row("reference timer + update − deadline", r["reference"], digits=0))
+    out.append("\n%d of %d scale-ins within ±1 s of the deadline; %d missing. Ratio of p99 "
+               "errors (trip-receiver / reference): %s.\n" % (
+                   r["within_1s"], r["n"], r["missing"],
+                   ratio(r["receiver"].get("p99"), r["reference"].get("p99"), 2)))
+    rv = r["receiver"]
+    head.append(("scale-in within ±1 s of its deadline",
+                 "%d/%d within; error p50 %s ms, p99 %s ms, max %s ms" % (
+                     r["within_1s"], r["n"], f(rv.get("p50"), 0), f(rv.get("p99"), 0),
+                     f(rv.get("max"), 0)),
+                 "reference timer p99 %s ms" % f(r["reference"].get("p99"), 0),
+                 ratio(rv.get("p99"), r["reference"].get("p99"), 2),
+                 verdict(r["within_1s"] == r["n"])))
+    return out
+
+
+def sec5(p, head):
+    r = p["result"]
+    a, b = r["receiver"], r["peer"]
+    out = ["## 5. Footprint\n", part_header(p)]
+    out.append(
+        "trip-receiver (normal mode, 4 managed containers) and the peer, both started, then "
+        "left idle together for %d s: RSS (`VmRSS`) sampled every second, CPU from "
+        "`/proc/<pid>/stat` (utime + stime, plus reaped children). Then each under load alone: "
+        "wrk, 16 connections, %d s, RSS sampled every 100 ms; CPU per 1000 requests. The "
+        "peer's figures under load include the `/bin/true` it forks per request only in the "
+        "\"with children\" column (its RSS is the Go process alone).\n" % (
+            r["idle_seconds"], r["load_seconds"]))
+    out.append("| measure | trip-receiver | peer | ratio |")
+    out.append("|---|---:|---:|---:|")
+    rows = [
+        ("idle RSS p50, kB", a["idle_rss_kb"]["p50"], b["idle_rss_kb"]["p50"], 0),
+        ("idle RSS max, kB", a["idle_rss_kb"]["max"], b["idle_rss_kb"]["max"], 0),
+        ("idle CPU over %d s, %% of one core" % r["idle_seconds"], a["idle_cpu_pct"],
+         b["idle_cpu_pct"], 3),
+        ("RSS under load p50, kB", a["load_rss_kb"].get("p50"), b["load_rss_kb"].get("p50"), 0),
+        ("RSS under load max, kB", a["load_rss_kb"].get("max"), b["load_rss_kb"].get("max"), 0),
+        ("peak RSS (VmHWM), kB", a["hwm_kb"], b["hwm_kb"], 0),
+        ("RSS 3 s after load, kB", a["after_load_rss_kb"], b["after_load_rss_kb"], 0),
+        ("requests/s during the load (all answers)", a["load_req_s"], b["load_req_s"], 0),
+        ("CPU ms per 1000 requests, process", a["cpu_ms_per_1000_req_self"],
+         b["cpu_ms_per_1000_req_self"], 1),
+        ("CPU ms per 1000 requests, with children", a["cpu_ms_per_1000_req_with_children"],
+         b["cpu_ms_per_1000_req_with_children"], 1),
+    ]
+    for label, x, y, dg in rows:
+        out.append("| %s | %s | %s | %s |" % (label, f(x, dg), f(y, dg), ratio(x, y, 2)))
+    out.append("")
+    head.append(("idle RSS ≤ 5 MB", "%s MiB p50" % f(a["idle_rss_kb"]["p50"] / 1024, 1),
+                 "%s MiB" % f(b["idle_rss_kb"]["p50"] / 1024, 1),
+                 ratio(a["idle_rss_kb"]["p50"], b["idle_rss_kb"]["p50"], 2),
+                 verdict(a["idle_rss_kb"]["p50"] <= 5 * 1024)))
+    return out
+
+
+def sec6(p, head):
+    r = p["result"]
+    n = r["n"]
+    out = ["## 6. Scale\n", part_header(p)]
+    per = None
+    if r.get("rss_kb_tracked") and r.get("rss_kb_managed_untracked"):
+        per = (r["rss_kb_tracked"] - r["rss_kb_managed_untracked"]) * 1024 / n
+    per_managed = None
+    if r.get("rss_kb_managed_untracked") and r.get("rss_kb_before"):
+        per_managed = (r["rss_kb_managed_untracked"] - r["rss_kb_before"]) * 1024 / (n + 1)
+    out.append(
+        "%d FROM-scratch workload containers (16 MiB memory limit each, opted in with "
+        "`trip.enable=true`) plus one slow container, created 4 at a time in %.0f s and removed "
+        "in %.0f s. Other projects' managed containers on this machine at the time: %s.\n" % (
+            n, r["create_seconds"], r.get("remove_seconds", 0),
+            f(r.get("managed_by_others"), 0)))
+    out.append("| measure | value |")
+    out.append("|---|---|")
+    out.append("| start-up to first 200 on /readyz, %d containers tracked in state.json "
+               "(reconcile) | %s s |" % (n, span(r["start_tracked_s"], 3)))
+    out.append("| the same with an empty state directory (peer: no tracked state) | %s s |" %
+               span(r["start_untracked_s"], 3))
+    out.append("| ratio of medians (tracked / empty) | %s |" % ratio(
+        median(r["start_tracked_s"]), median(r["start_untracked_s"]), 2))
+    out.append("| RSS with none of these containers | %s kB |" % f(r.get("rss_kb_before"), 0))
+    out.append("| RSS with %d more managed, none tracked | %s kB |" % (
+        n + 1, f(r.get("rss_kb_managed_untracked"), 0)))
+    out.append("| RSS with %d tracked (scaled out) | %s kB |" % (n, f(r.get("rss_kb_tracked"),
+                                                                    0)))
+    out.append("| RSS after a restart with %d tracked | %s kB |" % (
+        n, f(r.get("rss_kb_tracked_after_restart"), 0)))
+    out.append("| memory per tracked container (RSS difference / %d) | %s bytes |" % (n,
+                                                                                 f(per, 0)))
+    out.append("| memory per managed, untracked container | %s bytes |" % f(per_managed, 0))
+    out.append("| state.json with %d tracked | %s bytes |" % (n, r.get("state_json_bytes")))
+    out.append("| %d scale-outs through the API, 4 clients at once, round trip | p50 %s ms, "
+               "p99 %s ms, max %s ms, %d failed |" % (
+                   n, f(r["scale_out_all_ms"].get("p50")), f(r["scale_out_all_ms"].get("p99")),
+                   f(r["scale_out_all_ms"].get("max")), r["scale_out_failed"]))
+    out.append("")
+    s = r.get("slow", {})
+    same = r["during_same_worker_ms"]
+    other = r["during_other_worker_ms"]
+    out.append(
+        "**A slow action next to fast ones.** The slow container has `--stop-signal SIGUSR2 "
+        "--stop-timeout 10`: the workload runs as PID 1 without a SIGUSR2 handler, so the "
+        "kernel drops the signal and Docker kills it after 10 s. A forced restart of it through "
+        "the manual API took %s s (status %s). Scale-ins of other containers, one after "
+        "another, round trip in ms: before it (baseline) and while it ran (all %d requests were "
+        "sent while it ran: %s). trip-receiver runs 4 engine workers and always puts one "
+        "container's actions on the same worker (FNV-1a of the name); the rows split the "
+        "containers by whether they share the slow container's worker.\n" % (
+            f(s.get("seconds"), 1), s.get("status"), r["probe"],
+            "yes" if r.get("during_all_while_slow_running") else "no"))
+    out += DIST_HEAD
+    out.append(dist_row("baseline, no slow action", r["baseline_ms"]))
+    out.append(dist_row("during it, on other workers", other))
+    out.append(dist_row("during it, on the slow container's worker", same))
+    out.append("")
+    if same.get("n"):
+        out.append("Containers on the other workers are not delayed (p99 %s of the baseline "
+                   "p99); containers that share the slow container's worker wait for it (max "
+                   "%s ms): with 4 workers that is about a quarter of all containers.\n" % (
+                       ratio(other.get("p99"), r["baseline_ms"].get("p99"), 2),
+                       f(same.get("max"), 0)))
+    isolated = not same.get("n") or same.get("max", 0) < 1000
+    head.append(("scale: %d managed containers" % n,
+                 "start-up %s s tracked vs %s s empty; %s bytes per tracked container" % (
+                     f(median(r["start_tracked_s"]), 3), f(median(r["start_untracked_s"]), 3),
+                     f(per, 0)),
+                 "–", ratio(median(r["start_tracked_s"]), median(r["start_untracked_s"]), 2),
+                 "measured"))
+    head.append(("a 10 s action on one container does not delay others",
+                 "other workers p99 %s ms; same worker max %s ms (n=%d)" % (
+                     f(other.get("p99"), 0), f(same.get("max"), 0), same.get("n", 0)),
+                 "baseline p99 %s ms" % f(r["baseline_ms"].get("p99"), 0),
+                 ratio(other.get("p99"), r["baseline_ms"].get("p99"), 2),
+                 verdict(isolated) + ("" if isolated else " (same worker)")))
+    return out
+
+
+SECTIONS = {1: sec1, 2: sec2, 3: sec3, 4: sec4, 5: sec5, 6: sec6}
+
+
+def write():
+    parts = load_parts()
+    head = []
+    body = []
+    for n in range(1, 7):
+        if n in parts:
+            try:
+                body += SECTIONS[n](parts[n], head)
+            except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+                body += ["## %d. %s\n" % (n, parts[n]["title"]),
+                         "The result file could not be formatted (%s: %s).\n" % (
+                             type(e).__name__, e)]
+        else:
+            body += ["## %d. not run\n" % n, "No bench/out/part-%d.json: run `bench/run %d`.\n"
+                     % (n, n)]
+    cmd = os.environ.get("TRIP_BENCH_CMD", "bench/run")
+    lines = ["# trip-receiver benchmarks: results\n",
+             "Generated by `%s` on %s. Do not edit: run the command again. What each part "
+             "does and how to run one alone: [README.md](README.md).\n" % (
+                 cmd, time.strftime("%Y-%m-%d %H:%M:%S %Z")),
+             "The machine is shared with other work and noisy: each part states the load "
+             "average before and after it; compare the ratios (same run, same load) rather "
+             "than the absolute figures.\n",
+             "## Machine\n", "| | |", "|---|---|"]
+    for k, v in machine():
+        lines.append("| %s | %s |" % (k, v))
+    lines.append("")
+    table = headline_table(head)
+    lines += ["## Headline (targets from the benchmark specification)\n"] + table + [""]
+    lines += body
+    with open(os.path.join(HERE, "results.md"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    update_readme(table, cmd)
+
+
+def headline_table(head):
+    t = ["| target | trip-receiver | peer in the same run | ratio | verdict |",
+         "|---|---|---|---:|---|"]
+    for row in head:
+        t.append("| %s |" % " | ".join(row))
+    return t
+
+
+def update_readme(table, cmd):
+    path = os.path.join(HERE, "README.md")
+    if not os.path.exists(path):
+        return
+    with open(path) as fh:
+        text = fh.read()
+    start, end = "<!-- headline:start -->", "<!-- headline:end -->"
+    if start not in text or end not in text:
+        return
+    block = "%s\n_From the last `%s`, %s; details and machine in [results.md](results.md)._\n\n" \
+            "%s\n%s" % (start, cmd, time.strftime("%Y-%m-%d"), "\n".join(table), end)
+    text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    with open(path, "w") as fh:
+        fh.write(text)
