@@ -1,0 +1,405 @@
+/* test_hardening_faults.c: Docker faults against the running trip-receiver. The daemon is given
+ * --docker-host unix://<tmp>/docker.sock and the test decides what that path is: missing, a
+ * symlink to the real Docker socket, or a symlink to a fake daemon that accepts and never answers
+ * (tests/support/ts_hangsock: the one thing the real daemon cannot be made to do, hence a fake).
+ * Checked: start without a socket (/readyz 503, then ready once the socket appears); a hanging
+ * daemon (clear timeout errors within the bound, /healthz and webhooks answered at once); Docker
+ * hanging then gone mid-run (clear errors, the scale-out stays in state.json, scale-in happens
+ * once Docker is back). A table of cases and results is printed and written to
+ * $TRIP_BINARY_DIR/hardening-faults.md. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ts_common.h"
+#include "ts_docker.h"
+#include "ts_hangsock.h"
+#include "ts_receiver.h"
+
+#define TOKEN "faults-t0ken"
+#define MAX_ROWS 32
+
+struct row {
+    char what[96];
+    char want[96];
+    char got[200];
+    bool pass;
+};
+
+static struct row rows[MAX_ROWS];
+static size_t n_rows;
+static char dir[128], sock[160], hang_path[160], url[180], real_sock[160];
+static char cname[128], cid[80];
+static const char *const managed[] = {"trip.enable=true", NULL};
+
+static int64_t now_ms(void)
+{
+    return ts_now_ns() / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static struct row *add_row(const char *what, const char *want)
+{
+    assert_true(n_rows < MAX_ROWS);
+    struct row *r = &rows[n_rows++];
+    snprintf(r->what, sizeof(r->what), "%s", what);
+    snprintf(r->want, sizeof(r->want), "%s", want);
+    return r;
+}
+
+/* Points `sock` at target (a socket path), or removes it when target is NULL. */
+static void point_socket(const char *target)
+{
+    unlink(sock);
+    if (target)
+        assert_int_equal(symlink(target, sock), 0);
+}
+
+static void real_docker_socket(char *out, size_t len)
+{
+    const char *h = getenv("DOCKER_HOST");
+    if (h && strncmp(h, "unix://", 7) == 0)
+        snprintf(out, len, "%s", h + 7);
+    else
+        snprintf(out, len, "/var/run/docker.sock");
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/trip-hf-%d-XXXXXX", (int)getpid());
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(sock, sizeof(sock), "%s/docker.sock", dir);
+    snprintf(hang_path, sizeof(hang_path), "%s/hang.sock", dir);
+    snprintf(url, sizeof(url), "unix://%s", sock);
+    real_docker_socket(real_sock, sizeof(real_sock));
+    if (!ts_docker_available())
+        return 0;
+    ts_docker_name(cname, sizeof(cname), "hfault");
+    return ts_docker_run_container(cid, sizeof(cid), cname, managed, NULL) == 0 ? 0 : -1;
+}
+
+static void print_table(FILE *f)
+{
+    size_t pass = 0;
+    fprintf(f, "| # | fault | expected | observed | result |\n| --- | --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < n_rows; i++) {
+        fprintf(f, "| %zu | %s | %s | %s | %s |\n", i + 1, rows[i].what, rows[i].want, rows[i].got,
+                rows[i].pass ? "pass" : "FAIL");
+        pass += rows[i].pass;
+    }
+    fprintf(f, "\n%zu of %zu cases passed.\n", pass, n_rows);
+}
+
+static int group_teardown(void **state)
+{
+    if (n_rows) {
+        char path[512];
+        const char *bin = getenv("TRIP_BINARY_DIR");
+        printf("\nDocker fault table (real Docker; a fake only for the hanging daemon):\n\n");
+        print_table(stdout);
+        snprintf(path, sizeof(path), "%s/hardening-faults.md", bin ? bin : ".");
+        FILE *f = fopen(path, "w");
+        if (f) {
+            print_table(f);
+            fclose(f);
+        }
+    }
+    unlink(sock);
+    unlink(hang_path);
+    rmdir(dir);
+    ts_docker_group_teardown(state);
+    return 0;
+}
+
+static long get(const struct ts_receiver *rx, const char *path, struct ts_http_reply *rep)
+{
+    assert_int_equal(ts_http(rx, "GET", path, NULL, NULL, 0, rep), 0);
+    return rep->status;
+}
+
+/* Polls GET path until it answers want; returns the ms waited or -1 after timeout_ms. */
+static int64_t wait_status(const struct ts_receiver *rx, const char *path, long want,
+                           int timeout_ms, struct ts_http_reply *rep)
+{
+    int64_t t0 = now_ms();
+    while (now_ms() - t0 <= timeout_ms) {
+        if (get(rx, path, rep) == want)
+            return now_ms() - t0;
+        sleep_ms(50);
+    }
+    return -1;
+}
+
+static int64_t inspect_cpu(void)
+{
+    char out[64] = "";
+    assert_int_equal(ts_docker_inspect(cname, "{{.HostConfig.CpuShares}}", out, sizeof(out)), 0);
+    return strtoll(out, NULL, 10);
+}
+
+static long scale(const struct ts_receiver *rx, const char *name, const char *body,
+                  struct ts_http_reply *rep)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/containers/%s/scale", name);
+    assert_int_equal(ts_http_json(rx, "POST", path, TOKEN, body, rep), 0);
+    return rep->status;
+}
+
+/* ---- socket missing at start ---- */
+
+static void missing_socket_at_start_then_ready_when_it_appears(void **state)
+{
+    struct ts_receiver rx;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    const char *args[] = {"--token", TOKEN, "--docker-host", url, "--docker-timeout", "1s", NULL};
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    point_socket(NULL);
+    /* ts_receiver_start() returns once /healthz answered: the daemon started without Docker */
+    assert_int_equal(ts_receiver_start(&rx, args), 0);
+    struct row *r = add_row("Docker socket missing at start",
+                            "starts; /healthz 200; /readyz 503; ready once the socket appears");
+    long health = get(&rx, "/healthz", rep);
+    long ready = get(&rx, "/readyz", rep);
+    bool says_unreachable = strstr(rep->body, "unreachable") != NULL;
+    bool logged = ts_receiver_log_has(&rx, "level=", 0);
+    sleep_ms(1000); /* several failed refreshes (--refresh-interval 200ms) */
+    long still = get(&rx, "/readyz", rep);
+    point_socket(real_sock);
+    int64_t t0 = now_ms();
+    int64_t became = wait_status(&rx, "/readyz", 200, 10000, rep);
+    long scaled = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
+    int64_t cpu = inspect_cpu();
+    long back = scale(&rx, cname, "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep);
+    snprintf(r->got, sizeof(r->got),
+             "/healthz %ld, /readyz %ld then %ld after 1 s; ready %" PRId64
+             " ms after the symlink; scale-out %ld (CpuShares %" PRId64 "), scale-in %ld",
+             health, ready, still, became >= 0 ? became : now_ms() - t0, scaled, cpu, back);
+    r->pass = health == 200 && ready == 503 && says_unreachable && logged && still == 503 &&
+              became >= 0 && became < 3000 && scaled == 200 && cpu == 1024 && back == 200 &&
+              inspect_cpu() == 512;
+    assert_int_equal(ts_receiver_stop(&rx, !r->pass), 0);
+    free(rep);
+    assert_true(r->pass);
+}
+
+/* ---- a daemon that accepts and never answers ---- */
+
+struct timed_call {
+    const struct ts_receiver *rx;
+    const char *name;
+    long status;
+    int64_t ms;
+    struct ts_http_reply rep;
+};
+
+static void *scale_thread(void *arg)
+{
+    struct timed_call *c = arg;
+    int64_t t0 = now_ms();
+    c->status = scale(c->rx, c->name, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", &c->rep);
+    c->ms = now_ms() - t0;
+    return NULL;
+}
+
+static void hanging_daemon_times_out_clearly_and_http_keeps_answering(void **state)
+{
+    struct ts_receiver rx;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    const char *args[] = {
+        "--token", TOKEN, "--docker-host", url, "--docker-timeout", "1s", "--request-timeout",
+        "5s",      NULL};
+    static struct timed_call calls[2];
+    pthread_t th[2];
+    char body[512];
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    struct ts_hangsock *hs = ts_hangsock_new(hang_path);
+    assert_non_null(hs);
+    point_socket(hang_path);
+    assert_int_equal(ts_receiver_start(&rx, args), 0);
+
+    /* two manual calls for two containers at once, while /healthz and a webhook are timed */
+    for (int i = 0; i < 2; i++) {
+        calls[i].rx = &rx;
+        calls[i].name = i == 0 ? cname : "trip-it-other-container";
+        pthread_create(&th[i], NULL, scale_thread, &calls[i]);
+    }
+    sleep_ms(200); /* both calls are inside their Docker call now */
+    int64_t t0 = now_ms();
+    long health = get(&rx, "/healthz", rep);
+    int64_t health_ms = now_ms() - t0;
+    snprintf(body, sizeof(body),
+             "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighCpu\","
+             "\"name\":\"%s\"}}]}",
+             cname);
+    t0 = now_ms();
+    assert_int_equal(ts_http_json(&rx, "POST", "/webhook", TOKEN, body, rep), 0);
+    int64_t hook_ms = now_ms() - t0;
+    long hook = rep->status;
+    bool hook_accepted = strstr(rep->body, "\"result\":\"accepted\"") != NULL;
+    long ready = get(&rx, "/readyz", rep);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        struct row *r =
+            add_row(i == 0 ? "hanging Docker: manual scale (managed container)"
+                           : "hanging Docker: manual scale (second container, same time)",
+                    "502/504 with a timeout message within --docker-timeout 1s + 1.5 s");
+        const char *err = strstr(calls[i].rep.body, "\"reason\":\"");
+        if (!err)
+            err = strstr(calls[i].rep.body, "\"error\":\"");
+        snprintf(r->got, sizeof(r->got), "%ld after %" PRId64 " ms: %.110s", calls[i].status,
+                 calls[i].ms, err ? err : calls[i].rep.body);
+        bool timeout_msg =
+            strstr(calls[i].rep.body, "imed out") || strstr(calls[i].rep.body, "timeout");
+        r->pass = (calls[i].status == 502 || calls[i].status == 504) && timeout_msg &&
+                  calls[i].ms <= 2500;
+    }
+    struct row *r = add_row("hanging Docker: /healthz, webhook, /readyz meanwhile",
+                            "/healthz 200 and webhook 200 in < 250 ms; /readyz 503");
+    snprintf(r->got, sizeof(r->got),
+             "/healthz %ld in %" PRId64 " ms; webhook %ld (%s) in %" PRId64 " ms; /readyz %ld",
+             health, health_ms, hook, hook_accepted ? "accepted" : "not accepted", hook_ms, ready);
+    r->pass = health == 200 && health_ms < 250 && hook == 200 && hook_accepted && hook_ms < 250 &&
+              ready == 503;
+    bool logged = ts_receiver_log_has(&rx, "msg=\"docker call failed\"", 3000);
+    r = add_row("hanging Docker: log and nothing changed",
+                "error logged per call; container untouched");
+    snprintf(r->got, sizeof(r->got),
+             "log has \"docker call failed\": %s; CpuShares %" PRId64
+             "; fake daemon accepted %d connections",
+             logged ? "yes" : "no", inspect_cpu(), ts_hangsock_accepted(hs));
+    r->pass = logged && inspect_cpu() == 512 && ts_hangsock_accepted(hs) > 0;
+    int stopped = ts_receiver_stop(&rx, false);
+    ts_hangsock_free(hs);
+    free(rep);
+    for (size_t i = n_rows - 4; i < n_rows; i++)
+        assert_true(rows[i].pass);
+    assert_int_equal(stopped, 0);
+}
+
+/* ---- Docker slow, then gone, mid-run ---- */
+
+/* cpu.scaled_out of container name in <state dir>/state.json: 1, 0, or -1 when absent. */
+static int state_scaled_out(const struct ts_receiver *rx, const char *name)
+{
+    char path[256];
+    json_error_t jerr;
+    int v = -1;
+    snprintf(path, sizeof(path), "%s/state.json", rx->state_dir);
+    json_t *o = json_load_file(path, 0, &jerr);
+    json_t *arr = json_object_get(o, "containers");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *c = json_array_get(arr, i);
+        const char *n = json_string_value(json_object_get(c, "name"));
+        if (n && strcmp(n, name) == 0)
+            v = json_is_true(json_object_get(json_object_get(c, "cpu"), "scaled_out"));
+    }
+    json_decref(o);
+    return v;
+}
+
+static void docker_lost_mid_run_keeps_state_and_scales_in_when_back(void **state)
+{
+    struct ts_receiver rx;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    const char *args[] = {"--token", TOKEN, "--docker-host", url, "--docker-timeout", "1s", NULL};
+    char path[256];
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    struct ts_hangsock *hs = ts_hangsock_new(hang_path);
+    assert_non_null(hs);
+    point_socket(real_sock);
+    assert_int_equal(ts_receiver_start(&rx, args), 0);
+    assert_true(wait_status(&rx, "/readyz", 200, 5000, rep) >= 0);
+    long out = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"2s\"}", rep);
+    int64_t cpu_out = inspect_cpu();
+    int64_t t_out = now_ms();
+
+    /* Docker hangs (slow) through the deadline, then disappears */
+    point_socket(hang_path);
+    int64_t not_ready = wait_status(&rx, "/readyz", 503, 5000, rep);
+    bool slow_logged = ts_receiver_log_has(&rx, "action=scale_in_cpu", 6000);
+    point_socket(NULL);
+    sleep_ms(1500);
+    bool gone_logged = ts_receiver_log_has(&rx, "unreachable", 0) ||
+                       ts_receiver_log_has(&rx, "No such file", 0) ||
+                       ts_receiver_log_has(&rx, "connect", 0);
+    int in_state = state_scaled_out(&rx, cname);
+    snprintf(path, sizeof(path), "/api/v1/containers/%s", cname);
+    assert_int_equal(ts_http_json(&rx, "GET", path, TOKEN, NULL, rep), 0);
+    bool api_scaled = strstr(rep->body, "\"scaled_out\": true") != NULL;
+    bool api_error = strstr(rep->body, "\"error\": \"\"") == NULL;
+    int64_t cpu_during = inspect_cpu();
+    long health = get(&rx, "/healthz", rep);
+    struct row *r = add_row("Docker hangs, then is gone, past a scale-in deadline",
+                            "errors logged; still scaled out in state.json and the API; "
+                            "/readyz 503");
+    snprintf(r->got, sizeof(r->got),
+             "scale-out %ld (CpuShares %" PRId64 "); /readyz 503 after %" PRId64
+             " ms; failed scale-in logged: %s; state.json scaled_out=%d; API scaled_out: %s, "
+             "last error set: %s; /healthz %ld",
+             out, cpu_out, not_ready, slow_logged && gone_logged ? "yes" : "no", in_state,
+             api_scaled ? "yes" : "no", api_error ? "yes" : "no", health);
+    r->pass = out == 200 && cpu_out == 1024 && not_ready >= 0 && slow_logged && gone_logged &&
+              in_state == 1 && api_scaled && api_error && cpu_during == 1024 && health == 200;
+
+    /* Docker comes back: the retried scale-in restores the baseline */
+    point_socket(real_sock);
+    int64_t t_back = now_ms(), back_ms = -1;
+    while (now_ms() - t_back < 15000) {
+        if (inspect_cpu() == 512) {
+            back_ms = now_ms() - t_back;
+            break;
+        }
+        sleep_ms(100);
+    }
+    sleep_ms(300); /* the state is saved right after the update */
+    int after_state = state_scaled_out(&rx, cname);
+    struct row *r2 = add_row("Docker back after the outage",
+                             "scale-in to the baseline once reachable (retry every 5 s)");
+    snprintf(r2->got, sizeof(r2->got),
+             "CpuShares 512 %" PRId64 " ms after Docker returned (%" PRId64
+             " ms after the scale-out); state.json scaled_out=%d",
+             back_ms, now_ms() - t_out, after_state);
+    r2->pass = back_ms >= 0 && back_ms <= 12000 && after_state == 0;
+    int stopped = ts_receiver_stop(&rx, !(r->pass && r2->pass));
+    ts_hangsock_free(hs);
+    free(rep);
+    assert_true(r->pass);
+    assert_true(r2->pass);
+    assert_int_equal(stopped, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(missing_socket_at_start_then_ready_when_it_appears),
+        cmocka_unit_test(hanging_daemon_times_out_clearly_and_http_keeps_answering),
+        cmocka_unit_test(docker_lost_mid_run_keeps_state_and_scales_in_when_back),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,762 @@
+/* test_hardening_input.c: the bad-input table against the running trip-receiver and real
+ * containers. Every row sends one hostile or broken request, asserts the status and the message a
+ * user would read, and that `docker inspect` of every target container is unchanged afterwards.
+ * Then the connection-level rows: a 10 MB body, HTTP/1.0, pipelining, a client sending one byte a
+ * second, 1 000 simultaneous connections. The table of cases and results is printed and written to
+ * $TRIP_BINARY_DIR/hardening-input.md (docs/hardening.md is written from it). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "ts_common.h"
+#include "ts_docker.h"
+#include "ts_rawhttp.h"
+#include "ts_receiver.h"
+
+#define TOKEN "hardening-t0ken"
+#define JSON "application/json"
+#define MAX_ROWS 96
+#define STORM 1000
+
+struct row {
+    char what[96];
+    char sent[112]; /* short description of the request for the table */
+    int want;
+    char want_msg[96];
+    int got;
+    char got_msg[200];
+    int64_t ms;
+    bool pass;
+};
+
+static struct ts_receiver rx;
+static char mname[128], uname[128], bname[128], mid[80];
+static struct row rows[MAX_ROWS];
+static size_t n_rows;
+static bool have_docker;
+
+static const char *const managed[] = {"trip.enable=true", NULL};
+static const char *const beyond[] = {"trip.enable=true", "trip.cpu-shares=100000", "trip.memory=1t",
+                                     NULL};
+
+static int64_t now_ms(void)
+{
+    return ts_now_ns() / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* What a user would compare before and after: resources, start time, running, restarts. */
+static void snapshot(char *out, size_t len)
+{
+    assert_int_equal(ts_docker(out, len, "inspect", "-f",
+                               "{{.Name}} cpu={{.HostConfig.CpuShares}} mem={{.HostConfig.Memory}} "
+                               "swap={{.HostConfig.MemorySwap}} running={{.State.Running}} "
+                               "started={{.State.StartedAt}} restarts={{.RestartCount}}",
+                               mname, uname, bname, NULL),
+                     0);
+}
+
+/* The message a user reads: the "reason" of the first alert or of a manual reply, else "error". */
+static void message_of(const char *body, char *out, size_t len)
+{
+    static const char *const keys[] = {"\"reason\":\"", "\"error\":\""};
+    out[0] = '\0';
+    for (size_t k = 0; k < 2; k++) {
+        const char *p = strstr(body, keys[k]);
+        if (!p)
+            continue;
+        p += strlen(keys[k]);
+        size_t i = 0;
+        while (p[i] && !(p[i] == '"' && (i == 0 || p[i - 1] != '\\')) && i + 1 < len) {
+            out[i] = p[i];
+            i++;
+        }
+        out[i] = '\0';
+        return;
+    }
+    snprintf(out, len, "%.*s", (int)(len - 1), body);
+}
+
+/* The daemon's peak resident memory in KiB (/proc/<pid>/status VmHWM), -1 if unknown. */
+static int64_t daemon_peak_kib(void)
+{
+    char path[64], line[256];
+    int64_t v = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)rx.pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            v = strtoll(line + 6, NULL, 10);
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static struct row *add_row(const char *what, const char *sent, int want, const char *want_msg)
+{
+    assert_true(n_rows < MAX_ROWS);
+    struct row *r = &rows[n_rows++];
+    snprintf(r->what, sizeof(r->what), "%s", what);
+    snprintf(r->sent, sizeof(r->sent), "%s", sent);
+    snprintf(r->want_msg, sizeof(r->want_msg), "%s", want_msg);
+    r->want = want;
+    return r;
+}
+
+/* Sends req, records the row, and fails the test when the status, the message or docker inspect
+ * is not what the row wants. settle_ms: time given to the engine for a queued job before the
+ * containers are inspected again. */
+static void run_row(const char *what, const char *sent, const char *req, size_t len, int want,
+                    const char *want_msg, int settle_ms)
+{
+    static char before[4096], after[4096];
+    struct ts_raw_reply *rep = malloc(sizeof(*rep));
+    struct row *r = add_row(what, sent, want, want_msg);
+
+    assert_non_null(rep);
+    snapshot(before, sizeof(before));
+    assert_int_equal(ts_raw_exchange(rx.port, req, len, 10000, rep), 0);
+    r->ms = rep->elapsed_ms;
+    r->got = rep->status;
+    message_of(ts_raw_body(rep), r->got_msg, sizeof(r->got_msg));
+    if (settle_ms)
+        sleep_ms(settle_ms);
+    snapshot(after, sizeof(after));
+    r->pass = r->got == want && strstr(ts_raw_body(rep), want_msg) && strcmp(before, after) == 0;
+    if (!r->pass)
+        fprintf(stderr,
+                "row \"%s\": status %d (want %d), body %.300s\ninspect before:\n%s\nafter:\n%s\n",
+                what, rep->status, want, ts_raw_body(rep), before, after);
+    free(rep);
+    assert_true(r->pass);
+}
+
+static void row_json(const char *what, const char *sent, const char *method, const char *path,
+                     const char *token, const char *ctype, const char *body, int want,
+                     const char *want_msg, int settle_ms)
+{
+    size_t len;
+    char *req = ts_raw_request(method, path, token, ctype, body, &len);
+    assert_non_null(req);
+    run_row(what, sent, req, len, want, want_msg, settle_ms);
+    free(req);
+}
+
+/* A webhook with one firing alert carrying `labels` (a JSON object's inside). */
+static void row_alert(const char *what, const char *labels, int want, const char *want_msg,
+                      int settle_ms)
+{
+    size_t cap = strlen(labels) + 256;
+    char *body = malloc(cap), sent[112];
+    assert_non_null(body);
+    snprintf(body, cap,
+             "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[{\"status\":\"firing\","
+             "\"labels\":{%s},\"fingerprint\":\"h8\"}]}",
+             labels);
+    snprintf(sent, sizeof(sent), "POST /webhook labels {%.50s%s}", labels,
+             strlen(labels) > 50 ? "..." : "");
+    row_json(what, sent, "POST", "/webhook", TOKEN, JSON, body, want, want_msg, settle_ms);
+    free(body);
+}
+
+static void row_webhook(const char *what, const char *body, int want, const char *want_msg)
+{
+    char sent[112];
+    snprintf(sent, sizeof(sent), "POST /webhook %.50s%s", body, strlen(body) > 50 ? "..." : "");
+    row_json(what, sent, "POST", "/webhook", TOKEN, JSON, body, want, want_msg, 0);
+}
+
+static void row_scale(const char *what, const char *name, const char *body, int want,
+                      const char *want_msg)
+{
+    size_t cap = strlen(name) + 64;
+    char *path = malloc(cap), sent[112];
+    assert_non_null(path);
+    snprintf(path, cap, "/api/v1/containers/%s/scale", name);
+    snprintf(sent, sizeof(sent), "POST .../containers/%.24s%s/scale %.20s", name,
+             strlen(name) > 24 ? "..." : "", body);
+    row_json(what, sent, "POST", path, TOKEN, JSON, body, want, want_msg, 0);
+    free(path);
+}
+
+static int group_setup(void **state)
+{
+    char id[80];
+    const char *args[] = {"--token", TOKEN, "--connection-timeout", "2s", "--max-connections",
+                          "128",     NULL};
+    struct rlimit rl;
+    (void)state;
+    have_docker = ts_docker_available();
+    if (!have_docker)
+        return 0; /* each test skips (or fails under CI) in ts_require_docker_image() */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    ts_docker_name(mname, sizeof(mname), "hin-managed");
+    ts_docker_name(uname, sizeof(uname), "hin-unmanaged");
+    ts_docker_name(bname, sizeof(bname), "hin-beyond");
+    if (ts_docker_run_container(mid, sizeof(mid), mname, managed, NULL) != 0 ||
+        ts_docker_run_container(id, sizeof(id), uname, NULL, NULL) != 0 ||
+        ts_docker_run_container(id, sizeof(id), bname, beyond, NULL) != 0)
+        return -1;
+    return ts_receiver_start(&rx, args);
+}
+
+static void print_table(FILE *f)
+{
+    size_t pass = 0;
+    fprintf(f, "| # | case | request | want | got | message | ms | result |\n");
+    fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < n_rows; i++) {
+        const struct row *r = &rows[i];
+        char msg[sizeof(r->got_msg)], sent[sizeof(r->sent)];
+        snprintf(msg, sizeof(msg), "%s", r->got_msg);
+        snprintf(sent, sizeof(sent), "%s", r->sent);
+        for (char *p = msg; *p; p++)
+            *p = *p == '|' ? '/' : *p;
+        for (char *p = sent; *p; p++)
+            *p = *p == '|' ? '/' : *p;
+        fprintf(f, "| %zu | %s | `%s` | %d | %d | %s | %" PRId64 " | %s |\n", i + 1, r->what, sent,
+                r->want, r->got, msg, r->ms, r->pass ? "pass" : "FAIL");
+        pass += r->pass;
+    }
+    fprintf(f, "\n%zu of %zu cases passed.\n", pass, n_rows);
+}
+
+static int group_teardown(void **state)
+{
+    int rc = 0;
+    if (n_rows) {
+        char path[512];
+        const char *dir = getenv("TRIP_BINARY_DIR");
+        printf("\nbad-input table (trip-receiver %s, real Docker):\n\n", "--connection-timeout 2s");
+        print_table(stdout);
+        snprintf(path, sizeof(path), "%s/hardening-input.md", dir ? dir : ".");
+        FILE *f = fopen(path, "w");
+        if (f) {
+            print_table(f);
+            fclose(f);
+        }
+    }
+    if (rx.pid > 0 && ts_receiver_stop(&rx, false) != 0)
+        rc = -1;
+    ts_docker_group_teardown(state);
+    return rc;
+}
+
+/* ---- rows: payloads ---- */
+
+static void malformed_payloads_are_400_with_the_parsers_message(void **state)
+{
+    (void)state;
+    ts_require_docker_image();
+    row_webhook("malformed JSON", "nope", 400, "malformed JSON at line 1");
+    row_webhook("truncated JSON", "{\"alerts\":[{\"status\":\"firing\",\"labels\":{", 400,
+                "malformed JSON at line 1");
+    row_webhook("alerts not an array", "{\"alerts\":{\"status\":\"firing\"}}", 400,
+                "no \\\"alerts\\\" array");
+    row_webhook("top level an array", "[]", 400, "no \\\"alerts\\\" array");
+    row_webhook("alert not an object", "{\"alerts\":[1]}", 200, "alert is not an object");
+    row_webhook("labels not an object", "{\"alerts\":[{\"status\":\"firing\",\"labels\":\"x\"}]}",
+                200, "alert has no labels object");
+    row_webhook("empty alerts", "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[]}", 200,
+                "\"accepted\":0,\"ignored\":0,\"alerts\":[]");
+    row_webhook("empty body", "", 400, "malformed JSON");
+    row_json("malformed manual body", "POST .../scale {resource:", "POST",
+             "/api/v1/containers/x/scale", TOKEN, JSON, "{\"resource\":", 400,
+             "malformed JSON body", 0);
+    row_scale("manual body of the wrong shape", mname, "[\"cpu\"]", 400, "not an object");
+    row_scale("manual resource unknown", mname, "{\"resource\":\"disk\"}", 400,
+              "\\\"resource\\\" must be");
+    row_scale("manual duration not a string", mname, "{\"resource\":\"cpu\",\"duration\":5}", 400,
+              "\\\"duration\\\" must be a string");
+}
+
+static void alerts_that_cannot_be_acted_on_are_ignored_with_a_reason(void **state)
+{
+    char labels[256];
+    (void)state;
+    ts_require_docker_image();
+    row_alert("label value not a string", "\"alertname\":\"ContainerHighCpu\",\"name\":5", 200,
+              "no container label (tried name)", 0);
+    row_alert("alert without container label", "\"alertname\":\"ContainerHighCpu\"", 200,
+              "no container label (tried name)", 0);
+    snprintf(labels, sizeof(labels), "\"alertname\":\"SomethingElse\",\"name\":\"%s\"", mname);
+    row_alert("unknown alertname without action", labels, 200, "maps to no action", 0);
+    snprintf(labels, sizeof(labels), "\"alertname\":\"X\",\"action\":\"explode\",\"name\":\"%s\"",
+             mname);
+    row_alert("unknown action label", labels, 200, "unknown action", 0);
+    snprintf(labels, sizeof(labels), "\"alertname\":\"ContainerHighCpu\",\"name\":\"%s\"", uname);
+    row_alert("unmanaged container (webhook)", labels, 200, "container is not managed", 0);
+    row_scale("unmanaged container (manual)", uname, "{\"resource\":\"cpu\"}", 403,
+              "container is not managed");
+    row_alert("unknown container (webhook)",
+              "\"alertname\":\"ContainerHighCpu\",\"name\":\"trip-it-no-such-container\"", 200,
+              "checked before acting", 500);
+    row_scale("unknown container (manual)", "trip-it-no-such-container", "{\"resource\":\"cpu\"}",
+              404, "no such container");
+}
+
+/* ---- rows: names ---- */
+
+static void hostile_names_never_reach_another_container(void **state)
+{
+    char labels[512], *long_name = malloc(10001), *long_labels = malloc(10100);
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(long_name);
+    assert_non_null(long_labels);
+    memset(long_name, 'a', 10000);
+    long_name[10000] = '\0';
+    row_scale("name `..`", "..", "{\"resource\":\"cpu\"}", 400, "invalid container name");
+    row_scale("name `%2F..%2F` + container", "%2F..%2Fx", "{\"resource\":\"cpu\"}", 400,
+              "invalid container name");
+    snprintf(labels, sizeof(labels), "a%%2F%s", mname);
+    row_scale("name with `%2F`", labels, "{\"resource\":\"cpu\"}", 404, "no such route");
+    row_scale("name with a space", "a%20b", "{\"resource\":\"cpu\"}", 400,
+              "invalid container name");
+    row_scale("name with a quote", "a%22b", "{\"resource\":\"cpu\"}", 400,
+              "invalid container name");
+    row_scale("unicode name", "%C3%A9t%C3%A9", "{\"resource\":\"cpu\"}", 400,
+              "invalid container name");
+    row_scale("name of 10 000 characters", long_name, "{\"resource\":\"cpu\"}", 400,
+              "invalid container name");
+    snprintf(labels, sizeof(labels), "\"alertname\":\"ContainerHighCpu\",\"name\":\"../%s\"",
+             mname);
+    row_alert("label `../<managed>`", labels, 200, "invalid container name", 500);
+    snprintf(labels, sizeof(labels), "\"alertname\":\"ContainerHighCpu\",\"name\":\"x/../%s\"",
+             mname);
+    row_alert("label with `/`", labels, 200, "invalid container name", 500);
+    snprintf(labels, sizeof(labels), "\"alertname\":\"ContainerHighCpu\",\"name\":\"a%%2F%s\"",
+             mname);
+    row_alert("label with `%2F`", labels, 200, "invalid container name", 500);
+    row_alert("label with a space", "\"alertname\":\"ContainerHighCpu\",\"name\":\"a b\"", 200,
+              "invalid container name", 500);
+    row_alert("label with quotes", "\"alertname\":\"ContainerHighCpu\",\"name\":\"a\\\"b'c\"", 200,
+              "invalid container name", 500);
+    row_alert("unicode label", "\"alertname\":\"ContainerHighCpu\",\"name\":\"\xc3\xa9t\xc3\xa9\"",
+              200, "invalid container name", 500);
+    snprintf(long_labels, 10100, "\"alertname\":\"ContainerHighCpu\",\"name\":\"%s\"", long_name);
+    row_alert("label of 10 000 characters", long_labels, 200, "container label longer than", 0);
+    snprintf(labels, sizeof(labels), "\"alertname\":\"ContainerHighMemory\",\"name\":\"%.6s\"",
+             mid);
+    row_alert("label = 6-char ID prefix of a managed container", labels, 200,
+              "checked before acting", 800);
+    free(long_name);
+    free(long_labels);
+}
+
+/* ---- rows: durations and levels ---- */
+
+static void durations_and_levels_out_of_bounds_are_refused(void **state)
+{
+    static const char *const durations[] = {"-1s", "0", "999999h", "1e9"};
+    static const char *const reasons[] = {"is not a duration", "is outside [1s, 86400s]",
+                                          "is outside [1s, 86400s]", "is not a duration"};
+    char labels[256], body[128], what[64];
+    (void)state;
+    ts_require_docker_image();
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(body, sizeof(body), "{\"resource\":\"cpu\",\"duration\":\"%s\"}", durations[i]);
+        snprintf(what, sizeof(what), "duration `%s` (manual)", durations[i]);
+        row_scale(what, mname, body, 422, reasons[i]);
+        snprintf(labels, sizeof(labels),
+                 "\"alertname\":\"ContainerHighCpu\",\"name\":\"%s\",\"scale_duration\":\"%s\"",
+                 mname, durations[i]);
+        snprintf(what, sizeof(what), "duration `%s` (webhook label)", durations[i]);
+        row_alert(what, labels, 200, reasons[i], 0);
+    }
+    row_scale("trip.cpu-shares=100000 beyond --max-cpu-shares", bname, "{\"resource\":\"cpu\"}",
+              422, "trip.cpu-shares");
+    row_scale("trip.memory=1t beyond --max-memory", bname, "{\"resource\":\"memory\"}", 422,
+              "trip.memory");
+    snprintf(labels, sizeof(labels), "\"alertname\":\"ContainerHighCpu\",\"name\":\"%s\"", bname);
+    row_alert("cpu level beyond bounds (webhook)", labels, 200, "trip.cpu-shares", 0);
+    snprintf(labels, sizeof(labels), "\"alertname\":\"ContainerHighMemory\",\"name\":\"%s\"",
+             bname);
+    row_alert("memory level beyond bounds (webhook)", labels, 200, "trip.memory", 0);
+}
+
+/* ---- rows: headers and auth ---- */
+
+static void wrong_content_type_and_credentials_are_refused(void **state)
+{
+    char path[256];
+    const char *body = "{\"alerts\":[]}";
+    size_t len;
+    (void)state;
+    ts_require_docker_image();
+    snprintf(path, sizeof(path), "/api/v1/containers/%s/scale", mname);
+    row_json("Content-Type text/plain (webhook)", "POST /webhook text/plain", "POST", "/webhook",
+             TOKEN, "text/plain", body, 415, "Content-Type must be application/json", 0);
+    row_json("no Content-Type (webhook)", "POST /webhook without Content-Type", "POST", "/webhook",
+             TOKEN, NULL, body, 415, "Content-Type must be application/json", 0);
+    row_json("Content-Type application/jsonx", "POST /webhook application/jsonx", "POST",
+             "/webhook", TOKEN, "application/jsonx", body, 415, "Content-Type must be", 0);
+    row_json("Content-Type form (manual)", "POST .../scale form-urlencoded", "POST", path, TOKEN,
+             "application/x-www-form-urlencoded", "{\"resource\":\"cpu\"}", 415,
+             "Content-Type must be application/json", 0);
+    row_json("missing token (webhook)", "POST /webhook without Authorization", "POST", "/webhook",
+             NULL, JSON, body, 401, "authentication required", 0);
+    row_json("wrong token (manual)", "POST .../scale Bearer wrong", "POST", path, "wrong", JSON,
+             "{\"resource\":\"cpu\"}", 401, "authentication required", 0);
+    row_json("token prefix (manual)", "POST .../scale Bearer <token minus 1>", "POST", path,
+             "hardening-t0ke", JSON, "{\"resource\":\"cpu\"}", 401, "authentication required", 0);
+    char *req = ts_raw_request("POST", path, NULL, JSON, "{\"resource\":\"cpu\"}", &len);
+    char *auth = malloc(len + 64);
+    assert_non_null(req);
+    assert_non_null(auth);
+    /* "Basic" credentials when only a bearer token is configured */
+    char *eol = strstr(req, "\r\n") + 2;
+    int head = (int)(eol - req);
+    int n = snprintf(auth, len + 64, "%.*sAuthorization: Basic YWRtaW46YWRtaW4=\r\n", head, req);
+    memcpy(auth + n, eol, len - (size_t)head);
+    run_row("Basic credentials instead of the token", "POST .../scale Basic admin:admin", auth,
+            (size_t)n + len - (size_t)head, 401, "authentication required", 0);
+    free(auth);
+    free(req);
+    row_json("GET on /webhook", "GET /webhook", "GET", "/webhook", TOKEN, NULL, NULL, 405,
+             "method not allowed", 0);
+}
+
+/* ---- rows: connection level ---- */
+
+static void body_of_10_mb_is_refused_before_it_is_read(void **state)
+{
+    char head[512], before[4096], after[4096];
+    struct ts_raw_reply *rep = malloc(sizeof(*rep));
+    struct row *r;
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    snapshot(before, sizeof(before));
+    /* Content-Length announced: the 413 must come back before a single body byte is sent. */
+    int fd = ts_raw_connect(rx.port);
+    assert_true(fd >= 0);
+    int n = snprintf(head, sizeof(head),
+                     "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " TOKEN
+                     "\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\n\r\n");
+    assert_int_equal(ts_raw_send(fd, head, (size_t)n), 0);
+    ts_raw_read(fd, 5000, 1, rep);
+    close(fd);
+    r = add_row("body of 10 MB (Content-Length)", "POST /webhook Content-Length: 10485760, 0 sent",
+                413, "over the limit");
+    r->got = rep->status;
+    r->ms = rep->elapsed_ms;
+    message_of(ts_raw_body(rep), r->got_msg, sizeof(r->got_msg));
+    snapshot(after, sizeof(after));
+    r->pass = rep->status == 413 && strstr(ts_raw_body(rep), "over the limit") &&
+              strcmp(before, after) == 0;
+    assert_true(r->pass);
+
+    /* Chunked, no length: the daemon stops reading long before 10 MB. */
+    fd = ts_raw_connect(rx.port);
+    assert_true(fd >= 0);
+    n = snprintf(head, sizeof(head),
+                 "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " TOKEN
+                 "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_int_equal(ts_raw_send(fd, head, (size_t)n), 0);
+    static char chunk[65536 + 16];
+    int hl = snprintf(chunk, sizeof(chunk), "10000\r\n");
+    memset(chunk + hl, ' ', 65536);
+    memcpy(chunk + hl + 65536, "\r\n", 2);
+    size_t sent = 0;
+    int64_t t0 = now_ms(), peak0 = daemon_peak_kib();
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    while (sent < 10 * 1048576 && ts_raw_send(fd, chunk, (size_t)hl + 65536 + 2) == 0)
+        sent += 65536;
+    if (sent >= 10 * 1048576)
+        ts_raw_send(fd, "0\r\n\r\n", 5);
+    ts_raw_read(fd, 5000, 1, rep);
+    close(fd);
+    int64_t grew_kib = daemon_peak_kib() - peak0;
+    char sent_desc[112];
+    snprintf(sent_desc, sizeof(sent_desc), "POST /webhook chunked, 10 MiB offered");
+    r = add_row("body of 10 MB (chunked)", sent_desc, 413, "over the limit or closed");
+    r->got = rep->status;
+    r->ms = now_ms() - t0;
+    if (rep->status)
+        message_of(ts_raw_body(rep), r->got_msg, sizeof(r->got_msg));
+    else
+        snprintf(r->got_msg, sizeof(r->got_msg),
+                 "connection closed; client wrote %zu KiB, daemon peak RSS +%" PRId64 " KiB",
+                 sent / 1024, grew_kib);
+    snapshot(after, sizeof(after));
+    /* Either a 413 or the daemon closing the connection (after discarding at most 4 x
+     * --max-body + 1 MiB); the client's count includes what the kernel's socket buffers took.
+     * The body is never held: the daemon's peak memory grows by less than 10 MB. */
+    r->pass = (rep->status == 413 || rep->closed) && peak0 > 0 && grew_kib < 4 * 1024 &&
+              strcmp(before, after) == 0;
+    free(rep);
+    assert_true(r->pass);
+}
+
+static void http10_and_pipelined_requests_are_answered(void **state)
+{
+    char req[2048], labels[512], before[4096], after[4096];
+    struct ts_raw_reply *rep = malloc(sizeof(*rep));
+    struct row *r;
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    snapshot(before, sizeof(before));
+    snprintf(labels, sizeof(labels),
+             "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighCpu\","
+             "\"name\":\"%s\"}}]}",
+             uname);
+    int n = snprintf(req, sizeof(req),
+                     "POST /webhook HTTP/1.0\r\nAuthorization: Bearer " TOKEN
+                     "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     strlen(labels), labels);
+    assert_int_equal(ts_raw_exchange(rx.port, req, (size_t)n, 5000, rep), 0);
+    r = add_row("HTTP/1.0 webhook", "POST /webhook HTTP/1.0 (no Host, no keep-alive)", 200,
+                "container is not managed; closed");
+    r->got = rep->status;
+    r->ms = rep->elapsed_ms;
+    message_of(ts_raw_body(rep), r->got_msg, sizeof(r->got_msg));
+    r->pass = rep->status == 200 && rep->closed && strstr(rep->text, "container is not managed");
+    assert_true(r->pass);
+
+    /* Three requests in one write on one keep-alive connection: three answers, in order. */
+    n = snprintf(req, sizeof(req),
+                 "POST /webhook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                 "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s"
+                 "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                 strlen(labels), labels);
+    assert_int_equal(ts_raw_exchange(rx.port, req, (size_t)n, 5000, rep), 0);
+    r = add_row("pipelined requests", "webhook + GET /healthz + GET /nowhere in one write", 200,
+                "3 answers: 200, 200, 404");
+    r->got = rep->status;
+    r->ms = rep->elapsed_ms;
+    snprintf(r->got_msg, sizeof(r->got_msg), "%d answers: %d, %d, %d", rep->responses,
+             rep->statuses[0], rep->statuses[1], rep->statuses[2]);
+    snapshot(after, sizeof(after));
+    r->pass = rep->responses == 3 && rep->statuses[0] == 200 && rep->statuses[1] == 200 &&
+              rep->statuses[2] == 404 && strcmp(before, after) == 0;
+    free(rep);
+    assert_true(r->pass);
+}
+
+static void client_sending_one_byte_a_second_is_cut_off(void **state)
+{
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+                              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    struct ts_raw_reply *rep = malloc(sizeof(*rep));
+    size_t i = 0;
+    bool closed = false;
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    int fd = ts_raw_connect(rx.port);
+    assert_true(fd >= 0);
+    int64_t t0 = now_ms();
+    /* --connection-timeout is 2 s: the request (70 s at this pace) must be cut off after ~2 s. */
+    for (i = 0; i < sizeof(req) - 1 && now_ms() - t0 < 15000; i++) {
+        if (ts_raw_send(fd, req + i, 1) != 0) {
+            closed = true;
+            break;
+        }
+        ts_raw_read(fd, 1000, 0, rep);
+        if (rep->closed) {
+            closed = true;
+            break;
+        }
+    }
+    int64_t elapsed = now_ms() - t0;
+    close(fd);
+    struct row *r = add_row("client sending one byte a second", "GET /healthz, 1 byte/s, 70 bytes",
+                            0, "closed by the daemon within timeout + 2 s");
+    r->ms = elapsed;
+    r->got = rep->status;
+    snprintf(r->got_msg, sizeof(r->got_msg), "%s after %zu bytes, %" PRId64 " ms",
+             closed ? "closed" : "still open", i, elapsed);
+    /* and the daemon still answers */
+    struct ts_http_reply *h = malloc(sizeof(*h));
+    assert_non_null(h);
+    assert_int_equal(ts_http(&rx, "GET", "/healthz", NULL, NULL, 0, h), 0);
+    r->pass = closed && rep->status == 0 && elapsed <= 4000 && h->status == 200;
+    free(h);
+    free(rep);
+    assert_true(r->pass);
+}
+
+struct probe {
+    volatile bool stop;
+    int ok, failed;
+    int64_t worst_ms;
+};
+
+static void *probe_main(void *arg)
+{
+    struct probe *p = arg;
+    struct ts_http_reply *h = malloc(sizeof(*h));
+    while (h && !p->stop) {
+        int64_t t0 = now_ms();
+        if (ts_http(&rx, "GET", "/healthz", NULL, NULL, 0, h) == 0 && h->status == 200)
+            p->ok++;
+        else
+            p->failed++;
+        if (now_ms() - t0 > p->worst_ms)
+            p->worst_ms = now_ms() - t0;
+        sleep_ms(100);
+    }
+    free(h);
+    return NULL;
+}
+
+static void thousand_connections_extra_refused_daemon_keeps_serving(void **state)
+{
+    static int fds[STORM];
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    struct probe p = {0};
+    pthread_t th;
+    int answered = 0, refused = 0, not_connected = 0, hung = 0;
+    (void)state;
+    ts_require_docker_image();
+    pthread_create(&th, NULL, probe_main, &p);
+    int64_t t0 = now_ms();
+    for (int i = 0; i < STORM; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons(rx.port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct timeval tv = {3, 0};
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fds[i] >= 0);
+        setsockopt(fds[i], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != 0) {
+            close(fds[i]);
+            fds[i] = -1;
+            not_connected++;
+        }
+    }
+    /* All connected (or refused by the kernel) and idle at once: the daemon holds
+     * --max-connections of them and must close the others; then every one asks. */
+    sleep_ms(1000);
+    for (int i = 0; i < STORM; i++) {
+        if (fds[i] >= 0 && ts_raw_send(fds[i], req, sizeof(req) - 1) != 0) {
+            close(fds[i]);
+            fds[i] = -1;
+            refused++;
+        }
+    }
+    struct ts_raw_reply *rep = malloc(sizeof(*rep));
+    assert_non_null(rep);
+    for (int i = 0; i < STORM; i++) {
+        if (fds[i] < 0)
+            continue;
+        int64_t left = 20000 - (now_ms() - t0);
+        ts_raw_read(fds[i], left > 0 ? (int)left : 1, 1, rep);
+        if (rep->status == 200)
+            answered++;
+        else if (rep->closed)
+            refused++;
+        else
+            hung++;
+        close(fds[i]);
+    }
+    int64_t storm_ms = now_ms() - t0;
+    p.stop = true;
+    pthread_join(th, NULL);
+    struct ts_http_reply *h = malloc(sizeof(*h));
+    assert_non_null(h);
+    int64_t t1 = now_ms();
+    assert_int_equal(ts_http(&rx, "GET", "/healthz", NULL, NULL, 0, h), 0);
+    int64_t after_ms = now_ms() - t1;
+    struct row *r = add_row("1 000 simultaneous connections", "1000 x GET /healthz at once", 200,
+                            "each answered or closed; /healthz during + after");
+    r->got = h->status;
+    r->ms = storm_ms;
+    snprintf(r->got_msg, sizeof(r->got_msg),
+             "%d answered, %d refused, %d not connected, %d hung; probe %d ok/%d failed; "
+             "after %" PRId64 " ms",
+             answered, refused, not_connected, hung, p.ok, p.failed, after_ms);
+    r->pass = hung == 0 && answered > 0 && answered + refused + not_connected == STORM &&
+              p.ok > 0 && h->status == 200 && after_ms < 1000 && kill(rx.pid, 0) == 0;
+    free(h);
+    free(rep);
+    assert_true(r->pass);
+}
+
+static void thousand_idle_connections_are_freed_by_the_timeout(void **state)
+{
+    static int fds[STORM];
+    int connected = 0;
+    (void)state;
+    ts_require_docker_image();
+    for (int i = 0; i < STORM; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons(rx.port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct timeval tv = {3, 0};
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fds[i] >= 0);
+        setsockopt(fds[i], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) == 0)
+            connected++;
+    }
+    /* 1 000 connections that never send a byte: --max-connections (128) of them hold a slot
+     * until --connection-timeout (2 s) frees it, the others wait in the listen backlog. A probe
+     * behind them must still be answered, within (1000 / 128 + 2) timeouts. */
+    struct ts_http_reply *h = malloc(sizeof(*h));
+    assert_non_null(h);
+    int64_t t0 = now_ms();
+    assert_int_equal(ts_http(&rx, "GET", "/healthz", NULL, NULL, 0, h), 0);
+    int64_t waited = now_ms() - t0;
+    for (int i = 0; i < STORM; i++)
+        close(fds[i]);
+    struct row *r = add_row("1 000 idle connections", "1000 connections, no bytes; then /healthz",
+                            200, "/healthz answered once the timeout freed slots");
+    r->got = (int)h->status;
+    r->ms = waited;
+    snprintf(r->got_msg, sizeof(r->got_msg), "%d connected; /healthz answered after %" PRId64 " ms",
+             connected, waited);
+    r->pass = h->status == 200 && waited <= (STORM / 128 + 2) * 2000 + 2000 && kill(rx.pid, 0) == 0;
+    t0 = now_ms();
+    assert_int_equal(ts_http(&rx, "GET", "/healthz", NULL, NULL, 0, h), 0);
+    r->pass = r->pass && h->status == 200 && now_ms() - t0 < 1000;
+    free(h);
+    assert_true(r->pass);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(malformed_payloads_are_400_with_the_parsers_message),
+        cmocka_unit_test(alerts_that_cannot_be_acted_on_are_ignored_with_a_reason),
+        cmocka_unit_test(hostile_names_never_reach_another_container),
+        cmocka_unit_test(durations_and_levels_out_of_bounds_are_refused),
+        cmocka_unit_test(wrong_content_type_and_credentials_are_refused),
+        cmocka_unit_test(body_of_10_mb_is_refused_before_it_is_read),
+        cmocka_unit_test(http10_and_pipelined_requests_are_answered),
+        cmocka_unit_test(client_sending_one_byte_a_second_is_cut_off),
+        cmocka_unit_test(thousand_connections_extra_refused_daemon_keeps_serving),
+        cmocka_unit_test(thousand_idle_connections_are_freed_by_the_timeout),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
