@@ -1,0 +1,217 @@
+/* ts_proxy.c: Unix-socket forwarder that can be cut and resumed (connection-loss tests). */
+#include "ts_proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_CONNS 64
+
+struct conn {
+    bool used;
+    int a, b; /* client, daemon */
+    pthread_t thread;
+    atomic_bool done;
+};
+
+struct ts_proxy {
+    char path[108];
+    char url[128];
+    char target[108];
+    int lfd;
+    pthread_t acceptor;
+    bool running;
+    atomic_bool stop;
+    pthread_mutex_t lock;
+    struct conn conns[MAX_CONNS];
+};
+
+static int copy_once(int from, int to)
+{
+    char buf[16384];
+    ssize_t n = read(from, buf, sizeof(buf));
+
+    if (n <= 0)
+        return -1;
+    for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(to, buf + off, (size_t)(n - off));
+        if (w <= 0)
+            return -1;
+        off += w;
+    }
+    return 0;
+}
+
+static void *forward_main(void *arg)
+{
+    struct conn *c = arg;
+    struct pollfd p[2] = {{c->a, POLLIN, 0}, {c->b, POLLIN, 0}};
+
+    for (;;) {
+        if (poll(p, 2, 1000) < 0 && errno != EINTR)
+            break;
+        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && copy_once(c->a, c->b) != 0)
+            break;
+        if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && copy_once(c->b, c->a) != 0)
+            break;
+    }
+    shutdown(c->a, SHUT_RDWR);
+    shutdown(c->b, SHUT_RDWR);
+    atomic_store(&c->done, true);
+    return NULL;
+}
+
+static int unix_connect(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Lock held: joins and closes finished connections; all of them when force. */
+static void reap(struct ts_proxy *p, bool force)
+{
+    for (size_t i = 0; i < MAX_CONNS; i++) {
+        struct conn *c = &p->conns[i];
+        if (!c->used || (!force && !atomic_load(&c->done)))
+            continue;
+        shutdown(c->a, SHUT_RDWR);
+        shutdown(c->b, SHUT_RDWR);
+        pthread_join(c->thread, NULL);
+        close(c->a);
+        close(c->b);
+        c->used = false;
+    }
+}
+
+static void add_conn(struct ts_proxy *p, int a)
+{
+    int b = unix_connect(p->target);
+
+    pthread_mutex_lock(&p->lock);
+    reap(p, false);
+    struct conn *c = NULL;
+    for (size_t i = 0; i < MAX_CONNS && !c; i++) {
+        if (!p->conns[i].used)
+            c = &p->conns[i];
+    }
+    if (b < 0 || !c) {
+        pthread_mutex_unlock(&p->lock);
+        close(a);
+        if (b >= 0)
+            close(b);
+        return;
+    }
+    c->used = true;
+    c->a = a;
+    c->b = b;
+    atomic_store(&c->done, false);
+    if (pthread_create(&c->thread, NULL, forward_main, c) != 0) {
+        c->used = false;
+        close(a);
+        close(b);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void *accept_main(void *arg)
+{
+    struct ts_proxy *p = arg;
+    struct pollfd pf = {p->lfd, POLLIN, 0};
+
+    while (!atomic_load(&p->stop)) {
+        if (poll(&pf, 1, 50) <= 0 || !(pf.revents & POLLIN))
+            continue;
+        int a = accept(p->lfd, NULL, NULL);
+        if (a >= 0) {
+            fcntl(a, F_SETFD, FD_CLOEXEC);
+            add_conn(p, a);
+        }
+    }
+    return NULL;
+}
+
+int ts_proxy_resume(struct ts_proxy *p)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+    if (p->running)
+        return 0;
+    unlink(p->path);
+    p->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p->path);
+    if (p->lfd < 0 || bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(p->lfd, 64) != 0) {
+        fprintf(stderr, "ts_proxy: cannot listen on %s: %s\n", p->path, strerror(errno));
+        if (p->lfd >= 0)
+            close(p->lfd);
+        return -1;
+    }
+    atomic_store(&p->stop, false);
+    if (pthread_create(&p->acceptor, NULL, accept_main, p) != 0) {
+        close(p->lfd);
+        return -1;
+    }
+    p->running = true;
+    return 0;
+}
+
+struct ts_proxy *ts_proxy_new(const char *target)
+{
+    struct ts_proxy *p = calloc(1, sizeof(*p));
+
+    if (!p)
+        return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    snprintf(p->target, sizeof(p->target), "%s", target);
+    snprintf(p->path, sizeof(p->path), "/tmp/trip-proxy-%ld.sock", (long)getpid());
+    snprintf(p->url, sizeof(p->url), "unix://%s", p->path);
+    if (ts_proxy_resume(p) != 0) {
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+const char *ts_proxy_url(const struct ts_proxy *p)
+{
+    return p->url;
+}
+
+void ts_proxy_cut(struct ts_proxy *p)
+{
+    if (!p->running)
+        return;
+    atomic_store(&p->stop, true);
+    pthread_join(p->acceptor, NULL);
+    close(p->lfd);
+    unlink(p->path);
+    p->running = false;
+    pthread_mutex_lock(&p->lock);
+    reap(p, true);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void ts_proxy_free(struct ts_proxy *p)
+{
+    if (!p)
+        return;
+    ts_proxy_cut(p);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
