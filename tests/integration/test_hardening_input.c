@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,7 +608,7 @@ static void client_sending_one_byte_a_second_is_cut_off(void **state)
 }
 
 struct probe {
-    volatile bool stop;
+    atomic_bool stop;
     int ok, failed;
     int64_t worst_ms;
 };
@@ -616,7 +617,7 @@ static void *probe_main(void *arg)
 {
     struct probe *p = arg;
     struct ts_http_reply *h = malloc(sizeof(*h));
-    while (h && !p->stop) {
+    while (h && !atomic_load(&p->stop)) {
         int64_t t0 = now_ms();
         if (ts_http(&rx, "GET", "/healthz", NULL, NULL, 0, h) == 0 && h->status == 200)
             p->ok++;
@@ -681,7 +682,7 @@ static void thousand_connections_extra_refused_daemon_keeps_serving(void **state
         close(fds[i]);
     }
     int64_t storm_ms = now_ms() - t0;
-    p.stop = true;
+    atomic_store(&p.stop, true);
     pthread_join(th, NULL);
     struct ts_http_reply *h = malloc(sizeof(*h));
     assert_non_null(h);
