@@ -35,6 +35,14 @@
 #define JSON "application/json"
 #define MAX_ROWS 96
 #define STORM 1000
+/* Bound on the daemon's peak memory growth while a 10 MB body is refused. ASan's quarantine keeps
+ * freed buffers resident, so under ASan (its own run checks for leaks and overflows) the figure
+ * means nothing and is only printed. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PEAK_GROWTH_KIB INT64_MAX
+#else
+#define PEAK_GROWTH_KIB (4 * 1024)
+#endif
 
 struct row {
     char what[96];
@@ -511,7 +519,7 @@ static void body_of_10_mb_is_refused_before_it_is_read(void **state)
     /* Either a 413 or the daemon closing the connection (after discarding at most 4 x
      * --max-body + 1 MiB); the client's count includes what the kernel's socket buffers took.
      * The body is never held: the daemon's peak memory grows by less than 10 MB. */
-    r->pass = (rep->status == 413 || rep->closed) && peak0 > 0 && grew_kib < 4 * 1024 &&
+    r->pass = (rep->status == 413 || rep->closed) && peak0 > 0 && grew_kib < PEAK_GROWTH_KIB &&
               strcmp(before, after) == 0;
     free(rep);
     assert_true(r->pass);
