@@ -74,8 +74,8 @@ static const struct opt opts[] = {
      "start stopped containers on restart actions (label trip.heal overrides)"},
     {"heal-events", "TRIP_HEAL_EVENTS", OPT_BOOL, OFF(heal_events), 0, 0, 0, "true",
      "watch Docker events and start a stopped managed container at once"},
-    {"heal-operator-stops", "TRIP_HEAL_OPERATOR_STOPS", OPT_BOOL, OFF(heal_operator_stops), 0, 0,
-     0, "true",
+    {"heal-operator-stops", "TRIP_HEAL_OPERATOR_STOPS", OPT_BOOL, OFF(heal_operator_stops), 0, 0, 0,
+     "true",
      "also start containers stopped by docker stop/kill (label trip.heal-operator-stops "
      "overrides)"},
     {"heal-backoff", "TRIP_HEAL_BACKOFF", OPT_DURATION, OFF(heal_backoff_ms), 0, 1, 3600 * 1000,

@@ -47,8 +47,8 @@ struct config {
     bool heal_operator_stops; /* also heal what an operator stopped (label overrides) */
     int64_t heal_backoff_ms;  /* delay before the 2nd heal of a streak, doubling */
     int64_t heal_backoff_max_ms;
-    int64_t heal_stable_ms;   /* running this long resets the streak */
-    int64_t crashloop_heals;  /* heals in one streak that flag crash-looping */
+    int64_t heal_stable_ms;                 /* running this long resets the streak */
+    int64_t crashloop_heals;                /* heals in one streak that flag crash-looping */
     char heal_label_filter[CONFIG_STR_MAX]; /* "" or "key" / "key=value" */
     bool dry_run;
     char token[CONFIG_STR_MAX];

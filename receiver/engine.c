@@ -359,8 +359,8 @@ static json_t *res_json(const struct res_state *r, enum policy_resource which)
 
 static json_t *heal_json(const struct heal_state *h)
 {
-    return json_pack("{s:b, s:i, s:I, s:b, s:o, s:o, s:s}", "crash_looping", h->crashloop,
-                     "streak", h->streak, "heals", (json_int_t)h->heals, "operator_stopped",
+    return json_pack("{s:b, s:i, s:I, s:b, s:o, s:o, s:s}", "crash_looping", h->crashloop, "streak",
+                     h->streak, "heals", (json_int_t)h->heals, "operator_stopped",
                      h->operator_stopped, "last_heal", time_json(h->last_heal_ms), "next_heal",
                      time_json(h->due_ms), "last_trigger", h->trigger);
 }
@@ -1105,8 +1105,8 @@ static void heal_inspected(struct engine *e, const struct engine_job *job,
         (ct->exit_code == 0 || ct->exit_code == 143))
         op_stop = true; /* stopped while nobody watched: exit code of a docker stop */
     policy_container_from_labels(&pc, &ct->labels, ct->running);
-    bool restart = ct->running && strcmp(h->trigger, "unhealthy") == 0 &&
-                   strcmp(ct->health, "unhealthy") == 0;
+    bool restart =
+        ct->running && strcmp(h->trigger, "unhealthy") == 0 && strcmp(ct->health, "unhealthy") == 0;
     if (ct->running && !restart) {
         metrics_heal(e->o.metrics, h->trigger, "running", 0);
         log_debug("already running; no heal", "container=%s", job->container);
@@ -1796,8 +1796,7 @@ char *engine_state_json(struct engine *e, const char *name)
 
 /* ---- healing entry points ---- */
 
-engine_code engine_heal(struct engine *e, const struct engine_heal_req *req,
-                        struct engine_err *err)
+engine_code engine_heal(struct engine *e, const struct engine_heal_req *req, struct engine_err *err)
 {
     char qn[300];
 
@@ -1852,9 +1851,9 @@ engine_code engine_heal(struct engine *e, const struct engine_heal_req *req,
     }
     pthread_mutex_unlock(&e->lock);
     if (delay)
-        log_info("heal delayed by the backoff", "container=%s trigger=%s delay_ms=%" PRId64
-                 " streak=%d", quote(qn, sizeof(qn), req->container), req->trigger, delay,
-                 streak);
+        log_info("heal delayed by the backoff",
+                 "container=%s trigger=%s delay_ms=%" PRId64 " streak=%d",
+                 quote(qn, sizeof(qn), req->container), req->trigger, delay, streak);
     return ENGINE_OK;
 }
 

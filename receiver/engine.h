@@ -32,7 +32,7 @@ typedef enum engine_code {
     ENGINE_E_FULL,    /* the container's worker queue is full: retry later (503) */
     ENGINE_E_STOPPED, /* engine_stop() was called */
     ENGINE_E_NOMEM,
-    ENGINE_E_STORE, /* the state file could not be read */
+    ENGINE_E_STORE,   /* the state file could not be read */
     ENGINE_E_UNKNOWN, /* neither in the state table nor a managed container in the cache */
 } engine_code;
 

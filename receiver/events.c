@@ -75,8 +75,8 @@ enum events_verdict events_classify(const struct policy_limits *lim, const struc
         return EVENTS_STARTED;
     if (strcmp(a, "kill") == 0 || strcmp(a, "oom") == 0)
         return EVENTS_MARK;
-    if (!policy_managed(lim, ev->attributes ? docker_labels_get(ev->attributes, "trip.enable")
-                                            : NULL))
+    if (!policy_managed(lim,
+                        ev->attributes ? docker_labels_get(ev->attributes, "trip.enable") : NULL))
         return EVENTS_IGNORE;
     if (strcmp(a, "die") == 0) {
         *trigger = oom_seen ? "oom" : "exit";
@@ -126,8 +126,7 @@ static int on_event(const struct docker_event *e, void *ud)
     struct engine_err eerr = {0};
     char qn[300];
 
-    switch (events_classify(&ev->o.lim, e, fresh && m->kill, fresh && m->oom, &trigger,
-                            &op_stop)) {
+    switch (events_classify(&ev->o.lim, e, fresh && m->kill, fresh && m->oom, &trigger, &op_stop)) {
     case EVENTS_MARK:
         add_mark(ev, e);
         break;
@@ -140,9 +139,8 @@ static int on_event(const struct docker_event *e, void *ud)
         engine_container_destroyed(ev->o.engine, e->name);
         break;
     case EVENTS_HEAL: {
-        struct engine_heal_req req = {.operator_stop = op_stop,
-                                      .exit_code = e->exit_code,
-                                      .event_ns = e->time_nano};
+        struct engine_heal_req req = {
+            .operator_stop = op_stop, .exit_code = e->exit_code, .event_ns = e->time_nano};
         if (m && strcmp(e->action, "die") == 0)
             memset(m, 0, sizeof(*m));
         utf8_copy(req.container, sizeof(req.container), e->name);
@@ -167,8 +165,8 @@ static docker_code reconcile(struct events *ev, size_t *n_managed, size_t *n_sto
 {
     struct docker_summary_list l = {0};
     const char *filters[] = {ev->label_filter, NULL};
-    docker_code rc = docker_container_list(ev->o.docker, ev->label_filter[0] ? filters : NULL,
-                                           true, &l, derr);
+    docker_code rc =
+        docker_container_list(ev->o.docker, ev->label_filter[0] ? filters : NULL, true, &l, derr);
 
     *n_managed = *n_stopped = 0;
     if (rc != DOCKER_OK)
@@ -224,7 +222,7 @@ static bool stopping(struct events *ev)
 static int64_t attempt(struct events *ev, bool *was_up)
 {
     static const char *const types[] = {"container", NULL};
-    static const char *const actions[] = {"die",     "stop",  "kill",  "oom",
+    static const char *const actions[] = {"die",           "stop",    "kill",  "oom",
                                           "health_status", "destroy", "start", NULL};
     const char *labels[] = {ev->label_filter, NULL};
     struct docker_events_filter f = {types, actions, ev->label_filter[0] ? labels : NULL, 0};
@@ -270,8 +268,7 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
-events_code events_new(const struct events_opts *opts, struct events **out,
-                       struct events_err *err)
+events_code events_new(const struct events_opts *opts, struct events **out, struct events_err *err)
 {
     struct events *ev = calloc(1, sizeof(*ev));
     pthread_condattr_t ca;

@@ -46,8 +46,7 @@ struct events_opts {
 struct events;
 
 /* Creates the watcher (no thread yet). Copies opts (and the filter string). Caller frees. */
-events_code events_new(const struct events_opts *opts, struct events **out,
-                       struct events_err *err);
+events_code events_new(const struct events_opts *opts, struct events **out, struct events_err *err);
 /* Starts the watcher thread. */
 events_code events_start(struct events *ev, struct events_err *err);
 /* Cancels the stream and joins the thread (returns within ~100 ms plus one Docker call).

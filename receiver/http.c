@@ -358,9 +358,9 @@ static enum route route_of(const char *url, char *name, size_t size)
 
 static const char *route_label(enum route rt)
 {
-    static const char *const names[] = {"not_found", "healthz",    "readyz",    "metrics",
-                                        "webhook",   "containers", "container", "scale",
-                                        "restart",   "not_found", "maintenance"};
+    static const char *const names[] = {"not_found", "healthz",    "readyz",     "metrics",
+                                        "webhook",   "containers", "container",  "scale",
+                                        "restart",   "not_found",  "maintenance"};
     return names[rt];
 }
 
@@ -625,8 +625,7 @@ static enum MHD_Result handle_restart(struct req *r, struct MHD_Connection *c, c
 }
 
 /* POST .../maintenance {"enabled": true|false}: answered at once (no Docker call). */
-static enum MHD_Result handle_maintenance(struct req *r, struct MHD_Connection *c,
-                                          const char *name)
+static enum MHD_Result handle_maintenance(struct req *r, struct MHD_Connection *c, const char *name)
 {
     json_error_t jerr;
     struct engine_err eerr = {0};

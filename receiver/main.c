@@ -93,9 +93,9 @@ static int run(const struct config *cfg)
                              .cpu_alert = cfg->cpu_alert,
                              .memory_alert = cfg->memory_alert};
     limits_from(cfg, &eo.lim);
-    eo.heal = (struct policy_backoff){cfg->heal_backoff_ms, cfg->heal_backoff_max_ms,
-                                      cfg->heal_stable_ms, (int)cfg->crashloop_heals,
-                                      cfg->heal_operator_stops};
+    eo.heal =
+        (struct policy_backoff){cfg->heal_backoff_ms, cfg->heal_backoff_max_ms, cfg->heal_stable_ms,
+                                (int)cfg->crashloop_heals, cfg->heal_operator_stops};
     if (engine_new(&eo, &e, &eerr) != ENGINE_OK || engine_load(e, &eerr) != ENGINE_OK) {
         log_error("cannot load state", "error=%s", eerr.msg);
         goto out_free;

@@ -43,7 +43,7 @@ struct metrics_gauges {
     int64_t managed;        /* managed containers seen by the last refresh */
     int64_t scaled_out_cpu; /* containers whose CPU is scaled out */
     int64_t scaled_out_memory;
-    int ready; /* Docker reachable at the last refresh */
+    int ready;           /* Docker reachable at the last refresh */
     int64_t crashloop;   /* containers flagged crash-looping */
     int64_t maintenance; /* containers in maintenance */
 };

@@ -238,8 +238,9 @@ bool policy_heal_allowed(const struct policy_limits *lim, const struct policy_ba
                          size_t size)
 {
     const char *l = c->heal_operator_stops;
-    bool ops = l && strcmp(l, "true") == 0 ? true : l && strcmp(l, "false") == 0 ? false
-                                                                                 : b->operator_stops;
+    bool ops = l && strcmp(l, "true") == 0    ? true
+               : l && strcmp(l, "false") == 0 ? false
+                                              : b->operator_stops;
 
     if (!policy_managed(lim, c->enable)) {
         snprintf(reason, size, "container is not managed");

@@ -37,11 +37,11 @@ struct policy_container {
     bool known;
     bool exists;
     bool running;
-    const char *enable;         /* trip.enable */
-    const char *cpu_shares;     /* trip.cpu-shares */
-    const char *memory;         /* trip.memory */
-    const char *scale_duration; /* trip.scale-duration */
-    const char *heal;           /* trip.heal */
+    const char *enable;              /* trip.enable */
+    const char *cpu_shares;          /* trip.cpu-shares */
+    const char *memory;              /* trip.memory */
+    const char *scale_duration;      /* trip.scale-duration */
+    const char *heal;                /* trip.heal */
     const char *heal_operator_stops; /* trip.heal-operator-stops */
 };
 
@@ -96,11 +96,11 @@ enum policy_due policy_scale_in_due(const struct policy_hold *h, int64_t now_ms,
 
 /* Restart spacing of the event-driven healer (Docker's restart manager schedule by default). */
 struct policy_backoff {
-    int64_t first_ms;      /* delay before the 2nd heal of a streak (the 1st is immediate): 100 */
-    int64_t max_ms;        /* cap: 60000 */
-    int64_t stable_ms;     /* a container that ran this long since its last heal resets: 10000 */
-    int crashloop_after;   /* heals in one streak that flag the container crash-looping: 5 */
-    bool operator_stops;   /* heal containers an operator stopped (docker stop/kill): true */
+    int64_t first_ms;    /* delay before the 2nd heal of a streak (the 1st is immediate): 100 */
+    int64_t max_ms;      /* cap: 60000 */
+    int64_t stable_ms;   /* a container that ran this long since its last heal resets: 10000 */
+    int crashloop_after; /* heals in one streak that flag the container crash-looping: 5 */
+    bool operator_stops; /* heal containers an operator stopped (docker stop/kill): true */
 };
 
 /* Delay before the next heal of a container already healed `streak` times without running

@@ -26,8 +26,7 @@ static int group_setup(void **state)
 {
     char id[80];
     const char *args[] = {
-        "--token", TOKEN, "--scale-duration", "1h", "--max-duration", "2h", "--max-body",
-        "4k",
+        "--token", TOKEN, "--scale-duration", "1h", "--max-duration", "2h", "--max-body", "4k",
         /* these tests exercise the manual and ContainerDown paths on a stopped container; the
          * event healer (test_receiver_heal) would start it first */
         "--heal-events=false", NULL};

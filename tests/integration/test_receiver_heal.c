@@ -91,9 +91,9 @@ static void run_managed(char *name, size_t len, const char *what)
 static double die_to_start_ms(const char *name, int64_t t0_ns)
 {
     char ev[8192];
-    assert_int_equal(ts_docker_events(name, t0_ns, (int)((ts_now_ns() - t0_ns) / 1000000) + 500,
-                                      ev, sizeof(ev)),
-                     0);
+    assert_int_equal(
+        ts_docker_events(name, t0_ns, (int)((ts_now_ns() - t0_ns) / 1000000) + 500, ev, sizeof(ev)),
+        0);
     int64_t die = ts_docker_event_time(ev, "die", t0_ns);
     int64_t start = die > 0 ? ts_docker_event_time(ev, "start", die) : -1;
     assert_true(die > 0 && start > 0);
@@ -190,8 +190,8 @@ static void maintenance_container_is_left_alone(void **state)
     sleep_ms(2000);
     assert_false(running(name));
     char needle[256];
-    snprintf(needle, sizeof(needle), "msg=\"not healed\" container=%s trigger=exit reason=maintenance",
-             name);
+    snprintf(needle, sizeof(needle),
+             "msg=\"not healed\" container=%s trigger=exit reason=maintenance", name);
     assert_true(ts_receiver_log_has(&rx, needle, 0));
     snprintf(path, sizeof(path), "/api/v1/containers/%s", name);
     assert_int_equal(ts_http_json(&rx, "GET", path, NULL, NULL, rep), 0);
@@ -281,8 +281,9 @@ static void crash_loop_follows_the_backoff(void **state)
     assert_non_null(strstr(rep->body, "\ntrip_crashloop_containers 1\n"));
     assert_non_null(strstr(rep->body, "trip_heals_total{trigger=\"exit\",result=\"ok\"}"));
     char needle[256];
-    snprintf(needle, sizeof(needle), "msg=\"container is crash-looping; heals are spaced out\" "
-                                     "container=%s",
+    snprintf(needle, sizeof(needle),
+             "msg=\"container is crash-looping; heals are spaced out\" "
+             "container=%s",
              name);
     assert_true(ts_receiver_log_has(&rx, needle, 0));
     assert_int_equal(ts_docker(NULL, 0, "rm", "-f", name, NULL), 0);
@@ -300,8 +301,8 @@ static void reconcile_after_connection_loss_heals(void **state)
         rx.pid = 0;
     }
     assert_non_null(p = ts_proxy_new("/var/run/docker.sock"));
-    const char *args[] = {"--manage-all", "--docker-host", ts_proxy_url(p), "--docker-timeout", "2s",
-                          NULL};
+    const char *args[] = {
+        "--manage-all", "--docker-host", ts_proxy_url(p), "--docker-timeout", "2s", NULL};
     run_managed(name, sizeof(name), "proxy");
     assert_int_equal(ts_receiver_start(r, args), 0);
     assert_true(ts_receiver_log_has(r, "msg=\"docker events connected; reconciled\"", 5000));
@@ -316,7 +317,8 @@ static void reconcile_after_connection_loss_heals(void **state)
     assert_int_not_equal(waited, -1);
     printf("connection back -> reconciled and running after %lld ms\n", (long long)(now_ms() - t0));
     char needle[256];
-    snprintf(needle, sizeof(needle), "msg=healed container=%s action=start trigger=reconcile", name);
+    snprintf(needle, sizeof(needle), "msg=healed container=%s action=start trigger=reconcile",
+             name);
     assert_true(ts_receiver_log_has(r, needle, 2000));
     assert_int_equal(ts_receiver_stop(r, false), 0);
     ts_proxy_free(p);

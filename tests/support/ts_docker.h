@@ -18,7 +18,8 @@
  */
 
 /* Skips the calling cmocka test when the Docker daemon is unreachable; fails it instead when
- * getenv("CI") is "true". Call at the top of a test (or in a per-test setup), not in a group setup. */
+ * getenv("CI") is "true". Call at the top of a test (or in a per-test setup), not in a group setup.
+ */
 void ts_require_docker(void);
 /* ts_require_docker() plus: the test image ($TRIP_TEST_IMAGE, default trip-workload:test) exists.
  * Missing image: skip, or fail under CI (tests/support/build-images builds it). */

@@ -32,8 +32,8 @@ static enum events_verdict classify(const char *type, const char *action, bool m
                                     bool oom, const char **trigger, bool *op)
 {
     static const struct policy_limits lim = {.heal = true};
-    struct docker_event ev = {type, action, "id1", "user", 0, 1, managed ? &attrs_managed
-                                                                        : &attrs_plain};
+    struct docker_event ev = {
+        type, action, "id1", "user", 0, 1, managed ? &attrs_managed : &attrs_plain};
     return events_classify(&lim, &ev, kill, oom, trigger, op);
 }
 
@@ -208,8 +208,8 @@ static int setup(void **state)
 /* The container dies (fake: stops running) and the watcher reports it. */
 static void die(struct engine *e, bool operator_stop, const char *trigger)
 {
-    struct engine_heal_req req = {.container = "user", .operator_stop = operator_stop,
-                                  .exit_code = 1};
+    struct engine_heal_req req = {
+        .container = "user", .operator_stop = operator_stop, .exit_code = 1};
     snprintf(req.trigger, sizeof(req.trigger), "%s", trigger);
     pthread_mutex_lock(&fk.lock);
     fk.running = false;
