@@ -246,6 +246,17 @@ def proc_rss_kb(pid):
     return None
 
 
+def proc_rss_split_kb(pid):
+    """RssAnon and RssFile (shared libraries and the binary) from /proc/<pid>/status."""
+    res = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("RssAnon:", "RssFile:", "RssShmem:", "Threads:")):
+                k, v = line.split(":")
+                res[k] = int(v.split()[0])
+    return res
+
+
 def proc_hwm_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -742,7 +753,7 @@ def part5(q):
         el = time.monotonic() - t0
         c1 = {k: proc_cpu_s(p, True) for k, p in procs.items()}
         for k in procs:
-            res[k] = {"idle_rss_kb": dist(rss[k]),
+            res[k] = {"idle_rss_kb": dist(rss[k]), "idle_split_kb": proc_rss_split_kb(procs[k]),
                       "idle_cpu_pct": 100 * (c1[k] - c0[k]) / el}
         urls = {"receiver": ("http://127.0.0.1:%d/webhook" % r.port, TOKEN),
                 "peer": ("http://127.0.0.1:%d/" % peer.port, "")}

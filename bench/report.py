@@ -354,6 +354,12 @@ def sec5(p, head):
     rows = [
         ("idle RSS p50, kB", a["idle_rss_kb"]["p50"], b["idle_rss_kb"]["p50"], 0),
         ("idle RSS max, kB", a["idle_rss_kb"]["max"], b["idle_rss_kb"]["max"], 0),
+        ("idle RssAnon (heap, stacks), kB", a.get("idle_split_kb", {}).get("RssAnon"),
+         b.get("idle_split_kb", {}).get("RssAnon"), 0),
+        ("idle RssFile (binary and shared libraries), kB",
+         a.get("idle_split_kb", {}).get("RssFile"), b.get("idle_split_kb", {}).get("RssFile"), 0),
+        ("threads", a.get("idle_split_kb", {}).get("Threads"),
+         b.get("idle_split_kb", {}).get("Threads"), 0),
         ("idle CPU over %d s, %% of one core" % r["idle_seconds"], a["idle_cpu_pct"],
          b["idle_cpu_pct"], 3),
         ("RSS under load p50, kB", a["load_rss_kb"].get("p50"), b["load_rss_kb"].get("p50"), 0),
@@ -383,6 +389,9 @@ def sec6(p, head):
     per = None
     if r.get("rss_kb_tracked") and r.get("rss_kb_managed_untracked"):
         per = (r["rss_kb_tracked"] - r["rss_kb_managed_untracked"]) * 1024 / n
+    per_restart = None
+    if r.get("rss_kb_tracked_after_restart") and r.get("rss_kb_managed_untracked"):
+        per_restart = (r["rss_kb_tracked_after_restart"] - r["rss_kb_managed_untracked"]) * 1024 / n
     per_managed = None
     if r.get("rss_kb_managed_untracked") and r.get("rss_kb_before"):
         per_managed = (r["rss_kb_managed_untracked"] - r["rss_kb_before"]) * 1024 / (n + 1)
@@ -409,6 +418,8 @@ def sec6(p, head):
         n, f(r.get("rss_kb_tracked_after_restart"), 0)))
     out.append("| memory per tracked container (RSS difference / %d) | %s bytes |" % (n,
                                                                                  f(per, 0)))
+    out.append("| the same, from the RSS after a restart (no request-time heap growth) | %s bytes |"
+               % f(per_restart, 0))
     out.append("| memory per managed, untracked container | %s bytes |" % f(per_managed, 0))
     out.append("| state.json with %d tracked | %s bytes |" % (n, r.get("state_json_bytes")))
     out.append("| %d scale-outs through the API, 4 clients at once, round trip | p50 %s ms, "
@@ -429,7 +440,8 @@ def sec6(p, head):
         "container's actions on the same worker (FNV-1a of the name); the rows split the "
         "containers by whether they share the slow container's worker.\n" % (
             f(s.get("seconds"), 1), s.get("status"), r["probe"],
-            "yes" if r.get("during_all_while_slow_running") else "no"))
+            "yes" if r.get("during_all_while_slow_running") else "no",
+            sum(1 for d in r.get("during", []) if d.get("while_slow_running"))))
     out += DIST_HEAD
     out.append(dist_row("baseline, no slow action", r["baseline_ms"]))
     out.append(dist_row("during it, on other workers", other))
@@ -443,9 +455,9 @@ def sec6(p, head):
                        f(same.get("max"), 0)))
     isolated = not same.get("n") or same.get("max", 0) < 1000
     head.append(("scale: %d managed containers" % n,
-                 "start-up %s s tracked vs %s s empty; %s bytes per tracked container" % (
+                 "start-up %s s tracked vs %s s empty; %s–%s bytes per tracked container" % (
                      f(median(r["start_tracked_s"]), 3), f(median(r["start_untracked_s"]), 3),
-                     f(per, 0)),
+                     f(per_restart, 0), f(per, 0)),
                  "–", ratio(median(r["start_tracked_s"]), median(r["start_untracked_s"]), 2),
                  "measured"))
     head.append(("a 10 s action on one container does not delay others",
