@@ -5,7 +5,8 @@
  * Checked: start without a socket (/readyz 503, then ready once the socket appears); a hanging
  * daemon (clear timeout errors within the bound, /healthz and webhooks answered at once); Docker
  * hanging then gone mid-run (clear errors, the scale-out stays in state.json, scale-in happens
- * once Docker is back). A table of cases and results is printed and written to
+ * once Docker is back); a container removed between its scale-out and the scale-in (404, state
+ * dropped, other containers unaffected). A table of cases and results is printed and written to
  * $TRIP_BINARY_DIR/hardening-faults.md. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -394,12 +395,71 @@ static void docker_lost_mid_run_keeps_state_and_scales_in_when_back(void **state
     assert_int_equal(stopped, 0);
 }
 
+/* ---- container removed between alert and action ---- */
+
+static void container_removed_after_scale_out_is_dropped_others_unaffected(void **state)
+{
+    struct ts_receiver rx;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    const char *args[] = {"--token", TOKEN, "--docker-host", url, NULL};
+    char gone[128], id[80], path[256], needle[300];
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    point_socket(real_sock);
+    ts_docker_name(gone, sizeof(gone), "hfault-gone");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), gone, managed, NULL), 0);
+    assert_int_equal(ts_receiver_start(&rx, args), 0);
+    long out = scale(&rx, gone, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
+    int before = state_scaled_out(&rx, gone);
+    assert_int_equal(ts_docker(NULL, 0, "rm", "-f", gone, NULL), 0);
+    long in = scale(&rx, gone, "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep);
+    /* the events watcher may have dropped the state at the destroy event already */
+    bool said = (in == 404 && strstr(rep->body, "no such container")) ||
+                (in == 200 && strstr(rep->body, "not scaled out"));
+    snprintf(needle, sizeof(needle), "state dropped\" container=%s", gone);
+    bool logged = ts_receiver_log_has(&rx, needle, 2000);
+    snprintf(needle, sizeof(needle), "msg=\"container vanished; dropping its state\" container=%s",
+             gone);
+    logged = logged || ts_receiver_log_has(&rx, needle, 0);
+    int after = state_scaled_out(&rx, gone);
+    /* the container list behind GET is refreshed every 200 ms */
+    snprintf(path, sizeof(path), "/api/v1/containers/%s", gone);
+    int64_t t0 = now_ms();
+    do {
+        assert_int_equal(ts_http_json(&rx, "GET", path, TOKEN, NULL, rep), 0);
+        if (rep->status != 404)
+            sleep_ms(100);
+    } while (rep->status != 404 && now_ms() - t0 < 2000);
+    long shown = rep->status;
+    long other_out = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
+    int64_t other_cpu = inspect_cpu();
+    long other_in = scale(&rx, cname, "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep);
+    struct row *r =
+        add_row("container removed after its scale-out, before the scale-in",
+                "state dropped and logged; scale-in 404 or \"not scaled out\"; others unaffected");
+    snprintf(r->got, sizeof(r->got),
+             "scale-out %ld (state %d); after docker rm: scale-in %ld (%s), logged: %s, state.json "
+             "entry %s, GET %ld; other container out %ld (CpuShares %" PRId64 ") and in %ld",
+             out, before, in,
+             said ? (in == 404 ? "no such container" : "not scaled out") : "unexpected",
+             logged ? "yes" : "no", after == -1 ? "gone" : "kept", shown, other_out, other_cpu,
+             other_in);
+    r->pass = out == 200 && before == 1 && said && logged && after == -1 && shown == 404 &&
+              other_out == 200 && other_cpu == 1024 && other_in == 200 && inspect_cpu() == 512;
+    int stopped = ts_receiver_stop(&rx, !r->pass);
+    free(rep);
+    assert_true(r->pass);
+    assert_int_equal(stopped, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(missing_socket_at_start_then_ready_when_it_appears),
         cmocka_unit_test(hanging_daemon_times_out_clearly_and_http_keeps_answering),
         cmocka_unit_test(docker_lost_mid_run_keeps_state_and_scales_in_when_back),
+        cmocka_unit_test(container_removed_after_scale_out_is_dropped_others_unaffected),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
