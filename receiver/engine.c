@@ -46,6 +46,7 @@ struct heal_state {
     bool maintenance;
     bool operator_stopped; /* left alone after an operator's stop; cleared by a start */
     int streak;            /* heals since the container last ran stably */
+    int fails;             /* attempts that could not reach the daemon since the last heal */
     int64_t last_heal_ms;
     int64_t due_ms; /* a delayed heal waits for this (0: none) */
     bool queued;    /* an OP_HEAL is in a worker queue */
@@ -1015,21 +1016,27 @@ static void heal_gone(struct engine *e, const struct engine_job *job, const char
              quote(qn, sizeof(qn), job->container), trigger);
 }
 
-/* A Docker call of a heal failed: the next attempt follows the backoff. */
+/* A Docker call of a heal failed: the next attempt follows the backoff. A daemon that cannot be
+ * reached (restarting, socket gone) is a warning and does not count toward the crash-loop flag:
+ * the attempts back off all the same, and the watcher's reconcile after reconnecting heals too. */
 static void heal_failed(struct engine *e, const struct engine_job *job, const char *trigger,
                         const char *call, docker_code rc, const struct docker_err *derr)
 {
     char qn[300], qe[300];
     int64_t now = now_ms(e), delay = 0;
     bool flagged = false;
+    bool daemon = rc == DOCKER_E_UNREACHABLE || rc == DOCKER_E_TIMEOUT || rc == DOCKER_E_TRANSPORT;
     int streak = 0;
 
     pthread_mutex_lock(&e->lock);
     struct entry *en = find_entry(e, job->container);
     if (en) {
-        flagged = bump_streak(e, en, now);
+        if (daemon)
+            en->h.fails++;
+        else
+            flagged = bump_streak(e, en, now);
         streak = en->h.streak;
-        delay = policy_heal_delay(&e->o.heal, streak);
+        delay = policy_heal_delay(&e->o.heal, streak + en->h.fails);
         en->h.due_ms = now + delay;
         note(en, now, "heal", "error", derr->msg);
     }
@@ -1037,7 +1044,7 @@ static void heal_failed(struct engine *e, const struct engine_job *job, const ch
     pthread_cond_broadcast(&e->timer_cond);
     metrics_docker_error(e->o.metrics, docker_code_name(rc));
     metrics_heal(e->o.metrics, trigger, "error", 0);
-    log_error("heal failed; retrying after the backoff",
+    log_write(daemon ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR, "heal failed; retrying after the backoff",
               "container=%s trigger=%s call=%s error=%s retry_in_ms=%" PRId64,
               quote(qn, sizeof(qn), job->container), trigger, call,
               quote(qe, sizeof(qe), derr->msg[0] ? derr->msg : docker_code_name(rc)), delay);
@@ -1073,6 +1080,7 @@ static void healed(struct engine *e, const struct engine_job *job, const struct 
         flagged = bump_streak(e, en, now);
         streak = en->h.streak;
         en->h.heals++;
+        en->h.fails = 0;
         en->h.operator_stopped = false;
         note(en, now, "heal", e->o.dry_run ? "dry_run" : "ok", NULL);
     }
@@ -1835,6 +1843,7 @@ engine_code engine_heal(struct engine *e, const struct engine_heal_req *req, str
         h->streak = 0; /* ran stably since the last heal */
         h->crashloop = false;
     }
+    h->fails = 0;
     utf8_copy(h->trigger, sizeof(h->trigger), req->trigger);
     h->operator_stop = req->operator_stop;
     h->exit_code = req->exit_code;

@@ -115,9 +115,9 @@ static void operator_stops_follow_flag_then_label(void **state)
 
 static struct {
     pthread_mutex_t lock;
-    bool exists, running;
+    bool exists, running, unreachable;
     const char *label; /* extra "k=v" */
-    int starts;
+    int starts, inspects;
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static atomic_llong clock_ms;
 
@@ -132,6 +132,13 @@ static docker_code f_inspect(void *ud, const char *name, struct docker_container
 {
     (void)ud;
     pthread_mutex_lock(&fk.lock);
+    fk.inspects++;
+    if (fk.unreachable) {
+        pthread_mutex_unlock(&fk.lock);
+        err->code = DOCKER_E_UNREACHABLE;
+        snprintf(err->msg, sizeof(err->msg), "inspect %s: daemon unreachable", name);
+        return DOCKER_E_UNREACHABLE;
+    }
     if (!fk.exists) {
         pthread_mutex_unlock(&fk.lock);
         err->code = DOCKER_E_NOT_FOUND;
@@ -200,8 +207,10 @@ static int setup(void **state)
     atomic_store(&clock_ms, T0);
     fk.exists = true;
     fk.running = false;
+    fk.unreachable = false;
     fk.label = NULL;
     fk.starts = 0;
+    fk.inspects = 0;
     return 0;
 }
 
@@ -347,6 +356,28 @@ static void operator_stop_left_alone_when_configured(void **state)
     engine_free(e);
 }
 
+static void unreachable_daemon_backs_off_without_crash_loop_flag(void **state)
+{
+    struct engine *e = start_engine(true);
+    (void)state;
+    fk.unreachable = true;
+    die(e, false, "exit"); /* attempt 1 fails: next in 100 ms, then 200, 400, ... */
+    for (int64_t d = 100, n = 1; d <= 1600; d *= 2, n++) {
+        advance(e, d - 1);
+        assert_int_equal(fk.inspects, n);
+        assert_true(state_has(e, "\"result\": \"error\""));
+        advance(e, 1);
+        assert_int_equal(fk.inspects, n + 1);
+    }
+    assert_int_equal(starts(), 0);
+    assert_true(state_has(e, "\"crash_looping\": false"));
+    fk.unreachable = false;
+    advance(e, 3200);
+    assert_int_equal(starts(), 1);
+    assert_true(state_has(e, "\"crash_looping\": false"));
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +390,7 @@ int main(void)
         cmocka_unit_test_setup(maintenance_blocks_heals_until_released, setup),
         cmocka_unit_test_setup(destroyed_container_is_never_restarted, setup),
         cmocka_unit_test_setup(operator_stop_left_alone_when_configured, setup),
+        cmocka_unit_test_setup(unreachable_daemon_backs_off_without_crash_loop_flag, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
