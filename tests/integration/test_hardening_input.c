@@ -639,7 +639,7 @@ static void *probe_main(void *arg)
     return NULL;
 }
 
-static void thousand_connections_extra_refused_daemon_keeps_serving(void **state)
+static void thousand_simultaneous_connections_each_answered_or_closed(void **state)
 {
     static int fds[STORM];
     static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
@@ -764,7 +764,7 @@ int main(void)
         cmocka_unit_test(body_of_10_mb_is_refused_before_it_is_read),
         cmocka_unit_test(http10_and_pipelined_requests_are_answered),
         cmocka_unit_test(client_sending_one_byte_a_second_is_cut_off),
-        cmocka_unit_test(thousand_connections_extra_refused_daemon_keeps_serving),
+        cmocka_unit_test(thousand_simultaneous_connections_each_answered_or_closed),
         cmocka_unit_test(thousand_idle_connections_are_freed_by_the_timeout),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
