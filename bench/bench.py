@@ -625,7 +625,9 @@ def part3(q):
         for rnd in range(rounds):
             kills = []
             for i in range(k):
-                for row in rows:
+                # rotate the order so no row always goes first after a quiet moment
+                for j in range(len(rows)):
+                    row = rows[(i + rnd + j) % len(rows)]
                     name = names[row["key"]][i]
                     t0 = time.time_ns()
                     os.kill(host_pid(name), signal.SIGKILL)
@@ -875,12 +877,27 @@ def part6(q):
     th = threading.Thread(target=slow_restart)
     th.start()
     time.sleep(0.3)
+    # one thread per request, started 100 ms apart, so a request stuck behind the slow action
+    # does not hold back the ones after it; all are sent while the slow action runs
     during = []
-    for nm in others[probe:]:
+    dlock = threading.Lock()
+
+    def probe_one(nm):
+        sent_while = "end" not in slow_done
         st, result, dt = scale(nm, "in")
-        during.append({"name": nm, "ms": dt * 1000, "status": st, "result": result,
-                       "same_worker": fnv_worker(nm, 4) == fnv_worker(slow, 4),
-                       "while_slow_running": "end" not in slow_done})
+        with dlock:
+            during.append({"name": nm, "ms": dt * 1000, "status": st, "result": result,
+                           "same_worker": fnv_worker(nm, 4) == fnv_worker(slow, 4),
+                           "while_slow_running": sent_while})
+
+    probes = []
+    for nm in others[probe:]:
+        t = threading.Thread(target=probe_one, args=(nm,))
+        t.start()
+        probes.append(t)
+        time.sleep(0.1)
+    for t in probes:
+        t.join()
     th.join()
     r.stop()
     diff = [d["ms"] for d in during if not d["same_worker"]]
@@ -912,7 +929,8 @@ def run_part(n, quick):
     res = {"part": n, "title": TITLES[n], "quick": quick,
            "started": datetime.datetime.now(datetime.timezone.utc).strftime(
                "%Y-%m-%d %H:%M:%S UTC"),
-           "load_before": loadavg(), "run_id": RUN_ID}
+           "load_before": loadavg(), "run_id": RUN_ID,
+           "command": os.environ.get("TRIP_BENCH_CMD", "bench/bench.py part %d" % n)}
 
     def on_signal(sig, frame):
         raise KeyboardInterrupt()
