@@ -275,10 +275,14 @@ def proc_cpu_s(pid, children=False):
     return t / CLK_TCK
 
 
+LIVE = []  # every Receiver and Peer started, stopped by run_part whatever happens
+
+
 class Receiver:
     """trip-receiver on 127.0.0.1:<free port>, logging to bench/out/<tag>.log."""
 
     def __init__(self, tag, args=(), state_dir=None):
+        LIVE.append(self)
         self.tag = tag
         self.port = free_port()
         self.state_dir = state_dir or os.path.join(OUT, "state-" + tag)
@@ -333,6 +337,8 @@ class Peer:
     """prometheus-am-executor (or its stand-in) on 127.0.0.1, running /bin/true per webhook."""
 
     def __init__(self):
+        LIVE.append(self)
+        self.p = None
         self.port = free_port()
         binary = os.environ.get("TRIP_BENCH_PEER", os.path.join(OUT, "amx-peer"))
         self.p = subprocess.Popen([binary, "-l", "127.0.0.1:%d" % self.port, "/bin/true"],
@@ -353,8 +359,9 @@ class Peer:
         return self.p.pid
 
     def stop(self):
-        self.p.terminate()
-        self.p.wait()
+        if self.p and self.p.poll() is None:
+            self.p.terminate()
+            self.p.wait()
 
 
 def firing_body(name, alertname=None):
@@ -943,6 +950,8 @@ def run_part(n, quick):
     try:
         res["result"] = PARTS[n](quick)
     finally:
+        for proc in LIVE:
+            proc.stop()
         cleanup()
     res["seconds"] = time.monotonic() - t0
     res["load_after"] = loadavg()
