@@ -168,8 +168,8 @@ docker_code docker_api_negotiate(const char *daemon_api, char *out, size_t len,
 {
     long dmaj;
     long dmin;
-    long cmaj;
-    long cmin;
+    long cmaj = 0;
+    long cmin = 0;
 
     if (!api_split(daemon_api, &dmaj, &dmin))
         return docker_err_set(err, DOCKER_E_MALFORMED, 0,
