@@ -17,7 +17,11 @@
 
 #define TOKEN "t0ken-for-tests"
 
-static const char *const managed[] = {"trip.enable=true", NULL};
+/* Managed through --manage-all rather than trip.enable=true: another trip-receiver running on
+ * this machine (manage-all off, the default) heals stopped trip.enable=true containers from
+ * Docker events and would start the stopped container before these tests' requests do. */
+static const char *const managed[] = {"trip.owner=test", NULL};
+static const char *const unmanaged[] = {"trip.enable=false", NULL};
 static struct ts_receiver rx;
 static char mname[128], uname[128];
 static struct ts_http_reply *rep;
@@ -29,7 +33,7 @@ static int group_setup(void **state)
         "--token", TOKEN, "--scale-duration", "1h", "--max-duration", "2h", "--max-body", "4k",
         /* these tests exercise the manual and ContainerDown paths on a stopped container; the
          * event healer (test_receiver_heal) would start it first */
-        "--heal-events=false", NULL};
+        "--heal-events=false", "--manage-all", NULL};
     (void)state;
     rep = malloc(sizeof(*rep));
     if (!ts_docker_available())
@@ -37,7 +41,7 @@ static int group_setup(void **state)
     ts_docker_name(mname, sizeof(mname), "api");
     ts_docker_name(uname, sizeof(uname), "unmanaged");
     if (ts_docker_run_container(id, sizeof(id), mname, managed, NULL) != 0 ||
-        ts_docker_run_container(id, sizeof(id), uname, NULL, NULL) != 0)
+        ts_docker_run_container(id, sizeof(id), uname, unmanaged, NULL) != 0)
         return -1;
     return ts_receiver_start(&rx, args);
 }
@@ -165,7 +169,7 @@ static void unmanaged_is_403_manually_and_ignored_by_webhook(void **state)
     assert_int_equal(call("POST", path_of(uname, "/scale"), TOKEN,
                           "{\"resource\":\"cpu\",\"direction\":\"out\"}"),
                      403);
-    assert_non_null(strstr(rep->body, "needs label trip.enable=true"));
+    assert_non_null(strstr(rep->body, "not managed (label trip.enable=false)"));
     assert_int_equal(call("POST", path_of(uname, "/restart"), TOKEN, "{\"force\":true}"), 403);
     usleep(500000); /* let the 200 ms refresh see the container */
     snprintf(body, sizeof(body),
