@@ -1144,7 +1144,12 @@ static void heal_inspected(struct engine *e, const struct engine_job *job,
         heal_gone(e, job, h->trigger); /* 409: removal in progress */
         return;
     }
-    if (rc != DOCKER_OK && rc != DOCKER_E_NOT_MODIFIED) {
+    if (rc == DOCKER_E_NOT_MODIFIED) { /* started meanwhile (Docker's own restart policy) */
+        metrics_heal(e->o.metrics, h->trigger, "running", 0);
+        log_debug("started meanwhile; no heal", "container=%s", job->container);
+        return;
+    }
+    if (rc != DOCKER_OK) {
         heal_failed(e, job, h->trigger, restart ? "restart" : "start", rc, &derr);
         return;
     }
