@@ -150,6 +150,27 @@ trip_cadvisor_binary() {
   [[ -x $b ]] && printf '%s\n' "$b"
 }
 
+# True when a cAdvisor binary exists or tests/support/build-cadvisor can make one (Go present).
+trip_cadvisor_available() {
+  local b dir=${TRIP_BUILD_DIR:-$root/build}
+  for b in "${TRIP_CADVISOR_BIN:-}" "$dir/cadvisor/cadvisor" "$root/build/cadvisor/cadvisor"; do
+    [[ -n $b && -x $b ]] && return 0
+  done
+  [[ -x $root/tests/support/build-cadvisor ]] || return 1
+  command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go || -x /usr/lib/go/bin/go ]]
+}
+
+# trip_build_cadvisor_image TAG: the binary (built first when needed), then its image. Run as a
+# queued build, so the Go compile overlaps the apt-based builds.
+trip_build_cadvisor_image() {
+  local bin ctx
+  bin=$(trip_cadvisor_binary) || { trip_log "cadvisor: could not build the binary"; return 1; }
+  ctx=$(trip_tmp)/cadvisor
+  mkdir -p "$ctx"
+  cp "$here/images/cadvisor/Dockerfile" "$bin" "$ctx/"
+  trip_build "$1" "$ctx"
+}
+
 # Prints a build context for the stand-in exporter image when the repository has one.
 trip_standin_context() {
   [[ -f $here/images/cadvisor-standin/Dockerfile ]] || return 1
