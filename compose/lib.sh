@@ -72,11 +72,12 @@ trip_make_secrets() {
   fi
 }
 
-# True when a container registry answers within 5 s (any HTTP status counts: 401 is normal).
+# True when a container registry answers within 5 s: its /v2/ endpoint replies (401 is normal)
+# with the header Docker-Distribution-Api-Version, which a proxy's error page does not carry.
 trip_registry_reachable() {
-  local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 3 --max-time 5 "$TRIP_REGISTRY_PROBE" 2>/dev/null) || true
-  [[ $code =~ ^[1-5][0-9][0-9]$ ]]
+  local headers
+  headers=$(curl -s -o /dev/null -D - --connect-timeout 3 --max-time 5 "$TRIP_REGISTRY_PROBE" 2>/dev/null) || true
+  grep -qi '^docker-distribution-api-version: *registry/2' <<<"$headers"
 }
 
 trip_image_present() { docker image inspect "$1" >/dev/null 2>&1; }
