@@ -1,9 +1,11 @@
 /* main.c: trip-receiver start-up, signals and orderly shutdown. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -22,13 +24,36 @@
 extern char **environ;
 
 /* Blocks SIGTERM/SIGINT/SIGHUP in every thread (threads inherit the mask) and waits for one. */
-static int wait_for_signal(const sigset_t *set)
+/* Writes a state save that failed earlier (disk full, read-only state dir) again; logs the first
+ * failure of a streak and the recovery, so a full disk does not log once a second. */
+static void retry_state_save(struct store *st, bool *failing)
 {
-    int sig = 0;
+    struct store_err serr = {0};
+    bool retried = false;
 
-    while (sigwait(set, &sig) != 0)
-        ;
-    return sig;
+    if (store_retry(st, &retried, &serr) != STORE_OK) {
+        if (!*failing)
+            log_warn("state save still failing; retrying every second", "error=%s", serr.msg);
+        *failing = true;
+    } else if (retried) {
+        log_info("state saved after an earlier failure", "path=%s", store_path(st));
+        *failing = false;
+    }
+}
+
+/* Waits for SIGTERM or SIGINT; meanwhile retries a failed state save once a second. */
+static int wait_for_signal(const sigset_t *set, struct store *st)
+{
+    const struct timespec tick = {1, 0};
+    bool failing = false;
+    int sig;
+
+    for (;;) {
+        sig = sigtimedwait(set, NULL, &tick);
+        if (sig > 0)
+            return sig;
+        retry_state_save(st, &failing);
+    }
 }
 
 static void limits_from(const struct config *cfg, struct policy_limits *lim)
@@ -129,7 +154,7 @@ static int run(const struct config *cfg)
                                             : "none",
         store_path(st), cfg->prometheus_url[0] ? cfg->prometheus_url : "-",
         cfg->heal_events ? "true" : "false");
-    int sig = wait_for_signal(&set);
+    int sig = wait_for_signal(&set, st);
     log_info("shutting down", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce(h);
     events_stop(ev);

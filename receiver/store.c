@@ -21,6 +21,8 @@ struct store {
     pthread_mutex_t lock; /* guards written_gen and the files */
     uint64_t written_gen;
     int have_written;
+    char *pending; /* text of the newest save that failed, NULL when none (guarded by lock) */
+    uint64_t pending_gen; /* its generation */
 };
 
 static void set_err(struct store_err *err, store_code code, const char *fmt, ...)
@@ -63,6 +65,7 @@ void store_free(struct store *s)
     if (!s)
         return;
     pthread_mutex_destroy(&s->lock);
+    free(s->pending);
     free(s);
 }
 
@@ -132,6 +135,30 @@ out_close:
     return STORE_E_IO;
 }
 
+/* Called with s->lock held: remembers text (taken) as the newest unwritten state, or frees it
+ * when a newer one is already pending. */
+static void keep_pending(struct store *s, char *text, uint64_t generation)
+{
+    if (s->pending && generation < s->pending_gen) {
+        free(text);
+        return;
+    }
+    free(s->pending);
+    s->pending = text;
+    s->pending_gen = generation;
+}
+
+/* Called with s->lock held: a written generation makes every older pending text obsolete. */
+static void written(struct store *s, uint64_t generation)
+{
+    s->written_gen = generation;
+    s->have_written = 1;
+    if (s->pending && s->pending_gen <= generation) {
+        free(s->pending);
+        s->pending = NULL;
+    }
+}
+
 store_code store_save(struct store *s, const json_t *doc, uint64_t generation,
                       struct store_err *err)
 {
@@ -147,12 +174,30 @@ store_code store_save(struct store *s, const json_t *doc, uint64_t generation,
         goto out_unlock;
     rc = write_locked(s, text, err);
     if (rc == STORE_OK) {
-        s->written_gen = generation;
-        s->have_written = 1;
+        written(s, generation);
+    } else {
+        keep_pending(s, text, generation);
+        text = NULL;
     }
 out_unlock:
     pthread_mutex_unlock(&s->lock);
     free(text);
+    return rc;
+}
+
+store_code store_retry(struct store *s, bool *retried, struct store_err *err)
+{
+    store_code rc = STORE_OK;
+
+    *retried = false;
+    pthread_mutex_lock(&s->lock);
+    if (s->pending) {
+        *retried = true;
+        rc = write_locked(s, s->pending, err);
+        if (rc == STORE_OK)
+            written(s, s->pending_gen);
+    }
+    pthread_mutex_unlock(&s->lock);
     return rc;
 }
 

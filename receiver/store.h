@@ -3,6 +3,7 @@
 #define TRIP_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef enum store_code {
@@ -25,6 +26,8 @@ struct store_err {
  * last one written is skipped, so a slow writer never overwrites a newer state with an older one.
  * Write path: <dir>/.state.json.tmp, write, fsync, rename to <dir>/state.json, fsync the directory.
  * A crash at any point leaves either the old file or the new one, never a torn one.
+ * A save that fails (disk full, read-only file system) keeps its text as pending; store_retry()
+ * writes the newest pending text, and any later successful save makes it obsolete.
  */
 struct store;
 
@@ -40,6 +43,11 @@ const char *store_path(const struct store *s);
  * nothing written). Any thread. */
 store_code store_save(struct store *s, const json_t *doc, uint64_t generation,
                       struct store_err *err);
+
+/* Writes the state of the newest failed save, if it is still the newest (no later save succeeded).
+ * *retried tells whether there was one to write. STORE_OK when written or nothing was pending;
+ * STORE_E_IO (kept pending) when it failed again. Any thread. */
+store_code store_retry(struct store *s, bool *retried, struct store_err *err);
 
 /* Reads the state file into *doc (caller decrefs). STORE_E_NOTFOUND when there is none. */
 store_code store_load(struct store *s, json_t **doc, struct store_err *err);
