@@ -580,37 +580,124 @@ def part2(q):
 # ---------------------------------------------------------------- part 3: heal latency
 
 # One row per way of bringing a stopped container back. "restart" is the container's Docker
-# restart policy; "on_die" is what the benchmark does when it sees the container's `die` event
-# (None: nothing, the healing is up to the row's mechanism alone). An events-based heal in
-# trip-receiver plugs in as a row with restart "no", on_die None and the receiver flags it needs
-# in "receiver_args" (the receiver is started once with the union of every row's flags).
+# restart policy; "how" is the way the driver stops it: "crash" (SIGKILL of its process from the
+# host, so Docker sees a crash), "stop" (`docker stop`: SIGTERM, Engine API POST .../stop) or
+# "kill" (`docker kill`: SIGKILL, POST .../kill). Docker's restart policy undoes only the crash
+# (an operator's stop or kill sets its manually-stopped flag). "on_die" is what the driver does
+# when it sees the container's `die` event (None: nothing, the healing is up to the row's
+# mechanism alone). "labels" go on the row's containers; "receiver_args" are the receiver flags
+# the row needs (the receiver is started once with the union of every row's flags). Event
+# healing is limited to the containers labelled HEAL_EVENTS_LABEL, so the rows driven by the
+# script are not healed twice; --heal-stable 1s lets every kill of a round (each container is
+# killed once per round, rounds > 10 s apart) get the immediate first heal of a streak.
+HEAL_EVENTS_LABEL = "trip.bench.heal=events"
+_EV_ARGS = ["--heal-events=true", "--heal-stable", "1s", "--heal-label-filter", HEAL_EVENTS_LABEL]
 HEAL_ROWS = [
-    {"key": "docker", "label": "Docker restart policy (--restart always)", "restart": "always",
-     "on_die": None, "receiver_args": []},
-    {"key": "api", "label": "trip-receiver manual API (POST .../restart on the die event)",
-     "restart": "no", "on_die": "api", "receiver_args": []},
-    {"key": "webhook", "label": "trip-receiver ContainerDown webhook (posted on the die event)",
-     "restart": "no", "on_die": "webhook", "receiver_args": []},
+    {"key": "docker", "label": "Docker restart policy (--restart always), crash",
+     "restart": "always", "how": "crash", "on_die": None, "labels": [], "receiver_args": []},
+    {"key": "events-crash", "label": "trip-receiver event healing, crash", "restart": "no",
+     "how": "crash", "on_die": None, "labels": [HEAL_EVENTS_LABEL], "receiver_args": _EV_ARGS},
+    {"key": "events-stop", "label": "trip-receiver event healing, `docker stop`",
+     "restart": "no", "how": "stop", "on_die": None, "labels": [HEAL_EVENTS_LABEL],
+     "receiver_args": _EV_ARGS},
+    {"key": "events-kill", "label": "trip-receiver event healing, `docker kill`",
+     "restart": "no", "how": "kill", "on_die": None, "labels": [HEAL_EVENTS_LABEL],
+     "receiver_args": _EV_ARGS},
+    {"key": "api", "label": "trip-receiver manual API (POST .../restart on the die event), crash",
+     "restart": "no", "how": "crash", "on_die": "api", "labels": [], "receiver_args": []},
+    {"key": "webhook",
+     "label": "trip-receiver ContainerDown webhook (posted on the die event), crash",
+     "restart": "no", "how": "crash", "on_die": "webhook", "labels": [], "receiver_args": []},
 ]
 
 
+def deunhealth_probe():
+    """Whether the Go module proxy serves qdm12/deunhealth: (served, one-line reason)."""
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    if not os.path.exists(go) and not shutil.which(go):
+        return False, "Go not found"
+    try:
+        r = subprocess.run([go, "mod", "download", "-json", "github.com/qdm12/deunhealth@latest"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120,
+                           cwd=OUT, env=dict(os.environ, GOFLAGS="-mod=mod"))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, "go mod download failed: %s" % e
+    try:
+        j = json.loads(r.stdout)
+    except ValueError:
+        j = {}
+    if j.get("Error") or r.returncode != 0:
+        msg = (j.get("Error") or r.stderr or "exit %d" % r.returncode).strip()
+        return False, " ".join(msg.split())
+    return True, "served: %s %s" % (j.get("Path"), j.get("Version"))
+
+
+def heal_log_latencies(path, names):
+    """latency_ms, duration_ms and their difference (die event -> the heal's first Docker call:
+    event delivery, the worker queue, backoff) of the receiver's `msg=healed` lines for the given
+    containers, and the count per trigger."""
+    lat, dur, wait, trig = [], [], [], {}
+    rx = re.compile(r'msg=healed container=(\S+) .*?trigger=(\S+).*?latency_ms=(\d+)'
+                    r'(?: duration_ms=(\d+))?')
+    with open(path) as f:
+        for line in f:
+            m = rx.search(line)
+            if m and m.group(1) in names:
+                trig[m.group(2)] = trig.get(m.group(2), 0) + 1
+                lat.append(int(m.group(3)))
+                if m.group(4):
+                    dur.append(int(m.group(4)))
+                    wait.append(int(m.group(3)) - int(m.group(4)))
+    return lat, dur, wait, trig
+
+
+def heal_metric(port):
+    """trip_heal_latency_seconds from /metrics: count, sum and the cumulative buckets."""
+    st, text, _ = http_call(port, "GET", "/metrics", token=None)
+    res = {"buckets": {}}
+    for line in str(text).splitlines():
+        m = re.match(r'trip_heal_latency_seconds_(sum|count)(?:\{[^}]*\})? (\S+)', line)
+        if m:
+            res[m.group(1)] = res.get(m.group(1), 0) + float(m.group(2))
+        m = re.match(r'trip_heal_latency_seconds_bucket\{(?:[^}]*,)?le="([^"]+)"[^}]*\} (\S+)',
+                     line)
+        if m:
+            res["buckets"][m.group(1)] = res["buckets"].get(m.group(1), 0) + float(m.group(2))
+    return res
+
+
 def part3(q):
-    k = 3 if q else 8
-    rounds = 1 if q else 3
+    k = 3 if q else 9
+    rounds = 1 if q else 6
     rows = HEAL_ROWS
+    served, why = deunhealth_probe()
+    log("part 3: qdm12/deunhealth from the Go module proxy: %s" % why)
     names = {row["key"]: [PREFIX + "heal-%s-%d" % (row["key"], i) for i in range(k)]
              for row in rows}
     for row in rows:
-        run_containers(names[row["key"]], extra=["--restart", row["restart"]])
+        extra = ["--restart", row["restart"]]
+        for lab in row["labels"]:
+            extra += ["--label", lab]
+        run_containers(names[row["key"]], extra=extra)
     row_of = {n: row for row in rows for n in names[row["key"]]}
     rargs = ["--scale-duration", "1h"]
+    flag_sets = []  # rows share their flag list; each distinct list is passed once
     for row in rows:
-        rargs += row["receiver_args"]
+        if row["receiver_args"] and row["receiver_args"] not in flag_sets:
+            flag_sets.append(row["receiver_args"])
+            rargs += row["receiver_args"]
+    # a fresh log and state directory: the heal figures are read back from this run's log
+    for path in (os.path.join(OUT, "p3.log"), os.path.join(OUT, "state-p3")):
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.unlink(path)
     r = Receiver("p3", rargs)
     r.start()
     time.sleep(2.5)
     trig = {}  # name -> list of (trigger delay ms, reply ms, status)
     lock = threading.Lock()
+    stop_errors = []
 
     def act(name, tn):
         row = row_of.get(name)
@@ -624,10 +711,32 @@ def part3(q):
         with lock:
             trig.setdefault(name, []).append((seen, dt * 1000, st))
 
+    def stop_it(how, name):
+        """Stops the container the row's way; False when it was not running or the call failed."""
+        if how == "crash":
+            pid = host_pid(name)
+            if pid <= 0:  # not running: os.kill(0, ...) would hit this process group
+                return False
+            os.kill(pid, signal.SIGKILL)
+            return True
+
+        def call():
+            path = "/containers/%s/%s" % (name, "stop?t=10" if how == "stop" else "kill")
+            try:
+                st, body = docker_api("POST", path)
+            except (OSError, http.client.HTTPException) as e:
+                st, body = 0, str(e)
+            if st != 204:
+                with lock:
+                    stop_errors.append("%s %s: %s %s" % (how, name, st, body))
+        threading.Thread(target=call, daemon=True).start()
+        return True
+
     ev = Events()
     ev.hooks["die"] = lambda name, tn: threading.Thread(target=act, args=(name, tn),
                                                         daemon=True).start()
     samples = {row["key"]: [] for row in rows}
+    policy_check = {}
     try:
         for rnd in range(rounds):
             kills = []
@@ -637,8 +746,10 @@ def part3(q):
                     row = rows[(i + rnd + j) % len(rows)]
                     name = names[row["key"]][i]
                     t0 = time.time_ns()
-                    os.kill(host_pid(name), signal.SIGKILL)
-                    kills.append((row["key"], name, t0))
+                    if stop_it(row["how"], name):
+                        kills.append((row["key"], name, t0))
+                    else:
+                        samples[row["key"]].append(None)
                     time.sleep(0.3)
             last_start = 0
             for key, name, t0 in kills:
@@ -654,17 +765,47 @@ def part3(q):
                 wait = 10.5 - (time.time_ns() - last_start) / 1e9
                 if wait > 0:
                     time.sleep(wait)
+        # Docker's restart policy and an operator's stop/kill, observed on two "docker" containers
+        for how, name in (("kill", names["docker"][0]), ("stop", names["docker"][-1])):
+            path = "/containers/%s/%s" % (name, "stop?t=10" if how == "stop" else "kill")
+            docker_api("POST", path)
+        time.sleep(5)
+        for how, name in (("kill", names["docker"][0]), ("stop", names["docker"][-1])):
+            _, j = docker_api("GET", "/containers/%s/json" % name)
+            policy_check[how] = j["State"]["Status"]
+        hmetric = heal_metric(r.port)
     finally:
         r.stop()
         ev.close()
+    ev_names = set(n for row in rows if row["on_die"] is None and row["restart"] == "no"
+                   for n in names[row["key"]])
+    other_names = set(row_of) - ev_names
+    lat, dur, wait, trig_kinds = heal_log_latencies(r.log_path, ev_names)
+    stray, _, _, _ = heal_log_latencies(r.log_path, other_names)
     trig_all = [t for v in trig.values() for t in v]
-    return {"k": k, "rounds": rounds,
-            "rows": [{"key": row["key"], "label": row["label"], "samples": samples[row["key"]],
-                      "failed": sum(1 for x in samples[row["key"]] if x is None),
-                      "dist": dist(samples[row["key"]])} for row in rows],
-            "trigger_seen_ms": dist([t[0] for t in trig_all]),
-            "trigger_reply_ms": dist([t[1] for t in trig_all]),
-            "trigger_status": sorted(set(t[2] for t in trig_all))}
+    ev_keys = [row["key"] for row in rows if row["key"].startswith("events-")]
+    ops = [x for key in ev_keys if key != "events-crash" for x in samples[key]]
+    res = {"k": k, "rounds": rounds,
+           "rows": [{"key": row["key"], "label": row["label"], "how": row["how"],
+                     "samples": samples[row["key"]],
+                     "failed": sum(1 for x in samples[row["key"]] if x is None),
+                     "dist": dist(samples[row["key"]])} for row in rows],
+           "events_operator": {"n_failed": sum(1 for x in ops if x is None), "dist": dist(ops)},
+           "receiver_args": rargs,
+           "log_latency_ms": dist(lat), "log_duration_ms": dist(dur),
+           "log_wait_ms": dist(wait), "log_triggers": trig_kinds,
+           "stray_heals": len(stray), "heal_metric": hmetric,
+           "stop_errors": stop_errors[:10], "policy_after_operator": policy_check,
+           "deunhealth": {"served": served, "why": why},
+           "trigger_seen_ms": dist([t[0] for t in trig_all]),
+           "trigger_reply_ms": dist([t[1] for t in trig_all]),
+           "trigger_status": sorted(set(t[2] for t in trig_all))}
+    for row in res["rows"]:
+        d = row["dist"]
+        log("part 3: %-13s p50 %.3f p95 %.3f p99 %.3f s (n=%d, %d not restarted)" % (
+            row["key"], d.get("p50", -1), d.get("p95", -1), d.get("p99", -1), d["n"],
+            row["failed"]))
+    return res
 
 
 # ---------------------------------------------------------------- part 4: scale-in timer

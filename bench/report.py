@@ -268,43 +268,100 @@ def sec2(p, head):
 def sec3(p, head):
     r = p["result"]
     out = ["## 3. Heal latency\n", part_header(p)]
+    rows = {x["key"]: x for x in r["rows"]}
     out.append(
-        "What is measured: a managed container's process is killed with SIGKILL from the host "
-        "(a crash, not `docker stop`); the figure is Docker's `die` event → its next `start` "
-        "event (`timeNano` of both, so no client clock is involved). %d containers per row, %d "
-        "round(s), the rows' kills interleaved 0.3 s apart in a rotating order, rounds 10.5 s apart so Docker's "
-        "restart back-off starts from 100 ms again. trip-receiver has no Docker-events heal "
-        "yet: its rows are driven by this script, which on seeing the `die` event in its own "
-        "`docker events` stream immediately posts the manual restart API or a ContainerDown "
-        "webhook; they include that event delivery (seen %s ms after `die`, p50) but none of "
-        "the Prometheus/Alertmanager delay a real ContainerDown alert has (tens of seconds, see "
-        "rules/README.md). An events-based heal in trip-receiver plugs in as another row "
-        "(`HEAL_ROWS` in bench/bench.py). Times in seconds.\n" % (
-            r["k"], r["rounds"], f(r["trigger_seen_ms"].get("p50"), 1)))
+        "What is measured: Docker's `die` event → the container's next `start` event (`timeNano` "
+        "of both, from the driver's `docker events` stream, so no client clock is involved). "
+        "%d containers per row, %d rounds, each container stopped once per round; the rows' "
+        "stops interleaved 0.3 s apart in a rotating order, rounds 10.5 s after the last start "
+        "so Docker's restart back-off starts from 100 ms again. How a row's container is "
+        "stopped: *crash* = SIGKILL of its process from the host; *`docker stop`* = Engine API "
+        "`POST /containers/{id}/stop` (SIGTERM, the workload exits at once); *`docker kill`* = "
+        "`POST /containers/{id}/kill` (SIGKILL). Docker's `--restart always` undoes only the "
+        "crash: after an operator's stop or kill it leaves the container stopped (checked at the "
+        "end of this run on two of its containers: after `docker kill` %s, after `docker stop` "
+        "%s, 5 s later), so it is compared with the event heal on the crash, killed the same way. "
+        "Event healing: one trip-receiver started with `%s`; the label filter limits it to the "
+        "event rows' containers, so the script-driven rows (manual restart API or a "
+        "ContainerDown webhook posted when the script sees `die`, %s ms after it, p50) are not "
+        "healed twice (heals logged for other rows' containers: %d). Times in seconds.\n" % (
+            r["k"], r["rounds"], r["policy_after_operator"].get("kill", "–"),
+            r["policy_after_operator"].get("stop", "–"), " ".join(r["receiver_args"]),
+            f(r["trigger_seen_ms"].get("p50"), 1), r.get("stray_heals", 0)))
     out += DIST_HEAD
-    docker = next((x for x in r["rows"] if x["key"] == "docker"), None)
+    docker = rows.get("docker")
     for row in r["rows"]:
         out.append(dist_row(row["label"] + (" (%d not restarted)" % row["failed"]
                                             if row["failed"] else ""), row["dist"], digits=3))
+    op = r["events_operator"]
+    out.append(dist_row("trip-receiver event healing, `docker stop` + `docker kill` together" +
+                        (" (%d not restarted)" % op["n_failed"] if op["n_failed"] else ""),
+                        op["dist"], digits=3))
     out.append("")
     if docker:
-        out.append("Ratios to Docker's restart policy (p50 / p95): " + "; ".join(
+        out.append("Ratios to Docker's restart policy after a crash (p50 / p99): " + "; ".join(
             "%s %s / %s" % (row["key"], ratio(row["dist"].get("p50"), docker["dist"].get("p50"),
                                               2),
-                            ratio(row["dist"].get("p95"), docker["dist"].get("p95"), 2))
+                            ratio(row["dist"].get("p99"), docker["dist"].get("p99"), 2))
             for row in r["rows"] if row is not docker) + ".\n")
-        api = next((x for x in r["rows"] if x["key"] == "api"), None)
-        if api:
-            head.append(("heal p50 ≤ 0.5 s (die → start; trip-receiver API on the die event)",
-                         "%s s p50, %s s p95" % (f(api["dist"]["p50"], 3),
-                                                 f(api["dist"]["p95"], 3)),
-                         "Docker --restart always %s s p50" % f(docker["dist"]["p50"], 3),
-                         ratio(api["dist"]["p50"], docker["dist"]["p50"], 2),
-                         verdict(api["dist"]["p50"] <= 0.5)))
-    out.append("The requests the script sent: answered in %s ms p50, %s ms max (the API "
-               "answers once the start returned; the webhook at once), statuses %s.\n" % (
+    hm = r.get("heal_metric") or {}
+    b = hm.get("buckets", {})
+    out.append(
+        "trip-receiver's own view of the event heals: log `latency_ms` (die event → start "
+        "returned) p50 %s, p95 %s, p99 %s, max %s ms (n=%d, triggers %s); of which `duration_ms` "
+        "(the heal's inspect + start calls) p50 %s, p95 %s, p99 %s ms, and the rest (die event → "
+        "the heal's first Docker call: event delivery, the container's worker queue, back-off) "
+        "p50 %s, p95 %s, p99 %s ms; `trip_heal_latency_seconds`: %d heals, mean %s s, %s ≤ "
+        "0.5 s, %s ≤ 1 s.\n" % (
+            f(r["log_latency_ms"].get("p50"), 0), f(r["log_latency_ms"].get("p95"), 0),
+            f(r["log_latency_ms"].get("p99"), 0), f(r["log_latency_ms"].get("max"), 0),
+            r["log_latency_ms"].get("n", 0),
+            ", ".join("%s %d" % kv for kv in sorted(r["log_triggers"].items())) or "–",
+            f(r["log_duration_ms"].get("p50"), 0), f(r["log_duration_ms"].get("p95"), 0),
+            f(r["log_duration_ms"].get("p99"), 0),
+            f(r.get("log_wait_ms", {}).get("p50"), 0), f(r.get("log_wait_ms", {}).get("p95"), 0),
+            f(r.get("log_wait_ms", {}).get("p99"), 0),
+            int(hm.get("count", 0)),
+            f(hm["sum"] / hm["count"], 3) if hm.get("count") else "–",
+            "%d" % b["0.5"] if "0.5" in b else "–", "%d" % b["1"] if "1" in b else "–"))
+    du = r.get("deunhealth", {})
+    out.append(
+        "qdm12/deunhealth (an event-driven Go healer) is %s. It would not be a like-for-like "
+        "peer anyway: it restarts running containers that turn `unhealthy` and does not start "
+        "stopped ones.\n" % (
+            "served by the Go module proxy but not measured here (%s)" % du.get("why")
+            if du.get("served") else
+            "not measured: the Go module proxy refused it (`go mod download -json "
+            "github.com/qdm12/deunhealth@latest`: %s)" % du.get("why", "not tried")))
+    if r.get("stop_errors"):
+        out.append("Stop/kill calls that failed: %s.\n" % "; ".join(r["stop_errors"]))
+    out.append("The requests the script sent for the API and webhook rows: answered in %s ms "
+               "p50, %s ms max (the API answers once the start returned; the webhook at once), "
+               "statuses %s.\n" % (
                    f(r["trigger_reply_ms"].get("p50")), f(r["trigger_reply_ms"].get("max")),
                    ", ".join(str(s) for s in r["trigger_status"])))
+    ev_crash = rows.get("events-crash")
+    if docker and op["dist"].get("n"):
+        d = op["dist"]
+        head.append(("heal p50 ≤ 0.5 s, p99 ≤ 1 s (die → start; event healing, `docker stop` + "
+                     "`docker kill`)",
+                     "%s s p50, %s s p95, %s s p99 (n=%d%s)" % (
+                         f(d["p50"], 3), f(d["p95"], 3), f(d["p99"], 3), d["n"],
+                         ", %d not restarted" % op["n_failed"] if op["n_failed"] else ""),
+                     "Docker --restart always: leaves them stopped; after a crash %s s p50, "
+                     "%s s p99" % (f(docker["dist"].get("p50"), 3),
+                                   f(docker["dist"].get("p99"), 3)),
+                     ratio(d["p50"], docker["dist"].get("p50"), 2),
+                     verdict(d["p50"] <= 0.5 and d["p99"] <= 1.0 and not op["n_failed"])))
+    if docker and ev_crash and ev_crash["dist"].get("n"):
+        d = ev_crash["dist"]
+        head.append(("heal after a crash, same kill as the peer (event healing)",
+                     "%s s p50, %s s p99 (n=%d)" % (f(d["p50"], 3), f(d["p99"], 3), d["n"]),
+                     "Docker --restart always %s s p50, %s s p99 (n=%d)" % (
+                         f(docker["dist"].get("p50"), 3), f(docker["dist"].get("p99"), 3),
+                         docker["dist"].get("n", 0)),
+                     ratio(d["p50"], docker["dist"].get("p50"), 2),
+                     verdict(d["p50"] <= 0.5 and d["p99"] <= 1.0 and not ev_crash["failed"])))
     return out
 
 
