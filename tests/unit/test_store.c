@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,6 +88,63 @@ static void older_generation_never_overwrites_newer(void **state)
     store_free(s);
 }
 
+/* Blocks every save: the temporary file's path is taken by a directory (EISDIR). */
+static void block_saves(bool on)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/.state.json.tmp", dir);
+    if (on)
+        assert_int_equal(mkdir(path, 0700), 0);
+    else
+        assert_int_equal(rmdir(path), 0);
+}
+
+static void failed_save_is_retried_until_written(void **state)
+{
+    struct store_err err = {0};
+    struct store *s = store_new(dir, NULL);
+    json_t *in = doc_with(7), *out = NULL;
+    bool retried = false;
+    (void)state;
+    block_saves(true);
+    assert_int_equal(store_save(s, in, 1, &err), STORE_E_IO);
+    assert_non_null(strstr(err.msg, "Is a directory"));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(store_retry(s, &retried, &err), STORE_E_IO);
+    assert_true(retried);
+    block_saves(false);
+    assert_int_equal(store_retry(s, &retried, NULL), STORE_OK);
+    assert_true(retried);
+    assert_int_equal(store_load(s, &out, NULL), STORE_OK);
+    assert_true(json_equal(in, out));
+    /* written: nothing left to retry */
+    assert_int_equal(store_retry(s, &retried, NULL), STORE_OK);
+    assert_false(retried);
+    json_decref(in);
+    json_decref(out);
+    store_free(s);
+}
+
+static void later_save_makes_a_failed_one_obsolete(void **state)
+{
+    struct store *s = store_new(dir, NULL);
+    json_t *old = doc_with(1), *newer = doc_with(2), *out = NULL;
+    bool retried = true;
+    (void)state;
+    block_saves(true);
+    assert_int_equal(store_save(s, old, 1, NULL), STORE_E_IO);
+    block_saves(false);
+    assert_int_equal(store_save(s, newer, 2, NULL), STORE_OK);
+    assert_int_equal(store_retry(s, &retried, NULL), STORE_OK);
+    assert_false(retried);
+    assert_int_equal(store_load(s, &out, NULL), STORE_OK);
+    assert_int_equal(baseline_of(out), 2);
+    json_decref(old);
+    json_decref(newer);
+    json_decref(out);
+    store_free(s);
+}
+
 static void crash(void)
 {
     _exit(3);
@@ -156,6 +214,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(saved_state_loads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(older_generation_never_overwrites_newer, setup, teardown),
         cmocka_unit_test_setup_teardown(crash_mid_write_leaves_the_old_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_save_is_retried_until_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(later_save_makes_a_failed_one_obsolete, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_file_is_reported, setup, teardown),
         cmocka_unit_test(unwritable_dir_is_an_error),
     };
