@@ -111,7 +111,7 @@ static const struct opt opts[] = {
     {"http-threads", "TRIP_HTTP_THREADS", OPT_INT, OFF(http_threads), 0, 1, 64, "2",
      "HTTP polling threads"},
     {"workers", "TRIP_WORKERS", OPT_INT, OFF(workers), 0, 1, 64, "4",
-     "engine workers (each container always runs on the same one)"},
+     "engine workers (a container's actions run one at a time, in order)"},
     {"request-timeout", "TRIP_REQUEST_TIMEOUT", OPT_DURATION, OFF(request_timeout_ms), 0, 100,
      3600 * 1000, "30s", "how long a manual API call waits for its action (504 beyond)"},
     {"shutdown-timeout", "TRIP_SHUTDOWN_TIMEOUT", OPT_DURATION, OFF(shutdown_timeout_ms), 0, 0,

@@ -1,4 +1,4 @@
-/* engine.c: state table, per-container workers, scale-in timer, container cache. */
+/* engine.c: state table, workers serialized per container, scale-in timer, container cache. */
 #include "engine.h"
 
 #include <errno.h>
@@ -49,7 +49,7 @@ struct heal_state {
     int fails;             /* attempts that could not reach the daemon since the last heal */
     int64_t last_heal_ms;
     int64_t due_ms; /* a delayed heal waits for this (0: none) */
-    bool queued;    /* an OP_HEAL is in a worker queue */
+    bool queued;    /* an OP_HEAL is queued */
     bool crashloop;
     bool up; /* a start event came after the last exit */
     int64_t up_since_ms;
@@ -77,18 +77,20 @@ struct cache_entry {
     struct engine_cached c;
 };
 
+/* A queued job: a node of the shared FIFO (queued) or of the spare list (free). */
 struct item {
     enum op op;
     struct engine_job job;
+    uint64_t key; /* hash of job.container: compared before the name */
+    struct item *prev, *next;
 };
 
 struct worker {
     struct engine *e;
     pthread_t thread;
-    pthread_cond_t cond;
-    struct item *q; /* ring of queue_max */
-    size_t head, n;
-    bool busy;
+    bool busy;             /* running a job of `container` (its "in flight" mark) */
+    uint64_t key;          /* hash of container while busy */
+    char container[256];
 };
 
 struct engine {
@@ -96,8 +98,13 @@ struct engine {
     pthread_mutex_t lock;
     pthread_cond_t idle_cond;
     pthread_cond_t timer_cond;
+    pthread_cond_t work_cond; /* a job was queued */
     struct worker *w;
     size_t n_workers;
+    struct item *pool;        /* queue_max items, allocated once */
+    struct item *head, *tail; /* the shared FIFO, oldest first */
+    struct item *spare;       /* unused items, linked by next */
+    size_t n_queued;
     struct entry *t; /* grows by doubling up to MAX_ENTRIES; never pointed into across an unlock */
     size_t n_t, cap_t;
     struct cache_entry *cache;
@@ -1249,7 +1256,7 @@ static void run_item(struct engine *e, const struct item *it)
 
 /* ---- queues and threads ---- */
 
-static size_t worker_of(const struct engine *e, const char *name)
+static uint64_t key_of(const char *name)
 {
     uint64_t h = 1469598103934665603ULL;
 
@@ -1257,25 +1264,117 @@ static size_t worker_of(const struct engine *e, const char *name)
         h ^= (unsigned char)*p;
         h *= 1099511628211ULL;
     }
-    return (size_t)(h % e->n_workers);
+    return h;
 }
 
-size_t engine_worker_of(const struct engine *e, const char *name)
+static bool same_container(const struct item *it, uint64_t key, const char *name)
 {
-    return worker_of(e, name);
+    return it->key == key && strcmp(it->job.container, name) == 0;
 }
 
-/* Lock held. */
+/* Lock held: whether a worker is running a job of that container. */
+static bool in_flight(const struct engine *e, uint64_t key, const char *name)
+{
+    for (size_t i = 0; i < e->n_workers; i++) {
+        const struct worker *w = &e->w[i];
+        if (w->busy && w->key == key && strcmp(w->container, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Same effect when run: everything the worker reads except `remote` (logs only). */
+static bool same_effect(const struct engine_job *a, const struct engine_job *b)
+{
+    return a->kind == b->kind && a->resource == b->resource && a->force == b->force &&
+           a->from_alert == b->from_alert && strcmp(a->fingerprint, b->fingerprint) == 0 &&
+           strcmp(a->alertname, b->alertname) == 0 && strcmp(a->duration, b->duration) == 0;
+}
+
+static bool scale_alert(const struct item *it)
+{
+    return it->op == OP_SUBMIT && !it->job.done &&
+           (it->job.kind == POLICY_SCALE_OUT || it->job.kind == POLICY_RESOLVE);
+}
+
+/*
+ * Lock held. Coalescing: a fire-and-forget job (webhook) is dropped when the same container has a
+ * queued, not yet started, fire-and-forget job of the same effect (kind, resource, fingerprint,
+ * alertname, duration, force) that would run after everything the new one could be reordered
+ * with. Running the job twice in a row changes nothing the first run did not: a second scale-out
+ * only extends the deadline, which is computed from the clock when the job runs, and the kept job
+ * runs after the dropped one was submitted, so the deadline still covers the repeat; a second
+ * resolve or restart finds its work done. Walking back from the newest job, the only jobs of the
+ * container the new one may pass are scale-out/resolve alerts for the other resource: those touch
+ * only their own resource's state. Anything else (a scale-in check, a heal, a restart, a manual
+ * call, the same resource with another fingerprint) stops the walk and the job is queued, so the
+ * container's order of effects is unchanged. Jobs with a completion callback are never merged:
+ * each caller gets its own answer.
+ */
+static bool coalesce(struct engine *e, enum op op, const struct engine_job *job, uint64_t key)
+{
+    struct item probe = {.op = op, .job = *job};
+
+    if (op != OP_SUBMIT || job->done)
+        return false;
+    for (struct item *it = e->tail; it; it = it->prev) {
+        if (!same_container(it, key, job->container))
+            continue;
+        if (it->op == OP_SUBMIT && !it->job.done && same_effect(&it->job, job))
+            return true;
+        if (!scale_alert(it) || !scale_alert(&probe) || it->job.resource == job->resource)
+            return false;
+    }
+    return false;
+}
+
+/* Lock held. Appends a copy of job to the shared FIFO (or merges it, see coalesce()). */
 static engine_code enqueue(struct engine *e, enum op op, const struct engine_job *job)
 {
-    struct worker *w = &e->w[worker_of(e, job->container)];
+    uint64_t key = key_of(job->container);
 
-    if (w->n == e->o.queue_max)
+    if (coalesce(e, op, job, key))
+        return ENGINE_OK;
+    struct item *it = e->spare;
+    if (!it)
         return ENGINE_E_FULL;
-    w->q[(w->head + w->n) % e->o.queue_max] = (struct item){op, *job};
-    w->n++;
-    pthread_cond_signal(&w->cond);
+    e->spare = it->next;
+    *it = (struct item){.op = op, .job = *job, .key = key, .prev = e->tail};
+    if (e->tail)
+        e->tail->next = it;
+    else
+        e->head = it;
+    e->tail = it;
+    e->n_queued++;
+    pthread_cond_signal(&e->work_cond);
     return ENGINE_OK;
+}
+
+/* Lock held. Unlinks it from the FIFO (its contents stay readable until the next enqueue). */
+static void release(struct engine *e, struct item *it)
+{
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        e->head = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    else
+        e->tail = it->prev;
+    e->n_queued--;
+    it->prev = NULL;
+    it->next = e->spare;
+    e->spare = it;
+}
+
+/* Lock held. The oldest queued job whose container has no job running, or NULL. */
+static struct item *next_runnable(struct engine *e)
+{
+    for (struct item *it = e->head; it; it = it->next) {
+        if (!in_flight(e, it->key, it->job.container))
+            return it;
+    }
+    return NULL;
 }
 
 static void *worker_main(void *arg)
@@ -1285,20 +1384,24 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&e->lock);
     for (;;) {
-        if (w->n == 0 || e->aborting) {
+        struct item *next = e->aborting ? NULL : next_runnable(e);
+        if (!next) {
             if (e->stopping)
-                break;
-            pthread_cond_wait(&w->cond, &e->lock);
+                break; /* what is left waits for a busy container's worker, or is cancelled */
+            pthread_cond_wait(&e->work_cond, &e->lock);
             continue;
         }
-        struct item it = w->q[w->head];
-        w->head = (w->head + 1) % e->o.queue_max;
-        w->n--;
+        struct item it = *next;
+        release(e, next);
         w->busy = true;
+        w->key = it.key;
+        utf8_copy(w->container, sizeof(w->container), it.job.container);
+        if (e->head) /* more may be runnable: pass the wake-up on (an idle worker rescans) */
+            pthread_cond_signal(&e->work_cond);
         pthread_mutex_unlock(&e->lock);
         run_item(e, &it);
         pthread_mutex_lock(&e->lock);
-        w->busy = false;
+        w->busy = false; /* the container's next job, held back meanwhile, is runnable now */
         pthread_cond_broadcast(&e->idle_cond);
     }
     pthread_mutex_unlock(&e->lock);
@@ -1490,7 +1593,7 @@ engine_code engine_new(const struct engine_opts *opts, struct engine **out, stru
     if (!e->o.workers)
         e->o.workers = 4;
     if (!e->o.queue_max)
-        e->o.queue_max = 1024;
+        e->o.queue_max = 1024 * e->o.workers;
     if (e->o.heal.first_ms <= 0)
         e->o.heal.first_ms = 100;
     if (e->o.heal.max_ms <= 0)
@@ -1503,27 +1606,27 @@ engine_code engine_new(const struct engine_opts *opts, struct engine **out, stru
     e->w = calloc(e->n_workers, sizeof(*e->w));
     if (!e->w)
         goto out_free;
+    e->pool = calloc(e->o.queue_max, sizeof(*e->pool));
+    if (!e->pool)
+        goto out_free;
+    for (size_t i = e->o.queue_max; i-- > 0;) {
+        e->pool[i].next = e->spare;
+        e->spare = &e->pool[i];
+    }
+    for (size_t i = 0; i < e->n_workers; i++)
+        e->w[i].e = e;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->idle_cond, &ca);
     pthread_cond_init(&e->timer_cond, &ca);
-    for (size_t i = 0; i < e->n_workers; i++) {
-        e->w[i].e = e;
-        pthread_cond_init(&e->w[i].cond, &ca);
-        e->w[i].q = calloc(e->o.queue_max, sizeof(struct item));
-        if (!e->w[i].q) {
-            pthread_condattr_destroy(&ca);
-            engine_free(e);
-            goto out_nomem;
-        }
-    }
+    pthread_cond_init(&e->work_cond, &ca);
     pthread_condattr_destroy(&ca);
     *out = e;
     return ENGINE_OK;
 out_free:
+    free(e->pool);
     free(e->w);
-    free(e->t);
     free(e);
 out_nomem:
     set_err(err, ENGINE_E_NOMEM, "out of memory");
@@ -1611,7 +1714,7 @@ engine_code engine_submit(struct engine *e, const struct engine_job *job, struct
     rc = e->stopping ? ENGINE_E_STOPPED : enqueue(e, OP_SUBMIT, job);
     pthread_mutex_unlock(&e->lock);
     if (rc == ENGINE_E_FULL)
-        set_err(err, rc, "engine queue for %s is full", job->container);
+        set_err(err, rc, "engine queue is full (%zu jobs)", e->o.queue_max);
     else if (rc == ENGINE_E_STOPPED)
         set_err(err, rc, "shutting down");
     return rc;
@@ -1620,8 +1723,10 @@ engine_code engine_submit(struct engine *e, const struct engine_job *job, struct
 /* Lock held. */
 static bool idle_locked(const struct engine *e)
 {
+    if (e->head)
+        return false;
     for (size_t i = 0; i < e->n_workers; i++) {
-        if (e->w[i].n || e->w[i].busy)
+        if (e->w[i].busy)
             return false;
     }
     return true;
@@ -1638,18 +1743,14 @@ void engine_wait_idle(struct engine *e)
 /* Answers every queued job with 503 (lock held). */
 static void cancel_queued(struct engine *e)
 {
-    for (size_t i = 0; i < e->n_workers; i++) {
-        struct worker *w = &e->w[i];
-        while (w->n) {
-            struct item it = w->q[w->head];
-            w->head = (w->head + 1) % e->o.queue_max;
-            w->n--;
-            if (it.job.done) {
-                pthread_mutex_unlock(&e->lock);
-                it.job.done(it.job.done_ud, 503,
-                            "{\"result\":\"error\",\"reason\":\"shutting down\"}");
-                pthread_mutex_lock(&e->lock);
-            }
+    while (e->head) {
+        struct item it = *e->head;
+        release(e, e->head);
+        if (it.job.done) {
+            pthread_mutex_unlock(&e->lock);
+            it.job.done(it.job.done_ud, 503,
+                        "{\"result\":\"error\",\"reason\":\"shutting down\"}");
+            pthread_mutex_lock(&e->lock);
         }
     }
 }
@@ -1675,8 +1776,7 @@ void engine_stop(struct engine *e, int64_t grace_ms)
         log_warn("shutdown grace expired; dropping queued actions", "grace_ms=%" PRId64, grace_ms);
     e->aborting = true;
     cancel_queued(e);
-    for (size_t i = 0; i < e->n_workers; i++)
-        pthread_cond_broadcast(&e->w[i].cond);
+    pthread_cond_broadcast(&e->work_cond);
     e->stopped = true;
     pthread_mutex_unlock(&e->lock);
     for (size_t i = 0; i < e->n_workers; i++)
@@ -1693,13 +1793,11 @@ void engine_free(struct engine *e)
     if (!e)
         return;
     engine_stop(e, 0);
-    for (size_t i = 0; i < e->n_workers; i++) {
-        pthread_cond_destroy(&e->w[i].cond);
-        free(e->w[i].q);
-    }
+    pthread_cond_destroy(&e->work_cond);
     pthread_cond_destroy(&e->idle_cond);
     pthread_cond_destroy(&e->timer_cond);
     pthread_mutex_destroy(&e->lock);
+    free(e->pool);
     free(e->w);
     free(e->t);
     free(e->cache);

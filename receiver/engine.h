@@ -14,22 +14,26 @@
 /*
  * DESIGN
  * Threads: HTTP threads call engine_submit(), engine_lookup(), engine_state_json(), engine_ready()
- * and engine_gauges(): all copy in or out under `lock` and never wait on Docker. Each job goes to
- * worker hash(container) % workers, so the jobs of one container run one after another on one
- * thread (no double scale-out however many identical alerts arrive) while a slow Docker call for
- * one container never delays another worker's containers. The timer thread wakes at the next
- * deadline (at most every second) and queues a scale-in check on the container's worker; the
+ * and engine_gauges(): all copy in or out under `lock` and never wait on Docker. Jobs wait in one
+ * shared FIFO; each worker marks the container whose job it runs as in flight, and an idle worker
+ * takes the oldest queued job whose container has nothing in flight. So the jobs of one container
+ * run one at a time in the order queued (no double scale-out however many identical alerts
+ * arrive), and a slow Docker call holds one worker: the others keep serving every other
+ * container. A fire-and-forget job identical in effect to one still queued for its container is
+ * merged into it (engine_submit()), so alert floods do not fill the queue. The timer thread wakes
+ * at the next deadline (at most every second) and queues scale-in checks and delayed heals; the
  * refresh thread lists containers every refresh interval into the cache (labels and state for the
  * webhook's quick answer) and records whether Docker answered (/readyz).
- * `lock` guards the table, the cache, the queues, `stopping`, `gen`. Docker calls and store writes
- * happen without it. A worker changes an entry's scaling fields only for its own containers.
+ * `lock` guards the table, the cache, the queue, the workers' in-flight marks, `stopping`, `gen`.
+ * Docker calls and store writes happen without it. Only the worker holding a container's
+ * in-flight mark changes that entry's scaling fields.
  * Every change bumps `gen`, snapshots the table as JSON under the lock and saves it outside.
  */
 
 typedef enum engine_code {
     ENGINE_OK = 0,
     ENGINE_E_INVALID, /* bad argument (empty container name, ...) */
-    ENGINE_E_FULL,    /* the container's worker queue is full: retry later (503) */
+    ENGINE_E_FULL,    /* the engine queue is full: retry later (503) */
     ENGINE_E_STOPPED, /* engine_stop() was called */
     ENGINE_E_NOMEM,
     ENGINE_E_STORE,   /* the state file could not be read */
@@ -63,7 +67,7 @@ struct engine_opts {
     struct policy_limits lim;
     int64_t max_hold_ms; /* 0: no bound */
     size_t workers;      /* 0: 4 */
-    size_t queue_max;    /* per worker; 0: 1024 */
+    size_t queue_max;    /* jobs queued in all; 0: 1024 per worker */
     bool dry_run;
     int64_t refresh_interval_ms;         /* 0: no refresh thread (engine_refresh() by hand) */
     const struct engine_docker_ops *ops; /* NULL: engine_docker_real */
@@ -115,7 +119,14 @@ engine_code engine_load(struct engine *e, struct engine_err *err);
 /* Starts workers, timer and refresh threads, and queues a reconcile (inspect; vanished or
  * recreated containers dropped) for every loaded entry. */
 engine_code engine_start(struct engine *e, struct engine_err *err);
-/* Queues a copy of job on its container's worker. Never blocks on Docker. Any thread. */
+/* Queues a copy of job; it runs after the container's earlier jobs, on whichever worker is free.
+ * A job without a done callback is merged into (dropped in favour of) a queued, not yet started
+ * job of the same container with the same effect (kind, resource, fingerprint, alertname,
+ * duration, force) when no job of that container that could be affected by the order (anything
+ * but scale-out/resolve alerts for the other resource) was queued since: running it again would
+ * only re-extend a deadline computed when the kept job runs. Jobs with a done callback are always
+ * queued. ENGINE_E_FULL when queue_max jobs are queued, ENGINE_E_STOPPED after engine_stop().
+ * Never blocks on Docker. Any thread. */
 engine_code engine_submit(struct engine *e, const struct engine_job *job, struct engine_err *err);
 /* Refuses new jobs, lets the workers finish what is queued for up to grace_ms, answers the rest
  * with 503, joins every thread and saves the table. Idempotent. */
@@ -178,8 +189,6 @@ char *engine_state_json(struct engine *e, const char *name);
 docker_code engine_refresh(struct engine *e);
 /* Runs one timer scan now: queues scale-in checks that are due under the engine's clock. */
 void engine_tick(struct engine *e);
-/* Index of the worker that runs name's jobs (tests check isolation with it). Pure. */
-size_t engine_worker_of(const struct engine *e, const char *name);
 /* Blocks until every queue is empty and no worker is busy (tests). */
 void engine_wait_idle(struct engine *e);
 

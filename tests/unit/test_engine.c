@@ -33,14 +33,19 @@ struct fake_ct {
     const char *labels[6]; /* "k=v" */
     int update_delay_ms;
     int fail_update;
+    bool gate; /* updates block while set (a Docker call that hangs until the test says) */
 };
 
 static struct {
     pthread_mutex_t lock;
-    struct fake_ct c[8];
+    pthread_cond_t cond; /* gate opened, or an update blocked on a gate */
+    struct fake_ct c[16];
     size_t n;
     int updates, starts, restarts, inspects;
-} fk = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    int blocked; /* updates waiting at a gate */
+    char applied[32][96]; /* "name cpu=N" / "name memory=N", in the order applied */
+    size_t n_applied;
+} fk = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static atomic_llong clock_ms;
 
@@ -118,6 +123,13 @@ static docker_code f_update(void *ud, const char *id, const struct docker_update
     if (delay)
         usleep((useconds_t)delay * 1000);
     pthread_mutex_lock(&fk.lock);
+    if (c && c->gate) {
+        fk.blocked++;
+        pthread_cond_broadcast(&fk.cond);
+        while (c->gate)
+            pthread_cond_wait(&fk.cond, &fk.lock);
+        fk.blocked--;
+    }
     fk.updates++;
     if (c && c->fail_update) {
         pthread_mutex_unlock(&fk.lock);
@@ -132,6 +144,10 @@ static docker_code f_update(void *ud, const char *id, const struct docker_update
         c->memory = u->memory;
     if (u->has_memory_swap)
         c->swap = u->memory_swap;
+    if (fk.n_applied < 32)
+        snprintf(fk.applied[fk.n_applied++], sizeof(fk.applied[0]), "%s %s=%lld", c->name,
+                 u->has_cpu_shares ? "cpu" : "memory",
+                 (long long)(u->has_cpu_shares ? u->cpu_shares : u->memory));
     pthread_mutex_unlock(&fk.lock);
     return DOCKER_OK;
 }
@@ -203,6 +219,8 @@ static int setup(void **state)
     pthread_mutex_lock(&fk.lock);
     fk.n = 0;
     fk.updates = fk.starts = fk.restarts = fk.inspects = 0;
+    fk.blocked = 0;
+    fk.n_applied = 0;
     pthread_mutex_unlock(&fk.lock);
     atomic_store(&clock_ms, T0);
     return 0;
@@ -418,31 +436,178 @@ static void hand_changed_resources_drop_the_claim(void **state)
     engine_free(e);
 }
 
-static void slow_container_does_not_stall_another(void **state)
+/* Waits for the reply up to ms; false when none came (the test then fails, it never hangs). */
+static bool wait_reply_for(struct waiter *w, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->lock);
+    while (w->status < 0 && pthread_cond_timedwait(&w->cond, &w->lock, &ts) == 0)
+        ;
+    bool got = w->status >= 0;
+    pthread_mutex_unlock(&w->lock);
+    return got;
+}
+
+/* Updates of c block from now on, until open_gate(c). */
+static void block_updates_of(struct fake_ct *c)
+{
+    pthread_mutex_lock(&fk.lock);
+    c->gate = true;
+    pthread_mutex_unlock(&fk.lock);
+}
+
+/* Waits until an update is stuck at a gate (its job is in flight). */
+static void wait_blocked(void)
+{
+    pthread_mutex_lock(&fk.lock);
+    while (fk.blocked == 0)
+        pthread_cond_wait(&fk.cond, &fk.lock);
+    pthread_mutex_unlock(&fk.lock);
+}
+
+static void open_gate(struct fake_ct *c)
+{
+    pthread_mutex_lock(&fk.lock);
+    c->gate = false;
+    pthread_cond_broadcast(&fk.cond);
+    pthread_mutex_unlock(&fk.lock);
+}
+
+/* The placement the engine used to have (FNV-1a of the name % workers): names it put on the
+ * same worker as another container are the ones a per-worker queue would have stalled. */
+static size_t former_worker(const char *name, size_t workers)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = name; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ULL;
+    }
+    return (size_t)(h % workers);
+}
+
+static void slow_container_holds_one_worker_only(void **state)
 {
     struct engine_opts o = base_opts();
-    struct waiter slow, fast;
-    char other[32] = "";
+    struct waiter a1, a2, a3, others[6];
+    char names[6][32];
+    size_t n_same = 0;
     (void)state;
-    struct engine *e = start_engine(&o);
-    for (int i = 0; i < 100 && !other[0]; i++) {
+    o.workers = 2;
+    struct fake_ct *slow = fake_add("slow", 512, GIB, true);
+    /* six other containers, at least three of which the hash placed with "slow" */
+    for (int i = 0, k = 0; k < 6; i++) {
         char name[32];
-        snprintf(name, sizeof(name), "fast%d", i);
-        if (engine_worker_of(e, name) != engine_worker_of(e, "slow"))
-            snprintf(other, sizeof(other), "%s", name);
+        snprintf(name, sizeof(name), "svc%d", i);
+        bool same = former_worker(name, 2) == former_worker("slow", 2);
+        if (same ? n_same == 3 : (size_t)k - n_same == 3)
+            continue;
+        n_same += same;
+        snprintf(names[k++], sizeof(names[0]), "%s", name);
+        fake_add(name, 512, GIB, true);
     }
-    assert_true(other[0]);
-    fake_add("slow", 512, GIB, true)->update_delay_ms = 1500;
-    fake_add(other, 512, GIB, true);
-    int64_t t = mono();
-    manual(e, &slow, POLICY_SCALE_OUT, POLICY_CPU, "slow", "1m", false);
-    usleep(50000);
-    manual(e, &fast, POLICY_SCALE_OUT, POLICY_CPU, other, "1m", false);
-    wait_reply(&fast);
-    assert_int_equal(fast.status, 200);
-    assert_true(fast.done_mono_ms - t < 500);
-    wait_reply(&slow);
-    assert_true(slow.done_mono_ms - t >= 1500);
+    assert_int_equal(n_same, 3);
+    block_updates_of(slow);
+    struct engine *e = start_engine(&o);
+    manual(e, &a1, POLICY_SCALE_OUT, POLICY_CPU, "slow", "1m", false);
+    wait_blocked(); /* a1 holds one of the two workers until the gate opens */
+    manual(e, &a2, POLICY_SCALE_OUT, POLICY_MEMORY, "slow", "1m", false);
+    manual(e, &a3, POLICY_SCALE_IN, POLICY_CPU, "slow", NULL, true);
+    for (int k = 0; k < 6; k++)
+        manual(e, &others[k], POLICY_SCALE_OUT, POLICY_CPU, names[k], "1m", false);
+    for (int k = 0; k < 6; k++) {
+        assert_true(wait_reply_for(&others[k], 10000)); /* while "slow" is still blocked */
+        assert_int_equal(others[k].status, 200);
+        assert_int_equal(shares_of(names[k]), 1024);
+    }
+    assert_int_equal(a1.status, -1); /* nothing of "slow" ran past its first job */
+    assert_int_equal(a2.status, -1);
+    assert_int_equal(a3.status, -1);
+    open_gate(slow);
+    wait_reply(&a1);
+    wait_reply(&a2);
+    wait_reply(&a3);
+    assert_int_equal(a1.status, 200);
+    assert_int_equal(a2.status, 200);
+    assert_int_equal(a3.status, 200);
+    engine_wait_idle(e);
+    /* the slow container's jobs ran one after another, in the order submitted */
+    pthread_mutex_lock(&fk.lock);
+    size_t seen = 0;
+    const char *want[] = {"slow cpu=1024", "slow memory=2147483648", "slow cpu=512"};
+    for (size_t i = 0; i < fk.n_applied; i++) {
+        if (strncmp(fk.applied[i], "slow ", 5) == 0) {
+            assert_true(seen < 3);
+            assert_string_equal(fk.applied[i], want[seen]);
+            seen++;
+        }
+    }
+    pthread_mutex_unlock(&fk.lock);
+    assert_int_equal(seen, 3);
+    assert_true(a1.done_mono_ms <= a2.done_mono_ms);
+    assert_true(a2.done_mono_ms <= a3.done_mono_ms);
+    engine_free(e);
+}
+
+static void alert_flood_is_merged_not_queued(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct waiter m1, m2;
+    (void)state;
+    o.workers = 2; /* default queue: 2048 jobs */
+    struct fake_ct *c = fake_add("user", 512, GIB, true);
+    block_updates_of(c);
+    struct engine *e = start_engine(&o);
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    wait_blocked();
+    for (int i = 0; i < 10000; i++) { /* alert() asserts ENGINE_OK: never ENGINE_E_FULL */
+        alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+        alert(e, "user", POLICY_SCALE_OUT, POLICY_MEMORY, "fp2");
+    }
+    /* manual calls are never merged: each gets its own answer */
+    manual(e, &m1, POLICY_SCALE_OUT, POLICY_CPU, "user", NULL, false);
+    manual(e, &m2, POLICY_SCALE_OUT, POLICY_CPU, "user", NULL, false);
+    open_gate(c);
+    wait_reply(&m1);
+    wait_reply(&m2);
+    engine_wait_idle(e);
+    assert_int_equal(m1.status, 200);
+    assert_int_equal(m2.status, 200);
+    assert_non_null(strstr(m2.body, "\"result\":\"extended\""));
+    assert_int_equal(updates(), 2); /* one CPU and one memory scale-out, nothing re-applied */
+    assert_int_equal(shares_of("user"), 1024);
+    pthread_mutex_lock(&fk.lock);
+    assert_int_equal(c->memory, 2 * GIB);
+    pthread_mutex_unlock(&fk.lock);
+    engine_free(e);
+}
+
+static void repeat_after_a_resolve_is_not_merged_across_it(void **state)
+{
+    struct engine_opts o = base_opts();
+    (void)state;
+    struct fake_ct *c = fake_add("user", 512, GIB, true);
+    block_updates_of(c);
+    struct engine *e = start_engine(&o);
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    wait_blocked();
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1"); /* fires again after the resolve */
+    open_gate(c);
+    engine_wait_idle(e);
+    advance(e, 300000); /* deadline passed: the alert still fires, so no scale-in */
+    assert_int_equal(shares_of("user"), 1024);
+    alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    assert_int_equal(shares_of("user"), 512);
+    assert_int_equal(updates(), 2);
     engine_free(e);
 }
 
@@ -637,7 +802,9 @@ int main(void)
         cmocka_unit_test_setup(max_hold_scales_in_without_resolve, setup),
         cmocka_unit_test_setup(memory_round_trip_keeps_swap_consistent, setup),
         cmocka_unit_test_setup(hand_changed_resources_drop_the_claim, setup),
-        cmocka_unit_test_setup(slow_container_does_not_stall_another, setup),
+        cmocka_unit_test_setup(slow_container_holds_one_worker_only, setup),
+        cmocka_unit_test_setup(alert_flood_is_merged_not_queued, setup),
+        cmocka_unit_test_setup(repeat_after_a_resolve_is_not_merged_across_it, setup),
         cmocka_unit_test_setup(restart_starts_stopped_and_leaves_running, setup),
         cmocka_unit_test_setup(manual_errors_carry_status_codes, setup),
         cmocka_unit_test_setup(failed_scale_in_is_retried_later, setup),
