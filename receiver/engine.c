@@ -447,25 +447,42 @@ static json_t *persist_begin(struct engine *e, uint64_t *gen)
     return e->o.store ? table_json(e) : NULL;
 }
 
-static void persist_save(struct engine *e, json_t *doc, uint64_t gen)
+/* Saves doc (consumed). False when a store is configured and this snapshot is not on disk: it
+ * could not be serialized, or the write failed (the store then retries it in the background).
+ * serr, optional, gets the store's message. */
+static bool persist_save(struct engine *e, json_t *doc, uint64_t gen, struct store_err *serr)
 {
-    struct store_err serr = {0};
+    struct store_err local = {0};
+    bool ok;
 
-    if (!doc)
-        return;
-    if (store_save(e->o.store, doc, gen, &serr) != STORE_OK)
-        log_error("cannot save state", "error=%s", serr.msg[0] ? serr.msg : "unknown");
+    if (!e->o.store)
+        return true;
+    if (!serr)
+        serr = &local;
+    if (!doc) {
+        snprintf(serr->msg, sizeof(serr->msg), "state could not be serialized");
+        return false;
+    }
+    ok = store_save(e->o.store, doc, gen, serr) == STORE_OK;
+    if (!ok)
+        log_error("cannot save state", "error=%s", serr->msg[0] ? serr->msg : "unknown");
     json_decref(doc);
+    return ok;
 }
 
-/* Unlocks after snapshotting, then saves. */
-static void unlock_persist(struct engine *e)
+/* Unlocks after snapshotting, then saves; returns persist_save()'s verdict. */
+static bool unlock_persist_err(struct engine *e, struct store_err *serr)
 {
     uint64_t gen;
     json_t *doc = persist_begin(e, &gen);
 
     pthread_mutex_unlock(&e->lock);
-    persist_save(e, doc, gen);
+    return persist_save(e, doc, gen, serr);
+}
+
+static void unlock_persist(struct engine *e)
+{
+    unlock_persist_err(e, NULL);
 }
 
 /* ---- replies ---- */
@@ -657,7 +674,26 @@ static void scale_out(struct engine *e, const struct engine_job *job,
         add_firing(r, job);
         note(en, now, kind, e->o.dry_run ? "dry_run" : "applying", NULL);
     }
-    unlock_persist(e);
+    struct store_err serr = {0};
+    if (!unlock_persist_err(e, &serr) && !e->o.dry_run) {
+        /* No claim on disk, no change in Docker: a crash now must not leave the container
+         * scaled out with nothing to scale it back in. */
+        char msg[300];
+        snprintf(msg, sizeof(msg), "cannot persist the claim: %s", serr.msg);
+        pthread_mutex_lock(&e->lock);
+        en = find_entry(e, job->container);
+        if (en) {
+            clear_res(&en->r[job->resource]);
+            note(en, now, kind, "error", msg);
+        }
+        unlock_persist(e);
+        metrics_action(e->o.metrics, kind, "error", since_s(t0));
+        char qn[300], qe[300];
+        log_error("scale-out refused: its claim could not be saved", "container=%s error=%s",
+                  quote(qn, sizeof(qn), job->container), quote(qe, sizeof(qe), serr.msg));
+        reply_state(e, job, 503, "error", msg);
+        return;
+    }
     if (!e->o.dry_run) {
         docker_code rc = e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
         if (rc != DOCKER_OK) {
