@@ -404,7 +404,8 @@ def parse_deadline(s):
 
 
 def fnv_worker(name, workers):
-    """The receiver's worker for a container (FNV-1a of the name, as in receiver/engine.c)."""
+    """The worker receiver/engine.c pinned a container to before its shared job queue (FNV-1a
+    of the name); part 6 still splits its probes by it, to show the group that used to wait."""
     h = 1469598103934665603
     for ch in name.encode():
         h ^= ch
@@ -1078,7 +1079,10 @@ def run_part(n, quick):
            "started": datetime.datetime.now(datetime.timezone.utc).strftime(
                "%Y-%m-%d %H:%M:%S UTC"),
            "load_before": loadavg(), "run_id": RUN_ID,
-           "command": os.environ.get("TRIP_BENCH_CMD", "bench/bench.py part %d" % n)}
+           "command": os.environ.get("TRIP_BENCH_CMD", "bench/bench.py part %d" % n),
+           "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    text=True).stdout.strip()}
 
     def on_signal(sig, frame):
         raise KeyboardInterrupt()

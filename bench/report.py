@@ -55,7 +55,8 @@ def machine():
         ("Docker", "%s (API %s), storage %s, cgroup v%s (%s), daemon host %s" % (
             dv, api, drv, cgv, cgd, osname)),
         ("wrk", wrk.split(" [")[0] if wrk else "not found"),
-        ("trip-receiver", "commit %s%s, %s" % (
+        ("trip-receiver", "commit %s%s when this file was written (a part measured earlier "
+         "may predate it: see its date, and its commit where recorded), %s" % (
             sh("git", "-C", ROOT, "rev-parse", "--short", "HEAD"),
             " (+ uncommitted changes)" if sh("git", "-C", ROOT, "status", "--porcelain",
                                             "--", "receiver", "docker-client") else "",
@@ -91,6 +92,17 @@ def median(xs):
     return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
 
 
+def pctl(xs, p):
+    """Percentile p (0..100) of xs, interpolated as bench.py's pct()."""
+    s = sorted(xs)
+    if not s:
+        return None
+    k = (len(s) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
 def span(xs, digits=0):
     s = [x for x in xs if x is not None]
     if not s:
@@ -105,8 +117,9 @@ def verdict(ok):
 
 
 def part_header(p):
-    return ("_Measured %s by `%s`, %.0f s, load average %s before and %s after%s._\n" % (
-        p["started"], p.get("command", "bench/run"), p["seconds"], p["load_before"],
+    return ("_Measured %s by `%s`%s, %.0f s, load average %s before and %s after%s._\n" % (
+        p["started"], p.get("command", "bench/run"),
+        " at commit %s" % p["commit"] if p.get("commit") else "", p["seconds"], p["load_before"],
         p["load_after"],
         "; **--quick** (fewer samples)" if p.get("quick") else ""))
 
@@ -136,7 +149,9 @@ def sec1(p, head):
         "info log written to a file; the peer runs `/bin/true` per webhook and waits for it, as "
         "prometheus-am-executor does. Requests/s are the median over repeats (min–max in "
         "brackets); 2xx/s counts only successful answers (trip-receiver answers 503 \"engine "
-        "queue full; retry later\" when its per-container queue of 1024 jobs is full); latency "
+        "queue full; retry later\" when its one engine queue, 1024 jobs per worker, is full; a "
+        "webhook alert identical in effect to one still queued for the same container is merged "
+        "into it rather than queued again); latency "
         "percentiles are wrk's (all answers), median over repeats. Ratios compare with the peer "
         "at the same connection count.\n" % (r["containers"], r["seconds"], r["reps"],
                                             ", ".join(str(c) for c in r["conns"])))
@@ -171,11 +186,14 @@ def sec1(p, head):
                 f(median([x["p50_us"] for x in rows]) / 1000, 3),
                 f(p99 / 1000, 2), "–" if t == "peer" else ratio(ok, peer_ok),
                 "–" if t == "peer" else ratio(p99, peer_p99, 2)))
+    dedup = r["normal_mode_docker_updates"] == r["containers"]
     out.append("\nSocket errors (connect/read/write/timeout) over all runs: %d. In normal mode "
                "%d webhooks reached trip-receiver and Docker saw %d `update` events on the %d "
-               "containers: repeats were deduplicated (one scale-out per container).\n" % (
+               "containers: %s.\n" % (
                    sum(x["errors"] for x in r["rows"]), r["normal_mode_webhooks"],
-                   r["normal_mode_docker_updates"], r["containers"]))
+                   r["normal_mode_docker_updates"], r["containers"],
+                   "repeats were deduplicated (one scale-out per container)" if dedup else
+                   "not one scale-out per container"))
     # headline
     if r.get("paced"):
         pp = {x["target"]: x["ms"] for x in r["paced"]}
@@ -310,7 +328,7 @@ def sec3(p, head):
         "trip-receiver's own view of the event heals: log `latency_ms` (die event → start "
         "returned) p50 %s, p95 %s, p99 %s, max %s ms (n=%d, triggers %s); of which `duration_ms` "
         "(the heal's inspect + start calls) p50 %s, p95 %s, p99 %s ms, and the rest (die event → "
-        "the heal's first Docker call: event delivery, the container's worker queue, back-off) "
+        "the heal's first Docker call: event delivery, the engine queue, back-off) "
         "p50 %s, p95 %s, p99 %s ms; `trip_heal_latency_seconds`: %d heals, mean %s s, %s ≤ "
         "0.5 s, %s ≤ 1 s.\n" % (
             f(r["log_latency_ms"].get("p50"), 0), f(r["log_latency_ms"].get("p95"), 0),
@@ -494,24 +512,43 @@ def sec6(p, head):
         "kernel drops the signal and Docker kills it after 10 s. A forced restart of it through "
         "the manual API took %s s (status %s). Scale-ins of other containers, round trip in ms: "
         "before it (baseline, one after another) and after it started (%d requests, each on its "
-        "own connection, started 100 ms apart; all sent while it ran: %s, %d of them). trip-receiver runs 4 engine workers and always puts one "
-        "container's actions on the same worker (FNV-1a of the name); the rows split the "
-        "containers by whether they share the slow container's worker.\n" % (
+        "own connection, started 100 ms apart; all sent while it ran: %s, %d of them). "
+        "trip-receiver runs %d engine workers serving one job queue: a free worker takes the "
+        "oldest job whose container has no action running, so the slow restart holds one worker "
+        "and the others serve every other container. Earlier versions pinned each container to "
+        "one worker (FNV-1a of its name), so the containers hashed with the slow one waited for "
+        "it (up to 10 s); the rows still split the probed containers by that hash, the last row "
+        "being the group that used to wait.\n" % (
             f(s.get("seconds"), 1), s.get("status"), r["probe"],
             "yes" if r.get("during_all_while_slow_running") else "no",
-            sum(1 for d in r.get("during", []) if d.get("while_slow_running"))))
+            sum(1 for d in r.get("during", []) if d.get("while_slow_running")),
+            r.get("workers", 4)))
     out += DIST_HEAD
     out.append(dist_row("baseline, no slow action", r["baseline_ms"]))
-    out.append(dist_row("during it, on other workers", other))
-    out.append(dist_row("during it, on the slow container's worker", same))
+    allg = [d["ms"] for d in r.get("during", [])]
+    if allg:
+        out.append(dist_row("during it, all of them", {
+            "n": len(allg), "min": min(allg), "p50": pctl(allg, 50), "p95": pctl(allg, 95),
+            "p99": pctl(allg, 99), "max": max(allg)}))
+    out.append(dist_row("during it, the containers the old hash put on other workers", other))
+    out.append(dist_row("during it, the containers the old hash put on the slow one's worker",
+                        same))
     out.append("")
-    if same.get("n"):
-        out.append("Containers on the other workers are not delayed (p99 %s of the baseline "
-                   "p99); containers that share the slow container's worker wait for it (max "
-                   "%s ms): with 4 workers that is about a quarter of all containers.\n" % (
-                       ratio(other.get("p99"), r["baseline_ms"].get("p99"), 2),
-                       f(same.get("max"), 0)))
-    isolated = not same.get("n") or same.get("max", 0) < 1000
+    late = [g for g in (other, same) if g.get("n") and g.get("max", 0) >= 1000]
+    if not late:
+        out.append("Neither group waits for the %s s action: p99 %s of the baseline p99 for "
+                   "the containers the old hash put on other workers, %s for those it put with "
+                   "the slow container (max %s ms, n=%d; before the shared queue they waited up "
+                   "to 10 s).\n" % (f(s.get("seconds"), 1),
+                                    ratio(other.get("p99"), r["baseline_ms"].get("p99"), 2),
+                                    ratio(same.get("p99"), r["baseline_ms"].get("p99"), 2),
+                                    f(same.get("max"), 0), same.get("n", 0)))
+    else:
+        out.append("Some containers wait for the slow action: max %s ms for the containers the "
+                   "old hash put on other workers, %s ms for those it put with the slow one "
+                   "(n=%d).\n" % (f(other.get("max"), 0), f(same.get("max"), 0),
+                                  same.get("n", 0)))
+    isolated = not late
     head.append(("scale: %d managed containers" % n,
                  "start-up %s s tracked vs %s s empty; %s–%s bytes per tracked container" % (
                      f(median(r["start_tracked_s"]), 3), f(median(r["start_untracked_s"]), 3),
@@ -519,11 +556,13 @@ def sec6(p, head):
                  "–", ratio(median(r["start_tracked_s"]), median(r["start_untracked_s"]), 2),
                  "measured"))
     head.append(("a 10 s action on one container does not delay others",
-                 "other workers p99 %s ms; same worker max %s ms (n=%d)" % (
-                     f(other.get("p99"), 0), f(same.get("max"), 0), same.get("n", 0)),
+                 "others p99 %s ms, max %s ms (n=%d); of them, the old hash's same-worker group "
+                 "max %s ms (n=%d)" % (
+                     f(pctl(allg, 99), 0) if allg else "–", f(max(allg), 0) if allg else "–",
+                     len(allg), f(same.get("max"), 0), same.get("n", 0)),
                  "baseline p99 %s ms" % f(r["baseline_ms"].get("p99"), 0),
-                 ratio(other.get("p99"), r["baseline_ms"].get("p99"), 2),
-                 verdict(isolated) + ("" if isolated else " (same worker)")))
+                 ratio(pctl(allg, 99) if allg else None, r["baseline_ms"].get("p99"), 2),
+                 verdict(isolated)))
     return out
 
 
