@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,9 +146,11 @@ static void later_save_makes_a_failed_one_obsolete(void **state)
     store_free(s);
 }
 
+/* Dies the way kill -9 or a power cut ends a writer: no exit handlers, no leak check (valgrind
+ * would otherwise replace an exit status with its own). */
 static void crash(void)
 {
-    _exit(3);
+    raise(SIGKILL);
 }
 
 static void crash_mid_write_leaves_the_old_file(void **state)
@@ -165,8 +168,8 @@ static void crash_mid_write_leaves_the_old_file(void **state)
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 3); /* died between the write and the rename */
+    assert_true(WIFSIGNALED(status)); /* died between the write and the rename */
+    assert_int_equal(WTERMSIG(status), SIGKILL);
     assert_int_equal(store_load(s, &out, NULL), STORE_OK);
     assert_int_equal(baseline_of(out), 512);
     json_decref(out);
