@@ -21,6 +21,9 @@
 #define MAX_CACHE 4096
 #define DEFAULT_CPU_SHARES 1024 /* the kernel's value when CpuShares is unset */
 #define RETRY_MS 5000           /* a failed scale-in is tried again after this */
+/* A memory scale-in waits while the container uses more than this share (percent) of the
+ * baseline limit: at the limit the kernel would reclaim hard or OOM-kill the workload. */
+#define MEM_GUARD_PCT 90
 
 enum op { OP_SUBMIT, OP_CHECK, OP_RECONCILE, OP_HEAL };
 
@@ -189,8 +192,14 @@ static docker_code real_list(void *ud, struct docker_summary_list *out, struct d
     return docker_container_list(ud, NULL, true, out, err);
 }
 
+static docker_code real_stats(void *ud, const char *id, struct docker_stats *out,
+                              struct docker_err *err)
+{
+    return docker_container_stats(ud, id, out, err);
+}
+
 const struct engine_docker_ops engine_docker_real = {real_inspect, real_update, real_start,
-                                                     real_restart, real_list};
+                                                     real_restart, real_list,   real_stats};
 
 static int64_t real_clock(void *ud)
 {
@@ -787,6 +796,47 @@ static void retry_later(struct engine *e, const struct engine_job *job)
     pthread_mutex_unlock(&e->lock);
 }
 
+/* Before a memory scale-in to baseline B: true (postponed, retried in RETRY_MS, noted as the
+ * container's last action) when the container uses more than MEM_GUARD_PCT % of B, or when its
+ * usage cannot be read. Shrinking below the usage would make the kernel OOM-kill the workload the
+ * receiver protects, so this wins even over --max-hold. B of 0 (no limit) needs no check. */
+static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
+                               const struct res_state *r, const char *id)
+{
+    const char *kind = kind_label(POLICY_SCALE_IN, job->resource);
+    struct docker_stats st = {0};
+    struct docker_err derr = {0};
+    char qn[300], qe[300], why[256];
+
+    if (job->resource != POLICY_MEMORY || r->base <= 0 || !e->o.ops->stats)
+        return false;
+    docker_code rc = e->o.ops->stats(e->o.docker_ud, id, &st, &derr);
+    if (rc == DOCKER_OK && st.memory_usage <= (uint64_t)r->base / 100 * MEM_GUARD_PCT)
+        return false;
+    if (rc != DOCKER_OK) {
+        metrics_docker_error(e->o.metrics, docker_code_name(rc));
+        log_error("memory scale-in postponed: usage unknown",
+                  "container=%s baseline=%" PRId64 " error=%s",
+                  quote(qn, sizeof(qn), job->container), r->base, quote(qe, sizeof(qe), derr.msg));
+        snprintf(why, sizeof(why), "usage unknown: %.200s", derr.msg);
+    } else {
+        log_warn("memory scale-in postponed: usage above the baseline limit",
+                 "container=%s usage=%" PRIu64 " baseline=%" PRId64 " retry_ms=%d",
+                 quote(qn, sizeof(qn), job->container), st.memory_usage, r->base, RETRY_MS);
+        snprintf(why, sizeof(why), "usage %" PRIu64 " above %d%% of the baseline %" PRId64,
+                 st.memory_usage, MEM_GUARD_PCT, r->base);
+    }
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (en) {
+        en->r[job->resource].check_queued = false;
+        en->r[job->resource].hold_until = now_ms(e) + RETRY_MS;
+        note(en, now_ms(e), kind, "postponed", why);
+    }
+    unlock_persist(e);
+    return true;
+}
+
 /* Restores the baseline of a scaled-out resource (already judged due). */
 static void scale_in(struct engine *e, const struct engine_job *job, const struct res_state *r,
                      const char *why, int64_t t0)
@@ -810,6 +860,11 @@ static void scale_in(struct engine *e, const struct engine_job *job, const struc
         metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
         reply_state(e, job, 200, "claim_dropped",
                     "resources were changed by hand; left as they are");
+        goto out_free;
+    }
+    if (!e->o.dry_run && memory_guard_holds(e, job, r, ct.id)) {
+        metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
+        reply_state(e, job, 200, "postponed", "memory usage above the baseline limit; retrying");
         goto out_free;
     }
     if (job->resource == POLICY_CPU) {

@@ -55,6 +55,10 @@ struct engine_docker_ops {
     docker_code (*start)(void *ud, const char *id, struct docker_err *err);
     docker_code (*restart)(void *ud, const char *id, struct docker_err *err);
     docker_code (*list)(void *ud, struct docker_summary_list *out, struct docker_err *err);
+    /* One-shot stats (memory usage) read before a memory scale-in; NULL: no usage check (a fake
+     * that does not model memory). */
+    docker_code (*stats)(void *ud, const char *id, struct docker_stats *out,
+                         struct docker_err *err);
 };
 extern const struct engine_docker_ops engine_docker_real;
 

@@ -33,7 +33,9 @@ struct fake_ct {
     const char *labels[6]; /* "k=v" */
     int update_delay_ms;
     int fail_update;
-    bool gate; /* updates block while set (a Docker call that hangs until the test says) */
+    bool gate;     /* updates block while set (a Docker call that hangs until the test says) */
+    int64_t usage; /* memory in use, as one-shot stats report it */
+    int fail_stats;
 };
 
 static struct {
@@ -183,7 +185,27 @@ static docker_code f_list(void *ud, struct docker_summary_list *out, struct dock
     return DOCKER_OK;
 }
 
-static const struct engine_docker_ops fake_ops = {f_inspect, f_update, f_start, f_restart, f_list};
+static docker_code f_stats(void *ud, const char *id, struct docker_stats *out,
+                           struct docker_err *err)
+{
+    (void)ud;
+    pthread_mutex_lock(&fk.lock);
+    struct fake_ct *c = fake_find(id);
+    if (!c || c->fail_stats) {
+        pthread_mutex_unlock(&fk.lock);
+        err->code = DOCKER_E_TRANSPORT;
+        snprintf(err->msg, sizeof(err->msg), "stats %s: connection reset", id);
+        return DOCKER_E_TRANSPORT;
+    }
+    memset(out, 0, sizeof(*out));
+    out->memory_usage = (uint64_t)c->usage;
+    out->memory_limit = (uint64_t)c->memory;
+    pthread_mutex_unlock(&fk.lock);
+    return DOCKER_OK;
+}
+
+static const struct engine_docker_ops fake_ops = {f_inspect, f_update, f_start,
+                                                  f_restart, f_list,   f_stats};
 
 static struct engine_opts base_opts(void)
 {
@@ -697,6 +719,66 @@ static void failed_scale_in_is_retried_later(void **state)
     engine_free(e);
 }
 
+static int64_t memory_of(struct fake_ct *c)
+{
+    pthread_mutex_lock(&fk.lock);
+    int64_t v = c->memory;
+    pthread_mutex_unlock(&fk.lock);
+    return v;
+}
+
+static void set_usage(struct fake_ct *c, int64_t usage, int fail_stats)
+{
+    pthread_mutex_lock(&fk.lock);
+    c->usage = usage;
+    c->fail_stats = fail_stats;
+    pthread_mutex_unlock(&fk.lock);
+}
+
+/* The workload grew into the scaled-out memory: shrinking to the baseline would OOM-kill it, so
+ * scale-in waits (shown in the state) and is tried again until the usage fits under 90 % of the
+ * baseline, even past --max-hold; unreadable usage postpones too. */
+static void memory_scale_in_waits_while_usage_is_above_baseline(void **state)
+{
+    struct engine_opts o = base_opts();
+    (void)state;
+    o.max_hold_ms = 300000; /* the alert never resolves: --max-hold makes it due */
+    struct fake_ct *c = fake_add("db", 512, 256 * MIB, true);
+    struct engine *e = start_engine(&o);
+    alert(e, "db", POLICY_SCALE_OUT, POLICY_MEMORY, "m1");
+    engine_wait_idle(e);
+    assert_int_equal(memory_of(c), 2 * GIB);
+    set_usage(c, 300 * MIB, 0);
+    advance(e, 300000); /* due, but 300 MiB in use */
+    assert_int_equal(memory_of(c), 2 * GIB);
+    assert_int_equal(updates(), 1);
+    char *js = engine_state_json(e, "db");
+    assert_non_null(js);
+    assert_non_null(strstr(js, "\"postponed\""));
+    assert_non_null(strstr(js, "above 90% of the baseline"));
+    free(js);
+    set_usage(c, 240 * MIB, 0); /* 240 MiB > 90 % of 256 MiB: still too close */
+    advance(e, 5000);
+    assert_int_equal(memory_of(c), 2 * GIB);
+    set_usage(c, 100 * MIB, 1); /* usage unknown: postponed as well */
+    advance(e, 5000);
+    assert_int_equal(memory_of(c), 2 * GIB);
+    set_usage(c, 300 * MIB, 0);
+    advance(e, 5000);
+    advance(e, 5000);
+    assert_int_equal(memory_of(c), 2 * GIB);
+    assert_int_equal(updates(), 1);
+    set_usage(c, 100 * MIB, 0); /* released: the next retry scales in */
+    advance(e, 1000);
+    advance(e, 5000);
+    assert_int_equal(memory_of(c), 256 * MIB);
+    assert_int_equal(updates(), 2);
+    js = engine_state_json(e, "db");
+    assert_non_null(strstr(js, "\"ok\""));
+    free(js);
+    engine_free(e);
+}
+
 static void dry_run_changes_nothing_but_reports(void **state)
 {
     struct engine_opts o = base_opts();
@@ -808,6 +890,7 @@ int main(void)
         cmocka_unit_test_setup(restart_starts_stopped_and_leaves_running, setup),
         cmocka_unit_test_setup(manual_errors_carry_status_codes, setup),
         cmocka_unit_test_setup(failed_scale_in_is_retried_later, setup),
+        cmocka_unit_test_setup(memory_scale_in_waits_while_usage_is_above_baseline, setup),
         cmocka_unit_test_setup(dry_run_changes_nothing_but_reports, setup),
         cmocka_unit_test_setup(state_survives_restart_and_overdue_scales_in, setup),
         cmocka_unit_test_setup(multibyte_text_in_the_state_file_survives_a_reload, setup),

@@ -89,7 +89,8 @@ static docker_code f_list(void *ud, struct docker_summary_list *out, struct dock
     return DOCKER_OK;
 }
 
-static const struct engine_docker_ops slow_ops = {f_inspect, f_update, f_start, f_start, f_list};
+static const struct engine_docker_ops slow_ops = {f_inspect, f_update, f_start,
+                                                  f_start,   f_list,   NULL};
 
 static struct config cfg;
 static struct engine *eng;
