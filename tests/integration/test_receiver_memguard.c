@@ -22,29 +22,6 @@
 
 static const char *const managed[] = {"trip.enable=true", NULL};
 
-static int64_t now_ms(void)
-{
-    return ts_now_ns() / 1000000;
-}
-
-static int64_t inspect_i64(const char *name, const char *fmt)
-{
-    char out[64] = "";
-    assert_int_equal(ts_docker_inspect(name, fmt, out, sizeof(out)), 0);
-    return strtoll(out, NULL, 10);
-}
-
-/* Polls until the inspected value equals want; returns the ms waited, or -1 after timeout_ms. */
-static int64_t wait_value(const char *name, const char *fmt, int64_t want, int timeout_ms)
-{
-    int64_t t0 = now_ms();
-    while (now_ms() - t0 <= timeout_ms) {
-        if (inspect_i64(name, fmt) == want)
-            return now_ms() - t0;
-        usleep(50000);
-    }
-    return -1;
-}
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
 {
@@ -106,7 +83,7 @@ static void scale_in_waits_until_the_workload_fits_the_baseline(void **state)
     assert_int_equal(ts_receiver_start(&r, args), 0);
 
     post_memory_alert(&r, name, "firing");
-    assert_true(wait_value(name, "{{.HostConfig.Memory}}", 512 * MIB, 5000) >= 0);
+    assert_true(ts_docker_wait_i64(name, "{{.HostConfig.Memory}}", 512 * MIB, 5000) >= 0);
     assert_int_equal(workload_get(ip, "/mem/hold?mb=300"), 200);
     post_memory_alert(&r, name, "resolved");
 
@@ -115,9 +92,9 @@ static void scale_in_waits_until_the_workload_fits_the_baseline(void **state)
     assert_true(
         ts_receiver_log_has(&r, "memory scale-in postponed: usage above the baseline limit", 8000));
     sleep(2);
-    assert_int_equal(inspect_i64(name, "{{.HostConfig.Memory}}"), 512 * MIB);
-    assert_int_equal(inspect_i64(name, "{{if .State.Running}}1{{else}}0{{end}}"), 1);
-    assert_int_equal(inspect_i64(name, "{{if .State.OOMKilled}}1{{else}}0{{end}}"), 0);
+    assert_int_equal(ts_docker_inspect_i64(name, "{{.HostConfig.Memory}}"), 512 * MIB);
+    assert_int_equal(ts_docker_inspect_i64(name, "{{if .State.Running}}1{{else}}0{{end}}"), 1);
+    assert_int_equal(ts_docker_inspect_i64(name, "{{if .State.OOMKilled}}1{{else}}0{{end}}"), 0);
     snprintf(path, sizeof(path), "/api/v1/containers/%s", name);
     assert_int_equal(ts_http_json(&r, "GET", path, NULL, NULL, rep), 0);
     assert_int_equal(rep->status, 200);
@@ -126,10 +103,10 @@ static void scale_in_waits_until_the_workload_fits_the_baseline(void **state)
 
     /* Released: the next retry (every 5 s) scales in. */
     assert_int_equal(workload_get(ip, "/mem/release"), 200);
-    int64_t waited = wait_value(name, "{{.HostConfig.Memory}}", 256 * MIB, 10000);
+    int64_t waited = ts_docker_wait_i64(name, "{{.HostConfig.Memory}}", 256 * MIB, 10000);
     print_message("scale-in %lld ms after the release\n", (long long)waited);
     assert_true(waited >= 0);
-    assert_int_equal(inspect_i64(name, "{{if .State.Running}}1{{else}}0{{end}}"), 1);
+    assert_int_equal(ts_docker_inspect_i64(name, "{{if .State.Running}}1{{else}}0{{end}}"), 1);
     free(rep);
     assert_int_equal(ts_receiver_stop(&r, false), 0);
 }

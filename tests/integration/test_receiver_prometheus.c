@@ -136,19 +136,12 @@ static void prom_stop(struct prom *p)
 
 static int64_t shares(const char *name)
 {
-    char out[32] = "";
-    assert_int_equal(ts_docker_inspect(name, "{{.HostConfig.CpuShares}}", out, sizeof(out)), 0);
-    return strtoll(out, NULL, 10);
+    return ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}");
 }
 
 static void post(const struct ts_receiver *r, const char *fixture, const char *name)
 {
-    struct ts_http_reply *rep = malloc(sizeof(*rep));
-    char *body = ts_fixture_for(fixture, name);
-    assert_int_equal(ts_http_json(r, "POST", "/webhook", NULL, body, rep), 0);
-    assert_int_equal(rep->status, 200);
-    free(body);
-    free(rep);
+    assert_int_equal(ts_receiver_post_fixture(r, fixture, name), 200);
 }
 
 static void scale_in_waits_while_prometheus_says_firing(void **state)

@@ -24,30 +24,19 @@ static int64_t now_ms(void)
 
 static int64_t shares(const char *name)
 {
-    char out[32] = "";
-    assert_int_equal(ts_docker_inspect(name, "{{.HostConfig.CpuShares}}", out, sizeof(out)), 0);
-    return strtoll(out, NULL, 10);
+    return ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}");
 }
 
+/* The moment (ms) the container's CpuShares reached want, or -1 after timeout_ms. */
 static int64_t wait_shares(const char *name, int64_t want, int timeout_ms)
 {
-    int64_t t0 = now_ms();
-    while (now_ms() - t0 <= timeout_ms) {
-        if (shares(name) == want)
-            return now_ms();
-        usleep(50000);
-    }
-    return -1;
+    int64_t waited = ts_docker_wait_i64(name, "{{.HostConfig.CpuShares}}", want, timeout_ms);
+    return waited < 0 ? -1 : now_ms();
 }
 
 static void post(const struct ts_receiver *r, const char *fixture, const char *name)
 {
-    struct ts_http_reply *rep = malloc(sizeof(*rep));
-    char *body = ts_fixture_for(fixture, name);
-    assert_int_equal(ts_http_json(r, "POST", "/webhook", NULL, body, rep), 0);
-    assert_int_equal(rep->status, 200);
-    free(body);
-    free(rep);
+    assert_int_equal(ts_receiver_post_fixture(r, fixture, name), 200);
 }
 
 /* Scaled out with a 3 s duration, resolved, then kill -9 and restart at once: scale-in still

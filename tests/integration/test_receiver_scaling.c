@@ -26,24 +26,6 @@ static int64_t now_ms(void)
     return ts_now_ns() / 1000000;
 }
 
-static int64_t inspect_i64(const char *name, const char *fmt)
-{
-    char out[64] = "";
-    assert_int_equal(ts_docker_inspect(name, fmt, out, sizeof(out)), 0);
-    return strtoll(out, NULL, 10);
-}
-
-/* Polls until the inspected value equals want; returns the ms waited, or -1 after timeout_ms. */
-static int64_t wait_value(const char *name, const char *fmt, int64_t want, int timeout_ms)
-{
-    int64_t t0 = now_ms();
-    while (now_ms() - t0 <= timeout_ms) {
-        if (inspect_i64(name, fmt) == want)
-            return now_ms() - t0;
-        usleep(50000);
-    }
-    return -1;
-}
 
 /* The kernel's values follow inspect by a few ms (the daemon saves its config, then runc writes
  * the cgroup): poll them too. */
@@ -124,10 +106,10 @@ static void cpu_round_trip(int baseline)
     assert_int_equal(ts_receiver_start(&r, args), 0);
     int64_t fired = now_ms();
     post_fixture(&r, "alertmanager-0.25-firing.json", name);
-    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", 1024, 5000) >= 0);
+    assert_true(ts_docker_wait_i64(name, "{{.HostConfig.CpuShares}}", 1024, 5000) >= 0);
     assert_int_equal(wait_cgroup(cgroup_cpu, id, cpu_want(1024), 3000), cpu_want(1024));
     post_fixture(&r, "alertmanager-0.25-resolved.json", name);
-    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", baseline, 6000) >= 0);
+    assert_true(ts_docker_wait_i64(name, "{{.HostConfig.CpuShares}}", baseline, 6000) >= 0);
     int64_t took = now_ms() - fired;
     assert_true(took >= 1900); /* not before the scale duration */
     print_message("back to %d shares %lld ms after the firing webhook\n", baseline,
@@ -161,15 +143,15 @@ static void memory_1g_to_2g_and_back_keeps_swap_consistent(void **state)
     ts_docker_name(name, sizeof(name), "mem");
     assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, "--memory", "1g", NULL),
                      0);
-    assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
+    assert_int_equal(ts_docker_inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
     assert_int_equal(ts_receiver_start(&r, args), 0);
     post_memory_alert(&r, name, "firing");
-    assert_true(wait_value(name, "{{.HostConfig.Memory}}", 2 * GIB, 5000) >= 0);
-    assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 4 * GIB);
+    assert_true(ts_docker_wait_i64(name, "{{.HostConfig.Memory}}", 2 * GIB, 5000) >= 0);
+    assert_int_equal(ts_docker_inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 4 * GIB);
     assert_int_equal(wait_cgroup(cgroup_mem, id, 2 * GIB, 3000), 2 * GIB);
     post_memory_alert(&r, name, "resolved");
-    assert_true(wait_value(name, "{{.HostConfig.Memory}}", GIB, 6000) >= 0);
-    assert_int_equal(inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
+    assert_true(ts_docker_wait_i64(name, "{{.HostConfig.Memory}}", GIB, 6000) >= 0);
+    assert_int_equal(ts_docker_inspect_i64(name, "{{.HostConfig.MemorySwap}}"), 2 * GIB);
     assert_int_equal(wait_cgroup(cgroup_mem, id, GIB, 3000), GIB);
     assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
@@ -213,7 +195,7 @@ static void hundred_identical_webhooks_make_one_update(void **state)
         pthread_join(th[i], NULL);
         assert_int_equal(p[i].status, 200);
     }
-    assert_true(wait_value(name, "{{.HostConfig.CpuShares}}", 1024, 5000) >= 0);
+    assert_true(ts_docker_wait_i64(name, "{{.HostConfig.CpuShares}}", 1024, 5000) >= 0);
     assert_int_equal(ts_docker_events(name, t0, 3000, events, sizeof(events)), 0);
     int updates = 0;
     for (const char *s = strstr(events, " update"); s; s = strstr(s + 1, " update"))
@@ -246,7 +228,7 @@ static void dry_run_changes_nothing(void **state)
     assert_non_null(strstr(rep->body, "\"scaled_out\": true")); /* what it would do */
     post_fixture(&r, "alertmanager-0.25-resolved.json", name);
     assert_true(ts_receiver_log_has(&r, "would scale in (dry run)", 5000));
-    assert_int_equal(inspect_i64(name, "{{.HostConfig.CpuShares}}"), 512);
+    assert_int_equal(ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}"), 512);
     assert_int_equal(ts_docker_events(name, t0, 500, events, sizeof(events)), 0);
     assert_null(strstr(events, "update"));
     free(rep);

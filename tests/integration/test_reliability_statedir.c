@@ -97,9 +97,7 @@ static void fill(const char *dir)
 
 static int64_t shares(const char *name)
 {
-    char out[64] = "";
-    assert_int_equal(ts_docker_inspect(name, "{{.HostConfig.CpuShares}}", out, sizeof(out)), 0);
-    return strtoll(out, NULL, 10);
+    return ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}");
 }
 
 static long scale(const struct ts_receiver *r, const char *name, const char *body,

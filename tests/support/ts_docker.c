@@ -492,3 +492,25 @@ int64_t ts_docker_event_time(const char *events, const char *action, int64_t fro
     }
     return -1;
 }
+
+int64_t ts_docker_inspect_i64(const char *target, const char *format)
+{
+    char out[64] = "";
+
+    assert_int_equal(ts_docker_inspect(target, format, out, sizeof(out)), 0);
+    return strtoll(out, NULL, 10);
+}
+
+int64_t ts_docker_wait_i64(const char *target, const char *format, int64_t want, int timeout_ms)
+{
+    int64_t t0 = ts_now_ns() / 1000000;
+    int64_t waited = 0;
+
+    while (waited <= timeout_ms) {
+        if (ts_docker_inspect_i64(target, format) == want)
+            return waited;
+        usleep(50000);
+        waited = ts_now_ns() / 1000000 - t0;
+    }
+    return -1;
+}

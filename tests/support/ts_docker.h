@@ -84,6 +84,10 @@ int64_t ts_cgroup_weight_from_shares(int64_t shares);
 
 /* Wall clock in nanoseconds since the epoch. */
 int64_t ts_now_ns(void);
+/* The integer `docker inspect -f format target` prints; fails the test when inspect fails. */
+int64_t ts_docker_inspect_i64(const char *target, const char *format);
+/* Polls that integer every 50 ms until it equals want: the ms waited, or -1 after timeout_ms. */
+int64_t ts_docker_wait_i64(const char *target, const char *format, int64_t want, int timeout_ms);
 /* The daemon's events for one container between since_ns and since_ns + window_ms (blocks until
  * that moment has passed), one "timeNano action" line each, in order, into out. Use it as:
  * t0 = ts_now_ns(); act; ts_docker_events(name, t0, 1500, buf, sizeof buf). Returns the docker exit

@@ -302,3 +302,17 @@ char *ts_fixture_for(const char *fixture, const char *container)
     free(text);
     return out;
 }
+
+long ts_receiver_post_fixture(const struct ts_receiver *r, const char *fixture,
+                              const char *container)
+{
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    char *body = ts_fixture_for(fixture, container);
+    long status = -1;
+
+    if (rep && body && ts_http_json(r, "POST", "/webhook", NULL, body, rep) == 0)
+        status = rep->status;
+    free(body);
+    free(rep);
+    return status;
+}

@@ -58,5 +58,8 @@ int ts_http_json(const struct ts_receiver *r, const char *method, const char *pa
 /* A fixture from $TRIP_SAMPLES_DIR with every `"name": "user"` label replaced by container. Caller
  * frees. NULL when the fixture is missing. */
 char *ts_fixture_for(const char *fixture, const char *container);
+/* Posts that fixture to /webhook (no token); returns the HTTP status, -1 when nothing answered. */
+long ts_receiver_post_fixture(const struct ts_receiver *r, const char *fixture,
+                              const char *container);
 
 #endif
