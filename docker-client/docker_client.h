@@ -30,6 +30,7 @@ typedef enum docker_code {
     DOCKER_E_SERVER,       /* 5xx, or any other unexpected HTTP status */
     DOCKER_E_MALFORMED,    /* the reply could not be parsed or lacks a required field */
     DOCKER_E_TOOBIG,       /* the reply exceeded the configured maximum size */
+    DOCKER_E_NO_SWARM,     /* 503 on a service call: this node is not a swarm manager */
 } docker_code;
 
 struct docker_err {
@@ -243,5 +244,71 @@ void docker_events_cancel(struct docker_cancel *k);
 docker_code docker_events_stream(struct docker_client *c, const struct docker_events_filter *f,
                                  docker_event_fn fn, void *ud, struct docker_cancel *k,
                                  struct docker_err *err);
+
+/* ---- Swarm services (a swarm manager node; see docs/docker-engine.md) ----
+ * A service is changed by sending its whole Spec back with the Version.Index it was read at
+ * (optimistic concurrency): when someone else updated it meanwhile, the daemon refuses the update
+ * ("update out of sequence") and docker_service_update() returns DOCKER_E_CONFLICT; the caller
+ * re-reads and decides again, never overwrites blindly. On a node that is not a swarm manager the
+ * service calls return DOCKER_E_NO_SWARM (the daemon's 503). */
+
+/* TaskTemplate.Resources; 0 means "not set". */
+struct docker_service_resources {
+    int64_t limit_nano_cpus;   /* Limits.NanoCPUs (1e9 = one CPU) */
+    int64_t limit_memory;      /* Limits.MemoryBytes */
+    int64_t reserve_nano_cpus; /* Reservations.NanoCPUs */
+    int64_t reserve_memory;    /* Reservations.MemoryBytes */
+};
+
+struct docker_service {
+    char id[65];
+    char name[256];          /* Spec.Name */
+    char image[512];         /* Spec.TaskTemplate.ContainerSpec.Image */
+    uint64_t version;        /* Version.Index, sent back by docker_service_update() */
+    bool global;             /* Mode.Global (or GlobalJob): never scaled horizontally */
+    int64_t replicas;        /* Mode.Replicated.Replicas; 0 for global services */
+    struct docker_service_resources res;
+    struct docker_labels labels; /* Spec.Labels: the service's own labels (not its tasks') */
+    char *spec;              /* the Spec object as compact JSON text (owned) */
+};
+/* Frees what the struct owns (labels, spec). NULL-safe. */
+void docker_service_free(struct docker_service *s);
+
+/* GET /services/{id}. id may be a name or an id (same escaping and refusals as containers).
+ * DOCKER_E_NOT_FOUND for an unknown service, DOCKER_E_NO_SWARM when this node is not a manager. */
+docker_code docker_service_inspect(struct docker_client *c, const char *id,
+                                   struct docker_service *out, struct docker_err *err);
+
+struct docker_service_list {
+    struct docker_service *v;
+    size_t n;
+};
+void docker_service_list_free(struct docker_service_list *l);
+/* GET /services?filters={"label":[...]} (label_filters as for docker_container_list). */
+docker_code docker_service_list(struct docker_client *c, const char *const *label_filters,
+                                struct docker_service_list *out, struct docker_err *err);
+
+/* What to change; a field is changed only when its has_ flag is set. Everything else in the spec
+ * is sent back exactly as read. */
+struct docker_service_change {
+    bool has_replicas;
+    int64_t replicas; /* refused (DOCKER_E_INVALID) for a global service or a negative value */
+    bool has_resources;
+    struct docker_service_resources res; /* the four values replace the current ones; 0 unsets */
+};
+/* POST /services/{cur->id}/update?version={cur->version} with cur->spec changed by chg.
+ * DOCKER_E_CONFLICT when the service changed since cur was read (re-inspect and decide again),
+ * DOCKER_E_NOT_FOUND when it is gone, DOCKER_E_BAD_REQUEST when the daemon refuses the values. */
+docker_code docker_service_update(struct docker_client *c, const struct docker_service *cur,
+                                  const struct docker_service_change *chg, struct docker_err *err);
+
+/* Tasks of a service whose desired state is running, and how many of them are running now
+ * (GET /tasks?filters={"service":[id],"desired-state":["running"]}). */
+struct docker_service_tasks {
+    int desired; /* tasks the orchestrator wants running */
+    int running; /* of those, Status.State == "running" */
+};
+docker_code docker_service_tasks(struct docker_client *c, const char *service_id,
+                                 struct docker_service_tasks *out, struct docker_err *err);
 
 #endif

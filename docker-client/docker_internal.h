@@ -48,6 +48,26 @@ docker_code docker_container_path(const char *ver, const char *id, const char *a
                                   const char *query, const char *what, char *out, size_t len,
                                   struct docker_err *err);
 
+/* "/v<ver>/services/<escaped id>[/<action>][?<query>]" (action may be NULL) into out; the same
+ * refusals as docker_container_path(). */
+docker_code docker_service_path(const char *ver, const char *id, const char *action,
+                                const char *query, const char *what, char *out, size_t len,
+                                struct docker_err *err);
+/* Full path for GET /services with label filters, URL-escaped, into out. */
+docker_code docker_service_list_path(const char *ver, const char *const *label_filters, char *out,
+                                     size_t len, struct docker_err *err);
+/* Full path for GET /tasks?filters={"desired-state":["running"],"service":[service]}. */
+docker_code docker_tasks_path(const char *ver, const char *service, char *out, size_t len,
+                              struct docker_err *err);
+/* Body of POST /services/{id}/update: cur->spec with only what chg names replaced
+ * (Mode.Replicated.Replicas; TaskTemplate.Resources.{Limits,Reservations}.{NanoCPUs,MemoryBytes},
+ * 0 removing the key); every other member is sent back as read. Caller frees *out.
+ * DOCKER_E_INVALID for no change, a negative value, replicas on a global (or otherwise not
+ * replicated) service, or no spec; E_MALFORMED when cur->spec is not a usable JSON object. */
+docker_code docker_service_spec_apply(const struct docker_service *cur,
+                                      const struct docker_service_change *chg, char **out,
+                                      struct docker_err *err);
+
 /* JSON filters {"label":[...]} for GET /containers/json, or NULL when label_filters is NULL or
  * empty. Caller frees. *code gets DOCKER_E_INVALID for an empty entry, E_NOMEM on allocation. */
 char *docker_list_filters_json(const char *const *label_filters, docker_code *code);
@@ -70,6 +90,11 @@ docker_code docker_code_for_status(long status);
 docker_code docker_reply_error(long status, const char *body, size_t len, const char *what,
                                struct docker_err *err);
 
+/* docker_reply_error() for service calls: 503 (not a swarm manager) is DOCKER_E_NO_SWARM, and
+ * 500 "... update out of sequence" (a stale Version.Index) is DOCKER_E_CONFLICT. */
+docker_code docker_service_reply_error(long status, const char *body, size_t len, const char *what,
+                                       struct docker_err *err);
+
 /* Reply parsers: body need not be NUL-terminated. DOCKER_E_MALFORMED (with what failed) for
  * invalid or truncated JSON or a missing required field; out is left empty (nothing to free). */
 docker_code docker_parse_inspect(const char *body, size_t len, struct docker_container *out,
@@ -81,6 +106,14 @@ docker_code docker_parse_version(const char *body, size_t len, struct docker_ver
 docker_code docker_parse_info(const char *body, size_t len, struct docker_info *out,
                               struct docker_err *err);
 docker_code docker_parse_stats(const char *body, size_t len, struct docker_stats *out,
+                               struct docker_err *err);
+
+/* GET /services/{id}, GET /services and GET /tasks replies. Spec is kept as compact JSON. */
+docker_code docker_parse_service(const char *body, size_t len, struct docker_service *out,
+                                 struct docker_err *err);
+docker_code docker_parse_service_list(const char *body, size_t len, struct docker_service_list *out,
+                                      struct docker_err *err);
+docker_code docker_parse_tasks(const char *body, size_t len, struct docker_service_tasks *out,
                                struct docker_err *err);
 
 /* Frees the strings and array of l; leaves it empty. NULL-safe. */

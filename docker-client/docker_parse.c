@@ -454,3 +454,145 @@ int docker_linebuf_feed(struct docker_linebuf *lb, const char *data, size_t n, d
     }
     return 0;
 }
+
+void docker_service_free(struct docker_service *s)
+{
+    if (!s)
+        return;
+    docker_labels_free(&s->labels);
+    free(s->spec);
+    s->spec = NULL;
+}
+
+void docker_service_list_free(struct docker_service_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        docker_service_free(&l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static void parse_service_resources(json_t *res, struct docker_service_resources *out)
+{
+    json_t *lim = json_object_get(res, "Limits");
+    json_t *rsv = json_object_get(res, "Reservations");
+
+    out->limit_nano_cpus = get_i64(lim, "NanoCPUs");
+    out->limit_memory = get_i64(lim, "MemoryBytes");
+    out->reserve_nano_cpus = get_i64(rsv, "NanoCPUs");
+    out->reserve_memory = get_i64(rsv, "MemoryBytes");
+}
+
+/* One service object into out (zeroed first). MALFORMED when ID, Version.Index or Spec.Name is
+ * missing, NOMEM on allocation failure; out then owns nothing. */
+static docker_code parse_service(json_t *it, struct docker_service *out)
+{
+    const char *id = json_string_value(json_object_get(it, "ID"));
+    json_t *ver = json_object_get(json_object_get(it, "Version"), "Index");
+    json_t *spec = json_object_get(it, "Spec");
+    const char *name = json_string_value(json_object_get(spec, "Name"));
+    json_t *tt = json_object_get(spec, "TaskTemplate");
+    json_t *mode = json_object_get(spec, "Mode");
+    docker_code code;
+
+    memset(out, 0, sizeof(*out));
+    if (!id || !*id || strlen(id) >= sizeof(out->id) || !json_is_integer(ver) ||
+        json_integer_value(ver) < 0 || !name)
+        return DOCKER_E_MALFORMED;
+    snprintf(out->id, sizeof(out->id), "%s", id);
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    copy_str(json_object_get(tt, "ContainerSpec"), "Image", out->image, sizeof(out->image));
+    out->version = (uint64_t)json_integer_value(ver);
+    out->global = json_object_get(mode, "Global") || json_object_get(mode, "GlobalJob");
+    out->replicas = get_i64(json_object_get(mode, "Replicated"), "Replicas");
+    parse_service_resources(json_object_get(tt, "Resources"), &out->res);
+    code = parse_labels(json_object_get(spec, "Labels"), &out->labels);
+    if (code != DOCKER_OK)
+        return code;
+    out->spec = json_dumps(spec, JSON_COMPACT);
+    if (!out->spec) {
+        docker_labels_free(&out->labels);
+        return DOCKER_E_NOMEM;
+    }
+    return DOCKER_OK;
+}
+
+docker_code docker_parse_service(const char *body, size_t len, struct docker_service *out,
+                                 struct docker_err *err)
+{
+    json_t *root = load(body, len, JSON_OBJECT, "inspect service", err);
+    docker_code code;
+
+    memset(out, 0, sizeof(*out));
+    if (!root)
+        return DOCKER_E_MALFORMED;
+    code = parse_service(root, out);
+    json_decref(root);
+    if (code != DOCKER_OK)
+        return docker_err_set(err, code, 0, "inspect service: %s",
+                              code == DOCKER_E_NOMEM ? "out of memory"
+                                                     : "reply lacks ID, Version.Index or Spec.Name");
+    return DOCKER_OK;
+}
+
+docker_code docker_parse_service_list(const char *body, size_t len, struct docker_service_list *out,
+                                      struct docker_err *err)
+{
+    json_t *root = load(body, len, JSON_ARRAY, "list services", err);
+    docker_code code = DOCKER_OK;
+    size_t n;
+
+    out->v = NULL;
+    out->n = 0;
+    if (!root)
+        return DOCKER_E_MALFORMED;
+    n = json_array_size(root);
+    if (n > 0) {
+        out->v = calloc(n, sizeof(*out->v));
+        if (!out->v)
+            code = DOCKER_E_NOMEM;
+    }
+    for (size_t i = 0; i < n && code == DOCKER_OK; i++) {
+        code = parse_service(json_array_get(root, i), &out->v[i]);
+        out->n = i + 1;
+    }
+    json_decref(root);
+    if (code != DOCKER_OK) {
+        docker_service_list_free(out);
+        return docker_err_set(err, code, 0, "list services: %s",
+                              code == DOCKER_E_NOMEM ? "out of memory"
+                                                     : "entry lacks ID, Version.Index or Spec.Name");
+    }
+    return DOCKER_OK;
+}
+
+docker_code docker_parse_tasks(const char *body, size_t len, struct docker_service_tasks *out,
+                               struct docker_err *err)
+{
+    json_t *root = load(body, len, JSON_ARRAY, "tasks", err);
+    json_t *it;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    if (!root)
+        return DOCKER_E_MALFORMED;
+    json_array_foreach(root, i, it)
+    {
+        const char *state = json_string_value(json_object_get(json_object_get(it, "Status"),
+                                                               "State"));
+
+        if (!json_is_object(it) || !state) {
+            json_decref(root);
+            memset(out, 0, sizeof(*out));
+            return docker_err_set(err, DOCKER_E_MALFORMED, 0, "tasks: entry lacks Status.State");
+        }
+        out->desired++;
+        if (strcmp(state, "running") == 0)
+            out->running++;
+    }
+    json_decref(root);
+    return DOCKER_OK;
+}

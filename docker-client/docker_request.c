@@ -39,6 +39,8 @@ const char *docker_code_name(docker_code code)
         return "malformed";
     case DOCKER_E_TOOBIG:
         return "toobig";
+    case DOCKER_E_NO_SWARM:
+        return "no_swarm";
     }
     return "unknown";
 }
@@ -207,28 +209,45 @@ docker_code docker_escape(const char *s, char *out, size_t len, struct docker_er
     return DOCKER_OK;
 }
 
-docker_code docker_container_path(const char *ver, const char *id, const char *action,
-                                  const char *query, const char *what, char *out, size_t len,
-                                  struct docker_err *err)
+/* "/v<ver>/<kind>s/<escaped id>[/<action>][?<query>]"; kind names the object in messages. */
+static docker_code object_path(const char *ver, const char *kind, const char *id,
+                               const char *action, const char *query, const char *what, char *out,
+                               size_t len, struct docker_err *err)
 {
     char esc[DOCKER_PATH_MAX];
     docker_code code;
     int n;
 
     /* "." and ".." survive escaping unchanged and are dot segments; the daemon decodes "%2F" and
-     * redirects the cleaned path. No container name or id holds a '/': refuse those outright. */
+     * redirects the cleaned path. No container or service name or id holds a '/': refuse those
+     * outright. */
     if (!id || !*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0 || strchr(id, '/'))
-        return docker_err_set(err, DOCKER_E_INVALID, 0, "%s: invalid container name or id",
-                              what ? what : action);
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "%s: invalid %s name or id",
+                              what ? what : action, kind);
     code = docker_escape(id, esc, sizeof(esc), err);
     if (code != DOCKER_OK)
         return code;
-    n = snprintf(out, len, "/v%s/containers/%s/%s%s%s", ver, esc, action, query ? "?" : "",
-                 query ? query : "");
+    n = snprintf(out, len, "/v%s/%ss/%s%s%s%s%s", ver, kind, esc, action ? "/" : "",
+                 action ? action : "", query ? "?" : "", query ? query : "");
     if (n < 0 || (size_t)n >= len)
         return docker_err_set(err, DOCKER_E_TOOBIG, 0, "%s: request path too long",
                               what ? what : action);
     return DOCKER_OK;
+}
+
+docker_code docker_container_path(const char *ver, const char *id, const char *action,
+                                  const char *query, const char *what, char *out, size_t len,
+                                  struct docker_err *err)
+{
+    return object_path(ver, "container", id, action, query, what, out, len, err);
+}
+
+docker_code docker_service_path(const char *ver, const char *id, const char *action,
+                                const char *query, const char *what, char *out, size_t len,
+                                struct docker_err *err)
+{
+    return object_path(ver, "service", id, action, query, what ? what : "service", out, len,
+                       err);
 }
 
 /* Appends every string of a NULL-terminated list to a new JSON array under key in obj. */
@@ -303,6 +322,46 @@ docker_code docker_list_path(const char *ver, const char *const *label_filters, 
                               code == DOCKER_E_NOMEM ? "cannot build" : "empty or invalid");
     snprintf(out, len, "/v%s/containers/json?all=%d", ver, all ? 1 : 0);
     code = append_filters(out, len, "&", json, err);
+    free(json);
+    return code;
+}
+
+docker_code docker_service_list_path(const char *ver, const char *const *label_filters, char *out,
+                                     size_t len, struct docker_err *err)
+{
+    docker_code code;
+    char *json = docker_list_filters_json(label_filters, &code);
+
+    if (code != DOCKER_OK)
+        return docker_err_set(err, code, 0, "list services: %s label filter",
+                              code == DOCKER_E_NOMEM ? "cannot build" : "empty or invalid");
+    snprintf(out, len, "/v%s/services", ver);
+    code = append_filters(out, len, "?", json, err);
+    free(json);
+    return code;
+}
+
+docker_code docker_tasks_path(const char *ver, const char *service, char *out, size_t len,
+                              struct docker_err *err)
+{
+    const char *const svc[] = {service, NULL};
+    const char *const running[] = {"running", NULL};
+    json_t *obj;
+    docker_code code;
+    char *json;
+
+    if (!service || !*service)
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "tasks: empty service name or id");
+    obj = json_object();
+    code = obj ? add_list(obj, "service", svc) : DOCKER_E_NOMEM;
+    if (code == DOCKER_OK)
+        code = add_list(obj, "desired-state", running);
+    json = obj ? dump_filters(obj, &code) : NULL;
+    if (code != DOCKER_OK)
+        return docker_err_set(err, code, 0, "tasks %.64s: %s filter", service,
+                              code == DOCKER_E_NOMEM ? "cannot build" : "invalid");
+    snprintf(out, len, "/v%s/tasks", ver);
+    code = append_filters(out, len, "?", json, err);
     free(json);
     return code;
 }
@@ -414,4 +473,143 @@ docker_code docker_reply_error(long status, const char *body, size_t len, const 
         snprintf(text, sizeof(text), "HTTP %ld", status);
     json_decref(root);
     return docker_err_set(err, code, (int)status, "%s: %s", what, text);
+}
+
+docker_code docker_service_reply_error(long status, const char *body, size_t len, const char *what,
+                                       struct docker_err *err)
+{
+    struct docker_err e = {0};
+    docker_code code = docker_reply_error(status, body, len, what, &e);
+
+    /* measured on Docker 20.10 (docs/docker-engine.md): a stale or future ?version= is refused
+     * with 500 "rpc error: code = Unknown desc = update out of sequence"; a node that is not a
+     * manager answers every service call with 503 */
+    if (status == 503)
+        code = DOCKER_E_NO_SWARM;
+    else if (status == 500 && strstr(e.msg, "update out of sequence"))
+        code = DOCKER_E_CONFLICT;
+    return docker_err_set(err, code, (int)status, "%s", e.msg);
+}
+
+/* Sets obj[key] to v, or removes it when v is 0. */
+static int set_or_del(json_t *obj, const char *key, int64_t v)
+{
+    if (v == 0) {
+        json_object_del(obj, key); /* fails only when absent: nothing to remove */
+        return 0;
+    }
+    return json_object_set_new(obj, key, json_integer(v));
+}
+
+/* res[key] = {NanoCPUs: cpus, MemoryBytes: mem}, other members of res[key] kept; an object left
+ * empty is removed. -1 on allocation failure or when res[key] is not an object. */
+static int set_pair(json_t *res, const char *key, int64_t cpus, int64_t mem)
+{
+    json_t *obj = json_object_get(res, key);
+
+    if (obj && json_is_null(obj)) {
+        json_object_del(res, key);
+        obj = NULL;
+    }
+    if (!obj && cpus == 0 && mem == 0)
+        return 0;
+    if (!obj) {
+        obj = json_object();
+        if (!obj || json_object_set_new(res, key, obj) != 0)
+            return -1;
+    }
+    if (!json_is_object(obj) || set_or_del(obj, "NanoCPUs", cpus) != 0 ||
+        set_or_del(obj, "MemoryBytes", mem) != 0)
+        return -1;
+    if (json_object_size(obj) == 0)
+        json_object_del(res, key);
+    return 0;
+}
+
+/* The object at parent[key], created when absent or null; NULL when it is something else. */
+static json_t *child_object(json_t *parent, const char *key)
+{
+    json_t *obj = json_object_get(parent, key);
+
+    if (obj && !json_is_null(obj))
+        return json_is_object(obj) ? obj : NULL;
+    obj = json_object();
+    if (!obj || json_object_set_new(parent, key, obj) != 0)
+        return NULL;
+    return obj;
+}
+
+static docker_code apply_resources(json_t *spec, const struct docker_service_resources *r)
+{
+    json_t *res = child_object(child_object(spec, "TaskTemplate"), "Resources");
+
+    if (!res || set_pair(res, "Limits", r->limit_nano_cpus, r->limit_memory) != 0 ||
+        set_pair(res, "Reservations", r->reserve_nano_cpus, r->reserve_memory) != 0)
+        return DOCKER_E_MALFORMED;
+    return DOCKER_OK;
+}
+
+/* Refusals that need no request: nothing to change, negative values, scaling a global service. */
+static docker_code check_change(const struct docker_service *cur,
+                                const struct docker_service_change *chg, struct docker_err *err)
+{
+    const struct docker_service_resources *r = &chg->res;
+    const char *name = cur->name[0] ? cur->name : cur->id;
+
+    if (!chg->has_replicas && !chg->has_resources)
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "update service %.64s: no field to change",
+                              name);
+    if (chg->has_replicas && cur->global)
+        return docker_err_set(err, DOCKER_E_INVALID, 0,
+                              "update service %.64s: a global service has no replica count", name);
+    if ((chg->has_replicas && chg->replicas < 0) ||
+        (chg->has_resources && (r->limit_nano_cpus < 0 || r->limit_memory < 0 ||
+                                r->reserve_nano_cpus < 0 || r->reserve_memory < 0)))
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "update service %.64s: negative value",
+                              name);
+    if (!cur->spec)
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "update service %.64s: no spec read",
+                              name);
+    return DOCKER_OK;
+}
+
+docker_code docker_service_spec_apply(const struct docker_service *cur,
+                                      const struct docker_service_change *chg, char **out,
+                                      struct docker_err *err)
+{
+    docker_code code = DOCKER_OK;
+    json_t *spec;
+    json_t *rep;
+
+    *out = NULL;
+    if (!cur || !chg)
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "update service: no service or change");
+    code = check_change(cur, chg, err);
+    if (code != DOCKER_OK)
+        return code;
+    spec = json_loads(cur->spec, 0, NULL);
+    if (!json_is_object(spec)) {
+        json_decref(spec);
+        return docker_err_set(err, DOCKER_E_MALFORMED, 0, "update service %.64s: invalid spec",
+                              cur->name);
+    }
+    rep = json_object_get(json_object_get(spec, "Mode"), "Replicated");
+    if (chg->has_replicas && !json_is_object(rep))
+        code = docker_err_set(err, DOCKER_E_INVALID, 0,
+                              "update service %.64s: not a replicated service", cur->name);
+    else if (chg->has_replicas && json_object_set_new(rep, "Replicas", json_integer(chg->replicas)))
+        code = docker_err_set(err, DOCKER_E_NOMEM, 0, "update service %.64s: out of memory",
+                              cur->name);
+    if (code == DOCKER_OK && chg->has_resources && apply_resources(spec, &chg->res) != DOCKER_OK)
+        code = docker_err_set(err, DOCKER_E_MALFORMED, 0,
+                              "update service %.64s: spec has no usable TaskTemplate.Resources",
+                              cur->name);
+    if (code == DOCKER_OK) {
+        *out = json_dumps(spec, JSON_COMPACT);
+        if (!*out)
+            code = docker_err_set(err, DOCKER_E_NOMEM, 0, "update service %.64s: out of memory",
+                                  cur->name);
+    }
+    json_decref(spec);
+    return code;
 }
