@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -34,7 +35,7 @@
 struct row {
     char what[96];
     char want[96];
-    char got[200];
+    char got[400];
     bool pass;
 };
 
@@ -303,8 +304,9 @@ static void hanging_daemon_times_out_clearly_and_http_keeps_answering(void **sta
 
 /* ---- Docker slow, then gone, mid-run ---- */
 
-/* cpu.scaled_out of container name in <state dir>/state.json: 1, 0, or -1 when absent. */
-static int state_scaled_out(const struct ts_receiver *rx, const char *name)
+/* <resource>.scaled_out of container name in <state dir>/state.json: 1, 0, or -1 when the
+ * container has no entry. */
+static int state_res_scaled_out(const struct ts_receiver *rx, const char *name, const char *res)
 {
     char path[256];
     json_error_t jerr;
@@ -316,10 +318,16 @@ static int state_scaled_out(const struct ts_receiver *rx, const char *name)
         json_t *c = json_array_get(arr, i);
         const char *n = json_string_value(json_object_get(c, "name"));
         if (n && strcmp(n, name) == 0)
-            v = json_is_true(json_object_get(json_object_get(c, "cpu"), "scaled_out"));
+            v = json_is_true(json_object_get(json_object_get(c, res), "scaled_out"));
     }
     json_decref(o);
     return v;
+}
+
+/* cpu.scaled_out of container name in <state dir>/state.json: 1, 0, or -1 when absent. */
+static int state_scaled_out(const struct ts_receiver *rx, const char *name)
+{
+    return state_res_scaled_out(rx, name, "cpu");
 }
 
 static void docker_lost_mid_run_keeps_state_and_scales_in_when_back(void **state)
@@ -453,6 +461,299 @@ static void container_removed_after_scale_out_is_dropped_others_unaffected(void 
     assert_int_equal(stopped, 0);
 }
 
+/* ---- an update the daemon refuses ---- */
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * n;
+}
+
+/* GET http://<ip>:8000<path> of the workload; the HTTP status, 0 when none. */
+static long workload_get(const char *ip, const char *path)
+{
+    char u[256];
+    long status = 0;
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    snprintf(u, sizeof(u), "http://%s:8000%s", ip, path);
+    curl_easy_setopt(c, CURLOPT_URL, u);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/* Sum of every series of a metric family whose line starts with prefix (e.g.
+ * "trip_docker_errors_total{" or "trip_actions_total{kind=\"scale_out_memory\",result=\"error\"}"). */
+static int64_t metric_sum(const struct ts_receiver *rx, const char *prefix)
+{
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    int64_t sum = 0;
+    assert_non_null(rep);
+    assert_int_equal(ts_http(rx, "GET", "/metrics", NULL, NULL, 0, rep), 0);
+    for (const char *p = strstr(rep->body, prefix); p; p = strstr(p + 1, prefix)) {
+        if (p != rep->body && p[-1] != '\n')
+            continue;
+        const char *sp = strchr(p, ' ');
+        if (sp)
+            sum += strtoll(sp + 1, NULL, 10);
+    }
+    free(rep);
+    return sum;
+}
+
+/* Writes v into the container's cgroup v1 memory file; 0 or -1. */
+static int cgroup_write(const char *id, const char *file, int64_t v)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/docker/%s/%s", id, file);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return -1;
+    }
+    int rc = fprintf(f, "%lld\n", (long long)v) > 0 ? 0 : -1;
+    return fclose(f) == 0 ? rc : -1;
+}
+
+/* GET /api/v1/containers/<name> parsed; caller decrefs. */
+static json_t *api_state(const struct ts_receiver *rx, const char *name, long *status)
+{
+    char path[256];
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    assert_non_null(rep);
+    snprintf(path, sizeof(path), "/api/v1/containers/%s", name);
+    assert_int_equal(ts_http_json(rx, "GET", path, TOKEN, NULL, rep), 0);
+    *status = rep->status;
+    json_t *o = json_loads(rep->body, 0, NULL);
+    free(rep);
+    return o;
+}
+
+#define MIB ((int64_t)1024 * 1024)
+
+static void update_refused_by_the_daemon_is_reported_and_not_recorded(void **state)
+{
+    struct ts_receiver rx;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    const char *args[] = {"--token", TOKEN, "--docker-host", url, "--memory", "128m", NULL};
+    char name[128], id[80], ip[64] = "", body[600], needle[300], before[256], after[256];
+    const char *fmt = "mem={{.HostConfig.Memory}} swap={{.HostConfig.MemorySwap}} "
+                      "running={{.State.Running}} started={{.State.StartedAt}}";
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    if (ts_cgroup_version() != 1) {
+        /* cgroup v2 lowers memory.max below the usage by reclaiming or OOM-killing: the kernel
+         * never refuses, so Docker does not either. */
+        free(rep);
+        skip();
+    }
+    point_socket(real_sock);
+    ts_docker_name(name, sizeof(name), "hfault-refused");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, "--memory", "64m",
+                                             "--memory-swap", "64m", NULL),
+                     0);
+    assert_int_equal(ts_docker_inspect(name, "{{.NetworkSettings.IPAddress}}", ip, sizeof(ip)), 0);
+    /* The limit raised to 512 MiB behind Docker's back (as a tool writing the cgroup would), and
+     * 200 MiB held: Docker still records 64 MiB, so a scale-out to 128 MiB asks the kernel to go
+     * below the usage, and the kernel (cgroup v1: EBUSY) and with it the daemon refuse. */
+    assert_int_equal(cgroup_write(id, "memory.memsw.limit_in_bytes", 512 * MIB), 0);
+    assert_int_equal(cgroup_write(id, "memory.limit_in_bytes", 512 * MIB), 0);
+    assert_int_equal(workload_get(ip, "/mem/hold?mb=200"), 200);
+    assert_int_equal(ts_docker(before, sizeof(before), "inspect", "-f", fmt, name, NULL), 0);
+    assert_int_equal(ts_receiver_start(&rx, args), 0);
+    int64_t derr0 = metric_sum(&rx, "trip_docker_errors_total{");
+
+    /* the webhook is accepted at once; the engine's update is refused */
+    snprintf(body, sizeof(body),
+             "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighMemory\","
+             "\"name\":\"%s\"},\"fingerprint\":\"refused1\"}]}",
+             name);
+    assert_int_equal(ts_http_json(&rx, "POST", "/webhook", TOKEN, body, rep), 0);
+    long hook = rep->status;
+    bool hook_accepted = strstr(rep->body, "\"result\":\"accepted\"") != NULL;
+    snprintf(needle, sizeof(needle),
+             "msg=\"docker call failed\" container=%s action=scale_out_memory call=update", name);
+    bool logged = ts_receiver_log_has(&rx, needle, 5000);
+    bool daemon_msg_logged = ts_receiver_log_has(&rx, "unable to set memory limit to 134217728", 0);
+    /* a manual call answers with the daemon's message */
+    long manual = scale(&rx, name, "{\"resource\":\"memory\",\"duration\":\"1h\"}", rep);
+    bool manual_msg = strstr(rep->body, "unable to set memory limit to 134217728 (current usage") &&
+                      strstr(rep->body, "\"result\":\"error\"");
+    if (!manual_msg)
+        fprintf(stderr, "manual reply: %.1000s\n", rep->body);
+    long st;
+    json_t *o = api_state(&rx, name, &st);
+    json_t *mem = json_object_get(o, "memory");
+    json_t *last = json_object_get(o, "last_action");
+    const char *last_res = json_string_value(json_object_get(last, "result"));
+    const char *last_err = json_string_value(json_object_get(last, "error"));
+    const json_t *deadline = json_object_get(mem, "deadline");
+    bool api_not_out = st == 200 && json_is_false(json_object_get(mem, "scaled_out")) &&
+                       (!deadline || json_is_null(deadline));
+    bool api_error = last_res && strcmp(last_res, "error") == 0 && last_err &&
+                     strstr(last_err, "unable to set memory limit");
+    if (!api_not_out || !api_error)
+        fprintf(stderr, "GET %s: %ld %s\n", name, st, json_dumps(o, JSON_COMPACT));
+    json_decref(o);
+    int in_state = state_res_scaled_out(&rx, name, "memory");
+    assert_int_equal(ts_docker(after, sizeof(after), "inspect", "-f", fmt, name, NULL), 0);
+    int64_t derr = metric_sum(&rx, "trip_docker_errors_total{") - derr0;
+    int64_t aerr =
+        metric_sum(&rx, "trip_actions_total{kind=\"scale_out_memory\",result=\"error\"}");
+    struct row *r = add_row("update refused by the daemon (memory below the usage)",
+                            "error with the daemon's message; not recorded as scaled out");
+    snprintf(r->got, sizeof(r->got),
+             "webhook %ld %s, log has the daemon's message: %s; manual %ld with it: %s; API "
+             "scaled_out false, no deadline: %s, last error: %s; state.json %d; inspect %s; "
+             "docker errors +%" PRId64 ", action errors %" PRId64,
+             hook, hook_accepted ? "accepted" : "NOT accepted",
+             logged && daemon_msg_logged ? "yes" : "no", manual, manual_msg ? "yes" : "no",
+             api_not_out ? "yes" : "no", api_error ? "yes" : "no", in_state,
+             strcmp(before, after) == 0 ? "unchanged" : "CHANGED", derr, aerr);
+    r->pass = hook == 200 && hook_accepted && logged && daemon_msg_logged && manual == 502 &&
+              manual_msg && api_not_out && api_error && in_state != 1 &&
+              strcmp(before, after) == 0 && derr >= 2 && aerr == 2;
+
+    /* the workload lets go: the same scale-out now goes through, and back */
+    assert_int_equal(workload_get(ip, "/mem/release"), 200);
+    long out = scale(&rx, name, "{\"resource\":\"memory\",\"duration\":\"1h\"}", rep);
+    int64_t mem_out = ts_docker_inspect_i64(name, "{{.HostConfig.Memory}}");
+    int out_state = state_res_scaled_out(&rx, name, "memory");
+    long in = scale(&rx, name, "{\"resource\":\"memory\",\"direction\":\"in\"}", rep);
+    int64_t mem_in = ts_docker_inspect_i64(name, "{{.HostConfig.Memory}}");
+    struct row *r2 = add_row("a good scale-out after the refused one",
+                             "200; 64 MiB -> 128 MiB, in state.json; scale-in back to 64 MiB");
+    snprintf(r2->got, sizeof(r2->got),
+             "scale-out %ld (Memory %" PRId64 " MiB, state.json %d), scale-in %ld (Memory %" PRId64
+             " MiB)",
+             out, mem_out / MIB, out_state, in, mem_in / MIB);
+    r2->pass = out == 200 && mem_out == 128 * MIB && out_state == 1 && in == 200 &&
+               mem_in == 64 * MIB;
+    int stopped = ts_receiver_stop(&rx, !(r->pass && r2->pass));
+    free(rep);
+    assert_true(r->pass);
+    assert_true(r2->pass);
+    assert_int_equal(stopped, 0);
+}
+
+/* ---- container removed after the alert was accepted, before the action ---- */
+
+struct scale_call {
+    const struct ts_receiver *rx;
+    const char *name;
+    long status;
+    int64_t ms;
+    char body[600];
+};
+
+static void *scale_call_thread(void *arg)
+{
+    struct scale_call *c = arg;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    int64_t t0 = now_ms();
+    if (rep) {
+        c->status = scale(c->rx, c->name, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
+        snprintf(c->body, sizeof(c->body), "%.500s", rep->body);
+    }
+    c->ms = now_ms() - t0;
+    free(rep);
+    return NULL;
+}
+
+static void container_removed_between_alert_and_action_is_dropped_others_unaffected(void **state)
+{
+    struct ts_receiver rx;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    const char *args[] = {"--token", TOKEN, "--docker-host", url, "--docker-timeout", "3s", NULL};
+    static struct scale_call call;
+    char gone[128], id[80], body[600], needle[300];
+    pthread_t th;
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    struct ts_hangsock *hs = ts_hangsock_new(hang_path);
+    assert_non_null(hs);
+    point_socket(real_sock);
+    ts_docker_name(gone, sizeof(gone), "hfault-between");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), gone, managed, NULL), 0);
+    assert_int_equal(ts_receiver_start(&rx, args), 0);
+    assert_true(wait_status(&rx, "/readyz", 200, 5000, rep) >= 0);
+    int64_t nf0 = metric_sum(&rx, "trip_docker_errors_total{code=\"not_found\"}");
+    /* A first action for the container holds its slot: its Docker call (a new connection per
+     * call) meets the fake daemon that never answers, for --docker-timeout 3 s. The events stream
+     * opened at start-up stays on the real daemon. */
+    point_socket(hang_path);
+    call.rx = &rx;
+    call.name = gone;
+    pthread_create(&th, NULL, scale_call_thread, &call);
+    sleep_ms(300);
+    snprintf(body, sizeof(body),
+             "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighCpu\","
+             "\"name\":\"%s\"},\"fingerprint\":\"between1\"}]}",
+             gone);
+    assert_int_equal(ts_http_json(&rx, "POST", "/webhook", TOKEN, body, rep), 0);
+    long hook = rep->status;
+    bool accepted = strstr(rep->body, "\"result\":\"accepted\"") != NULL;
+    /* the alert waits behind the first action; the container goes, Docker comes back */
+    assert_int_equal(ts_docker(NULL, 0, "rm", "-f", gone, NULL), 0);
+    point_socket(real_sock);
+    /* another container scales out and back while the removed one's slot is still held */
+    int64_t t0 = now_ms();
+    long other_out = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
+    int64_t other_ms = now_ms() - t0;
+    int64_t other_cpu = inspect_cpu();
+    long other_in = scale(&rx, cname, "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep);
+    int64_t other_done = now_ms();
+    pthread_join(th, NULL);
+    bool same_window = other_done < now_ms() - 50 || call.ms >= 2900;
+    /* the queued scale-out then finds the container gone: a 404, counted; nothing else */
+    int64_t nf = 0;
+    for (int64_t t1 = now_ms(); now_ms() - t1 < 5000; sleep_ms(100)) {
+        nf = metric_sum(&rx, "trip_docker_errors_total{code=\"not_found\"}") - nf0;
+        if (nf > 0)
+            break;
+    }
+    snprintf(needle, sizeof(needle), "msg=\"container removed; state dropped\" container=%s", gone);
+    bool dropped_logged = ts_receiver_log_has(&rx, needle, 2000);
+    snprintf(needle, sizeof(needle), "action=scale_out_cpu call=update");
+    bool no_update = !ts_receiver_log_has(&rx, needle, 0);
+    int in_state = state_res_scaled_out(&rx, gone, "cpu");
+    long shown = 0;
+    t0 = now_ms();
+    do {
+        json_decref(api_state(&rx, gone, &shown));
+        if (shown != 404)
+            sleep_ms(100);
+    } while (shown != 404 && now_ms() - t0 < 2000);
+    struct row *r =
+        add_row("container removed after the alert was accepted, before the action",
+                "404 counted; removal logged; no state left; another container unaffected");
+    snprintf(r->got, sizeof(r->got),
+             "webhook %ld %s while a hung call held the slot (%ld after %" PRId64
+             " ms); docker rm -f; not_found +%" PRId64 ", no update tried: %s, \"state dropped\" "
+             "logged: %s; state.json entry %s, GET %ld; other container out %ld in %" PRId64
+             " ms (CpuShares %" PRId64 "), in %ld, within the window: %s",
+             hook, accepted ? "accepted" : "NOT accepted", call.status, call.ms, nf,
+             no_update ? "yes" : "no", dropped_logged ? "yes" : "no",
+             in_state == -1 ? "gone" : "kept", shown, other_out, other_ms, other_cpu, other_in,
+             same_window ? "yes" : "no");
+    r->pass = hook == 200 && accepted && call.status == 502 && nf >= 1 && no_update &&
+              dropped_logged && in_state == -1 && shown == 404 && other_out == 200 &&
+              other_cpu == 1024 && other_in == 200 && other_ms < 2000 && same_window &&
+              inspect_cpu() == 512;
+    int stopped = ts_receiver_stop(&rx, !r->pass);
+    ts_hangsock_free(hs);
+    free(rep);
+    assert_true(r->pass);
+    assert_int_equal(stopped, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +761,8 @@ int main(void)
         cmocka_unit_test(hanging_daemon_times_out_clearly_and_http_keeps_answering),
         cmocka_unit_test(docker_lost_mid_run_keeps_state_and_scales_in_when_back),
         cmocka_unit_test(container_removed_after_scale_out_is_dropped_others_unaffected),
+        cmocka_unit_test(update_refused_by_the_daemon_is_reported_and_not_recorded),
+        cmocka_unit_test(container_removed_between_alert_and_action_is_dropped_others_unaffected),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
