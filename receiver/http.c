@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,15 @@
 #endif
 
 #define REALM "trip-receiver"
+
+/* Connections beyond --max-connections are still accepted, up to as many again (at least
+ * OVERFLOW_MIN), and refused at once: 503 with Retry-After and Connection: close as soon as their
+ * request line and headers are in, or closed after OVER_GRACE_MS when nothing came. Beyond that
+ * hard limit libmicrohttpd stops accepting and new connections wait in the listen backlog, which
+ * drains as fast as the refusals free slots. */
+#define OVERFLOW_MIN 16
+#define OVER_GRACE_MS 1000
+#define OVER_WARN_EVERY_MS 10000
 
 struct pending {
     struct http *h;
@@ -51,6 +61,7 @@ struct conn {
     int64_t deadline_ms;
     bool busy; /* a whole request arrived and is being answered: no deadline */
     bool cut;  /* shut down by the reaper */
+    bool over; /* accepted beyond --max-connections: refused with 503 (or closed if idle) */
     char remote[64];
     struct conn *next;
 };
@@ -62,12 +73,16 @@ struct http {
     struct MHD_Daemon *d;
     uint16_t port;
     bool quiesced;
+    MHD_socket listen_fd; /* returned by MHD_quiesce_daemon(), closed after MHD_stop_daemon() */
     pthread_mutex_t lock; /* pending list, every pending's fields, stopping */
     pthread_cond_t cond;
     struct pending *pending;
     bool stopping;
     pthread_t reaper;
     struct conn *conns; /* guarded by lock; entries removed before libmicrohttpd closes the fd */
+    int n_open;         /* guarded by lock: tracked connections within --max-connections */
+    int64_t over_warned_ms;  /* guarded by lock: last "connection limit reached" warning */
+    int64_t over_since_warn; /* guarded by lock: refusals since that warning */
 };
 
 struct req {
@@ -205,6 +220,20 @@ static enum MHD_Result queue_error(struct req *r, struct MHD_Connection *c, int 
     free(text);
     json_decref(o);
     return ret;
+}
+
+/* 503 for a request on a connection accepted beyond --max-connections; the connection closes. */
+static enum MHD_Result queue_over(struct req *r, struct MHD_Connection *c)
+{
+    static const char *const headers[] = {MHD_HTTP_HEADER_CONNECTION, "close",
+                                          MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL};
+    char body[160];
+
+    snprintf(body, sizeof(body),
+             "{\"error\":\"too many connections (--max-connections %" PRId64 "); retry later\","
+             "\"status\":503}",
+             r->h->cfg->max_connections);
+    return queue(r, c, 503, "application/json", body, headers);
 }
 
 /* ---- auth and headers ---- */
@@ -780,6 +809,54 @@ static void conn_set_busy(struct http *h, struct MHD_Connection *c, bool busy)
     pthread_mutex_unlock(&h->lock);
 }
 
+/* Links a new connection into h->conns with its deadline; one beyond --max-connections is marked
+ * `over` (refused at its first request, closed after OVER_GRACE_MS if idle) and counted. */
+static void conn_track(struct http *h, struct conn *k)
+{
+    int64_t now = mono_ms(), refused = 0;
+    int grace = h->cfg->connection_timeout_ms < OVER_GRACE_MS ? (int)h->cfg->connection_timeout_ms
+                                                              : OVER_GRACE_MS;
+
+    pthread_mutex_lock(&h->lock);
+    k->over = h->n_open >= h->cfg->max_connections;
+    k->deadline_ms = now + (k->over ? grace : h->cfg->connection_timeout_ms);
+    if (!k->over)
+        h->n_open++;
+    else
+        h->over_since_warn++;
+    if (k->over && now - h->over_warned_ms >= OVER_WARN_EVERY_MS) {
+        refused = h->over_since_warn;
+        h->over_since_warn = 0;
+        h->over_warned_ms = now;
+    }
+    k->next = h->conns;
+    h->conns = k;
+    pthread_mutex_unlock(&h->lock);
+    if (!k->over)
+        return;
+    metrics_http_rejected(h->m, "connections");
+    if (refused)
+        log_warn("connection limit reached; refusing extra connections with 503",
+                 "max_connections=%" PRId64 " refused=%" PRId64 " remote=%s",
+                 h->cfg->max_connections, refused, k->remote);
+}
+
+/* True when c was accepted beyond --max-connections. */
+static bool conn_over(struct http *h, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const struct conn *k = ci ? ci->socket_context : NULL;
+    bool over;
+
+    if (!k)
+        return false;
+    pthread_mutex_lock(&h->lock);
+    over = k->over;
+    pthread_mutex_unlock(&h->lock);
+    return over;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -793,18 +870,16 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         if (!k)
             return; /* not tracked: only libmicrohttpd's idle timeout applies */
         k->fd = ci->connect_fd;
-        k->deadline_ms = mono_ms() + h->cfg->connection_timeout_ms;
         remote_of(c, k->remote, sizeof(k->remote));
-        pthread_mutex_lock(&h->lock);
-        k->next = h->conns;
-        h->conns = k;
-        pthread_mutex_unlock(&h->lock);
+        conn_track(h, k);
         *socket_context = k;
         return;
     }
     if (!k)
         return;
     pthread_mutex_lock(&h->lock);
+    if (!k->over)
+        h->n_open--;
     for (struct conn **pp = &h->conns; *pp; pp = &(*pp)->next) {
         if (*pp == k) {
             *pp = k->next;
@@ -839,6 +914,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *c, const
         snprintf(r->method, sizeof(r->method), "%s", method);
         remote_of(c, r->remote, sizeof(r->remote));
         *req_cls = r;
+        if (conn_over(h, c))
+            return queue_over(r, c);
         return first_call(r, c, rt, method);
     }
     if (r->replied)
@@ -932,9 +1009,13 @@ static void *reaper_main(void *arg)
             if (!k->busy && !k->cut && now >= k->deadline_ms) {
                 k->cut = true;
                 shutdown(k->fd, SHUT_RDWR);
-                log_warn("connection closed: no complete request within --connection-timeout",
-                         "remote=%s timeout_ms=%" PRId64, k->remote,
-                         h->cfg->connection_timeout_ms);
+                if (k->over) /* counted and warned about at the accept */
+                    log_debug("connection over --max-connections closed: no request", "remote=%s",
+                              k->remote);
+                else
+                    log_warn("connection closed: no complete request within --connection-timeout",
+                             "remote=%s timeout_ms=%" PRId64, k->remote,
+                             h->cfg->connection_timeout_ms);
             }
         }
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -983,6 +1064,21 @@ static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss,
     return 0;
 }
 
+/* libmicrohttpd's own connection limit: --max-connections plus as many again (at least
+ * OVERFLOW_MIN) to refuse with 503, within the file descriptors the process may open (64 kept for
+ * Docker, the state file and logs), never below --max-connections. */
+static unsigned int hard_limit(const struct config *cfg)
+{
+    int64_t max = cfg->max_connections;
+    int64_t want = max + (max > OVERFLOW_MIN ? max : OVERFLOW_MIN);
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (int64_t)rl.rlim_cur - 64 < want)
+        want = (int64_t)rl.rlim_cur - 64 > max ? (int64_t)rl.rlim_cur - 64 : max;
+    return (unsigned int)want;
+}
+
 http_code http_start(const struct config *cfg, struct engine *e, struct metrics *m,
                      struct http **out, struct http_err *err)
 {
@@ -1004,6 +1100,7 @@ http_code http_start(const struct config *cfg, struct engine *e, struct metrics 
     h->cfg = cfg;
     h->e = e;
     h->m = m;
+    h->listen_fd = MHD_INVALID_SOCKET;
     pthread_mutex_init(&h->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1012,14 +1109,13 @@ http_code http_start(const struct config *cfg, struct engine *e, struct metrics 
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                          MHD_USE_ERROR_LOG | MHD_USE_AUTO |
                          (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    h->d = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, on_request, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-                            MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned int)((cfg->connection_timeout_ms + 999) / 1000),
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+    h->d = MHD_start_daemon(
+        flags, cfg->listen_port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT, hard_limit(cfg),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)((cfg->connection_timeout_ms + 999) / 1000),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        h, MHD_OPTION_END);
     if (!h->d) {
         if (err && err->code == HTTP_OK) {
             err->code = HTTP_E_LISTEN;
@@ -1048,9 +1144,9 @@ void http_quiesce(struct http *h)
     if (!h || h->quiesced)
         return;
     h->quiesced = true;
-    MHD_socket fd = MHD_quiesce_daemon(h->d);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    /* libmicrohttpd's threads may still use the listening socket: it is closed in http_free(),
+     * after MHD_stop_daemon(), as its manual asks. */
+    h->listen_fd = MHD_quiesce_daemon(h->d);
 }
 
 void http_free(struct http *h)
@@ -1069,6 +1165,8 @@ void http_free(struct http *h)
     pthread_mutex_unlock(&h->lock);
     pthread_join(h->reaper, NULL);
     MHD_stop_daemon(h->d);
+    if (h->listen_fd != MHD_INVALID_SOCKET)
+        close(h->listen_fd);
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->lock);
     free(h);

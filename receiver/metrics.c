@@ -31,6 +31,7 @@ struct hist {
 struct metrics {
     pthread_mutex_t lock;
     struct family requests; /* route, code */
+    struct family rejected; /* reason */
     struct family actions;  /* kind, result */
     struct family docker;   /* code */
     struct family alerts;   /* result */
@@ -42,12 +43,18 @@ struct metrics {
     uint64_t events_connects;
 };
 
+static void bump(struct family *f, const char *a, const char *b);
+
 struct metrics *metrics_new(void)
 {
     struct metrics *m = calloc(1, sizeof(*m));
 
-    if (m)
-        pthread_mutex_init(&m->lock, NULL);
+    if (!m)
+        return NULL;
+    pthread_mutex_init(&m->lock, NULL);
+    /* shown at 0 from the start, so an alert on its rate has a series to watch */
+    bump(&m->rejected, "connections", "");
+    m->rejected.v[0].count = 0;
     return m;
 }
 
@@ -80,6 +87,15 @@ static void bump(struct family *f, const char *a, const char *b)
     snprintf(f->v[f->n].b, sizeof(f->v[0].b), "%s", b);
     f->v[f->n].count = 1;
     f->n++;
+}
+
+void metrics_http_rejected(struct metrics *m, const char *reason)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    bump(&m->rejected, reason, "");
+    pthread_mutex_unlock(&m->lock);
 }
 
 void metrics_request(struct metrics *m, const char *route, int code)
@@ -264,6 +280,9 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const ch
         pthread_mutex_lock(&m->lock);
         family_out(f, "trip_http_requests_total", "HTTP requests by route and status code.",
                    &m->requests, "route", "code");
+        family_out(f, "trip_http_rejected_total",
+                   "HTTP connections refused before any handler ran, by reason.", &m->rejected,
+                   "reason", NULL);
         family_out(f, "trip_actions_total", "Engine actions by kind and result.", &m->actions,
                    "kind", "result");
         family_out(f, "trip_docker_errors_total", "Failed Docker API calls by error code.",

@@ -27,6 +27,9 @@ void metrics_request(struct metrics *m, const char *route, int code);
 void metrics_action(struct metrics *m, const char *kind, const char *result, double seconds);
 /* trip_docker_errors_total{code}. */
 void metrics_docker_error(struct metrics *m, const char *code);
+/* trip_http_rejected_total{reason}: connections refused before any handler ran (reason
+ * "connections": accepted beyond --max-connections, answered 503 or closed). */
+void metrics_http_rejected(struct metrics *m, const char *reason);
 /* trip_webhook_alerts_total{result} (accepted / ignored). */
 void metrics_alert(struct metrics *m, const char *result);
 

@@ -488,7 +488,8 @@ static long workload_get(const char *ip, const char *path)
 }
 
 /* Sum of every series of a metric family whose line starts with prefix (e.g.
- * "trip_docker_errors_total{" or "trip_actions_total{kind=\"scale_out_memory\",result=\"error\"}"). */
+ * "trip_docker_errors_total{" or "trip_actions_total{kind=\"scale_out_memory\",result=\"error\"}").
+ */
 static int64_t metric_sum(const struct ts_receiver *rx, const char *prefix)
 {
     struct ts_http_reply *rep = malloc(sizeof(*rep));
@@ -570,10 +571,11 @@ static void update_refused_by_the_daemon_is_reported_and_not_recorded(void **sta
     int64_t derr0 = metric_sum(&rx, "trip_docker_errors_total{");
 
     /* the webhook is accepted at once; the engine's update is refused */
-    snprintf(body, sizeof(body),
-             "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighMemory\","
-             "\"name\":\"%s\"},\"fingerprint\":\"refused1\"}]}",
-             name);
+    snprintf(
+        body, sizeof(body),
+        "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighMemory\","
+        "\"name\":\"%s\"},\"fingerprint\":\"refused1\"}]}",
+        name);
     assert_int_equal(ts_http_json(&rx, "POST", "/webhook", TOKEN, body, rep), 0);
     long hook = rep->status;
     bool hook_accepted = strstr(rep->body, "\"result\":\"accepted\"") != NULL;
@@ -633,8 +635,8 @@ static void update_refused_by_the_daemon_is_reported_and_not_recorded(void **sta
              "scale-out %ld (Memory %" PRId64 " MiB, state.json %d), scale-in %ld (Memory %" PRId64
              " MiB)",
              out, mem_out / MIB, out_state, in, mem_in / MIB);
-    r2->pass = out == 200 && mem_out == 128 * MIB && out_state == 1 && in == 200 &&
-               mem_in == 64 * MIB;
+    r2->pass =
+        out == 200 && mem_out == 128 * MIB && out_state == 1 && in == 200 && mem_in == 64 * MIB;
     int stopped = ts_receiver_stop(&rx, !(r->pass && r2->pass));
     free(rep);
     assert_true(r->pass);
