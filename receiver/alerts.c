@@ -36,6 +36,8 @@ const char *alerts_action_name(enum alerts_action a)
         return "scale-memory";
     case ALERTS_RESTART:
         return "restart";
+    case ALERTS_SCALE_REPLICAS:
+        return "scale-replicas";
     default:
         return "none";
     }
@@ -124,6 +126,8 @@ static enum alerts_action action_from(const json_t *labels, const struct alerts_
             return ALERTS_SCALE_MEMORY;
         if (strcmp(a, "restart") == 0)
             return ALERTS_RESTART;
+        if (strcmp(a, "scale-replicas") == 0)
+            return ALERTS_SCALE_REPLICAS;
         snprintf(problem, psize, "unknown action label \"%.60s\"", a);
         return ALERTS_ACTION_NONE;
     }

@@ -20,7 +20,13 @@ struct alerts_err {
 };
 
 enum alerts_status { ALERTS_FIRING, ALERTS_RESOLVED };
-enum alerts_action { ALERTS_ACTION_NONE, ALERTS_SCALE_CPU, ALERTS_SCALE_MEMORY, ALERTS_RESTART };
+enum alerts_action {
+    ALERTS_ACTION_NONE,
+    ALERTS_SCALE_CPU,
+    ALERTS_SCALE_MEMORY,
+    ALERTS_RESTART,
+    ALERTS_SCALE_REPLICAS, /* Swarm services: more replicas */
+};
 
 /* One alert. `problem` is "" for a usable record, else why it cannot be acted on (missing
  * container label, unknown action, ...): a per-alert result, the rest of the batch still counts. */

@@ -13,6 +13,7 @@ enum opt_type {
     OPT_DURATION,
     OPT_SIZE,
     OPT_INT,
+    OPT_CPUS,
     OPT_BOOL,
     OPT_LIST,
     OPT_LISTEN,
@@ -60,8 +61,14 @@ static const struct opt opts[] = {
      "largest CpuShares accepted from labels"},
     {"max-memory", "TRIP_MAX_MEMORY", OPT_SIZE, OFF(max_memory), 0, 6 * MIB, 64 * TIB, "16g",
      "largest memory limit accepted from labels"},
-    {"container-labels", "TRIP_CONTAINER_LABELS", OPT_LIST, 0, 0, 0, 0, "name",
-     "comma-separated alert labels naming the container, first present wins"},
+    {"max-cpus", "TRIP_MAX_CPUS", OPT_CPUS, OFF(max_nano_cpus), 0, 10000000, 1024000000000LL, "8",
+     "largest CPU limit (trip.cpus) of a Swarm service's CPU scale-out"},
+    {"max-replicas", "TRIP_MAX_REPLICAS", OPT_INT, OFF(max_replicas), 0, 1, 10000, "10",
+     "replicas a Swarm service is scaled out to at most (trip.max-replicas lowers it)"},
+    {"replicas-step", "TRIP_REPLICAS_STEP", OPT_INT, OFF(replicas_step), 0, 1, 1000, "1",
+     "replicas added per horizontal scale-out step (trip.replicas-step overrides)"},
+    {"container-labels", "TRIP_CONTAINER_LABELS", OPT_LIST, 0, 0, 0, 0, "name,service",
+     "comma-separated alert labels naming the container or Swarm service, first present wins"},
     {"cpu-alert", "TRIP_CPU_ALERT", OPT_STR, OFF(cpu_alert), SZ(cpu_alert), 0, 0,
      "ContainerHighCpu", "alertname meaning scale-cpu when the alert has no action label"},
     {"memory-alert", "TRIP_MEMORY_ALERT", OPT_STR, OFF(memory_alert), SZ(memory_alert), 0, 0,
@@ -386,12 +393,16 @@ static config_code apply(struct config *cfg, const struct opt *o, const char *v,
     case OPT_INT:
         rc = parse_int(v, &num);
         break;
+    case OPT_CPUS:
+        rc = config_cpus_parse(v, &num);
+        break;
     }
     if (rc != 0) {
         set_err(err, CONFIG_E_INVALID, "%s: cannot parse \"%s\"", src, v);
         return CONFIG_E_INVALID;
     }
-    if (o->type == OPT_DURATION || o->type == OPT_SIZE || o->type == OPT_INT) {
+    if (o->type == OPT_DURATION || o->type == OPT_SIZE || o->type == OPT_INT ||
+        o->type == OPT_CPUS) {
         if (num < o->min || num > o->max) {
             set_err(err, CONFIG_E_INVALID, "%s: %s is out of bounds [%lld, %lld]", src, v,
                     (long long)o->min, (long long)o->max);
@@ -400,6 +411,34 @@ static config_code apply(struct config *cfg, const struct opt *o, const char *v,
         memcpy(field, &num, sizeof(num));
     }
     return CONFIG_OK;
+}
+
+int config_cpus_parse(const char *s, int64_t *nano)
+{
+    int64_t whole = 0, frac = 0, scale = 1000000000;
+    const char *p = s;
+
+    if (!p || !*p || *p == '.')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (whole > 1000000)
+            return -1;
+        whole = whole * 10 + (*p - '0');
+    }
+    if (*p == '.') {
+        if (!p[1])
+            return -1;
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (scale == 1)
+                return -1;
+            scale /= 10;
+            frac += (*p - '0') * scale;
+        }
+    }
+    if (*p)
+        return -1;
+    *nano = whole * 1000000000 + frac;
+    return 0;
 }
 
 void config_defaults(struct config *cfg)
@@ -543,6 +582,7 @@ void config_usage(FILE *f, const char *prog)
                           : o->type == OPT_DURATION ? " DURATION"
                           : o->type == OPT_SIZE     ? " SIZE"
                           : o->type == OPT_INT      ? " N"
+                          : o->type == OPT_CPUS     ? " CPUS"
                           : o->type == OPT_FILE     ? " PATH"
                                                     : " VALUE";
         fprintf(f, "  --%s%s\n      %s (env %s, default \"%s\")\n", o->flag, arg, o->help, o->env,

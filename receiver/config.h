@@ -36,6 +36,9 @@ struct config {
     int64_t memory;         /* scaled-out memory limit, bytes */
     int64_t max_cpu_shares; /* bound for labels and requests */
     int64_t max_memory;
+    int64_t max_nano_cpus; /* largest trip.cpus of a Swarm service (1e9 = one CPU) */
+    int64_t max_replicas;  /* default and bound of trip.max-replicas */
+    int64_t replicas_step; /* default of trip.replicas-step */
     char container_labels[CONFIG_MAX_LABELS][64]; /* alert labels naming the container, in order */
     size_t n_container_labels;
     char cpu_alert[128]; /* alertname -> action fallback when no `action` label */
@@ -96,6 +99,10 @@ int config_size_parse(const char *s, int64_t *bytes);
  * milliseconds when not zero; "0s" for 0) into buf, a form config_duration_parse() reads back.
  * Returns buf. Pure. */
 const char *config_duration_format(char *buf, size_t size, int64_t ms);
+
+/* Parses a number of CPUs, "2", "1.5", "0.25" (up to 9 decimals, at most 1000000), into
+ * NanoCPUs (1e9 per CPU). Returns 0 on success, -1 otherwise. Pure. */
+int config_cpus_parse(const char *s, int64_t *nano);
 
 /* Parses "true/false/1/0/yes/no/on/off". Returns 0/1 into *out, -1 if unrecognised. Pure. */
 int config_bool_parse(const char *s, bool *out);

@@ -36,6 +36,7 @@ struct res_state {
     bool out;
     int64_t base, base_swap;       /* inspected before scale-out */
     int64_t applied, applied_swap; /* what the scale-out set */
+    int64_t base_res, applied_res; /* a service's reservation (NanoCPUs or bytes) before / set */
     int64_t deadline_ms, since_ms;
     struct firing firing[MAX_FIRING];
     size_t n_firing;
@@ -67,7 +68,9 @@ struct heal_state {
 struct entry {
     char name[256];
     char id[65];
-    struct res_state r[2]; /* indexed by enum policy_resource */
+    bool service;     /* a Swarm service, not a container */
+    uint64_t version; /* a service's Version.Index the last change was made against */
+    struct res_state r[POLICY_N_RESOURCES]; /* indexed by enum policy_resource */
     struct heal_state h;
     char last_action[32];
     char last_result[32];
@@ -91,8 +94,8 @@ struct item {
 struct worker {
     struct engine *e;
     pthread_t thread;
-    bool busy;             /* running a job of `container` (its "in flight" mark) */
-    uint64_t key;          /* hash of container while busy */
+    bool busy;    /* running a job of `container` (its "in flight" mark) */
+    uint64_t key; /* hash of container while busy */
     char container[256];
 };
 
@@ -198,8 +201,43 @@ static docker_code real_stats(void *ud, const char *id, struct docker_stats *out
     return docker_container_stats(ud, id, out, err);
 }
 
-const struct engine_docker_ops engine_docker_real = {real_inspect, real_update, real_start,
-                                                     real_restart, real_list,   real_stats};
+static docker_code real_service_inspect(void *ud, const char *name, struct docker_service *out,
+                                        struct docker_err *err)
+{
+    docker_code rc = docker_service_inspect(ud, name, out, err);
+
+    /* like containers: a name, the full ID, or an ID prefix of 12 or more characters */
+    if (rc != DOCKER_OK || strcmp(name, out->name) == 0 || strcmp(name, out->id) == 0 ||
+        (strlen(name) >= 12 && strncmp(name, out->id, strlen(name)) == 0))
+        return rc;
+    if (err && err->code == DOCKER_OK) {
+        err->code = DOCKER_E_NOT_FOUND;
+        err->http_status = 404;
+        snprintf(err->msg, sizeof(err->msg),
+                 "inspect service %.100s: no service of that name (Docker matched %.25s)", name,
+                 out->id);
+    }
+    docker_service_free(out);
+    memset(out, 0, sizeof(*out));
+    return DOCKER_E_NOT_FOUND;
+}
+
+static docker_code real_service_update(void *ud, const struct docker_service *cur,
+                                       const struct docker_service_change *chg,
+                                       struct docker_err *err)
+{
+    return docker_service_update(ud, cur, chg, err);
+}
+
+static docker_code real_service_list(void *ud, struct docker_service_list *out,
+                                     struct docker_err *err)
+{
+    return docker_service_list(ud, NULL, out, err);
+}
+
+const struct engine_docker_ops engine_docker_real = {
+    real_inspect, real_update,          real_start,          real_restart,     real_list,
+    real_stats,   real_service_inspect, real_service_update, real_service_list};
 
 static int64_t real_clock(void *ud)
 {
@@ -352,7 +390,7 @@ static json_t *time_json(int64_t ms)
     return json_string(buf);
 }
 
-static json_t *res_json(const struct res_state *r, enum policy_resource which)
+static json_t *res_json(const struct res_state *r, enum policy_resource which, bool service)
 {
     json_t *firing = json_array();
 
@@ -367,9 +405,13 @@ static json_t *res_json(const struct res_state *r, enum policy_resource which)
         (json_int_t)r->base, "deadline", time_json(r->out ? r->deadline_ms : 0), "current",
         (json_int_t)(r->out ? r->applied : r->base), "since", time_json(r->out ? r->since_ms : 0));
     json_object_set_new(o, "applied", json_integer(r->applied));
-    if (which == POLICY_MEMORY) {
+    if (which == POLICY_MEMORY && !service) {
         json_object_set_new(o, "baseline_swap", json_integer(r->base_swap));
         json_object_set_new(o, "applied_swap", json_integer(r->applied_swap));
+    }
+    if (which != POLICY_REPLICAS && service) {
+        json_object_set_new(o, "baseline_reservation", json_integer(r->base_res));
+        json_object_set_new(o, "applied_reservation", json_integer(r->applied_res));
     }
     return o;
 }
@@ -388,11 +430,18 @@ static json_t *entry_json(const struct entry *en)
         json_pack("{s:s, s:s, s:s, s:o, s:I}", "action", en->last_action, "result", en->last_result,
                   "error", en->last_error, "at", time_json(en->last_action_ms), "at_ms",
                   (json_int_t)en->last_action_ms);
-    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:o}", "name", en->name, "id", en->id,
-                     "cpu", res_json(&en->r[POLICY_CPU], POLICY_CPU), "memory",
-                     res_json(&en->r[POLICY_MEMORY], POLICY_MEMORY), "last_action", last,
-                     "maintenance", en->h.maintenance, "crash_looping", en->h.crashloop, "heal",
-                     heal_json(&en->h));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:o}", "name", en->name, "id",
+                          en->id, "kind", en->service ? "service" : "container", "cpu",
+                          res_json(&en->r[POLICY_CPU], POLICY_CPU, en->service), "memory",
+                          res_json(&en->r[POLICY_MEMORY], POLICY_MEMORY, en->service),
+                          "last_action", last, "maintenance", en->h.maintenance, "crash_looping",
+                          en->h.crashloop, "heal", heal_json(&en->h));
+    if (o && en->service) {
+        json_object_set_new(o, "replicas",
+                            res_json(&en->r[POLICY_REPLICAS], POLICY_REPLICAS, true));
+        json_object_set_new(o, "version", json_integer((json_int_t)en->version));
+    }
+    return o;
 }
 
 static const char *str_of(const json_t *j)
@@ -417,6 +466,8 @@ static void res_from_json(struct res_state *r, const json_t *o)
     r->base_swap = get_i64(o, "baseline_swap");
     r->applied = get_i64(o, "applied");
     r->applied_swap = get_i64(o, "applied_swap");
+    r->base_res = get_i64(o, "baseline_reservation");
+    r->applied_res = get_i64(o, "applied_reservation");
     r->deadline_ms = get_i64(o, "deadline_ms");
     r->since_ms = get_i64(o, "since_ms");
     json_array_foreach(json_object_get(o, "firing"), i, f)
@@ -526,10 +577,13 @@ static void reply_state(struct engine *e, const struct engine_job *job, int stat
 
 static const char *kind_label(enum policy_kind k, enum policy_resource r)
 {
+    static const char *const out[] = {"scale_out_cpu", "scale_out_memory", "scale_out_replicas"};
+    static const char *const in[] = {"scale_in_cpu", "scale_in_memory", "scale_in_replicas"};
+
     if (k == POLICY_SCALE_OUT)
-        return r == POLICY_CPU ? "scale_out_cpu" : "scale_out_memory";
+        return out[r];
     if (k == POLICY_SCALE_IN || k == POLICY_RESOLVE)
-        return r == POLICY_CPU ? "scale_in_cpu" : "scale_in_memory";
+        return in[r];
     return "restart";
 }
 
@@ -559,14 +613,74 @@ static void docker_failed(struct engine *e, const struct engine_job *job, const 
                 derr->msg[0] ? derr->msg : docker_code_name(rc));
 }
 
-static docker_code inspect(struct engine *e, const struct engine_job *job,
-                           struct docker_container *ct, int64_t t0)
+/* What a job acts on: a container, or a Swarm service when `service`. */
+struct target {
+    bool service;
+    struct docker_container ct;
+    struct docker_service svc;
+};
+
+static void target_free(struct target *t)
+{
+    docker_container_free(&t->ct);
+    docker_service_free(&t->svc);
+}
+
+static const char *target_id(const struct target *t)
+{
+    return t->service ? t->svc.id : t->ct.id;
+}
+
+/* Whether the table or the cache knows `name` as a Swarm service. */
+static bool known_service(struct engine *e, const char *name)
+{
+    bool svc = false;
+
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, name);
+    if (en) {
+        svc = en->service;
+    } else {
+        for (size_t i = 0; i < e->n_cache; i++) {
+            if (strcmp(e->cache[i].name, name) == 0) {
+                svc = e->cache[i].c.service;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    return svc;
+}
+
+/* Inspects the job's target: the container of that name, else the Swarm service (a service first
+ * when the engine already knows the name as one, or for a replicas scale-out). Neither: the
+ * entry is dropped and 404 answered. Other failures: counted, logged, answered 502. */
+static docker_code inspect(struct engine *e, const struct engine_job *job, struct target *t,
+                           int64_t t0)
 {
     struct docker_err derr = {0};
-    docker_code rc;
+    const struct engine_docker_ops *ops = e->o.ops;
+    bool swarm = ops->service_inspect != NULL;
+    bool svc_first =
+        swarm && ((job->kind == POLICY_SCALE_OUT && job->resource == POLICY_REPLICAS) ||
+                  known_service(e, job->container));
+    docker_code rc = DOCKER_E_NOT_FOUND;
 
-    memset(ct, 0, sizeof(*ct));
-    rc = e->o.ops->inspect(e->o.docker_ud, job->container, ct, &derr);
+    memset(t, 0, sizeof(*t));
+    for (int pass = 0; pass < 2 && rc == DOCKER_E_NOT_FOUND; pass++) {
+        bool svc = (pass == 0) == svc_first;
+        if (svc && !swarm)
+            continue;
+        struct docker_err perr = {0};
+        rc = svc ? ops->service_inspect(e->o.docker_ud, job->container, &t->svc, &perr)
+                 : ops->inspect(e->o.docker_ud, job->container, &t->ct, &perr);
+        if (svc && rc == DOCKER_E_NO_SWARM)
+            rc = DOCKER_E_NOT_FOUND; /* not a swarm manager: there are no services */
+        if (rc == DOCKER_OK)
+            t->service = svc;
+        if (rc != DOCKER_E_NOT_FOUND || !derr.msg[0])
+            derr = perr; /* of two "not found", the first message */
+    }
     if (rc == DOCKER_E_NOT_FOUND) {
         metrics_docker_error(e->o.metrics, docker_code_name(rc));
         pthread_mutex_lock(&e->lock);
@@ -581,7 +695,8 @@ static docker_code inspect(struct engine *e, const struct engine_job *job,
             pthread_mutex_unlock(&e->lock);
         }
         if (job->done)
-            reply_state(e, job, 404, "ignored", "no such container");
+            reply_state(e, job, 404, "ignored",
+                        swarm ? "no such container or service" : "no such container");
         return rc;
     }
     if (rc != DOCKER_OK)
@@ -728,17 +843,26 @@ static void scale_out(struct engine *e, const struct engine_job *job,
                 e->o.dry_run ? "dry run: nothing changed" : "scaled out");
 }
 
+static void service_scale_out(struct engine *e, const struct engine_job *job,
+                              struct docker_service *svc, int64_t t0);
+
 static void do_scale_out(struct engine *e, const struct engine_job *job, int64_t t0)
 {
-    struct docker_container ct;
+    struct target t;
     struct policy_container pc;
     struct policy_decision d;
     struct policy_request req = {job->kind, job->resource, job->duration, job->force,
                                  job->from_alert};
 
-    if (inspect(e, job, &ct, t0) != DOCKER_OK)
+    if (inspect(e, job, &t, t0) != DOCKER_OK)
         return;
-    policy_container_from_labels(&pc, &ct.labels, ct.running);
+    if (t.service) {
+        service_scale_out(e, job, &t.svc, t0);
+        target_free(&t);
+        return;
+    }
+    const struct docker_container *ct = &t.ct;
+    policy_container_from_labels(&pc, &ct->labels, ct->running);
     policy_decide(&e->o.lim, &req, &pc, now_ms(e), &d);
     if (d.verdict != POLICY_ACCEPT) {
         char qn[300], qr[200];
@@ -751,9 +875,9 @@ static void do_scale_out(struct engine *e, const struct engine_job *job, int64_t
         metrics_action(e->o.metrics, kind_label(job->kind, job->resource), "skipped", since_s(t0));
         reply_state(e, job, 409, "ignored", "container is in maintenance");
     } else if (!extend_if_out(e, job, &d, t0)) {
-        scale_out(e, job, &ct, &d, t0);
+        scale_out(e, job, ct, &d, t0);
     }
-    docker_container_free(&ct);
+    target_free(&t);
 }
 
 /* Resources differ from what the scale-out set: someone changed them by hand. */
@@ -837,20 +961,313 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
     return true;
 }
 
+/* ---- Swarm services ---- */
+
+#define SERVICE_TRIES 3 /* reads of a service whose update met a version conflict */
+
+static int64_t svc_level(const struct docker_service *s, enum policy_resource r)
+{
+    return r == POLICY_CPU      ? s->res.limit_nano_cpus
+           : r == POLICY_MEMORY ? s->res.limit_memory
+                                : s->replicas;
+}
+
+static int64_t svc_reserve(const struct docker_service *s, enum policy_resource r)
+{
+    return r == POLICY_CPU      ? s->res.reserve_nano_cpus
+           : r == POLICY_MEMORY ? s->res.reserve_memory
+                                : 0;
+}
+
+/* The reservation that goes with a limit moved from `from` to `to`: scaled with it (as Kubernetes'
+ * VPA keeps a pod's request/limit ratio), never above the new limit; none stays none. */
+static int64_t scaled_reserve(int64_t reserve, int64_t from, int64_t to)
+{
+    if (reserve <= 0)
+        return 0;
+    if (from <= 0)
+        return reserve < to ? reserve : to;
+    __int128 v = (__int128)reserve * to / from;
+    return v > to ? to : (int64_t)v;
+}
+
+/* The change that sets resource r of s to level, with reservation res. */
+static void svc_change(struct docker_service_change *chg, const struct docker_service *s,
+                       enum policy_resource r, int64_t level, int64_t res)
+{
+    memset(chg, 0, sizeof(*chg));
+    if (r == POLICY_REPLICAS) {
+        chg->has_replicas = true;
+        chg->replicas = level;
+        return;
+    }
+    chg->has_resources = true;
+    chg->res = s->res;
+    if (r == POLICY_CPU) {
+        chg->res.limit_nano_cpus = level;
+        chg->res.reserve_nano_cpus = res;
+    } else {
+        chg->res.limit_memory = level;
+        chg->res.reserve_memory = res;
+    }
+}
+
+/* After a version conflict: logs it and reads the service again into *svc. False when that
+ * failed (answered; a vanished service's state is dropped). */
+static bool svc_reread(struct engine *e, const struct engine_job *job, struct docker_service *svc,
+                       int attempt, int64_t t0)
+{
+    struct docker_err derr = {0};
+    char qn[300];
+
+    metrics_docker_error(e->o.metrics, docker_code_name(DOCKER_E_CONFLICT));
+    log_info("service changed meanwhile (version conflict); reading it again",
+             "service=%s version=%" PRIu64 " attempt=%d", quote(qn, sizeof(qn), job->container),
+             svc->version, attempt);
+    docker_service_free(svc);
+    memset(svc, 0, sizeof(*svc));
+    docker_code rc = e->o.ops->service_inspect(e->o.docker_ud, job->container, svc, &derr);
+    if (rc == DOCKER_OK)
+        return true;
+    if (rc == DOCKER_E_NOT_FOUND || rc == DOCKER_E_NO_SWARM) {
+        pthread_mutex_lock(&e->lock);
+        drop_entry(e, job->container);
+        unlock_persist(e);
+        rc = DOCKER_E_NOT_FOUND;
+    }
+    docker_failed(e, job, "inspect service", rc, &derr, t0);
+    return false;
+}
+
+/* Puts back a resource's state as it was before a claim whose update failed. */
+static void svc_unclaim(struct engine *e, const struct engine_job *job,
+                        const struct res_state *prev)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (en)
+        en->r[job->resource] = *prev;
+    unlock_persist(e);
+}
+
+static void svc_unchanged(struct engine *e, const struct engine_job *job, const char *kind,
+                          const char *reason, int64_t t0)
+{
+    metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
+    reply_state(e, job, 200, "unchanged", reason);
+}
+
+/* Scale-out of a service: CPU or memory limit (reservation in proportion), or one step of
+ * replicas. While scaled out, a repeat only extends the deadline, except that a replicas alert
+ * still firing a whole scale duration after the last step adds another step (up to the max). */
+static void service_scale_out(struct engine *e, const struct engine_job *job,
+                              struct docker_service *svc, int64_t t0)
+{
+    const char *kind = kind_label(POLICY_SCALE_OUT, job->resource);
+    struct policy_request req = {job->kind, job->resource, job->duration, job->force,
+                                 job->from_alert};
+    char qn[300], qr[200];
+
+    for (int attempt = 1;; attempt++) {
+        struct policy_container pc;
+        struct policy_decision d;
+        int64_t now = now_ms(e), target;
+        bool again = false;
+
+        policy_service_from_labels(&pc, &svc->labels, svc->global);
+        policy_decide(&e->o.lim, &req, &pc, now, &d);
+        if (d.verdict != POLICY_ACCEPT) {
+            log_info("ignored", "service=%s action=%s reason=%s remote=%s",
+                     quote(qn, sizeof(qn), job->container), kind, quote(qr, sizeof(qr), d.reason),
+                     job->remote[0] ? job->remote : "-");
+            metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
+            reply_state(e, job, d.http_status, "ignored", d.reason);
+            return;
+        }
+        if (in_maintenance(e, job->container)) {
+            metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
+            reply_state(e, job, 409, "ignored", "service is in maintenance");
+            return;
+        }
+        int64_t cur = svc_level(svc, job->resource);
+        pthread_mutex_lock(&e->lock);
+        struct entry *en = find_entry(e, job->container);
+        struct res_state prev = en ? en->r[job->resource] : (struct res_state){0};
+        pthread_mutex_unlock(&e->lock);
+        if (prev.out) {
+            again = job->resource == POLICY_REPLICAS && cur == prev.applied && cur < d.max &&
+                    now - prev.since_ms >= d.duration_ms;
+            if (!again) {
+                extend_if_out(e, job, &d, t0);
+                return;
+            }
+        }
+        if (job->resource == POLICY_REPLICAS) {
+            target = policy_replicas_next(cur, d.step, d.max);
+            if (target <= cur) {
+                svc_unchanged(e, job, kind, "already at the maximum replicas (trip.max-replicas)",
+                              t0);
+                return;
+            }
+        } else {
+            if (cur == 0) {
+                svc_unchanged(e, job, kind,
+                              job->resource == POLICY_CPU
+                                  ? "service has no CPU limit; nothing to raise"
+                                  : "service has no memory limit; nothing to raise",
+                              t0);
+                return;
+            }
+            target = d.target ? d.target : 2 * cur; /* CPU without trip.cpus: twice the limit */
+            if (cur >= target) {
+                svc_unchanged(e, job, kind, "already at or above the scaled-out level", t0);
+                return;
+            }
+        }
+        int64_t reserve = svc_reserve(svc, job->resource);
+        int64_t new_res = scaled_reserve(reserve, cur, target);
+
+        /* Write-ahead claim, as for containers. */
+        pthread_mutex_lock(&e->lock);
+        en = get_entry(e, job->container);
+        if (en) {
+            struct res_state *r = &en->r[job->resource];
+            utf8_copy(en->id, sizeof(en->id), svc->id);
+            en->service = true;
+            en->version = svc->version;
+            if (!again) {
+                r->base = cur;
+                r->base_res = reserve;
+                r->deadline_ms = d.deadline_ms;
+            } else if (d.deadline_ms > r->deadline_ms) {
+                r->deadline_ms = d.deadline_ms;
+            }
+            r->out = true;
+            r->applied = target;
+            r->applied_res = new_res;
+            r->since_ms = now;
+            r->check_queued = false;
+            add_firing(r, job);
+            note(en, now, kind, e->o.dry_run ? "dry_run" : "applying", NULL);
+        }
+        struct store_err serr = {0};
+        if (!unlock_persist_err(e, &serr) && !e->o.dry_run) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "cannot persist the claim: %s", serr.msg);
+            svc_unclaim(e, job, &prev);
+            metrics_action(e->o.metrics, kind, "error", since_s(t0));
+            log_error("scale-out refused: its claim could not be saved", "service=%s error=%s",
+                      quote(qn, sizeof(qn), job->container), quote(qr, sizeof(qr), serr.msg));
+            reply_state(e, job, 503, "error", msg);
+            return;
+        }
+        if (!e->o.dry_run) {
+            struct docker_service_change chg;
+            struct docker_err derr = {0};
+            svc_change(&chg, svc, job->resource, target, new_res);
+            docker_code rc = e->o.ops->service_update(e->o.docker_ud, svc, &chg, &derr);
+            if (rc != DOCKER_OK) {
+                svc_unclaim(e, job, &prev);
+                if (rc == DOCKER_E_CONFLICT && attempt < SERVICE_TRIES) {
+                    if (!svc_reread(e, job, svc, attempt, t0))
+                        return;
+                    continue; /* decide again on what is there now */
+                }
+                docker_failed(e, job, "update service", rc, &derr, t0);
+                return;
+            }
+            pthread_mutex_lock(&e->lock);
+            en = find_entry(e, job->container);
+            if (en)
+                note(en, now, kind, "ok", NULL);
+            unlock_persist(e);
+        }
+        pthread_cond_broadcast(&e->timer_cond);
+        metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
+        log_change(e->o.dry_run ? "would scale out (dry run)"
+                   : again      ? "scaled out another step"
+                                : "scaled out",
+                   job, kind, cur, target, t0, e->o.dry_run,
+                   job->from_alert ? job->alertname : "manual");
+        reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+                    e->o.dry_run ? "dry run: nothing changed" : "scaled out");
+        return;
+    }
+}
+
+/* Scale-in of a service (already judged due) to its recorded baseline. */
+static void service_scale_in(struct engine *e, const struct engine_job *job,
+                             const struct res_state *r, struct docker_service *svc, const char *why,
+                             int64_t t0)
+{
+    const char *kind = kind_label(POLICY_SCALE_IN, job->resource);
+    char qn[300];
+
+    for (int attempt = 1;; attempt++) {
+        int64_t cur = svc_level(svc, job->resource);
+        if (!e->o.dry_run && cur != r->applied) {
+            log_warn("resources changed by hand while scaled out; dropping claim",
+                     "service=%s action=%s set=%" PRId64 " found=%" PRId64,
+                     quote(qn, sizeof(qn), job->container), kind, r->applied, cur);
+            finish_scale_in(e, job, kind, "claim_dropped");
+            metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
+            reply_state(e, job, 200, "claim_dropped",
+                        "the service was changed by hand; left as it is");
+            return;
+        }
+        if (!e->o.dry_run) {
+            struct docker_service_change chg;
+            struct docker_err derr = {0};
+            svc_change(&chg, svc, job->resource, r->base, r->base_res);
+            docker_code rc = e->o.ops->service_update(e->o.docker_ud, svc, &chg, &derr);
+            if (rc == DOCKER_E_CONFLICT && attempt < SERVICE_TRIES) {
+                if (!svc_reread(e, job, svc, attempt, t0)) {
+                    retry_later(e, job);
+                    return;
+                }
+                continue;
+            }
+            if (rc != DOCKER_OK) {
+                retry_later(e, job);
+                docker_failed(e, job, "update service", rc, &derr, t0);
+                return;
+            }
+            pthread_mutex_lock(&e->lock);
+            struct entry *en = find_entry(e, job->container);
+            if (en)
+                en->version = svc->version;
+            pthread_mutex_unlock(&e->lock);
+        }
+        finish_scale_in(e, job, kind, e->o.dry_run ? "dry_run" : "ok");
+        metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
+        log_change(e->o.dry_run ? "would scale in (dry run)" : "scaled in", job, kind, r->applied,
+                   r->base, t0, e->o.dry_run, why);
+        reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+                    e->o.dry_run ? "dry run: nothing changed" : "scaled in");
+        return;
+    }
+}
+
 /* Restores the baseline of a scaled-out resource (already judged due). */
 static void scale_in(struct engine *e, const struct engine_job *job, const struct res_state *r,
                      const char *why, int64_t t0)
 {
     const char *kind = kind_label(POLICY_SCALE_IN, job->resource);
-    struct docker_container ct;
+    struct target t;
     struct docker_update u = {0};
     struct docker_err derr = {0};
     char qn[300];
 
-    if (inspect(e, job, &ct, t0) != DOCKER_OK) {
+    if (inspect(e, job, &t, t0) != DOCKER_OK) {
         retry_later(e, job);
         return;
     }
+    if (t.service) {
+        service_scale_in(e, job, r, &t.svc, why, t0);
+        target_free(&t);
+        return;
+    }
+    struct docker_container ct = t.ct; /* takes over what t.ct owns (freed below) */
     if (!e->o.dry_run && changed_by_hand(r, &ct, job->resource)) {
         log_warn("resources changed by hand while scaled out; dropping claim",
                  "container=%s action=%s set=%" PRId64 " found=%" PRId64,
@@ -903,8 +1320,12 @@ static bool prometheus_holds(struct engine *e, const struct engine_job *job)
         .container = job->container,
         .alertname = job->resource == POLICY_CPU
                          ? (e->o.cpu_alert ? e->o.cpu_alert : "ContainerHighCpu")
-                         : (e->o.memory_alert ? e->o.memory_alert : "ContainerHighMemory"),
-        .action = job->resource == POLICY_CPU ? "scale-cpu" : "scale-memory",
+                     : job->resource == POLICY_MEMORY
+                         ? (e->o.memory_alert ? e->o.memory_alert : "ContainerHighMemory")
+                         : (e->o.replicas_alert ? e->o.replicas_alert : "ServiceHighCpu"),
+        .action = job->resource == POLICY_CPU      ? "scale-cpu"
+                  : job->resource == POLICY_MEMORY ? "scale-memory"
+                                                   : "scale-replicas",
     };
     struct prom_err perr = {0};
     bool firing = false;
@@ -1022,10 +1443,16 @@ static void do_restart(struct engine *e, const struct engine_job *job, int64_t t
         reply_state(e, job, 409, "ignored", "container is in maintenance");
         return;
     }
-    if (inspect(e, job, &ct, t0) != DOCKER_OK)
+    struct target t;
+    if (inspect(e, job, &t, t0) != DOCKER_OK)
         return;
-    policy_container_from_labels(&pc, &ct.labels, ct.running);
+    ct = t.ct; /* takes over what t.ct owns (freed below) */
+    if (t.service)
+        policy_service_from_labels(&pc, &t.svc.labels, t.svc.global);
+    else
+        policy_container_from_labels(&pc, &ct.labels, ct.running);
     policy_decide(&e->o.lim, &req, &pc, now_ms(e), &d);
+    docker_service_free(&t.svc);
     if (d.verdict != POLICY_ACCEPT) {
         log_info("ignored", "container=%s action=restart reason=%s",
                  quote(qn, sizeof(qn), job->container), d.reason);
@@ -1290,14 +1717,14 @@ static void do_heal(struct engine *e, const struct engine_job *job, int64_t t0)
 /* At start: drop entries whose container vanished or was recreated (its baseline is void). */
 static void do_reconcile(struct engine *e, const struct engine_job *job, int64_t t0)
 {
-    struct docker_container ct;
+    struct target t;
     char qn[300];
 
-    if (inspect(e, job, &ct, t0) != DOCKER_OK)
+    if (inspect(e, job, &t, t0) != DOCKER_OK)
         return;
     pthread_mutex_lock(&e->lock);
     struct entry *en = find_entry(e, job->container);
-    if (en && en->id[0] && strcmp(en->id, ct.id) != 0) {
+    if (en && ((en->id[0] && strcmp(en->id, target_id(&t)) != 0) || en->service != t.service)) {
         log_warn("container was recreated; dropping its state", "container=%s",
                  quote(qn, sizeof(qn), job->container));
         drop_entry(e, job->container);
@@ -1305,7 +1732,7 @@ static void do_reconcile(struct engine *e, const struct engine_job *job, int64_t
     } else {
         pthread_mutex_unlock(&e->lock);
     }
-    docker_container_free(&ct);
+    target_free(&t);
     engine_tick(e);
 }
 
@@ -1532,7 +1959,7 @@ void engine_tick(struct engine *e)
     for (size_t i = 0; i < e->n_t && !e->stopping; i++) {
         if (e->t[i].h.maintenance)
             continue; /* no scale-in either until released */
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < POLICY_N_RESOURCES; k++) {
             struct res_state *r = &e->t[i].r[k];
             struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
             int64_t next;
@@ -1557,7 +1984,7 @@ static int64_t next_wake(struct engine *e)
         const struct heal_state *hs = &e->t[i].h;
         if (hs->due_ms && !hs->queued && hs->due_ms - now < wait)
             wait = hs->due_ms - now;
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < POLICY_N_RESOURCES; k++) {
             const struct res_state *r = &e->t[i].r[k];
             struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
             int64_t next;
@@ -1610,6 +2037,29 @@ static void cache_fill(struct cache_entry *ce, const struct docker_summary *s)
     CACHE_LABEL(memory, "trip.memory")
     CACHE_LABEL(scale_duration, "trip.scale-duration")
     CACHE_LABEL(heal, "trip.heal")
+    CACHE_LABEL(swarm_service, "com.docker.swarm.service.name")
+#undef CACHE_LABEL
+}
+
+static void cache_fill_service(struct cache_entry *ce, const struct docker_service *s)
+{
+    struct engine_cached *c = &ce->c;
+    const char *v;
+
+    memset(ce, 0, sizeof(*ce));
+    utf8_copy(ce->name, sizeof(ce->name), s->name);
+    c->exists = c->running = c->service = true;
+    c->global = s->global;
+#define CACHE_LABEL(field, key)                                                                    \
+    v = docker_labels_get(&s->labels, key);                                                        \
+    c->has_##field = v != NULL;                                                                    \
+    utf8_copy(c->field, sizeof(c->field), v);
+    CACHE_LABEL(enable, "trip.enable")
+    CACHE_LABEL(memory, "trip.memory")
+    CACHE_LABEL(scale_duration, "trip.scale-duration")
+    CACHE_LABEL(cpus, "trip.cpus")
+    CACHE_LABEL(max_replicas, "trip.max-replicas")
+    CACHE_LABEL(replicas_step, "trip.replicas-step")
 #undef CACHE_LABEL
 }
 
@@ -1629,11 +2079,27 @@ docker_code engine_refresh(struct engine *e)
         pthread_mutex_unlock(&e->lock);
         return rc;
     }
+    /* Swarm services, when this node is a manager; the containers are listed first so that a
+     * container wins over a service of the same name. */
+    struct docker_service_list sl = {0};
+    if (e->o.ops->service_list) {
+        struct docker_err serr = {0};
+        docker_code src = e->o.ops->service_list(e->o.docker_ud, &sl, &serr);
+        if (src != DOCKER_OK && src != DOCKER_E_NO_SWARM) {
+            metrics_docker_error(e->o.metrics, docker_code_name(src));
+            log_debug("cannot list services", "error=%s", serr.msg);
+        }
+    }
     size_t n = l.n < MAX_CACHE ? l.n : MAX_CACHE;
-    struct cache_entry *fresh = calloc(n + 1, sizeof(*fresh));
+    size_t ns = sl.n < MAX_CACHE - n ? sl.n : MAX_CACHE - n;
+    struct cache_entry *fresh = calloc(n + ns + 1, sizeof(*fresh));
     for (size_t i = 0; fresh && i < n; i++)
         cache_fill(&fresh[i], &l.v[i]);
+    for (size_t i = 0; fresh && i < ns; i++)
+        cache_fill_service(&fresh[n + i], &sl.v[i]);
     docker_summary_list_free(&l);
+    docker_service_list_free(&sl);
+    n += ns;
     pthread_mutex_lock(&e->lock);
     if (fresh) {
         free(e->cache);
@@ -1751,6 +2217,11 @@ engine_code engine_load(struct engine *e, struct engine_err *err)
         utf8_copy(en->id, sizeof(en->id), str_of(json_object_get(c, "id")));
         res_from_json(&en->r[POLICY_CPU], json_object_get(c, "cpu"));
         res_from_json(&en->r[POLICY_MEMORY], json_object_get(c, "memory"));
+        en->service = strcmp(str_of(json_object_get(c, "kind")), "service") == 0;
+        if (en->service) {
+            res_from_json(&en->r[POLICY_REPLICAS], json_object_get(c, "replicas"));
+            en->version = (uint64_t)get_i64(c, "version");
+        }
         const json_t *last = json_object_get(c, "last_action");
         utf8_copy(en->last_action, sizeof(en->last_action),
                   str_of(json_object_get(last, "action")));
@@ -1839,8 +2310,7 @@ static void cancel_queued(struct engine *e)
         release(e, e->head);
         if (it.job.done) {
             pthread_mutex_unlock(&e->lock);
-            it.job.done(it.job.done_ud, 503,
-                        "{\"result\":\"error\",\"reason\":\"shutting down\"}");
+            it.job.done(it.job.done_ud, 503, "{\"result\":\"error\",\"reason\":\"shutting down\"}");
             pthread_mutex_lock(&e->lock);
         }
     }
@@ -1921,6 +2391,12 @@ void engine_cached_policy(const struct engine_cached *cached, struct policy_cont
     c->memory = cached->has_memory ? cached->memory : NULL;
     c->scale_duration = cached->has_scale_duration ? cached->scale_duration : NULL;
     c->heal = cached->has_heal ? cached->heal : NULL;
+    c->service = cached->service;
+    c->global = cached->global;
+    c->cpus = cached->has_cpus ? cached->cpus : NULL;
+    c->max_replicas = cached->has_max_replicas ? cached->max_replicas : NULL;
+    c->replicas_step = cached->has_replicas_step ? cached->replicas_step : NULL;
+    c->swarm_service = cached->has_swarm_service ? cached->swarm_service : NULL;
 }
 
 bool engine_ready(struct engine *e)
@@ -1943,6 +2419,7 @@ void engine_gauges(struct engine *e, struct metrics_gauges *g)
     for (size_t i = 0; i < e->n_t; i++) {
         g->scaled_out_cpu += e->t[i].r[POLICY_CPU].out;
         g->scaled_out_memory += e->t[i].r[POLICY_MEMORY].out;
+        g->scaled_out_replicas += e->t[i].r[POLICY_REPLICAS].out;
         g->crashloop += e->t[i].h.crashloop;
         g->maintenance += e->t[i].h.maintenance;
     }

@@ -13,6 +13,10 @@
 
 /*
  * DESIGN
+ * Targets: a job names a container or a Swarm service; the worker resolves which (container first,
+ * then service, unless the table or cache already knows it as a service) and keeps the kind in
+ * its entry. Services are changed with the Version.Index they were read at; a version conflict
+ * (someone else updated the service meanwhile) is re-read and decided again, up to 3 times.
  * Threads: HTTP threads call engine_submit(), engine_lookup(), engine_state_json(), engine_ready()
  * and engine_gauges(): all copy in or out under `lock` and never wait on Docker. Jobs wait in one
  * shared FIFO; each worker marks the container whose job it runs as in flight, and an idle worker
@@ -59,6 +63,13 @@ struct engine_docker_ops {
      * that does not model memory). */
     docker_code (*stats)(void *ud, const char *id, struct docker_stats *out,
                          struct docker_err *err);
+    /* Swarm services; NULL: no Swarm (a fake that does not model services). service_inspect and
+     * service_list answer DOCKER_E_NO_SWARM on a node that is not a swarm manager. */
+    docker_code (*service_inspect)(void *ud, const char *name, struct docker_service *out,
+                                   struct docker_err *err);
+    docker_code (*service_update)(void *ud, const struct docker_service *cur,
+                                  const struct docker_service_change *chg, struct docker_err *err);
+    docker_code (*service_list)(void *ud, struct docker_service_list *out, struct docker_err *err);
 };
 extern const struct engine_docker_ops engine_docker_real;
 
@@ -88,7 +99,7 @@ struct engine_opts {
     long prom_timeout_ms; /* 0: 3000 */
     const char *const *container_labels;
     size_t n_container_labels;
-    const char *cpu_alert, *memory_alert;
+    const char *cpu_alert, *memory_alert, *replicas_alert;
     /* Event-driven healing: restart spacing and crash-loop flag (zeros: 100 ms, 1 min, 10 s, 5,
      * and operator_stops is taken as given). */
     struct policy_backoff heal;
@@ -138,12 +149,18 @@ void engine_stop(struct engine *e, int64_t grace_ms);
 /* Stops if needed, frees everything. NULL-safe. */
 void engine_free(struct engine *e);
 
-/* What the cache knows of a container (copied out). */
+/* What the cache knows of a container or Swarm service (copied out). */
 struct engine_cached {
     bool exists;
     bool running;
+    bool service; /* a Swarm service (labels are its Spec.Labels) */
+    bool global;  /* a global-mode service */
     char enable[16], cpu_shares[32], memory[32], scale_duration[32], heal[16];
     bool has_enable, has_cpu_shares, has_memory, has_scale_duration, has_heal;
+    char cpus[32], max_replicas[16], replicas_step[16];
+    bool has_cpus, has_max_replicas, has_replicas_step;
+    char swarm_service[128]; /* a Swarm task container: its service's name */
+    bool has_swarm_service;
 };
 /* Copies the cached facts of `name` and returns true; false when the cache has not seen it.
  * Any thread, never calls Docker. */

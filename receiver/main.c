@@ -56,14 +56,6 @@ static int wait_for_signal(const sigset_t *set, struct store *st)
     }
 }
 
-static void limits_from(const struct config *cfg, struct policy_limits *lim)
-{
-    *lim =
-        (struct policy_limits){cfg->cpu_shares,      cfg->max_cpu_shares,    cfg->memory,
-                               cfg->max_memory,      cfg->scale_duration_ms, cfg->min_duration_ms,
-                               cfg->max_duration_ms, cfg->manage_all,        cfg->heal};
-}
-
 static int run(const struct config *cfg)
 {
     struct docker_opts dopts = {.host = cfg->docker_host[0] ? cfg->docker_host : NULL,
@@ -117,7 +109,7 @@ static int run(const struct config *cfg)
                              .n_container_labels = cfg->n_container_labels,
                              .cpu_alert = cfg->cpu_alert,
                              .memory_alert = cfg->memory_alert};
-    limits_from(cfg, &eo.lim);
+    policy_limits_from_config(&eo.lim, cfg);
     eo.heal =
         (struct policy_backoff){cfg->heal_backoff_ms, cfg->heal_backoff_max_ms, cfg->heal_stable_ms,
                                 (int)cfg->crashloop_heals, cfg->heal_operator_stops};

@@ -26,7 +26,34 @@ const char *policy_kind_name(enum policy_kind k)
 
 const char *policy_resource_name(enum policy_resource r)
 {
-    return r == POLICY_CPU ? "cpu" : "memory";
+    return r == POLICY_CPU ? "cpu" : r == POLICY_MEMORY ? "memory" : "replicas";
+}
+
+void policy_limits_from_config(struct policy_limits *lim, const struct config *cfg)
+{
+    *lim = (struct policy_limits){
+        .cpu_shares = cfg->cpu_shares,
+        .max_cpu_shares = cfg->max_cpu_shares,
+        .memory = cfg->memory,
+        .max_memory = cfg->max_memory,
+        .scale_duration_ms = cfg->scale_duration_ms,
+        .min_duration_ms = cfg->min_duration_ms,
+        .max_duration_ms = cfg->max_duration_ms,
+        .manage_all = cfg->manage_all,
+        .heal = cfg->heal,
+        .max_nano_cpus = cfg->max_nano_cpus,
+        .max_replicas = cfg->max_replicas,
+        .replicas_step = cfg->replicas_step,
+    };
+}
+
+int64_t policy_replicas_next(int64_t current, int64_t step, int64_t max)
+{
+    if (step < 1)
+        step = 1;
+    if (current >= max)
+        return current;
+    return max - current < step ? max : current + step;
 }
 
 void policy_container_from_labels(struct policy_container *c, const struct docker_labels *l,
@@ -42,6 +69,19 @@ void policy_container_from_labels(struct policy_container *c, const struct docke
     c->scale_duration = docker_labels_get(l, "trip.scale-duration");
     c->heal = docker_labels_get(l, "trip.heal");
     c->heal_operator_stops = docker_labels_get(l, "trip.heal-operator-stops");
+    c->swarm_service = docker_labels_get(l, "com.docker.swarm.service.name");
+}
+
+void policy_service_from_labels(struct policy_container *c, const struct docker_labels *l,
+                                bool global)
+{
+    policy_container_from_labels(c, l, true);
+    c->swarm_service = NULL;
+    c->service = true;
+    c->global = global;
+    c->cpus = docker_labels_get(l, "trip.cpus");
+    c->max_replicas = docker_labels_get(l, "trip.max-replicas");
+    c->replicas_step = docker_labels_get(l, "trip.replicas-step");
 }
 
 void policy_request_from_alert(struct policy_request *req, const struct alerts_record *r)
@@ -59,6 +99,10 @@ void policy_request_from_alert(struct policy_request *req, const struct alerts_r
         break;
     case ALERTS_RESTART:
         req->kind = r->status == ALERTS_FIRING ? POLICY_RESTART : POLICY_NONE;
+        break;
+    case ALERTS_SCALE_REPLICAS:
+        req->kind = r->status == ALERTS_FIRING ? POLICY_SCALE_OUT : POLICY_RESOLVE;
+        req->resource = POLICY_REPLICAS;
         break;
     default:
         break;
@@ -103,9 +147,69 @@ static int pick_duration(const struct policy_limits *lim, const struct policy_re
     return 0;
 }
 
+/* A bounded integer label (trip.max-replicas, trip.replicas-step); def when absent. */
+static int pick_count(const char *label, const char *name, int64_t def, int64_t max, int64_t *out,
+                      struct policy_decision *d)
+{
+    int64_t v = def;
+
+    if (label) {
+        if (!*label || strspn(label, "0123456789") != strlen(label) || strlen(label) > 9) {
+            snprintf(d->reason, sizeof(d->reason), "label %s=\"%.40s\" is not a number", name,
+                     label);
+            return -1;
+        }
+        v = 0;
+        for (const char *p = label; *p; p++)
+            v = v * 10 + (*p - '0');
+        if (v < 1 || v > max) {
+            snprintf(d->reason, sizeof(d->reason), "label %s=%.40s is outside [1, %lld]", name,
+                     label, (long long)max);
+            return -1;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+static int pick_service_target(const struct policy_limits *lim, enum policy_resource r,
+                               const struct policy_container *c, struct policy_decision *d)
+{
+    if (r == POLICY_REPLICAS) {
+        int64_t max_cap = lim->max_replicas > 0 ? lim->max_replicas : 1;
+        if (pick_count(c->max_replicas, "trip.max-replicas", max_cap, max_cap, &d->max, d) != 0 ||
+            pick_count(c->replicas_step, "trip.replicas-step",
+                       lim->replicas_step > 0 ? lim->replicas_step : 1, 1000, &d->step, d) != 0)
+            return -1;
+        d->target = 0;
+        return 0;
+    }
+    if (r == POLICY_CPU) {
+        int64_t v = 0, min = 10000000; /* 0.01 CPU */
+        if (c->cpus && config_cpus_parse(c->cpus, &v) != 0) {
+            snprintf(d->reason, sizeof(d->reason),
+                     "label trip.cpus=\"%.40s\" is not a number of CPUs (e.g. 1.5)", c->cpus);
+            return -1;
+        }
+        if (c->cpus && (v < min || v > lim->max_nano_cpus)) {
+            snprintf(d->reason, sizeof(d->reason), "label trip.cpus=%.40s is outside [0.01, %g]",
+                     c->cpus, (double)lim->max_nano_cpus / 1e9);
+            return -1;
+        }
+        d->target = v; /* 0: twice the service's current limit */
+        return 0;
+    }
+    return 1; /* memory: as for containers */
+}
+
 static int pick_target(const struct policy_limits *lim, enum policy_resource r,
                        const struct policy_container *c, struct policy_decision *d)
 {
+    if (c->service) {
+        int rc = pick_service_target(lim, r, c, d);
+        if (rc <= 0)
+            return rc;
+    }
     const char *label = r == POLICY_CPU ? c->cpu_shares : c->memory;
     int64_t max = r == POLICY_CPU ? lim->max_cpu_shares : lim->max_memory;
     int64_t min = r == POLICY_CPU ? 2 : 6 * 1024 * 1024;
@@ -153,6 +257,28 @@ static void decide_known(const struct policy_limits *lim, const struct policy_re
                                 : "container is not managed (needs label trip.enable=true)");
         return;
     }
+    if (c->swarm_service && !c->service) {
+        char why[160];
+        snprintf(why, sizeof(why),
+                 "a Swarm task of service \"%.60s\": Swarm heals it; scale the service",
+                 c->swarm_service);
+        verdict(d, POLICY_IGNORE, 409, why);
+        return;
+    }
+    if (c->service && req->kind == POLICY_RESTART) {
+        verdict(d, POLICY_IGNORE, 422,
+                "a Swarm service: its tasks are healed by Swarm's restart policy");
+        return;
+    }
+    if (req->resource == POLICY_REPLICAS && req->kind == POLICY_SCALE_OUT && !c->service) {
+        verdict(d, POLICY_IGNORE, 422, "replicas: only Swarm services are scaled horizontally");
+        return;
+    }
+    if (req->resource == POLICY_REPLICAS && req->kind == POLICY_SCALE_OUT && c->global) {
+        verdict(d, POLICY_IGNORE, 422,
+                "a global service runs one task per node: never scaled horizontally");
+        return;
+    }
     if (req->kind == POLICY_RESTART && req->from_alert && !heal_enabled(lim, c)) {
         verdict(d, POLICY_IGNORE, 403, "healing is disabled for this container (trip.heal)");
         return;
@@ -183,7 +309,9 @@ static void decide(const struct policy_limits *lim, const struct policy_request 
             return;
         }
         d->deadline_ms = now_ms + d->duration_ms;
-        d->target = req->resource == POLICY_CPU ? lim->cpu_shares : lim->memory;
+        d->target = req->resource == POLICY_CPU      ? lim->cpu_shares
+                    : req->resource == POLICY_MEMORY ? lim->memory
+                                                     : 0;
     }
     if (req->kind == POLICY_RESOLVE) {
         snprintf(d->reason, sizeof(d->reason), "alert resolved");
@@ -242,6 +370,10 @@ bool policy_heal_allowed(const struct policy_limits *lim, const struct policy_ba
                : l && strcmp(l, "false") == 0 ? false
                                               : b->operator_stops;
 
+    if (c->swarm_service) {
+        snprintf(reason, size, "a Swarm task: Swarm's restart policy heals it");
+        return false;
+    }
     if (!policy_managed(lim, c->enable)) {
         snprintf(reason, size, "container is not managed");
         return false;

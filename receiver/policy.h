@@ -18,7 +18,10 @@ enum policy_kind {
     POLICY_RESOLVE,   /* an alert stopped firing: forget it, scale in if the deadline passed */
     POLICY_RESTART,   /* start a stopped container (restart a running one when forced) */
 };
-enum policy_resource { POLICY_CPU, POLICY_MEMORY };
+/* CPU: CpuShares of a container, the CPU limit (NanoCPUs) of a Swarm service. MEMORY: the memory
+ * limit. REPLICAS: Mode.Replicated.Replicas of a Swarm service (never of a container). */
+enum policy_resource { POLICY_CPU, POLICY_MEMORY, POLICY_REPLICAS };
+#define POLICY_N_RESOURCES 3
 enum policy_verdict { POLICY_ACCEPT, POLICY_IGNORE };
 
 /* The configured defaults and bounds (see config.h). */
@@ -28,7 +31,15 @@ struct policy_limits {
     int64_t scale_duration_ms, min_duration_ms, max_duration_ms;
     bool manage_all;
     bool heal;
+    /* Swarm services */
+    int64_t max_nano_cpus; /* largest trip.cpus accepted (1e9 = one CPU) */
+    int64_t max_replicas;  /* trip.max-replicas when the service has none; its upper bound too */
+    int64_t replicas_step; /* trip.replicas-step when the service has none */
 };
+
+struct config;
+/* The limits the configuration sets. */
+void policy_limits_from_config(struct policy_limits *lim, const struct config *cfg);
 
 /* What is known of the container. known=false: not seen yet (a webhook racing the cache), so only
  * the request itself is checked and the engine decides again once it has inspected. Label values
@@ -43,6 +54,15 @@ struct policy_container {
     const char *scale_duration;      /* trip.scale-duration */
     const char *heal;                /* trip.heal */
     const char *heal_operator_stops; /* trip.heal-operator-stops */
+    /* A container that is a Swarm task (label com.docker.swarm.service.name): the service is the
+     * target, never the task; this is the service's name, NULL for plain containers. */
+    const char *swarm_service;
+    /* The target is a Swarm service (labels are the service's own Spec.Labels). */
+    bool service;
+    bool global;               /* a global-mode service: no horizontal scaling */
+    const char *cpus;          /* trip.cpus: CPU limit of a service's CPU scale-out ("1.5") */
+    const char *max_replicas;  /* trip.max-replicas */
+    const char *replicas_step; /* trip.replicas-step */
 };
 
 struct policy_request {
@@ -58,7 +78,10 @@ struct policy_decision {
     int http_status; /* for the manual API: 200, 403 unmanaged, 404 unknown, 422 out of bounds */
     enum policy_kind kind;
     enum policy_resource resource;
-    int64_t target;      /* SCALE_OUT: CpuShares or memory bytes */
+    int64_t target;      /* SCALE_OUT: CpuShares, memory bytes or NanoCPUs; 0 for a service's CPU
+                            without trip.cpus (twice its current limit) and for REPLICAS */
+    int64_t step;        /* SCALE_OUT REPLICAS: replicas added per step */
+    int64_t max;         /* SCALE_OUT REPLICAS: never more replicas than this */
     int64_t duration_ms; /* SCALE_OUT */
     int64_t deadline_ms; /* SCALE_OUT: now + duration */
     bool force;
@@ -68,6 +91,13 @@ struct policy_decision {
 /* Fills c from a container's labels (values borrow from l). known=exists=true. */
 void policy_container_from_labels(struct policy_container *c, const struct docker_labels *l,
                                   bool running);
+/* Fills c from a Swarm service's own labels (Spec.Labels). known=exists=running=service=true. */
+void policy_service_from_labels(struct policy_container *c, const struct docker_labels *l,
+                                bool global);
+
+/* The next replica count of a step from `current`: current + step, at most max (never below
+ * current). Pure. */
+int64_t policy_replicas_next(int64_t current, int64_t step, int64_t max);
 
 /* Maps an alert record to a request (firing scale-* -> SCALE_OUT, resolved scale-* -> RESOLVE,
  * firing restart -> RESTART, anything else -> NONE). Borrows r's strings. */

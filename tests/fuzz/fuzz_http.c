@@ -108,7 +108,8 @@ static docker_code mem_list(void *ud, struct docker_summary_list *out, struct do
 }
 
 static const struct engine_docker_ops mem_docker = {mem_inspect, mem_update, mem_start, mem_start,
-                                                    mem_list, NULL};
+                                                    mem_list,    NULL,       NULL,      NULL,
+                                                    NULL};
 
 /* ---- set-up ---- */
 
@@ -141,9 +142,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.max_body = 64 * 1024;
     cfg.http_threads = 1;
     cfg.request_timeout_ms = 5000;
-    o.lim = (struct policy_limits){cfg.cpu_shares, cfg.max_cpu_shares, cfg.memory, cfg.max_memory,
-                                   cfg.scale_duration_ms, cfg.min_duration_ms, cfg.max_duration_ms,
-                                   cfg.manage_all, cfg.heal};
+    policy_limits_from_config(&o.lim, &cfg);
     metrics = metrics_new();
     FUZZ_CHECK(metrics != NULL);
     o.metrics = metrics;

@@ -15,7 +15,10 @@
 
 #define MAX_CONNS 64
 
+struct ts_proxy;
+
 struct conn {
+    struct ts_proxy *p;
     bool used;
     int a, b; /* client, daemon */
     pthread_t thread;
@@ -32,15 +35,35 @@ struct ts_proxy {
     atomic_bool stop;
     pthread_mutex_t lock;
     struct conn conns[MAX_CONNS];
+    /* ts_proxy_on_request(): set before use, fired at most once */
+    char hook_prefix[128];
+    void (*hook)(void *ud);
+    void *hook_ud;
+    atomic_bool hook_fired;
 };
 
-static int copy_once(int from, int to)
+/* Client bytes starting with the hook's prefix: run the hook first (once). */
+static void maybe_hook(struct ts_proxy *p, const char *buf, size_t n)
+{
+    pthread_mutex_lock(&p->lock);
+    size_t pl = strlen(p->hook_prefix);
+    void (*hook)(void *) = p->hook;
+    void *ud = p->hook_ud;
+    bool match = hook && pl > 0 && n >= pl && memcmp(buf, p->hook_prefix, pl) == 0;
+    pthread_mutex_unlock(&p->lock);
+    if (match && !atomic_exchange(&p->hook_fired, true))
+        hook(ud);
+}
+
+static int copy_once(int from, int to, struct ts_proxy *hooked)
 {
     char buf[16384];
     ssize_t n = read(from, buf, sizeof(buf));
 
     if (n <= 0)
         return -1;
+    if (hooked)
+        maybe_hook(hooked, buf, (size_t)n);
     for (ssize_t off = 0; off < n;) {
         ssize_t w = write(to, buf + off, (size_t)(n - off));
         if (w <= 0)
@@ -58,9 +81,9 @@ static void *forward_main(void *arg)
     for (;;) {
         if (poll(p, 2, 1000) < 0 && errno != EINTR)
             break;
-        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && copy_once(c->a, c->b) != 0)
+        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && copy_once(c->a, c->b, c->p) != 0)
             break;
-        if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && copy_once(c->b, c->a) != 0)
+        if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && copy_once(c->b, c->a, NULL) != 0)
             break;
     }
     shutdown(c->a, SHUT_RDWR);
@@ -117,6 +140,7 @@ static void add_conn(struct ts_proxy *p, int a)
         return;
     }
     c->used = true;
+    c->p = p;
     c->a = a;
     c->b = b;
     atomic_store(&c->done, false);
@@ -214,4 +238,14 @@ void ts_proxy_free(struct ts_proxy *p)
     ts_proxy_cut(p);
     pthread_mutex_destroy(&p->lock);
     free(p);
+}
+
+void ts_proxy_on_request(struct ts_proxy *p, const char *prefix, void (*hook)(void *ud), void *ud)
+{
+    pthread_mutex_lock(&p->lock);
+    snprintf(p->hook_prefix, sizeof(p->hook_prefix), "%s", prefix);
+    p->hook_ud = ud;
+    atomic_store(&p->hook_fired, false);
+    p->hook = hook;
+    pthread_mutex_unlock(&p->lock);
 }

@@ -25,6 +25,11 @@ const char *ts_proxy_url(const struct ts_proxy *p);
 void ts_proxy_cut(struct ts_proxy *p);
 /* Listens again after a cut. Returns 0, -1 on failure. */
 int ts_proxy_resume(struct ts_proxy *p);
+/* Calls hook(ud) once, on the forwarding thread, when a client sends bytes starting with prefix
+ * (e.g. "POST /v1.41/services/"), before those bytes reach the daemon: a request held at a
+ * precise moment, so that a test can change something at the real daemon in between (an
+ * out-of-band update racing the client's own). Set it before the client connects. */
+void ts_proxy_on_request(struct ts_proxy *p, const char *prefix, void (*hook)(void *ud), void *ud);
 /* Cuts and frees. NULL-safe. */
 void ts_proxy_free(struct ts_proxy *p);
 

@@ -95,6 +95,22 @@ static void sizes_use_binary_units(void **state)
     assert_int_equal(config_size_parse("99999999999t", &b), -1);
 }
 
+static void cpus_parse_decimal_cpus(void **state)
+{
+    int64_t n = 0;
+    (void)state;
+    assert_int_equal(config_cpus_parse("2", &n), 0);
+    assert_int_equal(n, 2000000000LL);
+    assert_int_equal(config_cpus_parse("1.5", &n), 0);
+    assert_int_equal(n, 1500000000LL);
+    assert_int_equal(config_cpus_parse("0.000000001", &n), 0);
+    assert_int_equal(n, 1);
+    const char *bad[] = {"",    ".5",  "1.", "1.0000000001", "-1",
+                         "1e9", "1,5", " 1", "99999999",     NULL};
+    for (size_t i = 0; bad[i]; i++)
+        assert_int_equal(config_cpus_parse(bad[i], &n), -1);
+}
+
 static void defaults_match_the_seed_rules(void **state)
 {
     struct config c;
@@ -106,8 +122,12 @@ static void defaults_match_the_seed_rules(void **state)
     assert_int_equal(c.cpu_shares, 1024);
     assert_int_equal(c.memory, 2147483648LL);
     assert_int_equal(c.scale_duration_ms, 300000);
-    assert_int_equal(c.n_container_labels, 1);
+    assert_int_equal(c.n_container_labels, 2);
     assert_string_equal(c.container_labels[0], "name");
+    assert_string_equal(c.container_labels[1], "service"); /* Swarm service alerts */
+    assert_int_equal(c.max_nano_cpus, 8000000000LL);
+    assert_int_equal(c.max_replicas, 10);
+    assert_int_equal(c.replicas_step, 1);
     assert_string_equal(c.cpu_alert, "ContainerHighCpu");
     assert_string_equal(c.memory_alert, "ContainerHighMemory");
     assert_string_equal(c.down_alert, "ContainerDown");
@@ -230,6 +250,7 @@ int main(void)
         cmocka_unit_test(durations_format_back),
         cmocka_unit_test(durations_round_trip),
         cmocka_unit_test(sizes_use_binary_units),
+        cmocka_unit_test(cpus_parse_decimal_cpus),
         cmocka_unit_test(defaults_match_the_seed_rules),
         cmocka_unit_test(flags_override_environment),
         cmocka_unit_test(errors_name_the_flag_or_variable),

@@ -204,8 +204,9 @@ static docker_code f_stats(void *ud, const char *id, struct docker_stats *out,
     return DOCKER_OK;
 }
 
-static const struct engine_docker_ops fake_ops = {f_inspect, f_update, f_start,
-                                                  f_restart, f_list,   f_stats};
+static const struct engine_docker_ops fake_ops = {f_inspect, f_update, f_start, f_restart,
+                                                  f_list,    f_stats,  NULL,    NULL,
+                                                  NULL}; /* no Swarm: test_engine_service.c */
 
 static struct engine_opts base_opts(void)
 {

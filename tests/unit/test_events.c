@@ -185,7 +185,8 @@ static docker_code f_list(void *ud, struct docker_summary_list *out, struct dock
     return DOCKER_OK;
 }
 
-static const struct engine_docker_ops fake_ops = {f_inspect, NULL, f_start, NULL, f_list, NULL};
+static const struct engine_docker_ops fake_ops = {f_inspect, NULL, f_start, NULL, f_list,
+                                                  NULL,      NULL, NULL,    NULL};
 
 static struct engine *start_engine(bool operator_stops)
 {

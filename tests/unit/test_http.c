@@ -89,8 +89,8 @@ static docker_code f_list(void *ud, struct docker_summary_list *out, struct dock
     return DOCKER_OK;
 }
 
-static const struct engine_docker_ops slow_ops = {f_inspect, f_update, f_start,
-                                                  f_start,   f_list,   NULL};
+static const struct engine_docker_ops slow_ops = {f_inspect, f_update, f_start, f_start, f_list,
+                                                  NULL,      NULL,     NULL,    NULL};
 
 static struct config cfg;
 static struct engine *eng;
@@ -114,8 +114,7 @@ static int setup(void **state)
     snprintf(cfg.listen_host, sizeof(cfg.listen_host), "127.0.0.1");
     cfg.listen_port = 0;
     cfg.request_timeout_ms = 500;
-    o.lim = (struct policy_limits){1024, 4096,     2LL << 30, 16LL << 30, 300000,
-                                   1000, 86400000, false,     true};
+    policy_limits_from_config(&o.lim, &cfg); /* the defaults: 5m, within [1s, 24h] */
     rep = malloc(sizeof(*rep));
     if (engine_new(&o, &eng, NULL) != ENGINE_OK || engine_start(eng, NULL) != ENGINE_OK)
         return -1;

@@ -21,6 +21,9 @@ static const struct policy_limits lim = {
     .max_duration_ms = 86400000,
     .manage_all = false,
     .heal = true,
+    .max_nano_cpus = 8000000000LL,
+    .max_replicas = 10,
+    .replicas_step = 1,
 };
 
 struct row {
@@ -35,6 +38,7 @@ struct row {
 };
 
 #define MANAGED .known = true, .exists = true, .running = true, .enable = "true"
+#define SERVICE MANAGED, .service = true
 
 static const struct row rows[] = {
     {"cpu alert on managed container uses config target and duration",
@@ -173,6 +177,110 @@ static const struct row rows[] = {
      2 * GIB,
      300000,
      "queued; container not seen yet, checked before acting"},
+    {"service cpu without trip.cpus doubles its limit (target 0 for the engine)",
+     {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
+     {SERVICE},
+     POLICY_ACCEPT,
+     200,
+     0,
+     300000,
+     ""},
+    {"service cpu from trip.cpus",
+     {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
+     {SERVICE, .cpus = "1.5"},
+     POLICY_ACCEPT,
+     200,
+     1500000000LL,
+     300000,
+     ""},
+    {"service trip.cpus beyond --max-cpus",
+     {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
+     {SERVICE, .cpus = "9"},
+     POLICY_IGNORE,
+     422,
+     0,
+     0,
+     "label trip.cpus=9 is outside [0.01, 8]"},
+    {"service trip.cpus not a number",
+     {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
+     {SERVICE, .cpus = "lots"},
+     POLICY_IGNORE,
+     422,
+     0,
+     0,
+     "label trip.cpus=\"lots\" is not a number of CPUs (e.g. 1.5)"},
+    {"service memory as for containers",
+     {POLICY_SCALE_OUT, POLICY_MEMORY, NULL, false, true},
+     {SERVICE, .memory = "3g"},
+     POLICY_ACCEPT,
+     200,
+     3 * GIB,
+     300000,
+     ""},
+    {"replicas of a service",
+     {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true},
+     {SERVICE, .max_replicas = "4", .replicas_step = "2"},
+     POLICY_ACCEPT,
+     200,
+     0,
+     300000,
+     ""},
+    {"trip.max-replicas above --max-replicas",
+     {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true},
+     {SERVICE, .max_replicas = "11"},
+     POLICY_IGNORE,
+     422,
+     0,
+     0,
+     "label trip.max-replicas=11 is outside [1, 10]"},
+    {"trip.replicas-step zero",
+     {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true},
+     {SERVICE, .replicas_step = "0"},
+     POLICY_IGNORE,
+     422,
+     0,
+     0,
+     "label trip.replicas-step=0 is outside [1, 1000]"},
+    {"replicas of a global service",
+     {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true},
+     {SERVICE, .global = true},
+     POLICY_IGNORE,
+     422,
+     0,
+     0,
+     "a global service runs one task per node: never scaled horizontally"},
+    {"replicas of a container",
+     {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, false},
+     {MANAGED},
+     POLICY_IGNORE,
+     422,
+     0,
+     0,
+     "replicas: only Swarm services are scaled horizontally"},
+    {"restart of a service is Swarm's job",
+     {POLICY_RESTART, POLICY_CPU, NULL, true, false},
+     {SERVICE},
+     POLICY_IGNORE,
+     422,
+     0,
+     0,
+     "a Swarm service: its tasks are healed by Swarm's restart policy"},
+    {"unmanaged service",
+     {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true},
+     {.known = true, .exists = true, .running = true, .service = true},
+     POLICY_IGNORE,
+     403,
+     0,
+     0,
+     "container is not managed (needs label trip.enable=true)"},
+    {"a Swarm task container is never acted on",
+     {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
+     {MANAGED, .swarm_service = "web"},
+     POLICY_IGNORE,
+     409,
+     0,
+     0,
+     "a Swarm task of service \"web\": Swarm heals it; scale the service"},
     {"nothing to do",
      {POLICY_NONE, POLICY_CPU, NULL, false, true},
      {MANAGED},
@@ -200,6 +308,35 @@ static void decision_table(void **state)
             assert_int_equal(d.deadline_ms, NOW + r->duration_ms);
         }
     }
+}
+
+static void replicas_step_up_to_the_max(void **state)
+{
+    struct policy_decision d;
+    struct policy_request q = {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true};
+    struct policy_container c = {SERVICE, .max_replicas = "4", .replicas_step = "2"};
+    (void)state;
+    policy_decide(&lim, &q, &c, NOW, &d);
+    assert_int_equal(d.step, 2);
+    assert_int_equal(d.max, 4);
+    assert_int_equal(policy_replicas_next(1, d.step, d.max), 3);
+    assert_int_equal(policy_replicas_next(3, d.step, d.max), 4);
+    assert_int_equal(policy_replicas_next(4, d.step, d.max), 4);
+    assert_int_equal(policy_replicas_next(7, d.step, d.max), 7); /* never down */
+    c.max_replicas = c.replicas_step = NULL;
+    policy_decide(&lim, &q, &c, NOW, &d);
+    assert_int_equal(d.step, 1); /* --replicas-step */
+    assert_int_equal(d.max, 10); /* --max-replicas */
+}
+
+static void swarm_tasks_are_not_healed(void **state)
+{
+    struct policy_backoff b = {.operator_stops = true};
+    struct policy_container c = {MANAGED, .swarm_service = "web"};
+    char why[80];
+    (void)state;
+    assert_false(policy_heal_allowed(&lim, &b, &c, false, why, sizeof(why)));
+    assert_string_equal(why, "a Swarm task: Swarm's restart policy heals it");
 }
 
 static void manage_all_is_opt_out(void **state)
@@ -232,6 +369,10 @@ static void alerts_map_to_requests(void **state)
     r.status = ALERTS_FIRING;
     policy_request_from_alert(&q, &r);
     assert_int_equal(q.kind, POLICY_RESTART);
+    r.action = ALERTS_SCALE_REPLICAS;
+    policy_request_from_alert(&q, &r);
+    assert_int_equal(q.kind, POLICY_SCALE_OUT);
+    assert_int_equal(q.resource, POLICY_REPLICAS);
     strcpy(r.problem, "broken");
     policy_request_from_alert(&q, &r);
     assert_int_equal(q.kind, POLICY_NONE);
@@ -283,6 +424,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decision_table),
+        cmocka_unit_test(replicas_step_up_to_the_max),
+        cmocka_unit_test(swarm_tasks_are_not_healed),
         cmocka_unit_test(manage_all_is_opt_out),
         cmocka_unit_test(alerts_map_to_requests),
         cmocka_unit_test(scale_in_needs_deadline_and_no_firing_alert),
