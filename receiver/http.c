@@ -407,6 +407,7 @@ static json_t *webhook_one(struct http *h, const struct alerts_record *a, const 
     struct policy_decision d;
     struct engine_cached cached;
     struct policy_container pc = {0};
+    struct policy_limits lim;
 
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "container", a->container, "alertname",
                           a->alertname, "fingerprint", a->fingerprint, "status",
@@ -429,12 +430,8 @@ static json_t *webhook_one(struct http *h, const struct alerts_record *a, const 
     policy_request_from_alert(&req, a);
     if (engine_lookup(h->e, a->container, &cached))
         engine_cached_policy(&cached, &pc);
-    policy_decide(&(struct policy_limits){h->cfg->cpu_shares, h->cfg->max_cpu_shares,
-                                          h->cfg->memory, h->cfg->max_memory,
-                                          h->cfg->scale_duration_ms, h->cfg->min_duration_ms,
-                                          h->cfg->max_duration_ms, h->cfg->manage_all,
-                                          h->cfg->heal},
-                  &req, &pc, wall_ms(), &d);
+    policy_limits_from_config(&lim, h->cfg);
+    policy_decide(&lim, &req, &pc, wall_ms(), &d);
     if (d.verdict == POLICY_ACCEPT) {
         struct engine_job job = {.kind = req.kind, .resource = req.resource, .from_alert = true};
         struct engine_err eerr = {0};
@@ -610,8 +607,9 @@ static enum MHD_Result handle_scale(struct req *r, struct MHD_Connection *c, con
     const char *dir = json_string_value(json_object_get(o, "direction"));
     const json_t *dur = json_object_get(o, "duration");
     enum MHD_Result ret;
-    if (!res || (strcmp(res, "cpu") != 0 && strcmp(res, "memory") != 0)) {
-        ret = queue_error(r, c, 400, "\"resource\" must be \"cpu\" or \"memory\"");
+    if (!res || (strcmp(res, "cpu") != 0 && strcmp(res, "memory") != 0 &&
+                 strcmp(res, "replicas") != 0)) {
+        ret = queue_error(r, c, 400, "\"resource\" must be \"cpu\", \"memory\" or \"replicas\"");
     } else if (dir && strcmp(dir, "out") != 0 && strcmp(dir, "in") != 0) {
         ret = queue_error(r, c, 400, "\"direction\" must be \"out\" or \"in\"");
     } else if (dur && !json_is_string(dur)) {
@@ -620,7 +618,9 @@ static enum MHD_Result handle_scale(struct req *r, struct MHD_Connection *c, con
         ret = queue_error(r, c, 422, "\"duration\" is too long");
     } else {
         job.kind = dir && strcmp(dir, "in") == 0 ? POLICY_SCALE_IN : POLICY_SCALE_OUT;
-        job.resource = strcmp(res, "cpu") == 0 ? POLICY_CPU : POLICY_MEMORY;
+        job.resource = strcmp(res, "cpu") == 0      ? POLICY_CPU
+                       : strcmp(res, "memory") == 0 ? POLICY_MEMORY
+                                                    : POLICY_REPLICAS;
         snprintf(job.container, sizeof(job.container), "%s", name);
         snprintf(job.duration, sizeof(job.duration), "%s", dur ? json_string_value(dur) : "");
         ret = submit_and_suspend(r, c, &job);

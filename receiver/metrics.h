@@ -46,6 +46,7 @@ struct metrics_gauges {
     int64_t managed;        /* managed containers seen by the last refresh */
     int64_t scaled_out_cpu; /* containers whose CPU is scaled out */
     int64_t scaled_out_memory;
+    int64_t scaled_out_replicas; /* Swarm services with replicas scaled out */
     int ready;           /* Docker reachable at the last refresh */
     int64_t crashloop;   /* containers flagged crash-looping */
     int64_t maintenance; /* containers in maintenance */
