@@ -36,7 +36,7 @@ typedef enum docker_code {
 struct docker_err {
     docker_code code;
     int http_status; /* 0 when no HTTP status was received */
-    char msg[256];   /* "what: why"; always valid UTF-8 */
+    char msg[512];   /* "what: why"; always valid UTF-8 */
 };
 
 /* Short stable name of a code ("not_found", "timeout", ...), for logs and metrics labels. */

@@ -74,7 +74,7 @@ struct entry {
     struct heal_state h;
     char last_action[32];
     char last_result[32];
-    char last_error[256];
+    char last_error[512]; /* the daemon's message, whole (it may quote a 64-digit ID) */
     int64_t last_action_ms;
 };
 
@@ -596,7 +596,7 @@ static double since_s(int64_t t0)
 static void docker_failed(struct engine *e, const struct engine_job *job, const char *what,
                           docker_code rc, const struct docker_err *derr, int64_t t0)
 {
-    char qn[300], qe[300];
+    char qn[300], qe[600];
     const char *kind = kind_label(job->kind, job->resource);
 
     metrics_docker_error(e->o.metrics, docker_code_name(rc));
@@ -685,14 +685,17 @@ static docker_code inspect(struct engine *e, const struct engine_job *job, struc
         metrics_docker_error(e->o.metrics, docker_code_name(rc));
         pthread_mutex_lock(&e->lock);
         bool had = find_entry(e, job->container) != NULL;
+        char qn[300], qe[600];
         drop_entry(e, job->container);
         if (had) {
-            char qn[300];
-            log_warn("container vanished; dropping its state", "container=%s",
-                     quote(qn, sizeof(qn), job->container));
+            log_warn("container vanished; dropping its state", "container=%s action=%s",
+                     quote(qn, sizeof(qn), job->container), kind_label(job->kind, job->resource));
             unlock_persist(e);
         } else {
             pthread_mutex_unlock(&e->lock);
+            log_info("no such container; nothing done", "container=%s action=%s error=%s remote=%s",
+                     quote(qn, sizeof(qn), job->container), kind_label(job->kind, job->resource),
+                     quote(qe, sizeof(qe), derr.msg), job->remote[0] ? job->remote : "-");
         }
         if (job->done)
             reply_state(e, job, 404, "ignored",
@@ -862,6 +865,15 @@ static void do_scale_out(struct engine *e, const struct engine_job *job, int64_t
         return;
     }
     const struct docker_container *ct = &t.ct;
+    if (strcmp(ct->status, "removing") == 0) { /* `docker rm -f` under way: nothing to scale */
+        char qn[300];
+        log_info("not scaled: container is being removed", "container=%s action=%s",
+                 quote(qn, sizeof(qn), job->container), kind_label(job->kind, job->resource));
+        metrics_action(e->o.metrics, kind_label(job->kind, job->resource), "skipped", since_s(t0));
+        reply_state(e, job, 404, "ignored", "container is being removed");
+        target_free(&t);
+        return;
+    }
     policy_container_from_labels(&pc, &ct->labels, ct->running);
     policy_decide(&e->o.lim, &req, &pc, now_ms(e), &d);
     if (d.verdict != POLICY_ACCEPT) {

@@ -723,6 +723,10 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
     }
     snprintf(needle, sizeof(needle), "msg=\"container removed; state dropped\" container=%s", gone);
     bool dropped_logged = ts_receiver_log_has(&rx, needle, 2000);
+    /* the queued action's own 404, with Docker's message */
+    snprintf(needle, sizeof(needle),
+             "msg=\"no such container; nothing done\" container=%s action=scale_out_cpu", gone);
+    bool notfound_logged = ts_receiver_log_has(&rx, needle, 2000);
     snprintf(needle, sizeof(needle), "action=scale_out_cpu call=update");
     bool no_update = !ts_receiver_log_has(&rx, needle, 0);
     int in_state = state_res_scaled_out(&rx, gone, "cpu");
@@ -738,15 +742,15 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
                 "404 counted; removal logged; no state left; another container unaffected");
     snprintf(r->got, sizeof(r->got),
              "webhook %ld %s while a hung call held the slot (%ld after %" PRId64
-             " ms); docker rm -f; not_found +%" PRId64 ", no update tried: %s, \"state dropped\" "
-             "logged: %s; state.json entry %s, GET %ld; other container out %ld in %" PRId64
-             " ms (CpuShares %" PRId64 "), in %ld, within the window: %s",
+             " ms); docker rm -f; not_found +%" PRId64 " and logged: %s, no update tried: %s, "
+             "\"state dropped\" logged: %s; state.json entry %s, GET %ld; other container out %ld "
+             "in %" PRId64 " ms (CpuShares %" PRId64 "), in %ld, within the window: %s",
              hook, accepted ? "accepted" : "NOT accepted", call.status, call.ms, nf,
-             no_update ? "yes" : "no", dropped_logged ? "yes" : "no",
-             in_state == -1 ? "gone" : "kept", shown, other_out, other_ms, other_cpu, other_in,
-             same_window ? "yes" : "no");
-    r->pass = hook == 200 && accepted && call.status == 502 && nf >= 1 && no_update &&
-              dropped_logged && in_state == -1 && shown == 404 && other_out == 200 &&
+             notfound_logged ? "yes" : "no", no_update ? "yes" : "no",
+             dropped_logged ? "yes" : "no", in_state == -1 ? "gone" : "kept", shown, other_out,
+             other_ms, other_cpu, other_in, same_window ? "yes" : "no");
+    r->pass = hook == 200 && accepted && call.status == 502 && nf >= 1 && notfound_logged &&
+              no_update && dropped_logged && in_state == -1 && shown == 404 && other_out == 200 &&
               other_cpu == 1024 && other_in == 200 && other_ms < 2000 && same_window &&
               inspect_cpu() == 512;
     int stopped = ts_receiver_stop(&rx, !r->pass);
