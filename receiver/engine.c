@@ -752,6 +752,55 @@ static bool extend_if_out(struct engine *e, const struct engine_job *job,
     return true;
 }
 
+/* Puts back a resource's state as it was before a claim whose change did not happen (prev), and
+ * notes why when `error` is set. */
+static void unclaim(struct engine *e, const struct engine_job *job, const struct res_state *prev,
+                    const char *kind, const char *error)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = find_entry(e, job->container);
+    if (en) {
+        en->r[job->resource] = *prev;
+        if (error)
+            note(en, now_ms(e), kind, "error", error);
+    }
+    unlock_persist(e);
+}
+
+/* The write-ahead claim could not be saved: no claim on disk, no change in Docker (a crash now
+ * must not leave the target scaled out with nothing to scale it back in). Answers 503. */
+static void claim_unsaved(struct engine *e, const struct engine_job *job, const char *kind,
+                          const struct res_state *prev, const struct store_err *serr, int64_t t0)
+{
+    char msg[300], qn[300], qe[300];
+
+    snprintf(msg, sizeof(msg), "cannot persist the claim: %s", serr->msg);
+    unclaim(e, job, prev, kind, msg);
+    metrics_action(e->o.metrics, kind, "error", since_s(t0));
+    log_error("scale-out refused: its claim could not be saved", "container=%s error=%s",
+              quote(qn, sizeof(qn), job->container), quote(qe, sizeof(qe), serr->msg));
+    reply_state(e, job, 503, "error", msg);
+}
+
+/* A scale-out was applied (or, dry run, would have been): note, count, log, answer. */
+static void scaled_out(struct engine *e, const struct engine_job *job, const char *kind,
+                       const char *what, int64_t from, int64_t to, int64_t now, int64_t t0)
+{
+    if (!e->o.dry_run) {
+        pthread_mutex_lock(&e->lock);
+        struct entry *en = find_entry(e, job->container);
+        if (en)
+            note(en, now, kind, "ok", NULL);
+        unlock_persist(e);
+    }
+    pthread_cond_broadcast(&e->timer_cond);
+    metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
+    log_change(e->o.dry_run ? "would scale out (dry run)" : what, job, kind, from, to, t0,
+               e->o.dry_run, job->from_alert ? job->alertname : "manual");
+    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+                e->o.dry_run ? "dry run: nothing changed" : "scaled out");
+}
+
 static void scale_out(struct engine *e, const struct engine_job *job,
                       const struct docker_container *ct, const struct policy_decision *d,
                       int64_t t0)
@@ -785,10 +834,12 @@ static void scale_out(struct engine *e, const struct engine_job *job,
      * update leaves a claim whose level was never applied; scale-in then sees the mismatch and
      * drops it.) */
     int64_t now = now_ms(e);
+    struct res_state prev = {0};
     pthread_mutex_lock(&e->lock);
     struct entry *en = get_entry(e, job->container);
     if (en) {
         struct res_state *r = &en->r[job->resource];
+        prev = *r;
         utf8_copy(en->id, sizeof(en->id), ct->id);
         r->out = true;
         r->base = cur;
@@ -803,47 +854,18 @@ static void scale_out(struct engine *e, const struct engine_job *job,
     }
     struct store_err serr = {0};
     if (!unlock_persist_err(e, &serr) && !e->o.dry_run) {
-        /* No claim on disk, no change in Docker: a crash now must not leave the container
-         * scaled out with nothing to scale it back in. */
-        char msg[300];
-        snprintf(msg, sizeof(msg), "cannot persist the claim: %s", serr.msg);
-        pthread_mutex_lock(&e->lock);
-        en = find_entry(e, job->container);
-        if (en) {
-            clear_res(&en->r[job->resource]);
-            note(en, now, kind, "error", msg);
-        }
-        unlock_persist(e);
-        metrics_action(e->o.metrics, kind, "error", since_s(t0));
-        char qn[300], qe[300];
-        log_error("scale-out refused: its claim could not be saved", "container=%s error=%s",
-                  quote(qn, sizeof(qn), job->container), quote(qe, sizeof(qe), serr.msg));
-        reply_state(e, job, 503, "error", msg);
+        claim_unsaved(e, job, kind, &prev, &serr, t0);
         return;
     }
     if (!e->o.dry_run) {
         docker_code rc = e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
         if (rc != DOCKER_OK) {
-            pthread_mutex_lock(&e->lock);
-            en = find_entry(e, job->container);
-            if (en)
-                clear_res(&en->r[job->resource]);
-            unlock_persist(e);
+            unclaim(e, job, &prev, kind, NULL);
             docker_failed(e, job, "update", rc, &derr, t0);
             return;
         }
-        pthread_mutex_lock(&e->lock);
-        en = find_entry(e, job->container);
-        if (en)
-            note(en, now, kind, "ok", NULL);
-        unlock_persist(e);
     }
-    pthread_cond_broadcast(&e->timer_cond);
-    metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
-    log_change(e->o.dry_run ? "would scale out (dry run)" : "scaled out", job, kind, cur, d->target,
-               t0, e->o.dry_run, job->from_alert ? job->alertname : "manual");
-    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
-                e->o.dry_run ? "dry run: nothing changed" : "scaled out");
+    scaled_out(e, job, kind, "scaled out", cur, d->target, now, t0);
 }
 
 static void service_scale_out(struct engine *e, const struct engine_job *job,
@@ -1051,17 +1073,6 @@ static bool svc_reread(struct engine *e, const struct engine_job *job, struct do
     return false;
 }
 
-/* Puts back a resource's state as it was before a claim whose update failed. */
-static void svc_unclaim(struct engine *e, const struct engine_job *job,
-                        const struct res_state *prev)
-{
-    pthread_mutex_lock(&e->lock);
-    struct entry *en = find_entry(e, job->container);
-    if (en)
-        en->r[job->resource] = *prev;
-    unlock_persist(e);
-}
-
 static void svc_unchanged(struct engine *e, const struct engine_job *job, const char *kind,
                           const char *reason, int64_t t0)
 {
@@ -1164,13 +1175,7 @@ static void service_scale_out(struct engine *e, const struct engine_job *job,
         }
         struct store_err serr = {0};
         if (!unlock_persist_err(e, &serr) && !e->o.dry_run) {
-            char msg[300];
-            snprintf(msg, sizeof(msg), "cannot persist the claim: %s", serr.msg);
-            svc_unclaim(e, job, &prev);
-            metrics_action(e->o.metrics, kind, "error", since_s(t0));
-            log_error("scale-out refused: its claim could not be saved", "service=%s error=%s",
-                      quote(qn, sizeof(qn), job->container), quote(qr, sizeof(qr), serr.msg));
-            reply_state(e, job, 503, "error", msg);
+            claim_unsaved(e, job, kind, &prev, &serr, t0);
             return;
         }
         if (!e->o.dry_run) {
@@ -1179,7 +1184,7 @@ static void service_scale_out(struct engine *e, const struct engine_job *job,
             svc_change(&chg, svc, job->resource, target, new_res);
             docker_code rc = e->o.ops->service_update(e->o.docker_ud, svc, &chg, &derr);
             if (rc != DOCKER_OK) {
-                svc_unclaim(e, job, &prev);
+                unclaim(e, job, &prev, kind, NULL);
                 if (rc == DOCKER_E_CONFLICT && attempt < SERVICE_TRIES) {
                     if (!svc_reread(e, job, svc, attempt, t0))
                         return;
@@ -1188,21 +1193,9 @@ static void service_scale_out(struct engine *e, const struct engine_job *job,
                 docker_failed(e, job, "update service", rc, &derr, t0);
                 return;
             }
-            pthread_mutex_lock(&e->lock);
-            en = find_entry(e, job->container);
-            if (en)
-                note(en, now, kind, "ok", NULL);
-            unlock_persist(e);
         }
-        pthread_cond_broadcast(&e->timer_cond);
-        metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
-        log_change(e->o.dry_run ? "would scale out (dry run)"
-                   : again      ? "scaled out another step"
-                                : "scaled out",
-                   job, kind, cur, target, t0, e->o.dry_run,
-                   job->from_alert ? job->alertname : "manual");
-        reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
-                    e->o.dry_run ? "dry run: nothing changed" : "scaled out");
+        scaled_out(e, job, kind, again ? "scaled out another step" : "scaled out", cur, target, now,
+                   t0);
         return;
     }
 }
