@@ -97,22 +97,7 @@ static int64_t elapsed_ms(int64_t t0_ns)
 /* Polls docker_service_tasks until `want` tasks are desired and running: the ms waited, or -1. */
 static int64_t wait_running(const char *id, int want)
 {
-    int64_t t0 = ts_now_ns();
-    struct docker_service_tasks t = {0};
-
-    while (elapsed_ms(t0) < CONVERGE_MS) {
-        struct docker_err err = {0};
-        docker_code rc = docker_service_tasks(client, id, &t, &err);
-
-        if (rc != DOCKER_OK)
-            fail_msg("tasks of %s: %s: %s", id, docker_code_name(rc), err.msg);
-        if (t.desired == want && t.running == want)
-            return elapsed_ms(t0);
-        usleep(100 * 1000);
-    }
-    fprintf(stderr, "tasks of %s: %d desired, %d running after %d ms\n", id, t.desired, t.running,
-            CONVERGE_MS);
-    return -1;
+    return ts_swarm_wait_running(client, id, want, CONVERGE_MS);
 }
 
 /* Must run first: when the swarm is not active yet, the service calls meet the daemon's 503. */

@@ -70,20 +70,10 @@ static int64_t elapsed_ms(int64_t t0_ns)
 /* Waits until `want` tasks are desired and running. Returns the ms waited, or fails. */
 static int64_t wait_running(const char *id, int want)
 {
-    int64_t t0 = ts_now_ns();
-    struct docker_service_tasks t = {0};
-
-    while (elapsed_ms(t0) < CONVERGE_MS) {
-        struct docker_err err = {0};
-        if (docker_service_tasks(client, id, &t, &err) != DOCKER_OK)
-            fail_msg("tasks of %s: %s", id, err.msg);
-        if (t.desired == want && t.running == want)
-            return elapsed_ms(t0);
-        usleep(100 * 1000);
-    }
-    fail_msg("tasks of %s: %d desired, %d running after %d ms (want %d)", id, t.desired, t.running,
-             CONVERGE_MS, want);
-    return -1;
+    int64_t ms = ts_swarm_wait_running(client, id, want, CONVERGE_MS);
+    if (ms < 0)
+        fail_msg("tasks of %s never became %d running", id, want);
+    return ms;
 }
 
 /* The HostConfig value `format` (e.g. "{{.HostConfig.NanoCpus}}") of the service's running task

@@ -1,6 +1,7 @@
 /* ts_swarm.c: a single-node swarm for the tests, left as it was found (see ts_swarm.h). */
 #include "ts_swarm.h"
 
+#include "docker_client.h"
 #include "ts_docker.h"
 
 #include <stdarg.h>
@@ -145,4 +146,23 @@ void ts_swarm_cleanup(void)
     if (n > 2)
         ts_docker_argv(NULL, 0, NULL, 0, argv);
     wait_tasks_gone();
+}
+
+int64_t ts_swarm_wait_running(struct docker_client *c, const char *id, int want, int timeout_ms)
+{
+    int64_t t0 = ts_now_ns() / 1000000, waited = 0;
+    struct docker_service_tasks t = {0};
+    struct docker_err err = {0};
+
+    while (waited <= timeout_ms) {
+        memset(&err, 0, sizeof(err));
+        if (docker_service_tasks(c, id, &t, &err) == DOCKER_OK && t.desired == want &&
+            t.running == want)
+            return waited;
+        usleep(100 * 1000);
+        waited = ts_now_ns() / 1000000 - t0;
+    }
+    fprintf(stderr, "tasks of %s: %d desired, %d running after %d ms (want %d)%s%s\n", id,
+            t.desired, t.running, timeout_ms, want, err.msg[0] ? ": " : "", err.msg);
+    return -1;
 }

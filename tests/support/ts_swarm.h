@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * DESIGN
@@ -35,6 +36,10 @@ void ts_swarm_end(void);
 int ts_swarm_service_create(char *id, size_t len, const char *name, ...);
 /* "<ts_docker_prefix()>svc-<what>-<n>" into buf. Returns buf. */
 char *ts_swarm_name(char *buf, size_t len, const char *what);
+struct docker_client;
+/* Polls the service's tasks (docker_service_tasks) until `want` are desired and running, at most
+ * timeout_ms. Returns the ms waited, or -1 (the counts last seen and any error on stderr). */
+int64_t ts_swarm_wait_running(struct docker_client *c, const char *id, int want, int timeout_ms);
 /* `docker service rm` of every service whose name starts with ts_docker_prefix(). */
 void ts_swarm_cleanup(void);
 
