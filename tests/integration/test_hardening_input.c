@@ -314,9 +314,9 @@ static void alerts_that_cannot_be_acted_on_are_ignored_with_a_reason(void **stat
     (void)state;
     ts_require_docker_image();
     row_alert("label value not a string", "\"alertname\":\"ContainerHighCpu\",\"name\":5", 200,
-              "no container label (tried name)", 0);
+              "no container label (tried name, ...)", 0);
     row_alert("alert without container label", "\"alertname\":\"ContainerHighCpu\"", 200,
-              "no container label (tried name)", 0);
+              "no container label (tried name, ...)", 0);
     snprintf(labels, sizeof(labels), "\"alertname\":\"SomethingElse\",\"name\":\"%s\"", mname);
     row_alert("unknown alertname without action", labels, 200, "maps to no action", 0);
     snprintf(labels, sizeof(labels), "\"alertname\":\"X\",\"action\":\"explode\",\"name\":\"%s\"",
