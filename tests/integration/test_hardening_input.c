@@ -837,7 +837,10 @@ static void thousand_simultaneous_connections_answered_or_refused_cleanly(void *
              " ms, webhook %s; fds %d -> %d",
              answered, refused, closed, not_connected, hung, other, p.ok, p.busy, p.failed, health,
              after_ms, hook ? "200" : "FAILED", fds0, fds_after);
-    r->pass = hung == 0 && other == 0 && answered > 0 && refused > 0 &&
+    /* Beyond the limit a connection gets 503 when its request arrives within the 1 s grace, or
+     * is closed after it: which one depends on the machine's load, both are clean refusals (the
+     * 503 itself is asserted by the 20-requests-over-128-held-connections row). */
+    r->pass = hung == 0 && other == 0 && answered > 0 && refused + closed > 0 &&
               answered + refused + closed + not_connected == STORM && p.failed == 0 &&
               p.ok + p.busy > 0 && health == 200 && after_ms < 1000 && hook && storm_ms < 10000 &&
               fds0 > 0 && fds_after <= fds0 && kill(rx.pid, 0) == 0;
