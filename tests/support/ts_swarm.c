@@ -14,6 +14,7 @@
 
 static bool begun;
 static bool initialised;
+static bool had_gwbridge; /* docker_gwbridge existed before the swarm was initialised here */
 static pid_t owner;
 
 bool ts_swarm_active(void)
@@ -39,6 +40,8 @@ int ts_swarm_begin(void)
     if (begun)
         return 0;
     if (!ts_swarm_active()) {
+        const char *probe[] = {"network", "inspect", "docker_gwbridge", NULL};
+        had_gwbridge = ts_docker_argv(NULL, 0, err, sizeof(err), probe) == 0;
         if (ts_docker_argv(NULL, 0, err, sizeof(err), argv) != 0) {
             fprintf(stderr, "ts_swarm_begin: docker swarm init: %s\n", err);
             return -1;
@@ -73,6 +76,10 @@ void ts_swarm_end(void)
     initialised = false;
     if (ts_docker_argv(NULL, 0, err, sizeof(err), argv) != 0)
         fprintf(stderr, "ts_swarm_end: docker swarm leave --force: %s\n", err);
+    /* `swarm init` made the bridge and `swarm leave` keeps it: remove what was not there */
+    const char *rm[] = {"network", "rm", "docker_gwbridge", NULL};
+    if (!had_gwbridge && ts_docker_argv(NULL, 0, err, sizeof(err), rm) != 0)
+        fprintf(stderr, "ts_swarm_end: docker network rm docker_gwbridge: %s\n", err);
 }
 
 char *ts_swarm_name(char *buf, size_t len, const char *what)
