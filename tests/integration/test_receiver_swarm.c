@@ -29,6 +29,22 @@
 #define CONVERGE_MS 90000
 
 static struct docker_client *client;
+static struct ts_receiver live; /* the test's receiver: its log is printed if the test fails */
+
+static struct ts_receiver *fresh_receiver(void)
+{
+    memset(&live, 0, sizeof(live));
+    return &live;
+}
+
+/* After a failed assertion the test never reached its own stop: show the receiver's log. */
+static int print_log_if_left(void **state)
+{
+    (void)state;
+    if (live.state_dir[0])
+        ts_receiver_stop(&live, true);
+    return 0;
+}
 
 static int group_teardown(void **state)
 {
@@ -153,33 +169,33 @@ static void start_receiver(struct ts_receiver *r, const char *docker_host)
 static void replicas_scale_out_on_alert_and_back_after_resolve(void **state)
 {
     char name[128], id[64], path[300];
-    struct ts_receiver r = {0};
+    struct ts_receiver *r = fresh_receiver();
     struct ts_http_reply *rep = malloc(sizeof(*rep));
 
     (void)state;
     need_swarm();
     make_service(name, sizeof(name), id, sizeof(id), "rep");
     wait_running(id, 1);
-    start_receiver(&r, NULL);
+    start_receiver(r, NULL);
 
     int64_t t0 = ts_now_ns();
-    post_alert(&r, name, "firing");
+    post_alert(r, name, "firing");
     assert_true(ts_docker_wait_i64(name, "{{.Spec.Mode.Replicated.Replicas}}", 2, 10000) >= 0);
     int64_t spec_ms = elapsed_ms(t0);
     int64_t run_ms = wait_running(id, 2) + spec_ms;
     snprintf(path, sizeof(path), "/api/v1/containers/%s", name);
-    assert_int_equal(ts_http_json(&r, "GET", path, NULL, NULL, rep), 0);
+    assert_int_equal(ts_http_json(r, "GET", path, NULL, NULL, rep), 0);
     assert_int_equal(rep->status, 200);
     assert_non_null(strstr(rep->body, "\"kind\": \"service\""));
-    assert_true(ts_receiver_log_has(&r, "msg=\"scaled out\"", 2000));
+    assert_true(ts_receiver_log_has(r, "msg=\"scaled out\"", 2000));
 
     /* Repeated while firing: one step only (the scale duration has not passed since it). */
-    post_alert(&r, name, "firing");
+    post_alert(r, name, "firing");
     usleep(500 * 1000);
     assert_int_equal(ts_docker_inspect_i64(name, "{{.Spec.Mode.Replicated.Replicas}}"), 2);
 
     int64_t t1 = ts_now_ns();
-    post_alert(&r, name, "resolved");
+    post_alert(r, name, "resolved");
     assert_true(ts_docker_wait_i64(name, "{{.Spec.Mode.Replicated.Replicas}}", 1, 15000) >= 0);
     int64_t back_ms = elapsed_ms(t1);
     assert_true(back_ms >= 2000); /* not before the 3 s scale duration that began at the step */
@@ -187,27 +203,26 @@ static void replicas_scale_out_on_alert_and_back_after_resolve(void **state)
     printf("replicas: alert -> spec 2 in %lld ms, 2 running in %lld ms; resolved -> 1 in %lld ms "
            "(scale duration 3 s from the step)\n",
            (long long)spec_ms, (long long)run_ms, (long long)back_ms);
-    assert_int_equal(ts_receiver_stop(&r, false), 0);
+    assert_int_equal(ts_receiver_stop(r, false), 0);
     free(rep);
 }
 
 static void limits_and_reservations_scale_out_and_back_and_tasks_follow(void **state)
 {
     char name[128], id[64];
-    struct ts_receiver r = {0};
+    struct ts_receiver *r = fresh_receiver();
     struct ts_http_reply *rep = malloc(sizeof(*rep));
 
     (void)state;
     need_swarm();
     make_service(name, sizeof(name), id, sizeof(id), "vert");
     wait_running(id, 1);
-    start_receiver(&r, NULL);
+    start_receiver(r, NULL);
 
     int64_t t0 = ts_now_ns();
-    assert_int_equal(api_scale(&r, name, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep), 200);
+    assert_int_equal(api_scale(r, name, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep), 200);
     assert_non_null(strstr(rep->body, "\"result\":\"ok\""));
-    assert_int_equal(api_scale(&r, name, "{\"resource\":\"memory\",\"duration\":\"1h\"}", rep),
-                     200);
+    assert_int_equal(api_scale(r, name, "{\"resource\":\"memory\",\"duration\":\"1h\"}", rep), 200);
     const char *res = "{{.Spec.TaskTemplate.Resources";
     char f[4][96];
     snprintf(f[0], sizeof(f[0]), "%s.Limits.NanoCPUs}}", res);
@@ -225,9 +240,9 @@ static void limits_and_reservations_scale_out_and_back_and_tasks_follow(void **s
            (long long)cpu_ms);
 
     t0 = ts_now_ns();
-    assert_int_equal(api_scale(&r, name, "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep), 200);
+    assert_int_equal(api_scale(r, name, "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep), 200);
     assert_non_null(strstr(rep->body, "\"result\":\"ok\""));
-    assert_int_equal(api_scale(&r, name, "{\"resource\":\"memory\",\"direction\":\"in\"}", rep),
+    assert_int_equal(api_scale(r, name, "{\"resource\":\"memory\",\"direction\":\"in\"}", rep),
                      200);
     assert_int_equal(ts_docker_inspect_i64(name, f[0]), CPU / 2);
     assert_int_equal(ts_docker_inspect_i64(name, f[1]), CPU / 4);
@@ -241,10 +256,10 @@ static void limits_and_reservations_scale_out_and_back_and_tasks_follow(void **s
     /* Restart is Swarm's job; replicas of a container are refused. */
     char path[300];
     snprintf(path, sizeof(path), "/api/v1/containers/%s/restart", name);
-    assert_int_equal(ts_http_json(&r, "POST", path, NULL, "{}", rep), 0);
+    assert_int_equal(ts_http_json(r, "POST", path, NULL, "{}", rep), 0);
     assert_int_equal(rep->status, 422);
     assert_non_null(strstr(rep->body, "restart policy"));
-    assert_int_equal(ts_receiver_stop(&r, false), 0);
+    assert_int_equal(ts_receiver_stop(r, false), 0);
     free(rep);
 }
 
@@ -264,7 +279,7 @@ static void out_of_band_update(void *ud)
 static void version_conflict_is_detected_and_the_other_change_kept(void **state)
 {
     char name[128], id[64];
-    struct ts_receiver r = {0};
+    struct ts_receiver *r = fresh_receiver();
     struct ts_http_reply *rep = malloc(sizeof(*rep));
     struct ts_proxy *px;
     struct oob o = {.rc = -1};
@@ -277,14 +292,14 @@ static void version_conflict_is_detected_and_the_other_change_kept(void **state)
     assert_non_null(px);
     o.service = name;
     ts_proxy_on_request(px, "POST /v1.41/services/", out_of_band_update, &o);
-    start_receiver(&r, ts_proxy_url(px));
+    start_receiver(r, ts_proxy_url(px));
 
     int64_t v0 = ts_docker_inspect_i64(name, "{{.Version.Index}}");
-    assert_int_equal(api_scale(&r, name, "{\"resource\":\"replicas\",\"duration\":\"1h\"}", rep),
+    assert_int_equal(api_scale(r, name, "{\"resource\":\"replicas\",\"duration\":\"1h\"}", rep),
                      200);
     assert_non_null(strstr(rep->body, "\"result\":\"ok\""));
     assert_int_equal(o.rc, 0); /* the out-of-band update did land in between */
-    assert_true(ts_receiver_log_has(&r, "version conflict", 2000));
+    assert_true(ts_receiver_log_has(r, "version conflict", 2000));
     /* Both changes are there: the receiver's replicas and the other update's environment. */
     assert_int_equal(ts_docker_inspect_i64(name, "{{.Spec.Mode.Replicated.Replicas}}"), 2);
     char env[512] = "";
@@ -296,13 +311,13 @@ static void version_conflict_is_detected_and_the_other_change_kept(void **state)
     /* The state records the version it finally acted on, not the stale one. */
     char path[300];
     snprintf(path, sizeof(path), "/api/v1/containers/%s", name);
-    assert_int_equal(ts_http_json(&r, "GET", path, NULL, NULL, rep), 0);
+    assert_int_equal(ts_http_json(r, "GET", path, NULL, NULL, rep), 0);
     char want[64];
     snprintf(want, sizeof(want), "\"version\": %lld", (long long)v0);
     assert_null(strstr(rep->body, want));
     printf("version conflict: read at %lld, someone else updated, re-read and applied: %s\n",
            (long long)v0, strstr(rep->body, "\"version\"") ? "yes" : "no");
-    assert_int_equal(ts_receiver_stop(&r, false), 0);
+    assert_int_equal(ts_receiver_stop(r, false), 0);
     ts_proxy_free(px);
     free(rep);
 }
@@ -310,9 +325,12 @@ static void version_conflict_is_detected_and_the_other_change_kept(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(replicas_scale_out_on_alert_and_back_after_resolve),
-        cmocka_unit_test(limits_and_reservations_scale_out_and_back_and_tasks_follow),
-        cmocka_unit_test(version_conflict_is_detected_and_the_other_change_kept),
+        cmocka_unit_test_teardown(replicas_scale_out_on_alert_and_back_after_resolve,
+                                  print_log_if_left),
+        cmocka_unit_test_teardown(limits_and_reservations_scale_out_and_back_and_tasks_follow,
+                                  print_log_if_left),
+        cmocka_unit_test_teardown(version_conflict_is_detected_and_the_other_change_kept,
+                                  print_log_if_left),
     };
     return cmocka_run_group_tests(tests, NULL, group_teardown);
 }
