@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -470,30 +469,6 @@ static void container_removed_after_scale_out_is_dropped_others_unaffected(void 
 
 /* ---- an update the daemon refuses ---- */
 
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return size * n;
-}
-
-/* GET http://<ip>:8000<path> of the workload; the HTTP status, 0 when none. */
-static long workload_get(const char *ip, const char *path)
-{
-    char u[256];
-    long status = 0;
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    snprintf(u, sizeof(u), "http://%s:8000%s", ip, path);
-    curl_easy_setopt(c, CURLOPT_URL, u);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    return status;
-}
-
 /* Sum of every series of a metric family whose line starts with prefix (e.g.
  * "trip_docker_errors_total{" or "trip_actions_total{kind=\"scale_out_memory\",result=\"error\"}").
  */
@@ -572,7 +547,7 @@ static void update_refused_by_the_daemon_is_reported_and_not_recorded(void **sta
      * below the usage, and the kernel (cgroup v1: EBUSY) and with it the daemon refuse. */
     assert_int_equal(cgroup_write(id, "memory.memsw.limit_in_bytes", 512 * MIB), 0);
     assert_int_equal(cgroup_write(id, "memory.limit_in_bytes", 512 * MIB), 0);
-    assert_int_equal(workload_get(ip, "/mem/hold?mb=200"), 200);
+    assert_int_equal(ts_workload_get(ip, "/mem/hold?mb=200"), 200);
     assert_int_equal(ts_docker(before, sizeof(before), "inspect", "-f", fmt, name, NULL), 0);
     assert_int_equal(ts_receiver_start(&rx, args), 0);
     int64_t derr0 = metric_sum(&rx, "trip_docker_errors_total{");
@@ -630,7 +605,7 @@ static void update_refused_by_the_daemon_is_reported_and_not_recorded(void **sta
               strcmp(before, after) == 0 && derr >= 2 && aerr == 2;
 
     /* the workload lets go: the same scale-out now goes through, and back */
-    assert_int_equal(workload_get(ip, "/mem/release"), 200);
+    assert_int_equal(ts_workload_get(ip, "/mem/release"), 200);
     long out = scale(&rx, name, "{\"resource\":\"memory\",\"duration\":\"1h\"}", rep);
     int64_t mem_out = ts_docker_inspect_i64(name, "{{.HostConfig.Memory}}");
     int out_state = state_res_scaled_out(&rx, name, "memory");

@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "ts_common.h"
 #include "ts_docker.h"
 #include "ts_receiver.h"
@@ -21,31 +19,6 @@
 #define MIB 1048576LL
 
 static const char *const managed[] = {"trip.enable=true", NULL};
-
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return size * n;
-}
-
-/* GET http://<container ip>:8000<path> on the bridge network; returns the HTTP status (0: none). */
-static long workload_get(const char *ip, const char *path)
-{
-    char url[256];
-    long status = 0;
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    snprintf(url, sizeof(url), "http://%s:8000%s", ip, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    return status;
-}
 
 static void post_memory_alert(const struct ts_receiver *r, const char *container,
                               const char *status)
@@ -84,7 +57,7 @@ static void scale_in_waits_until_the_workload_fits_the_baseline(void **state)
 
     post_memory_alert(&r, name, "firing");
     assert_true(ts_docker_wait_i64(name, "{{.HostConfig.Memory}}", 512 * MIB, 5000) >= 0);
-    assert_int_equal(workload_get(ip, "/mem/hold?mb=300"), 200);
+    assert_int_equal(ts_workload_get(ip, "/mem/hold?mb=300"), 200);
     post_memory_alert(&r, name, "resolved");
 
     /* Past the 1 s deadline: still 512 MiB, the workload still runs, the log and the API say why.
@@ -102,7 +75,7 @@ static void scale_in_waits_until_the_workload_fits_the_baseline(void **state)
     assert_non_null(strstr(rep->body, "\"postponed\""));
 
     /* Released: the next retry (every 5 s) scales in. */
-    assert_int_equal(workload_get(ip, "/mem/release"), 200);
+    assert_int_equal(ts_workload_get(ip, "/mem/release"), 200);
     int64_t waited = ts_docker_wait_i64(name, "{{.HostConfig.Memory}}", 256 * MIB, 10000);
     print_message("scale-in %lld ms after the release\n", (long long)waited);
     assert_true(waited >= 0);

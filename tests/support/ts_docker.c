@@ -1,7 +1,9 @@
 /* ts_docker.c: fixtures for tests that need the real Docker Engine. */
 #include "ts_docker.h"
+
 #include "ts_common.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -513,4 +515,30 @@ int64_t ts_docker_wait_i64(const char *target, const char *format, int64_t want,
         waited = ts_now_ns() / 1000000 - t0;
     }
     return -1;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * n;
+}
+
+long ts_workload_get(const char *ip, const char *path)
+{
+    char url[256];
+    long status = 0;
+    CURL *c = curl_easy_init();
+
+    if (!c)
+        return 0;
+    snprintf(url, sizeof(url), "http://%s:8000%s", ip, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status;
 }

@@ -57,6 +57,11 @@ const char *ts_docker_run_label(void);
  * container id goes to id (len >= 65). Returns 0, or the docker exit status (stderr is printed). */
 int ts_docker_run_container(char *id, size_t len, const char *name, const char *const *labels, ...);
 
+/* GET http://<ip>:8000<path> of the test image's workload server (tests/support/workload.c, e.g.
+ * "/mem/hold?mb=300", "/cpu/start") on the container's bridge address, with a 20 s timeout.
+ * Returns the HTTP status, 0 when no reply came. Thread-safe. */
+long ts_workload_get(const char *ip, const char *path);
+
 /* `docker rm -f` of every container whose name starts with ts_docker_prefix(). Never touches
  * other containers. Safe to call many times. */
 void ts_docker_cleanup(void);
