@@ -207,27 +207,47 @@ static docker_code parse_summary(json_t *it, struct docker_summary *s)
     return parse_labels(json_object_get(it, "Labels"), &s->labels);
 }
 
+/* Parses every element of the JSON array root with fn into a new array of n elements of `size`
+ * bytes (*v, NULL when empty). *n counts the elements handed to fn, the failing one included, so
+ * the caller's free releases whatever they hold. The first failure stops and is returned. */
+static docker_code parse_array(json_t *root, size_t size, docker_code (*fn)(json_t *, void *),
+                               void **v, size_t *n)
+{
+    size_t count = json_array_size(root);
+    docker_code code = DOCKER_OK;
+
+    *v = NULL;
+    *n = 0;
+    if (count == 0)
+        return DOCKER_OK;
+    *v = calloc(count, size);
+    if (!*v)
+        return DOCKER_E_NOMEM;
+    for (size_t i = 0; i < count && code == DOCKER_OK; i++) {
+        code = fn(json_array_get(root, i), (char *)*v + i * size);
+        *n = i + 1;
+    }
+    return code;
+}
+
+static docker_code parse_summary_elem(json_t *it, void *out)
+{
+    return parse_summary(it, out);
+}
+
 docker_code docker_parse_list(const char *body, size_t len, struct docker_summary_list *out,
                               struct docker_err *err)
 {
     json_t *root = load(body, len, JSON_ARRAY, "list", err);
-    docker_code code = DOCKER_OK;
-    size_t n;
+    docker_code code;
+    void *v;
 
     out->v = NULL;
     out->n = 0;
     if (!root)
         return DOCKER_E_MALFORMED;
-    n = json_array_size(root);
-    if (n > 0) {
-        out->v = calloc(n, sizeof(*out->v));
-        if (!out->v)
-            code = DOCKER_E_NOMEM;
-    }
-    for (size_t i = 0; i < n && code == DOCKER_OK; i++) {
-        code = parse_summary(json_array_get(root, i), &out->v[i]);
-        out->n = i + 1;
-    }
+    code = parse_array(root, sizeof(*out->v), parse_summary_elem, &v, &out->n);
+    out->v = v;
     json_decref(root);
     if (code != DOCKER_OK) {
         docker_summary_list_free(out);
@@ -538,27 +558,24 @@ docker_code docker_parse_service(const char *body, size_t len, struct docker_ser
     return DOCKER_OK;
 }
 
+static docker_code parse_service_elem(json_t *it, void *out)
+{
+    return parse_service(it, out);
+}
+
 docker_code docker_parse_service_list(const char *body, size_t len, struct docker_service_list *out,
                                       struct docker_err *err)
 {
     json_t *root = load(body, len, JSON_ARRAY, "list services", err);
-    docker_code code = DOCKER_OK;
-    size_t n;
+    docker_code code;
+    void *v;
 
     out->v = NULL;
     out->n = 0;
     if (!root)
         return DOCKER_E_MALFORMED;
-    n = json_array_size(root);
-    if (n > 0) {
-        out->v = calloc(n, sizeof(*out->v));
-        if (!out->v)
-            code = DOCKER_E_NOMEM;
-    }
-    for (size_t i = 0; i < n && code == DOCKER_OK; i++) {
-        code = parse_service(json_array_get(root, i), &out->v[i]);
-        out->n = i + 1;
-    }
+    code = parse_array(root, sizeof(*out->v), parse_service_elem, &v, &out->n);
+    out->v = v;
     json_decref(root);
     if (code != DOCKER_OK) {
         docker_service_list_free(out);
