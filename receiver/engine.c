@@ -139,17 +139,14 @@ static void set_err(struct engine_err *err, engine_code code, const char *fmt, .
 
 /* ---- real Docker ops ---- */
 
-/* True when `name` designates ct itself: its name, its full ID, or an ID prefix of at least 12
- * hex digits (what `docker ps` shows). */
-static bool names_container(const char *name, const struct docker_container *ct)
+/* True when `name` designates the object named obj_name with ID obj_id: its name, its full ID,
+ * or an ID prefix of at least 12 characters (what `docker ps` and `docker service ls` show). */
+static bool designates(const char *name, const char *obj_name, const char *obj_id)
 {
     size_t len = strlen(name);
 
-    if (strcmp(name, ct->name) == 0 || strcmp(name, ct->id) == 0)
-        return true;
-    if (len < 12 || strncmp(name, ct->id, len) != 0)
-        return false;
-    return strspn(name, "0123456789abcdef") == len;
+    return strcmp(name, obj_name) == 0 || strcmp(name, obj_id) == 0 ||
+           (len >= 12 && strncmp(name, obj_id, len) == 0);
 }
 
 /* Docker resolves a full ID, then a name, then any unique ID prefix: an alert for a container that
@@ -160,7 +157,7 @@ static docker_code real_inspect(void *ud, const char *name, struct docker_contai
 {
     docker_code rc = docker_container_inspect(ud, name, out, err);
 
-    if (rc != DOCKER_OK || names_container(name, out))
+    if (rc != DOCKER_OK || designates(name, out->name, out->id))
         return rc;
     if (err && err->code == DOCKER_OK) {
         err->code = DOCKER_E_NOT_FOUND;
@@ -206,9 +203,7 @@ static docker_code real_service_inspect(void *ud, const char *name, struct docke
 {
     docker_code rc = docker_service_inspect(ud, name, out, err);
 
-    /* like containers: a name, the full ID, or an ID prefix of 12 or more characters */
-    if (rc != DOCKER_OK || strcmp(name, out->name) == 0 || strcmp(name, out->id) == 0 ||
-        (strlen(name) >= 12 && strncmp(name, out->id, strlen(name)) == 0))
+    if (rc != DOCKER_OK || designates(name, out->name, out->id))
         return rc;
     if (err && err->code == DOCKER_OK) {
         err->code = DOCKER_E_NOT_FOUND;
@@ -752,6 +747,14 @@ static bool extend_if_out(struct engine *e, const struct engine_job *job,
     return true;
 }
 
+/* Nothing to change (no limit to raise, already at the level or the maximum): counted, 200. */
+static void unchanged(struct engine *e, const struct engine_job *job, const char *kind,
+                      const char *reason, int64_t t0)
+{
+    metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
+    reply_state(e, job, 200, "unchanged", reason);
+}
+
 /* Puts back a resource's state as it was before a claim whose change did not happen (prev), and
  * notes why when `error` is set. */
 static void unclaim(struct engine *e, const struct engine_job *job, const struct res_state *prev,
@@ -812,13 +815,11 @@ static void scale_out(struct engine *e, const struct engine_job *job,
     int64_t eff = job->resource == POLICY_CPU && cur == 0 ? DEFAULT_CPU_SHARES : cur;
 
     if (job->resource == POLICY_MEMORY && cur == 0) {
-        metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
-        reply_state(e, job, 200, "unchanged", "container has no memory limit; nothing to raise");
+        unchanged(e, job, kind, "container has no memory limit; nothing to raise", t0);
         return;
     }
     if (eff >= d->target) {
-        metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
-        reply_state(e, job, 200, "unchanged", "already at or above the scaled-out level");
+        unchanged(e, job, kind, "already at or above the scaled-out level", t0);
         return;
     }
     if (job->resource == POLICY_CPU) {
@@ -940,6 +941,33 @@ static void finish_scale_in(struct engine *e, const struct engine_job *job, cons
         note(en, now_ms(e), kind, result, NULL);
     }
     unlock_persist(e);
+}
+
+/* At scale-in the target is not at the level the scale-out set (someone changed it by hand):
+ * leave it as it is and forget the claim. */
+static void claim_dropped(struct engine *e, const struct engine_job *job, const char *kind,
+                          int64_t set, int64_t found, const char *reason, int64_t t0)
+{
+    char qn[300];
+
+    log_warn("resources changed by hand while scaled out; dropping claim",
+             "container=%s action=%s set=%" PRId64 " found=%" PRId64,
+             quote(qn, sizeof(qn), job->container), kind, set, found);
+    finish_scale_in(e, job, kind, "claim_dropped");
+    metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
+    reply_state(e, job, 200, "claim_dropped", reason);
+}
+
+/* A scale-in was applied (or, dry run, would have been): record, count, log, answer. */
+static void scaled_in(struct engine *e, const struct engine_job *job, const char *kind,
+                      int64_t from, int64_t to, const char *why, int64_t t0)
+{
+    finish_scale_in(e, job, kind, e->o.dry_run ? "dry_run" : "ok");
+    metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
+    log_change(e->o.dry_run ? "would scale in (dry run)" : "scaled in", job, kind, from, to, t0,
+               e->o.dry_run, why);
+    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+                e->o.dry_run ? "dry run: nothing changed" : "scaled in");
 }
 
 /* A scale-in attempt failed: let the timer try again in RETRY_MS, not on its next tick. */
@@ -1073,13 +1101,6 @@ static bool svc_reread(struct engine *e, const struct engine_job *job, struct do
     return false;
 }
 
-static void svc_unchanged(struct engine *e, const struct engine_job *job, const char *kind,
-                          const char *reason, int64_t t0)
-{
-    metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
-    reply_state(e, job, 200, "unchanged", reason);
-}
-
 /* Scale-out of a service: CPU or memory limit (reservation in proportion), or one step of
  * replicas. While scaled out, a repeat only extends the deadline, except that a replicas alert
  * still firing a whole scale duration after the last step adds another step (up to the max). */
@@ -1128,22 +1149,21 @@ static void service_scale_out(struct engine *e, const struct engine_job *job,
         if (job->resource == POLICY_REPLICAS) {
             target = policy_replicas_next(cur, d.step, d.max);
             if (target <= cur) {
-                svc_unchanged(e, job, kind, "already at the maximum replicas (trip.max-replicas)",
-                              t0);
+                unchanged(e, job, kind, "already at the maximum replicas (trip.max-replicas)", t0);
                 return;
             }
         } else {
             if (cur == 0) {
-                svc_unchanged(e, job, kind,
-                              job->resource == POLICY_CPU
-                                  ? "service has no CPU limit; nothing to raise"
-                                  : "service has no memory limit; nothing to raise",
-                              t0);
+                unchanged(e, job, kind,
+                          job->resource == POLICY_CPU
+                              ? "service has no CPU limit; nothing to raise"
+                              : "service has no memory limit; nothing to raise",
+                          t0);
                 return;
             }
             target = d.target ? d.target : 2 * cur; /* CPU without trip.cpus: twice the limit */
             if (cur >= target) {
-                svc_unchanged(e, job, kind, "already at or above the scaled-out level", t0);
+                unchanged(e, job, kind, "already at or above the scaled-out level", t0);
                 return;
             }
         }
@@ -1206,18 +1226,12 @@ static void service_scale_in(struct engine *e, const struct engine_job *job,
                              int64_t t0)
 {
     const char *kind = kind_label(POLICY_SCALE_IN, job->resource);
-    char qn[300];
 
     for (int attempt = 1;; attempt++) {
         int64_t cur = svc_level(svc, job->resource);
         if (!e->o.dry_run && cur != r->applied) {
-            log_warn("resources changed by hand while scaled out; dropping claim",
-                     "service=%s action=%s set=%" PRId64 " found=%" PRId64,
-                     quote(qn, sizeof(qn), job->container), kind, r->applied, cur);
-            finish_scale_in(e, job, kind, "claim_dropped");
-            metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
-            reply_state(e, job, 200, "claim_dropped",
-                        "the service was changed by hand; left as it is");
+            claim_dropped(e, job, kind, r->applied, cur,
+                          "the service was changed by hand; left as it is", t0);
             return;
         }
         if (!e->o.dry_run) {
@@ -1243,12 +1257,7 @@ static void service_scale_in(struct engine *e, const struct engine_job *job,
                 en->version = svc->version;
             pthread_mutex_unlock(&e->lock);
         }
-        finish_scale_in(e, job, kind, e->o.dry_run ? "dry_run" : "ok");
-        metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
-        log_change(e->o.dry_run ? "would scale in (dry run)" : "scaled in", job, kind, r->applied,
-                   r->base, t0, e->o.dry_run, why);
-        reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
-                    e->o.dry_run ? "dry run: nothing changed" : "scaled in");
+        scaled_in(e, job, kind, r->applied, r->base, why, t0);
         return;
     }
 }
@@ -1261,7 +1270,6 @@ static void scale_in(struct engine *e, const struct engine_job *job, const struc
     struct target t;
     struct docker_update u = {0};
     struct docker_err derr = {0};
-    char qn[300];
 
     if (inspect(e, job, &t, t0) != DOCKER_OK) {
         retry_later(e, job);
@@ -1274,14 +1282,8 @@ static void scale_in(struct engine *e, const struct engine_job *job, const struc
     }
     struct docker_container ct = t.ct; /* takes over what t.ct owns (freed below) */
     if (!e->o.dry_run && changed_by_hand(r, &ct, job->resource)) {
-        log_warn("resources changed by hand while scaled out; dropping claim",
-                 "container=%s action=%s set=%" PRId64 " found=%" PRId64,
-                 quote(qn, sizeof(qn), job->container), kind, r->applied,
-                 current_of(&ct, job->resource));
-        finish_scale_in(e, job, kind, "claim_dropped");
-        metrics_action(e->o.metrics, kind, "skipped", since_s(t0));
-        reply_state(e, job, 200, "claim_dropped",
-                    "resources were changed by hand; left as they are");
+        claim_dropped(e, job, kind, r->applied, current_of(&ct, job->resource),
+                      "resources were changed by hand; left as they are", t0);
         goto out_free;
     }
     if (!e->o.dry_run && memory_guard_holds(e, job, r, ct.id)) {
@@ -1305,12 +1307,8 @@ static void scale_in(struct engine *e, const struct engine_job *job, const struc
             goto out_free;
         }
     }
-    finish_scale_in(e, job, kind, e->o.dry_run ? "dry_run" : "ok");
-    metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", since_s(t0));
-    log_change(e->o.dry_run ? "would scale in (dry run)" : "scaled in", job, kind, r->applied,
-               job->resource == POLICY_CPU ? u.cpu_shares : u.memory, t0, e->o.dry_run, why);
-    reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
-                e->o.dry_run ? "dry run: nothing changed" : "scaled in");
+    scaled_in(e, job, kind, r->applied, job->resource == POLICY_CPU ? u.cpu_shares : u.memory, why,
+              t0);
 out_free:
     docker_container_free(&ct);
 }
@@ -1327,7 +1325,7 @@ static bool prometheus_holds(struct engine *e, const struct engine_job *job)
                          ? (e->o.cpu_alert ? e->o.cpu_alert : "ContainerHighCpu")
                      : job->resource == POLICY_MEMORY
                          ? (e->o.memory_alert ? e->o.memory_alert : "ContainerHighMemory")
-                         : (e->o.replicas_alert ? e->o.replicas_alert : "ServiceHighCpu"),
+                         : "ServiceHighCpu", /* or its action label, scale-replicas */
         .action = job->resource == POLICY_CPU      ? "scale-cpu"
                   : job->resource == POLICY_MEMORY ? "scale-memory"
                                                    : "scale-replicas",

@@ -99,7 +99,7 @@ struct engine_opts {
     long prom_timeout_ms; /* 0: 3000 */
     const char *const *container_labels;
     size_t n_container_labels;
-    const char *cpu_alert, *memory_alert, *replicas_alert;
+    const char *cpu_alert, *memory_alert;
     /* Event-driven healing: restart spacing and crash-loop flag (zeros: 100 ms, 1 min, 10 s, 5,
      * and operator_stops is taken as given). */
     struct policy_backoff heal;
