@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <jansson.h>
 
 #include "engine.h"
+#include "ts_engine.h"
 #include "log.h"
 #include "store.h"
 
@@ -44,18 +44,10 @@ static struct {
     struct fake_ct c[16];
     size_t n;
     int updates, starts, restarts, inspects;
-    int blocked; /* updates waiting at a gate */
+    int blocked;          /* updates waiting at a gate */
     char applied[32][96]; /* "name cpu=N" / "name memory=N", in the order applied */
     size_t n_applied;
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-
-static atomic_llong clock_ms;
-
-static int64_t fake_clock(void *ud)
-{
-    (void)ud;
-    return atomic_load(&clock_ms);
-}
 
 static struct fake_ct *fake_find(const char *name)
 {
@@ -204,9 +196,9 @@ static docker_code f_stats(void *ud, const char *id, struct docker_stats *out,
     return DOCKER_OK;
 }
 
-static const struct engine_docker_ops fake_ops = {f_inspect, f_update, f_start, f_restart,
-                                                  f_list,    f_stats,  NULL,    NULL,
-                                                  NULL}; /* no Swarm: test_engine_service.c */
+static const struct engine_docker_ops fake_ops = {
+    f_inspect, f_update, f_start, f_restart, f_list,
+    f_stats,   NULL,     NULL,    NULL}; /* no Swarm: test_engine_service.c */
 
 static struct engine_opts base_opts(void)
 {
@@ -222,18 +214,9 @@ static struct engine_opts base_opts(void)
         .max_hold_ms = 3600000,
         .workers = 4,
         .ops = &fake_ops,
-        .clock = fake_clock,
+        .clock = ts_engine_clock,
     };
     return o;
-}
-
-static struct engine *start_engine(const struct engine_opts *o)
-{
-    struct engine *e = NULL;
-    assert_int_equal(engine_new(o, &e, NULL), ENGINE_OK);
-    assert_int_equal(engine_load(e, NULL), ENGINE_OK);
-    assert_int_equal(engine_start(e, NULL), ENGINE_OK);
-    return e;
 }
 
 static int setup(void **state)
@@ -245,7 +228,7 @@ static int setup(void **state)
     fk.blocked = 0;
     fk.n_applied = 0;
     pthread_mutex_unlock(&fk.lock);
-    atomic_store(&clock_ms, T0);
+    ts_engine_clock_set(T0);
     return 0;
 }
 
@@ -258,13 +241,6 @@ static void alert(struct engine *e, const char *name, enum policy_kind kind, enu
     snprintf(j.alertname, sizeof(j.alertname), "%s",
              r == POLICY_CPU ? "ContainerHighCpu" : "ContainerHighMemory");
     assert_int_equal(engine_submit(e, &j, NULL), ENGINE_OK);
-}
-
-static void advance(struct engine *e, int64_t ms)
-{
-    atomic_fetch_add(&clock_ms, ms);
-    engine_tick(e);
-    engine_wait_idle(e);
 }
 
 static int64_t shares_of(const char *name)
@@ -283,69 +259,19 @@ static int updates(void)
     return v;
 }
 
-/* A manual call's reply. */
-struct waiter {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int status;
-    char body[4096];
-    int64_t done_mono_ms;
-};
-
-static int64_t mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void on_done(void *ud, int status, const char *body)
-{
-    struct waiter *w = ud;
-    pthread_mutex_lock(&w->lock);
-    w->status = status;
-    snprintf(w->body, sizeof(w->body), "%s", body);
-    w->done_mono_ms = mono();
-    pthread_cond_broadcast(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
-static void manual(struct engine *e, struct waiter *w, enum policy_kind kind,
-                   enum policy_resource r, const char *name, const char *duration, bool force)
-{
-    struct engine_job j = {
-        .kind = kind, .resource = r, .force = force, .done = on_done, .done_ud = w};
-    memset(w, 0, sizeof(*w));
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
-    w->status = -1;
-    snprintf(j.container, sizeof(j.container), "%s", name);
-    snprintf(j.duration, sizeof(j.duration), "%s", duration ? duration : "");
-    snprintf(j.remote, sizeof(j.remote), "127.0.0.1");
-    assert_int_equal(engine_submit(e, &j, NULL), ENGINE_OK);
-}
-
-static void wait_reply(struct waiter *w)
-{
-    pthread_mutex_lock(&w->lock);
-    while (w->status < 0)
-        pthread_cond_wait(&w->cond, &w->lock);
-    pthread_mutex_unlock(&w->lock);
-}
-
 static void scale_in_waits_for_deadline_and_resolve(void **state)
 {
     struct engine_opts o = base_opts();
     (void)state;
     fake_add("user", 512, GIB, true);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
     engine_wait_idle(e);
     assert_int_equal(shares_of("user"), 1024);
     assert_int_equal(updates(), 1);
-    advance(e, 299000); /* before the deadline */
+    ts_engine_advance(e, 299000); /* before the deadline */
     assert_int_equal(shares_of("user"), 1024);
-    advance(e, 2000); /* deadline passed, but the alert still fires */
+    ts_engine_advance(e, 2000); /* deadline passed, but the alert still fires */
     assert_int_equal(shares_of("user"), 1024);
     alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
     engine_wait_idle(e);
@@ -359,15 +285,15 @@ static void resolved_early_scales_in_at_deadline(void **state)
     struct engine_opts o = base_opts();
     (void)state;
     fake_add("c300", 300, GIB, true);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "c300", POLICY_SCALE_OUT, POLICY_CPU, "fp");
     engine_wait_idle(e);
     alert(e, "c300", POLICY_RESOLVE, POLICY_CPU, "fp");
     engine_wait_idle(e);
     assert_int_equal(shares_of("c300"), 1024);
-    advance(e, 299999);
+    ts_engine_advance(e, 299999);
     assert_int_equal(shares_of("c300"), 1024);
-    advance(e, 1);
+    ts_engine_advance(e, 1);
     assert_int_equal(shares_of("c300"), 300); /* the inspected baseline, not 512 */
     engine_free(e);
 }
@@ -377,19 +303,19 @@ static void repeated_firing_extends_and_never_reapplies(void **state)
     struct engine_opts o = base_opts();
     (void)state;
     fake_add("user", 512, GIB, true);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     for (int i = 0; i < 100; i++)
         alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
     engine_wait_idle(e);
     assert_int_equal(updates(), 1);
-    advance(e, 200000);
+    ts_engine_advance(e, 200000);
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1"); /* repeat: deadline now T0+200s+300s */
     alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
     engine_wait_idle(e);
-    advance(e, 200000); /* T0+400s: past the first deadline, before the extended one */
+    ts_engine_advance(e, 200000); /* T0+400s: past the first deadline, before the extended one */
     assert_int_equal(shares_of("user"), 1024);
     assert_int_equal(updates(), 1);
-    advance(e, 100000);
+    ts_engine_advance(e, 100000);
     assert_int_equal(shares_of("user"), 512);
     assert_int_equal(updates(), 2);
     engine_free(e);
@@ -401,12 +327,12 @@ static void max_hold_scales_in_without_resolve(void **state)
     (void)state;
     o.max_hold_ms = 600000;
     fake_add("user", 512, GIB, true);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
     engine_wait_idle(e);
-    advance(e, 599999);
+    ts_engine_advance(e, 599999);
     assert_int_equal(shares_of("user"), 1024);
-    advance(e, 1);
+    ts_engine_advance(e, 1);
     assert_int_equal(shares_of("user"), 512);
     engine_free(e);
 }
@@ -416,7 +342,7 @@ static void memory_round_trip_keeps_swap_consistent(void **state)
     struct engine_opts o = base_opts();
     (void)state;
     struct fake_ct *c = fake_add("db", 512, 256 * MIB, true);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "db", POLICY_SCALE_OUT, POLICY_MEMORY, "m1");
     engine_wait_idle(e);
     pthread_mutex_lock(&fk.lock);
@@ -424,7 +350,7 @@ static void memory_round_trip_keeps_swap_consistent(void **state)
     assert_int_equal(c->swap, 4 * GIB);
     pthread_mutex_unlock(&fk.lock);
     alert(e, "db", POLICY_RESOLVE, POLICY_MEMORY, "m1");
-    advance(e, 300000);
+    ts_engine_advance(e, 300000);
     pthread_mutex_lock(&fk.lock);
     assert_int_equal(c->memory, 256 * MIB);
     assert_int_equal(c->swap, 512 * MIB);
@@ -435,21 +361,21 @@ static void memory_round_trip_keeps_swap_consistent(void **state)
 static void hand_changed_resources_drop_the_claim(void **state)
 {
     struct engine_opts o = base_opts();
-    struct waiter w;
+    struct ts_waiter w;
     (void)state;
     struct fake_ct *c = fake_add("user", 512, GIB, true);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
     alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
     engine_wait_idle(e);
     pthread_mutex_lock(&fk.lock);
     c->shares = 700; /* an operator's docker update */
     pthread_mutex_unlock(&fk.lock);
-    advance(e, 300000);
+    ts_engine_advance(e, 300000);
     assert_int_equal(shares_of("user"), 700);
     assert_int_equal(updates(), 1);
-    manual(e, &w, POLICY_SCALE_IN, POLICY_CPU, "user", NULL, false);
-    wait_reply(&w);
+    ts_engine_manual(e, &w, POLICY_SCALE_IN, POLICY_CPU, "user", NULL, false);
+    ts_waiter_wait(&w);
     assert_int_equal(w.status, 200);
     assert_non_null(strstr(w.body, "\"result\":\"unchanged\""));
     char *s = engine_state_json(e, "user");
@@ -460,7 +386,7 @@ static void hand_changed_resources_drop_the_claim(void **state)
 }
 
 /* Waits for the reply up to ms; false when none came (the test then fails, it never hangs). */
-static bool wait_reply_for(struct waiter *w, int64_t ms)
+static bool wait_reply_for(struct ts_waiter *w, int64_t ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -518,7 +444,7 @@ static size_t former_worker(const char *name, size_t workers)
 static void slow_container_holds_one_worker_only(void **state)
 {
     struct engine_opts o = base_opts();
-    struct waiter a1, a2, a3, others[6];
+    struct ts_waiter a1, a2, a3, others[6];
     char names[6][32];
     size_t n_same = 0;
     (void)state;
@@ -537,13 +463,13 @@ static void slow_container_holds_one_worker_only(void **state)
     }
     assert_int_equal(n_same, 3);
     block_updates_of(slow);
-    struct engine *e = start_engine(&o);
-    manual(e, &a1, POLICY_SCALE_OUT, POLICY_CPU, "slow", "1m", false);
+    struct engine *e = ts_engine_start(&o);
+    ts_engine_manual(e, &a1, POLICY_SCALE_OUT, POLICY_CPU, "slow", "1m", false);
     wait_blocked(); /* a1 holds one of the two workers until the gate opens */
-    manual(e, &a2, POLICY_SCALE_OUT, POLICY_MEMORY, "slow", "1m", false);
-    manual(e, &a3, POLICY_SCALE_IN, POLICY_CPU, "slow", NULL, true);
+    ts_engine_manual(e, &a2, POLICY_SCALE_OUT, POLICY_MEMORY, "slow", "1m", false);
+    ts_engine_manual(e, &a3, POLICY_SCALE_IN, POLICY_CPU, "slow", NULL, true);
     for (int k = 0; k < 6; k++)
-        manual(e, &others[k], POLICY_SCALE_OUT, POLICY_CPU, names[k], "1m", false);
+        ts_engine_manual(e, &others[k], POLICY_SCALE_OUT, POLICY_CPU, names[k], "1m", false);
     for (int k = 0; k < 6; k++) {
         assert_true(wait_reply_for(&others[k], 10000)); /* while "slow" is still blocked */
         assert_int_equal(others[k].status, 200);
@@ -553,9 +479,9 @@ static void slow_container_holds_one_worker_only(void **state)
     assert_int_equal(a2.status, -1);
     assert_int_equal(a3.status, -1);
     open_gate(slow);
-    wait_reply(&a1);
-    wait_reply(&a2);
-    wait_reply(&a3);
+    ts_waiter_wait(&a1);
+    ts_waiter_wait(&a2);
+    ts_waiter_wait(&a3);
     assert_int_equal(a1.status, 200);
     assert_int_equal(a2.status, 200);
     assert_int_equal(a3.status, 200);
@@ -581,12 +507,12 @@ static void slow_container_holds_one_worker_only(void **state)
 static void alert_flood_is_merged_not_queued(void **state)
 {
     struct engine_opts o = base_opts();
-    struct waiter m1, m2;
+    struct ts_waiter m1, m2;
     (void)state;
     o.workers = 2; /* default queue: 2048 jobs */
     struct fake_ct *c = fake_add("user", 512, GIB, true);
     block_updates_of(c);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
     wait_blocked();
     for (int i = 0; i < 10000; i++) { /* alert() asserts ENGINE_OK: never ENGINE_E_FULL */
@@ -594,11 +520,11 @@ static void alert_flood_is_merged_not_queued(void **state)
         alert(e, "user", POLICY_SCALE_OUT, POLICY_MEMORY, "fp2");
     }
     /* manual calls are never merged: each gets its own answer */
-    manual(e, &m1, POLICY_SCALE_OUT, POLICY_CPU, "user", NULL, false);
-    manual(e, &m2, POLICY_SCALE_OUT, POLICY_CPU, "user", NULL, false);
+    ts_engine_manual(e, &m1, POLICY_SCALE_OUT, POLICY_CPU, "user", NULL, false);
+    ts_engine_manual(e, &m2, POLICY_SCALE_OUT, POLICY_CPU, "user", NULL, false);
     open_gate(c);
-    wait_reply(&m1);
-    wait_reply(&m2);
+    ts_waiter_wait(&m1);
+    ts_waiter_wait(&m2);
     engine_wait_idle(e);
     assert_int_equal(m1.status, 200);
     assert_int_equal(m2.status, 200);
@@ -617,7 +543,7 @@ static void repeat_after_a_resolve_is_not_merged_across_it(void **state)
     (void)state;
     struct fake_ct *c = fake_add("user", 512, GIB, true);
     block_updates_of(c);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
     wait_blocked();
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
@@ -625,7 +551,7 @@ static void repeat_after_a_resolve_is_not_merged_across_it(void **state)
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1"); /* fires again after the resolve */
     open_gate(c);
     engine_wait_idle(e);
-    advance(e, 300000); /* deadline passed: the alert still fires, so no scale-in */
+    ts_engine_advance(e, 300000); /* deadline passed: the alert still fires, so no scale-in */
     assert_int_equal(shares_of("user"), 1024);
     alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
     engine_wait_idle(e);
@@ -637,17 +563,17 @@ static void repeat_after_a_resolve_is_not_merged_across_it(void **state)
 static void restart_starts_stopped_and_leaves_running(void **state)
 {
     struct engine_opts o = base_opts();
-    struct waiter w;
+    struct ts_waiter w;
     (void)state;
     struct fake_ct *c = fake_add("web", 512, GIB, true);
-    struct engine *e = start_engine(&o);
-    manual(e, &w, POLICY_RESTART, POLICY_CPU, "web", NULL, false);
-    wait_reply(&w);
+    struct engine *e = ts_engine_start(&o);
+    ts_engine_manual(e, &w, POLICY_RESTART, POLICY_CPU, "web", NULL, false);
+    ts_waiter_wait(&w);
     assert_int_equal(w.status, 200);
     assert_non_null(strstr(w.body, "\"result\":\"unchanged\""));
     assert_int_equal(fk.starts + fk.restarts, 0);
-    manual(e, &w, POLICY_RESTART, POLICY_CPU, "web", NULL, true);
-    wait_reply(&w);
+    ts_engine_manual(e, &w, POLICY_RESTART, POLICY_CPU, "web", NULL, true);
+    ts_waiter_wait(&w);
     assert_non_null(strstr(w.body, "\"result\":\"ok\""));
     assert_int_equal(fk.restarts, 1);
     pthread_mutex_lock(&fk.lock);
@@ -663,27 +589,27 @@ static void restart_starts_stopped_and_leaves_running(void **state)
 static void manual_errors_carry_status_codes(void **state)
 {
     struct engine_opts o = base_opts();
-    struct waiter w;
+    struct ts_waiter w;
     (void)state;
     fake_add("free", 512, GIB, false);
     struct fake_ct *big = fake_add("big", 512, GIB, true);
     big->labels[1] = "trip.cpu-shares=100000";
     struct fake_ct *bad = fake_add("bad", 512, GIB, true);
     bad->fail_update = 1;
-    struct engine *e = start_engine(&o);
-    manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "free", NULL, false);
-    wait_reply(&w);
+    struct engine *e = ts_engine_start(&o);
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "free", NULL, false);
+    ts_waiter_wait(&w);
     assert_int_equal(w.status, 403);
-    manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "ghost", NULL, false);
-    wait_reply(&w);
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "ghost", NULL, false);
+    ts_waiter_wait(&w);
     assert_int_equal(w.status, 404);
     assert_non_null(strstr(w.body, "no such container"));
-    manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "big", NULL, false);
-    wait_reply(&w);
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "big", NULL, false);
+    ts_waiter_wait(&w);
     assert_int_equal(w.status, 422);
     assert_non_null(strstr(w.body, "trip.cpu-shares=100000 is outside [2, 4096]"));
-    manual(e, &w, POLICY_SCALE_OUT, POLICY_MEMORY, "bad", NULL, false);
-    wait_reply(&w);
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_MEMORY, "bad", NULL, false);
+    ts_waiter_wait(&w);
     assert_int_equal(w.status, 502);
     assert_non_null(strstr(w.body, "memoryswap"));
     char *s = engine_state_json(e, "bad");
@@ -699,22 +625,22 @@ static void failed_scale_in_is_retried_later(void **state)
     struct engine_opts o = base_opts();
     (void)state;
     struct fake_ct *c = fake_add("flaky", 512, GIB, true);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "flaky", POLICY_SCALE_OUT, POLICY_CPU, "fp");
     alert(e, "flaky", POLICY_RESOLVE, POLICY_CPU, "fp");
     engine_wait_idle(e);
     pthread_mutex_lock(&fk.lock);
     c->fail_update = 1;
     pthread_mutex_unlock(&fk.lock);
-    advance(e, 300000); /* due: the update fails */
+    ts_engine_advance(e, 300000); /* due: the update fails */
     assert_int_equal(updates(), 2);
-    advance(e, 1000); /* next ticks do not hammer Docker */
-    advance(e, 1000);
+    ts_engine_advance(e, 1000); /* next ticks do not hammer Docker */
+    ts_engine_advance(e, 1000);
     assert_int_equal(updates(), 2);
     pthread_mutex_lock(&fk.lock);
     c->fail_update = 0;
     pthread_mutex_unlock(&fk.lock);
-    advance(e, 3000); /* 5 s after the failure: tried again */
+    ts_engine_advance(e, 3000); /* 5 s after the failure: tried again */
     assert_int_equal(updates(), 3);
     assert_int_equal(shares_of("flaky"), 512);
     engine_free(e);
@@ -745,12 +671,12 @@ static void memory_scale_in_waits_while_usage_is_above_baseline(void **state)
     (void)state;
     o.max_hold_ms = 300000; /* the alert never resolves: --max-hold makes it due */
     struct fake_ct *c = fake_add("db", 512, 256 * MIB, true);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "db", POLICY_SCALE_OUT, POLICY_MEMORY, "m1");
     engine_wait_idle(e);
     assert_int_equal(memory_of(c), 2 * GIB);
     set_usage(c, 300 * MIB, 0);
-    advance(e, 300000); /* due, but 300 MiB in use */
+    ts_engine_advance(e, 300000); /* due, but 300 MiB in use */
     assert_int_equal(memory_of(c), 2 * GIB);
     assert_int_equal(updates(), 1);
     char *js = engine_state_json(e, "db");
@@ -759,19 +685,19 @@ static void memory_scale_in_waits_while_usage_is_above_baseline(void **state)
     assert_non_null(strstr(js, "above 90% of the baseline"));
     free(js);
     set_usage(c, 240 * MIB, 0); /* 240 MiB > 90 % of 256 MiB: still too close */
-    advance(e, 5000);
+    ts_engine_advance(e, 5000);
     assert_int_equal(memory_of(c), 2 * GIB);
     set_usage(c, 100 * MIB, 1); /* usage unknown: postponed as well */
-    advance(e, 5000);
+    ts_engine_advance(e, 5000);
     assert_int_equal(memory_of(c), 2 * GIB);
     set_usage(c, 300 * MIB, 0);
-    advance(e, 5000);
-    advance(e, 5000);
+    ts_engine_advance(e, 5000);
+    ts_engine_advance(e, 5000);
     assert_int_equal(memory_of(c), 2 * GIB);
     assert_int_equal(updates(), 1);
     set_usage(c, 100 * MIB, 0); /* released: the next retry scales in */
-    advance(e, 1000);
-    advance(e, 5000);
+    ts_engine_advance(e, 1000);
+    ts_engine_advance(e, 5000);
     assert_int_equal(memory_of(c), 256 * MIB);
     assert_int_equal(updates(), 2);
     js = engine_state_json(e, "db");
@@ -783,18 +709,18 @@ static void memory_scale_in_waits_while_usage_is_above_baseline(void **state)
 static void dry_run_changes_nothing_but_reports(void **state)
 {
     struct engine_opts o = base_opts();
-    struct waiter w;
+    struct ts_waiter w;
     (void)state;
     o.dry_run = true;
     fake_add("user", 512, GIB, true);
-    struct engine *e = start_engine(&o);
-    manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "user", "20s", false);
-    wait_reply(&w);
+    struct engine *e = ts_engine_start(&o);
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "user", "20s", false);
+    ts_waiter_wait(&w);
     assert_int_equal(w.status, 200);
     assert_non_null(strstr(w.body, "\"result\":\"dry_run\""));
     assert_non_null(strstr(w.body, "\"scaled_out\":true"));
     assert_int_equal(updates(), 0);
-    advance(e, 20000);
+    ts_engine_advance(e, 20000);
     assert_int_equal(updates(), 0);
     assert_int_equal(shares_of("user"), 512);
     engine_free(e);
@@ -809,15 +735,15 @@ static void state_survives_restart_and_overdue_scales_in(void **state)
     o.store = store_new(dir, NULL);
     fake_add("user", 300, GIB, true);
     fake_add("gone", 512, GIB, true);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
     alert(e, "gone", POLICY_SCALE_OUT, POLICY_CPU, "fp2");
     alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
     engine_wait_idle(e);
     engine_free(e); /* the table is on disk */
     fk.n = 1;       /* "gone" was removed while the receiver was down */
-    atomic_fetch_add(&clock_ms, 400000);
-    e = start_engine(&o);
+    ts_engine_clock_set(ts_engine_clock(NULL) + 400000);
+    e = ts_engine_start(&o);
     engine_wait_idle(e);
     engine_tick(e);
     engine_wait_idle(e);
@@ -855,7 +781,7 @@ static void multibyte_text_in_the_state_file_survives_a_reload(void **state)
     json_decref(doc);
     o.store = store_new(dir, NULL);
     fake_add("web", 1024, GIB, true);
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     engine_wait_idle(e);
     char *s = engine_state_json(e, "web");
     assert_non_null(s);

@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <jansson.h>
 
 #include "engine.h"
+#include "ts_engine.h"
 #include "log.h"
 #include "store.h"
 
@@ -47,14 +47,6 @@ static struct {
     size_t n;
     int updates, conflicts_seen;
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static atomic_llong clock_ms;
-
-static int64_t fake_clock(void *ud)
-{
-    (void)ud;
-    return atomic_load(&clock_ms);
-}
 
 static struct fake_svc *find(const char *name)
 {
@@ -208,18 +200,9 @@ static struct engine_opts base_opts(void)
         .max_hold_ms = 3600000,
         .workers = 2,
         .ops = &fake_ops,
-        .clock = fake_clock,
+        .clock = ts_engine_clock,
     };
     return o;
-}
-
-static struct engine *start_engine(const struct engine_opts *o)
-{
-    struct engine *e = NULL;
-    assert_int_equal(engine_new(o, &e, NULL), ENGINE_OK);
-    assert_int_equal(engine_load(e, NULL), ENGINE_OK);
-    assert_int_equal(engine_start(e, NULL), ENGINE_OK);
-    return e;
 }
 
 static int setup(void **state)
@@ -229,7 +212,7 @@ static int setup(void **state)
     fk.n = 0;
     fk.updates = fk.conflicts_seen = 0;
     pthread_mutex_unlock(&fk.lock);
-    atomic_store(&clock_ms, T0);
+    ts_engine_clock_set(T0);
     return 0;
 }
 
@@ -241,13 +224,6 @@ static void alert(struct engine *e, const char *name, enum policy_kind kind, enu
     snprintf(j.fingerprint, sizeof(j.fingerprint), "%s", fp);
     snprintf(j.alertname, sizeof(j.alertname), "ServiceHighCpu");
     assert_int_equal(engine_submit(e, &j, NULL), ENGINE_OK);
-    engine_wait_idle(e);
-}
-
-static void advance(struct engine *e, int64_t ms)
-{
-    atomic_fetch_add(&clock_ms, ms);
-    engine_tick(e);
     engine_wait_idle(e);
 }
 
@@ -282,38 +258,12 @@ static int64_t state_i64(json_t *j, const char *res, const char *key)
     return (int64_t)json_integer_value(json_object_get(json_object_get(j, res), key));
 }
 
-/* Replies of manual calls. */
-struct waiter {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int status;
-    char body[4096];
-};
-
-static void on_done(void *ud, int status, const char *body)
-{
-    struct waiter *w = ud;
-    pthread_mutex_lock(&w->lock);
-    w->status = status;
-    snprintf(w->body, sizeof(w->body), "%s", body);
-    pthread_cond_broadcast(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
-static void manual(struct engine *e, struct waiter *w, enum policy_kind kind,
+/* A manual call, answered. */
+static void manual(struct engine *e, struct ts_waiter *w, enum policy_kind kind,
                    enum policy_resource r, const char *name)
 {
-    struct engine_job j = {.kind = kind, .resource = r, .done = on_done, .done_ud = w};
-    memset(w, 0, sizeof(*w));
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
-    w->status = -1;
-    snprintf(j.container, sizeof(j.container), "%s", name);
-    assert_int_equal(engine_submit(e, &j, NULL), ENGINE_OK);
-    pthread_mutex_lock(&w->lock);
-    while (w->status < 0)
-        pthread_cond_wait(&w->cond, &w->lock);
-    pthread_mutex_unlock(&w->lock);
+    ts_engine_manual(e, w, kind, r, name, NULL, false);
+    ts_waiter_wait(w);
 }
 
 static void replicas_step_out_and_back_to_the_baseline(void **state)
@@ -321,7 +271,7 @@ static void replicas_step_out_and_back_to_the_baseline(void **state)
     (void)state;
     add("web", 1, "trip.max-replicas=3", NULL);
     struct engine_opts o = base_opts();
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
 
     alert(e, "web", POLICY_SCALE_OUT, POLICY_REPLICAS, "fp1");
     assert_int_equal(replicas_of("web"), 2);
@@ -334,20 +284,20 @@ static void replicas_step_out_and_back_to_the_baseline(void **state)
     json_decref(j);
 
     /* The same alert repeated within a scale duration: no second step. */
-    advance(e, 60000);
+    ts_engine_advance(e, 60000);
     alert(e, "web", POLICY_SCALE_OUT, POLICY_REPLICAS, "fp1");
     assert_int_equal(replicas_of("web"), 2);
     /* Still firing a whole scale duration after the step: one more step, then the maximum. */
-    advance(e, DURATION_MS);
+    ts_engine_advance(e, DURATION_MS);
     alert(e, "web", POLICY_SCALE_OUT, POLICY_REPLICAS, "fp1");
     assert_int_equal(replicas_of("web"), 3);
-    advance(e, DURATION_MS);
+    ts_engine_advance(e, DURATION_MS);
     alert(e, "web", POLICY_SCALE_OUT, POLICY_REPLICAS, "fp1");
     assert_int_equal(replicas_of("web"), 3);
 
     /* Resolved, deadline passed: back to the recorded baseline, not to 1 step less. */
     alert(e, "web", POLICY_RESOLVE, POLICY_REPLICAS, "fp1");
-    advance(e, DURATION_MS + 1000);
+    ts_engine_advance(e, DURATION_MS + 1000);
     assert_int_equal(replicas_of("web"), 1);
     j = state_of(e, "web");
     assert_false(json_is_true(json_object_get(json_object_get(j, "replicas"), "scaled_out")));
@@ -360,7 +310,7 @@ static void cpu_and_memory_limits_keep_reservations_in_proportion(void **state)
     (void)state;
     add("api", 1, NULL, NULL);
     struct engine_opts o = base_opts();
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
 
     alert(e, "api", POLICY_SCALE_OUT, POLICY_CPU, "c1"); /* no trip.cpus: twice the limit */
     alert(e, "api", POLICY_SCALE_OUT, POLICY_MEMORY, "m1");
@@ -373,7 +323,7 @@ static void cpu_and_memory_limits_keep_reservations_in_proportion(void **state)
 
     alert(e, "api", POLICY_RESOLVE, POLICY_CPU, "c1");
     alert(e, "api", POLICY_RESOLVE, POLICY_MEMORY, "m1");
-    advance(e, DURATION_MS + 1000);
+    ts_engine_advance(e, DURATION_MS + 1000);
     r = res_of("api");
     assert_int_equal(r.limit_nano_cpus, CPU / 2);
     assert_int_equal(r.reserve_nano_cpus, CPU / 4);
@@ -389,7 +339,7 @@ static void version_conflict_is_read_again_and_decided_on_what_is_there(void **s
     s->conflicts = 1; /* an operator's `docker service update` lands between read and write */
     s->oob_replicas = 4;
     struct engine_opts o = base_opts();
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
 
     alert(e, "web", POLICY_SCALE_OUT, POLICY_REPLICAS, "fp1");
     assert_int_equal(fk.conflicts_seen, 1);
@@ -405,7 +355,7 @@ static void version_conflict_is_read_again_and_decided_on_what_is_there(void **s
     s->conflicts = 1;
     s->oob_replicas = 0; /* a change of something else (its env) */
     alert(e, "web", POLICY_RESOLVE, POLICY_REPLICAS, "fp1");
-    advance(e, DURATION_MS + 1000);
+    ts_engine_advance(e, DURATION_MS + 1000);
     assert_int_equal(replicas_of("web"), 4);
     assert_int_equal(fk.conflicts_seen, 2);
     engine_free(e);
@@ -417,8 +367,8 @@ static void endless_conflicts_give_up_and_record_nothing(void **state)
     struct fake_svc *s = add("web", 1, NULL, NULL);
     s->conflicts = 100;
     struct engine_opts o = base_opts();
-    struct engine *e = start_engine(&o);
-    struct waiter w;
+    struct engine *e = ts_engine_start(&o);
+    struct ts_waiter w;
 
     manual(e, &w, POLICY_SCALE_OUT, POLICY_REPLICAS, "web");
     assert_int_equal(w.status, 502);
@@ -439,8 +389,8 @@ static void refused_update_is_not_recorded(void **state)
     struct fake_svc *s = add("api", 1, NULL, NULL);
     s->fail_update = 1;
     struct engine_opts o = base_opts();
-    struct engine *e = start_engine(&o);
-    struct waiter w;
+    struct engine *e = ts_engine_start(&o);
+    struct ts_waiter w;
 
     manual(e, &w, POLICY_SCALE_OUT, POLICY_MEMORY, "api");
     assert_int_equal(w.status, 502);
@@ -461,8 +411,8 @@ static void global_services_and_restarts_are_refused(void **state)
     g->global = true;
     add("web", 1, NULL, NULL);
     struct engine_opts o = base_opts();
-    struct engine *e = start_engine(&o);
-    struct waiter w;
+    struct engine *e = ts_engine_start(&o);
+    struct ts_waiter w;
 
     manual(e, &w, POLICY_SCALE_OUT, POLICY_REPLICAS, "agent");
     assert_int_equal(w.status, 422);
@@ -483,8 +433,8 @@ static void dry_run_changes_no_service(void **state)
     add("web", 1, NULL, NULL);
     struct engine_opts o = base_opts();
     o.dry_run = true;
-    struct engine *e = start_engine(&o);
-    struct waiter w;
+    struct engine *e = ts_engine_start(&o);
+    struct ts_waiter w;
 
     manual(e, &w, POLICY_SCALE_OUT, POLICY_REPLICAS, "web");
     assert_int_equal(w.status, 200);
@@ -504,19 +454,19 @@ static void service_claim_survives_a_restart(void **state)
     assert_non_null(st);
     struct engine_opts o = base_opts();
     o.store = st;
-    struct engine *e = start_engine(&o);
+    struct engine *e = ts_engine_start(&o);
     alert(e, "web", POLICY_SCALE_OUT, POLICY_REPLICAS, "fp1");
     assert_int_equal(replicas_of("web"), 3);
     engine_free(e); /* the receiver stops while the service is scaled out */
 
-    e = start_engine(&o); /* loads the claim and reconciles it against the service */
+    e = ts_engine_start(&o); /* loads the claim and reconciles it against the service */
     engine_wait_idle(e);
     json_t *j = state_of(e, "web");
     assert_string_equal(json_string_value(json_object_get(j, "kind")), "service");
     assert_int_equal(state_i64(j, "replicas", "baseline"), 2);
     json_decref(j);
     alert(e, "web", POLICY_RESOLVE, POLICY_REPLICAS, "fp1");
-    advance(e, DURATION_MS + 1000);
+    ts_engine_advance(e, DURATION_MS + 1000);
     assert_int_equal(replicas_of("web"), 2);
     engine_free(e);
     store_free(st);

@@ -1,0 +1,81 @@
+/* ts_engine.c: engine helpers for the unit tests (see ts_engine.h). */
+#include "ts_engine.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static atomic_llong clock_ms;
+
+int64_t ts_engine_clock(void *ud)
+{
+    (void)ud;
+    return atomic_load(&clock_ms);
+}
+
+void ts_engine_clock_set(int64_t ms)
+{
+    atomic_store(&clock_ms, ms);
+}
+
+void ts_engine_advance(struct engine *e, int64_t ms)
+{
+    atomic_fetch_add(&clock_ms, ms);
+    engine_tick(e);
+    engine_wait_idle(e);
+}
+
+struct engine *ts_engine_start(const struct engine_opts *o)
+{
+    struct engine *e = NULL;
+    assert_int_equal(engine_new(o, &e, NULL), ENGINE_OK);
+    assert_int_equal(engine_load(e, NULL), ENGINE_OK);
+    assert_int_equal(engine_start(e, NULL), ENGINE_OK);
+    return e;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_done(void *ud, int status, const char *body)
+{
+    struct ts_waiter *w = ud;
+    pthread_mutex_lock(&w->lock);
+    w->status = status;
+    snprintf(w->body, sizeof(w->body), "%s", body);
+    w->done_mono_ms = mono_ms();
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void ts_engine_manual(struct engine *e, struct ts_waiter *w, enum policy_kind kind,
+                      enum policy_resource r, const char *name, const char *duration, bool force)
+{
+    struct engine_job j = {
+        .kind = kind, .resource = r, .force = force, .done = on_done, .done_ud = w};
+    memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->status = -1;
+    snprintf(j.container, sizeof(j.container), "%s", name);
+    snprintf(j.duration, sizeof(j.duration), "%s", duration ? duration : "");
+    snprintf(j.remote, sizeof(j.remote), "127.0.0.1");
+    assert_int_equal(engine_submit(e, &j, NULL), ENGINE_OK);
+}
+
+void ts_waiter_wait(struct ts_waiter *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->status < 0)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+}
