@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "docker_client.h"
+#include "ts_common.h"
 #include "ts_docker.h"
 
 #define GiB (1024LL * 1024 * 1024)
@@ -647,6 +648,6 @@ int main(void)
         cmocka_unit_test(stats_returns_plausible_numbers),
     };
 
-    return cmocka_run_group_tests_name("docker_client (real engine)", tests, group_setup,
-                                       group_teardown);
+    return ts_exit_status(cmocka_run_group_tests_name("docker_client (real engine)", tests,
+                                                      group_setup, group_teardown));
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "docker_client.h"
+#include "ts_common.h"
 #include "ts_docker.h"
 #include "ts_swarm.h"
 
@@ -111,9 +112,8 @@ static void service_calls_without_a_swarm_are_no_swarm(void **state)
 
     (void)state;
     if (ts_swarm_active()) {
-        fprintf(stderr, "skipping: the swarm was already active on this machine; the 503 mapping is "
-                        "covered by the unit test\n");
-        skip();
+        ts_skip_on_this_machine("the swarm was already active on this machine; the 503 mapping is "
+                                "covered by the unit test");
     }
     assert_int_equal(docker_service_inspect(c, "trip-no-such-svc", &s, &err), DOCKER_E_NO_SWARM);
     assert_int_equal(err.http_status, 503);
@@ -364,5 +364,5 @@ int main(void)
         cmocka_unit_test(a_global_service_refuses_replicas),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return ts_exit_status(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

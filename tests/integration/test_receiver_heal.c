@@ -52,12 +52,12 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    int rc = rx.pid > 0 && ts_receiver_stop(&rx, false) != 0 ? -1 : 0;
+    if (rx.pid > 0 && ts_receiver_stop(&rx, false) != 0)
+        ts_fail_outside_tests("the shared trip-receiver did not exit cleanly (its log is above)");
     if (prx.pid > 0)
         ts_receiver_stop(&prx, true);
     free(rep);
-    ts_docker_group_teardown(state);
-    return rc;
+    return ts_docker_group_teardown(state);
 }
 
 static bool running(const char *name)
@@ -377,5 +377,5 @@ int main(void)
         cmocka_unit_test(crash_loop_follows_the_backoff),
         cmocka_unit_test(reconcile_after_connection_loss_heals),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return ts_exit_status(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

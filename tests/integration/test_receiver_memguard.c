@@ -89,5 +89,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scale_in_waits_until_the_workload_fits_the_baseline),
     };
-    return cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown);
+    return ts_exit_status(cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown));
 }

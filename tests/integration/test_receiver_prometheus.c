@@ -77,11 +77,8 @@ static void prom_start(struct prom *p, const char *container)
     char cfg[128], listen[40], storage[128], cfgflag[160], storeflag[160], listenflag[96];
     struct ts_http_reply *rep = malloc(sizeof(*rep));
 
-    if (access("/usr/bin/prometheus", X_OK) != 0) {
-        if (ts_in_ci())
-            fail_msg("prometheus is not installed (tools/deps installs it)");
-        skip();
-    }
+    if (access("/usr/bin/prometheus", X_OK) != 0)
+        ts_skip("prometheus is not installed (tools/deps installs it)");
     snprintf(p->dir, sizeof(p->dir), "/tmp/trip-prom-%d-XXXXXX", (int)getpid());
     assert_non_null(mkdtemp(p->dir));
     snprintf(p->rules, sizeof(p->rules), "%s/rules.yml", p->dir);
@@ -207,5 +204,5 @@ int main(void)
         cmocka_unit_test(scale_in_waits_while_prometheus_says_firing),
         cmocka_unit_test(unreachable_prometheus_falls_back_to_alertmanager),
     };
-    return cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown);
+    return ts_exit_status(cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown));
 }

@@ -166,5 +166,5 @@ int main(void)
         cmocka_unit_test(vanished_container_is_dropped),
         cmocka_unit_test(sigterm_finishes_accepted_work_and_persists),
     };
-    return cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown);
+    return ts_exit_status(cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown));
 }

@@ -244,5 +244,5 @@ int main(void)
         cmocka_unit_test(hundred_identical_webhooks_make_one_update),
         cmocka_unit_test(dry_run_changes_nothing),
     };
-    return cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown);
+    return ts_exit_status(cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown));
 }

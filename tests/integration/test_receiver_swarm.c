@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "docker_client.h"
+#include "ts_common.h"
 #include "ts_docker.h"
 #include "ts_proxy.h"
 #include "ts_receiver.h"
@@ -332,5 +333,5 @@ int main(void)
         cmocka_unit_test_teardown(version_conflict_is_detected_and_the_other_change_kept,
                                   print_log_if_left),
     };
-    return cmocka_run_group_tests(tests, NULL, group_teardown);
+    return ts_exit_status(cmocka_run_group_tests(tests, NULL, group_teardown));
 }

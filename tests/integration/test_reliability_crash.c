@@ -315,5 +315,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kill9_cycles_keep_every_container_at_baseline_or_claimed),
     };
-    return cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown);
+    return ts_exit_status(cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown));
 }

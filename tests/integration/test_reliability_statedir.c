@@ -66,8 +66,6 @@ static bool mount_small_tmpfs(const char *dir)
         snprintf(mounted, sizeof(mounted), "%s", dir);
         return true;
     }
-    if (ts_in_ci())
-        fail_msg("cannot mount a tmpfs on %s (needs root)", dir);
     return false;
 }
 
@@ -167,7 +165,7 @@ static void scale_out_while_saves_fail(const char *fault, const char *errtext,
         ts_receiver_stop(&r, false);
         free(rep);
         n_rows--;
-        skip();
+        ts_skip("cannot mount a tmpfs on %s (needs root)", r.state_dir);
     }
     snprintf(row->fault, sizeof(row->fault), "%s", fault);
     brk(r.state_dir);
@@ -295,5 +293,5 @@ int main(void)
         cmocka_unit_test(full_state_dir_reports_keeps_serving_and_persists_later),
         cmocka_unit_test(readonly_state_dir_reports_keeps_serving_and_persists_later),
     };
-    return cmocka_run_group_tests(tests, NULL, teardown);
+    return ts_exit_status(cmocka_run_group_tests(tests, NULL, teardown));
 }

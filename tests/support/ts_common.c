@@ -1,8 +1,14 @@
 /* ts_common.c: small helpers every test shares. */
 #include "ts_common.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 char *ts_read_file(const char *path, size_t *len)
@@ -44,4 +50,61 @@ int ts_in_ci(void)
 {
     const char *ci = getenv("CI");
     return ci && strcmp(ci, "true") == 0;
+}
+
+static int skipped;
+static int failed_outside;
+
+static void vskip(bool allowed_in_ci, const char *fmt, va_list ap)
+    __attribute__((noreturn, format(printf, 2, 0)));
+
+static void vskip(bool allowed_in_ci, const char *fmt, va_list ap)
+{
+    char why[512];
+
+    vsnprintf(why, sizeof(why), fmt, ap);
+    if (!allowed_in_ci && ts_in_ci())
+        fail_msg("%s (CI=true: a missing dependency fails the test, never skips it)", why);
+    fprintf(stderr, "skipping: %s\n", why);
+    fflush(stderr);
+    skipped++;
+    skip();
+    abort(); /* skip() does not return; this keeps the noreturn promise if it ever did */
+}
+
+void ts_skip(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vskip(false, fmt, ap);
+    va_end(ap);
+}
+
+void ts_skip_on_this_machine(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vskip(true, fmt, ap);
+    va_end(ap);
+}
+
+void ts_fail_outside_tests(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fprintf(stderr, "FAILED: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    failed_outside++;
+}
+
+int ts_exit_status(int failed_tests)
+{
+    if (failed_tests != 0 || failed_outside != 0)
+        return 1;
+    return skipped ? TS_SKIP_CODE : 0;
 }
