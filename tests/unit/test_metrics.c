@@ -64,11 +64,30 @@ static void series_beyond_the_bound_count_as_other(void **state)
     metrics_free(m);
 }
 
+/* A daemon part built without metrics passes NULL: every recorder returns without touching
+ * anything, and the exposition of NULL holds the gauges only, at their defaults, and no counter
+ * family. */
 static void null_metrics_is_a_no_op(void **state)
 {
     (void)state;
     metrics_request(NULL, "x", 200);
     metrics_action(NULL, "x", "ok", 1);
+    metrics_docker_error(NULL, "not_found");
+    metrics_http_rejected(NULL, "limit");
+    metrics_alert(NULL, "accepted");
+    metrics_heal(NULL, "exit", "ok", 0.1);
+    metrics_events_connected(NULL, 1);
+    char *text = metrics_render(NULL, NULL, "0.1.0");
+    assert_non_null(text);
+    assert_non_null(strstr(text, "trip_build_info{version=\"0.1.0\"} 1\n"));
+    assert_non_null(strstr(text, "trip_docker_up 0\n"));
+    assert_non_null(strstr(text, "trip_managed_containers 0\n"));
+    assert_null(strstr(text, "trip_http_requests_total"));
+    assert_null(strstr(text, "trip_actions_total"));
+    assert_null(strstr(text, "trip_webhook_alerts_total"));
+    assert_null(strstr(text, "trip_heals_total"));
+    assert_null(strstr(text, "trip_events_connected"));
+    free(text);
     metrics_free(NULL);
 }
 
