@@ -3,6 +3,7 @@
 #include "docker_internal.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,25 @@ void docker_reply_free(struct docker_reply *rep)
     rep->len = 0;
 }
 
+/* A connect failure on a Unix socket, for which libcurl says "Failed to connect to localhost port
+ * 80": the error names the socket's path, the system's reason and what to check. */
+static docker_code socket_error(const struct docker_client *c, CURL *h, const char *what,
+                                struct docker_err *err)
+{
+    long os_errno = 0;
+
+    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+    return docker_err_set(err, DOCKER_E_UNREACHABLE, 0,
+                          "%s: daemon unreachable: cannot connect to unix socket %s: %s%s", what,
+                          c->ep.socket_path,
+                          os_errno ? strerror((int)os_errno) : "connection failed",
+                          os_errno == EACCES ? " (run as root or as a member of the socket's group)"
+                          : os_errno == ENOENT
+                              ? " (is dockerd running? --docker-host or DOCKER_HOST names another "
+                                "socket)"
+                              : "");
+}
+
 /* Adds the method and body to h; returns the header list to free, or NULL. */
 static struct curl_slist *set_method(CURL *h, const struct docker_request *req)
 {
@@ -157,6 +177,8 @@ docker_code docker_http(struct docker_client *c, const struct docker_request *re
     else if (rc == CURLE_WRITE_ERROR)
         code = docker_err_set(err, DOCKER_E_NOMEM, 0, "%s: out of memory for the reply",
                               req->what);
+    else if (rc == CURLE_COULDNT_CONNECT && c->ep.socket_path[0])
+        code = socket_error(c, h, req->what, err);
     else if (rc != CURLE_OK)
         code = docker_curl_error(rc, req->what, errbuf, err);
     if (code == DOCKER_OK) {

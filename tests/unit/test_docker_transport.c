@@ -141,6 +141,7 @@ static void missing_socket_is_unreachable_and_negotiates_later(void **state)
     assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_E_UNREACHABLE);
     assert_non_null(c);
     assert_non_null(strstr(err.msg, "daemon unreachable"));
+    assert_non_null(strstr(err.msg, "unix socket /nonexistent/trip/docker.sock: No such file"));
     assert_string_equal(docker_client_api_version(c), "");
     memset(&err, 0, sizeof(err));
     assert_int_equal(docker_container_inspect(c, "web", &ct, &err), DOCKER_E_UNREACHABLE);
