@@ -193,7 +193,9 @@ static void missing_socket_at_start_then_ready_when_it_appears(void **state)
     long still = get(&rx, "/readyz", rep);
     point_socket(real_sock);
     int64_t t0 = now_ms();
-    int64_t became = wait_status(&rx, "/readyz", 200, 10000, rep);
+    /* ordering and the eventual outcome, not a latency (bench/ measures those): ready at some
+     * point after the socket appeared, within a generous 30 s */
+    int64_t became = wait_status(&rx, "/readyz", 200, 30000, rep);
     long scaled = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
     int64_t cpu = inspect_cpu();
     long back = scale(&rx, cname, "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep);
@@ -204,7 +206,7 @@ static void missing_socket_at_start_then_ready_when_it_appears(void **state)
              " ms after the symlink; scale-out %ld (CpuShares %" PRId64 "), scale-in %ld%s",
              health, ready, still, became >= 0 ? became : now_ms() - t0, scaled, cpu, back, why);
     r->pass = health == 200 && ready == 503 && says_unreachable && logged && still == 503 &&
-              became >= 0 && became < 3000 && scaled == 200 && cpu == 1024 && back == 200 &&
+              became >= 0 && scaled == 200 && cpu == 1024 && back == 200 &&
               inspect_cpu() == 512;
     assert_int_equal(ts_receiver_stop(&rx, !r->pass), 0);
     free(rep);
@@ -218,6 +220,7 @@ struct timed_call {
     const char *name;
     long status;
     int64_t ms;
+    int64_t end; /* now_ms() when the reply came */
     struct ts_http_reply rep;
 };
 
@@ -226,7 +229,8 @@ static void *scale_thread(void *arg)
     struct timed_call *c = arg;
     int64_t t0 = now_ms();
     c->status = scale(c->rx, c->name, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", &c->rep);
-    c->ms = now_ms() - t0;
+    c->end = now_ms();
+    c->ms = c->end - t0;
     return NULL;
 }
 
@@ -235,8 +239,8 @@ static void hanging_daemon_times_out_clearly_and_http_keeps_answering(void **sta
     struct ts_receiver rx;
     struct ts_http_reply *rep = malloc(sizeof(*rep));
     const char *args[] = {
-        "--token", TOKEN, "--docker-host", url, "--docker-timeout", "1s", "--request-timeout",
-        "5s",      NULL};
+        "--token", TOKEN, "--docker-host", url, "--docker-timeout", "2s", "--request-timeout",
+        "20s",     NULL};
     static struct timed_call calls[2];
     pthread_t th[2];
     char body[512];
@@ -257,14 +261,16 @@ static void hanging_daemon_times_out_clearly_and_http_keeps_answering(void **sta
     sleep_ms(200); /* both calls are inside their Docker call now */
     int64_t t0 = now_ms();
     long health = get(&rx, "/healthz", rep);
-    int64_t health_ms = now_ms() - t0;
+    int64_t health_end = now_ms();
+    int64_t health_ms = health_end - t0;
     snprintf(body, sizeof(body),
              "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighCpu\","
              "\"name\":\"%s\"}}]}",
              cname);
     t0 = now_ms();
     assert_int_equal(ts_http_json(&rx, "POST", "/webhook", TOKEN, body, rep), 0);
-    int64_t hook_ms = now_ms() - t0;
+    int64_t hook_end = now_ms();
+    int64_t hook_ms = hook_end - t0;
     long hook = rep->status;
     bool hook_accepted = strstr(rep->body, "\"result\":\"accepted\"") != NULL;
     long ready = get(&rx, "/readyz", rep);
@@ -274,7 +280,8 @@ static void hanging_daemon_times_out_clearly_and_http_keeps_answering(void **sta
         struct row *r =
             add_row(i == 0 ? "hanging Docker: manual scale (managed container)"
                            : "hanging Docker: manual scale (second container, same time)",
-                    "502/504 with a timeout message within --docker-timeout 1s + 1.5 s");
+                    "502/504 with a timeout message, not before --docker-timeout 2s and "
+                    "before --request-timeout 20s");
         const char *err = strstr(calls[i].rep.body, "\"reason\":\"");
         if (!err)
             err = strstr(calls[i].rep.body, "\"error\":\"");
@@ -283,16 +290,18 @@ static void hanging_daemon_times_out_clearly_and_http_keeps_answering(void **sta
         bool timeout_msg =
             strstr(calls[i].rep.body, "imed out") || strstr(calls[i].rep.body, "timeout");
         r->pass = (calls[i].status == 502 || calls[i].status == 504) && timeout_msg &&
-                  calls[i].ms <= 2500;
+                  calls[i].ms >= 1900 && calls[i].ms < 20000;
     }
     struct row *r = add_row("hanging Docker: /healthz, webhook, /readyz meanwhile",
-                            "/healthz 200 and webhook 200 in < 250 ms; /readyz 503");
+                            "/healthz 200 and webhook 200 while both calls still wait on "
+                            "Docker; /readyz 503");
     snprintf(r->got, sizeof(r->got),
              "/healthz %ld in %" PRId64 " ms; webhook %ld (%s) in %" PRId64 " ms; /readyz %ld",
              health, health_ms, hook, hook_accepted ? "accepted" : "not accepted", hook_ms, ready);
-    r->pass = health == 200 && health_ms < 250 && hook == 200 && hook_accepted && hook_ms < 250 &&
-              ready == 503;
-    bool logged = ts_receiver_log_has(&rx, "msg=\"docker call failed\"", 3000);
+    int64_t first_call_end = calls[0].end < calls[1].end ? calls[0].end : calls[1].end;
+    r->pass = health == 200 && health_end < first_call_end && hook == 200 && hook_accepted &&
+              hook_end < first_call_end && ready == 503;
+    bool logged = ts_receiver_log_has(&rx, "msg=\"docker call failed\"", 20000);
     r = add_row("hanging Docker: log and nothing changed",
                 "error logged per call; container untouched");
     snprintf(r->got, sizeof(r->got),
@@ -349,15 +358,15 @@ static void docker_lost_mid_run_keeps_state_and_scales_in_when_back(void **state
     assert_non_null(hs);
     point_socket(real_sock);
     assert_int_equal(ts_receiver_start(&rx, args), 0);
-    assert_true(wait_status(&rx, "/readyz", 200, 5000, rep) >= 0);
+    assert_true(wait_status(&rx, "/readyz", 200, 30000, rep) >= 0);
     long out = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"2s\"}", rep);
     int64_t cpu_out = inspect_cpu();
     int64_t t_out = now_ms();
 
     /* Docker hangs (slow) through the deadline, then disappears */
     point_socket(hang_path);
-    int64_t not_ready = wait_status(&rx, "/readyz", 503, 5000, rep);
-    bool slow_logged = ts_receiver_log_has(&rx, "action=scale_in_cpu", 6000);
+    int64_t not_ready = wait_status(&rx, "/readyz", 503, 30000, rep);
+    bool slow_logged = ts_receiver_log_has(&rx, "action=scale_in_cpu", 30000);
     point_socket(NULL);
     sleep_ms(1500);
     bool gone_logged = ts_receiver_log_has(&rx, "unreachable", 0) ||
@@ -385,7 +394,7 @@ static void docker_lost_mid_run_keeps_state_and_scales_in_when_back(void **state
     /* Docker comes back: the retried scale-in restores the baseline */
     point_socket(real_sock);
     int64_t t_back = now_ms(), back_ms = -1;
-    while (now_ms() - t_back < 15000) {
+    while (now_ms() - t_back < 60000) { /* eventually: retries every 5 s, generous bound */
         if (inspect_cpu() == 512) {
             back_ms = now_ms() - t_back;
             break;
@@ -400,7 +409,7 @@ static void docker_lost_mid_run_keeps_state_and_scales_in_when_back(void **state
              "CpuShares 512 %" PRId64 " ms after Docker returned (%" PRId64
              " ms after the scale-out); state.json scaled_out=%d",
              back_ms, now_ms() - t_out, after_state);
-    r2->pass = back_ms >= 0 && back_ms <= 12000 && after_state == 0;
+    r2->pass = back_ms >= 0 && after_state == 0;
     int stopped = ts_receiver_stop(&rx, !(r->pass && r2->pass));
     ts_hangsock_free(hs);
     free(rep);
@@ -432,7 +441,7 @@ static void container_removed_after_scale_out_is_dropped_others_unaffected(void 
     bool said = (in == 404 && strstr(rep->body, "no such container")) ||
                 (in == 200 && strstr(rep->body, "not scaled out"));
     snprintf(needle, sizeof(needle), "state dropped\" container=%s", gone);
-    bool logged = ts_receiver_log_has(&rx, needle, 2000);
+    bool logged = ts_receiver_log_has(&rx, needle, 10000);
     snprintf(needle, sizeof(needle), "msg=\"container vanished; dropping its state\" container=%s",
              gone);
     logged = logged || ts_receiver_log_has(&rx, needle, 0);
@@ -444,7 +453,7 @@ static void container_removed_after_scale_out_is_dropped_others_unaffected(void 
         assert_int_equal(ts_http_json(&rx, "GET", path, TOKEN, NULL, rep), 0);
         if (rep->status != 404)
             sleep_ms(100);
-    } while (rep->status != 404 && now_ms() - t0 < 2000);
+    } while (rep->status != 404 && now_ms() - t0 < 10000);
     long shown = rep->status;
     long other_out = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
     int64_t other_cpu = inspect_cpu();
@@ -563,7 +572,7 @@ static void update_refused_by_the_daemon_is_reported_and_not_recorded(void **sta
     bool hook_accepted = strstr(rep->body, "\"result\":\"accepted\"") != NULL;
     snprintf(needle, sizeof(needle),
              "msg=\"docker call failed\" container=%s action=scale_out_memory call=update", name);
-    bool logged = ts_receiver_log_has(&rx, needle, 5000);
+    bool logged = ts_receiver_log_has(&rx, needle, 30000);
     bool daemon_msg_logged = ts_receiver_log_has(&rx, "unable to set memory limit to 134217728", 0);
     /* a manual call answers with the daemon's message */
     long manual = scale(&rx, name, "{\"resource\":\"memory\",\"duration\":\"1h\"}", rep);
@@ -633,6 +642,7 @@ struct scale_call {
     const char *name;
     long status;
     int64_t ms;
+    int64_t end; /* now_ms() when the reply came */
     char body[600];
 };
 
@@ -645,7 +655,8 @@ static void *scale_call_thread(void *arg)
         c->status = scale(c->rx, c->name, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
         snprintf(c->body, sizeof(c->body), "%.500s", rep->body);
     }
-    c->ms = now_ms() - t0;
+    c->end = now_ms();
+    c->ms = c->end - t0;
     free(rep);
     return NULL;
 }
@@ -654,7 +665,9 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
 {
     struct ts_receiver rx;
     struct ts_http_reply *rep = malloc(sizeof(*rep));
-    const char *args[] = {"--token", TOKEN, "--docker-host", url, "--docker-timeout", "3s", NULL};
+    /* --docker-timeout 8s: the window in which the other container's two real updates must fit,
+     * generous for a loaded machine */
+    const char *args[] = {"--token", TOKEN, "--docker-host", url, "--docker-timeout", "8s", NULL};
     static struct scale_call call;
     char gone[128], id[80], body[600], needle[300];
     pthread_t th;
@@ -667,10 +680,10 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
     ts_docker_name(gone, sizeof(gone), "hfault-between");
     assert_int_equal(ts_docker_run_container(id, sizeof(id), gone, managed, NULL), 0);
     assert_int_equal(ts_receiver_start(&rx, args), 0);
-    assert_true(wait_status(&rx, "/readyz", 200, 5000, rep) >= 0);
+    assert_true(wait_status(&rx, "/readyz", 200, 30000, rep) >= 0);
     int64_t nf0 = metric_sum(&rx, "trip_docker_errors_total{code=\"not_found\"}");
     /* A first action for the container holds its slot: its Docker call (a new connection per
-     * call) meets the fake daemon that never answers, for --docker-timeout 3 s. The events stream
+     * call) meets the fake daemon that never answers, for --docker-timeout 8 s. The events stream
      * opened at start-up stays on the real daemon. */
     point_socket(hang_path);
     call.rx = &rx;
@@ -695,20 +708,21 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
     long other_in = scale(&rx, cname, "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep);
     int64_t other_done = now_ms();
     pthread_join(th, NULL);
-    bool same_window = other_done < now_ms() - 50 || call.ms >= 2900;
+    /* ordering, not latency: the other container was done while the hung call held its slot */
+    bool same_window = other_done < call.end && call.ms >= 7900;
     /* the queued scale-out then finds the container gone: a 404, counted; nothing else */
     int64_t nf = 0;
-    for (int64_t t1 = now_ms(); now_ms() - t1 < 5000; sleep_ms(100)) {
+    for (int64_t t1 = now_ms(); now_ms() - t1 < 30000; sleep_ms(100)) {
         nf = metric_sum(&rx, "trip_docker_errors_total{code=\"not_found\"}") - nf0;
         if (nf > 0)
             break;
     }
     snprintf(needle, sizeof(needle), "msg=\"container removed; state dropped\" container=%s", gone);
-    bool dropped_logged = ts_receiver_log_has(&rx, needle, 2000);
+    bool dropped_logged = ts_receiver_log_has(&rx, needle, 10000);
     /* the queued action's own 404, with Docker's message */
     snprintf(needle, sizeof(needle),
              "msg=\"no such container; nothing done\" container=%s action=scale_out_cpu", gone);
-    bool notfound_logged = ts_receiver_log_has(&rx, needle, 2000);
+    bool notfound_logged = ts_receiver_log_has(&rx, needle, 10000);
     snprintf(needle, sizeof(needle), "action=scale_out_cpu call=update");
     bool no_update = !ts_receiver_log_has(&rx, needle, 0);
     int in_state = state_res_scaled_out(&rx, gone, "cpu");
@@ -718,7 +732,7 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
         json_decref(api_state(&rx, gone, &shown));
         if (shown != 404)
             sleep_ms(100);
-    } while (shown != 404 && now_ms() - t0 < 2000);
+    } while (shown != 404 && now_ms() - t0 < 10000);
     struct row *r =
         add_row("container removed after the alert was accepted, before the action",
                 "404 counted; removal logged; no state left; another container unaffected");
@@ -733,7 +747,7 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
              other_ms, other_cpu, other_in, same_window ? "yes" : "no");
     r->pass = hook == 200 && accepted && call.status == 502 && nf >= 1 && notfound_logged &&
               no_update && dropped_logged && in_state == -1 && shown == 404 && other_out == 200 &&
-              other_cpu == 1024 && other_in == 200 && other_ms < 2000 && same_window &&
+              other_cpu == 1024 && other_in == 200 && same_window &&
               inspect_cpu() == 512;
     int stopped = ts_receiver_stop(&rx, !r->pass);
     ts_hangsock_free(hs);

