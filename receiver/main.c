@@ -114,7 +114,12 @@ static int run(const struct config *cfg)
         (struct policy_backoff){cfg->heal_backoff_ms, cfg->heal_backoff_max_ms, cfg->heal_stable_ms,
                                 (int)cfg->crashloop_heals, cfg->heal_operator_stops};
     if (engine_new(&eo, &e, &eerr) != ENGINE_OK || engine_load(e, &eerr) != ENGINE_OK) {
-        log_error("cannot load state", "error=%s", eerr.msg);
+        log_error("cannot load state; not starting rather than forgetting scaled-out containers",
+                  "error=%s check=\"the file named in the error: disk, permissions, an edit by "
+                  "hand\" move_aside=\"mv %s %s.bad lets it start and changes nothing in Docker, "
+                  "but it forgets what it scaled out: restore those containers by hand (docker "
+                  "update) to the baselines in the moved file\"",
+                  eerr.msg, store_path(st), store_path(st));
         goto out_free;
     }
     engine_refresh(e);
