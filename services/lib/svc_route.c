@@ -1,6 +1,8 @@
 /* svc_route.c: route matching and reply bodies. */
 #include "svc_route.h"
 
+#include "svc_valid.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,20 @@ void svc_reply_json(struct svc_reply *rep, int status, json_t *j)
     rep->json = j;
 }
 
+/* Replaces what would make msg invalid in JSON text (bytes of malformed UTF-8, such as the
+ * client's bytes jansson quotes in its error, or a character cut by truncation) with '?'. */
+static void make_utf8(char *msg)
+{
+    for (unsigned char *p = (unsigned char *)msg; *p;) {
+        size_t k = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+        if (strnlen((char *)p, k) == k && svc_utf8_chars((char *)p, k) == 1) {
+            p += k;
+            continue;
+        }
+        *p++ = '?';
+    }
+}
+
 void svc_reply_error(struct svc_reply *rep, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
@@ -69,6 +85,7 @@ void svc_reply_error(struct svc_reply *rep, int status, const char *code, const 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    make_utf8(msg);
     svc_reply_json(rep, status, json_pack("{s:s,s:s}", "error", code, "message", msg));
 }
 

@@ -137,6 +137,13 @@ static void bodies_must_be_one_json_object(void **state)
         assert_string_equal(json_string_value(json_object_get(rep.json, "error")), "invalid_json");
         svc_reply_free(&rep);
     }
+    /* jansson quotes the client's bytes in its error: the message stays valid UTF-8 */
+    req.body = "{\"a\xff\xfe";
+    req.body_len = strlen(req.body);
+    assert_null(svc_req_json(&req, &rep));
+    assert_non_null(rep.json);
+    assert_int_equal(rep.status, 400);
+    svc_reply_free(&rep);
     req.body = "{\"a\":1}";
     req.body_len = 7;
     json_t *j = svc_req_json(&req, &rep);
