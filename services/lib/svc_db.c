@@ -243,7 +243,8 @@ static bool connection_lost(unsigned e)
            e == ER_SERVER_SHUTDOWN || e == CR_COMMANDS_OUT_OF_SYNC;
 }
 
-/* Classifies errnum into err and marks c broken when the connection is gone. */
+/* Classifies errnum into err and marks c broken when the connection is gone. Every failure but
+ * a duplicate key (an answer, not an error) counts as a query error. */
 static enum svc_db_status fail(struct svc_db_conn *c, unsigned errnum, const char *what,
                                const char *why, struct svc_db_err *err)
 {
@@ -254,10 +255,8 @@ static enum svc_db_status fail(struct svc_db_conn *c, unsigned errnum, const cha
     } else if (connection_lost(errnum)) {
         code = SVC_DB_UNAVAILABLE;
         c->broken = true;
-    } else {
-        count(c->pool, &c->pool->query_errors);
     }
-    if (code == SVC_DB_UNAVAILABLE)
+    if (code != SVC_DB_DUPLICATE)
         count(c->pool, &c->pool->query_errors);
     set_err(err, code, errnum, what, why);
     return code;
