@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "svc_fixture.h"
 
@@ -102,6 +104,64 @@ static void health_ready_and_metrics_answer_on_every_service(void **state)
         check(all[i]->port, "GET", "/no/such/thing", NULL, NULL, 404, "not_found");
         assert_int_equal(fx_http(all[i]->port, "GET", "/metrics", NULL, NULL, NULL, NULL), 200);
     }
+}
+
+static void the_seed_is_deterministic_and_migrations_run_once(void **state)
+{
+    char got[128];
+    (void)state;
+    need_db();
+    assert_true(fx_db_query(&db, "SELECT COUNT(*) FROM trip_place.places", got, sizeof(got)));
+    assert_string_equal(got, "20000");
+    assert_true(
+        fx_db_query(&db, "SELECT name FROM trip_place.places WHERE id = 7", got, sizeof(got)));
+    assert_string_equal(got, "Quiet Oak Store"); /* the same on every first start */
+    assert_true(fx_db_query(&db,
+                            "SELECT COUNT(*) FROM trip_user.users WHERE email LIKE "
+                            "'demo%@trip.example'",
+                            got, sizeof(got)));
+    assert_string_equal(got, "100");
+    assert_true(fx_db_query(&db,
+                            "SELECT (SELECT COUNT(*) FROM trip_review.reviews) = "
+                            "(SELECT SUM(count) FROM trip_review.ratings) AND "
+                            "(SELECT SUM(stars) FROM trip_review.reviews) = "
+                            "(SELECT SUM(sum) FROM trip_review.ratings)",
+                            got, sizeof(got)));
+    assert_string_equal(got, "1");
+    /* a restart applies nothing twice and seeds nothing twice */
+    assert_int_equal(fx_svc_stop(&place), 0);
+    assert_true(fx_svc_start(&place, "place", &db, user.port, 0, NULL));
+    assert_true(fx_db_query(&db, "SELECT COUNT(*) FROM trip_place.places", got, sizeof(got)));
+    assert_string_equal(got, "20000");
+    assert_true(fx_db_query(&db,
+                            "SELECT GROUP_CONCAT(version ORDER BY version) FROM "
+                            "trip_place.schema_version",
+                            got, sizeof(got)));
+    assert_string_equal(got, "1,2");
+}
+
+static int health_check(int port)
+{
+    char listen[64], bin[512];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    snprintf(bin, sizeof(bin), "%s/trip-place", getenv("SVC_BIN_DIR"));
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("SVC_LISTEN", listen, 1);
+        execl(bin, bin, "--health-check", (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void the_health_check_flag_exits_0_only_when_the_service_answers(void **state)
+{
+    (void)state;
+    need_db();
+    assert_int_equal(health_check(place.port), 0);
+    assert_int_equal(health_check(fx_free_port()), 1);
 }
 
 static void user_signs_up_logs_in_and_edits_only_their_profile(void **state)
@@ -473,12 +533,22 @@ static void metrics_count_requests_by_route_and_code(void **state)
     assert_non_null(strstr(text, "db_query_errors_total "));
     assert_non_null(strstr(text, "peer_requests_total{peer=\"user\",outcome=\"ok\"} "));
     free(text);
+    /* after every request above, good and bad, no service holds a database connection */
+    struct fx_svc *all[] = {&user, &place, &review, &bookmark, &nearspot};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(fx_http_text(all[i]->port, "/metrics", &text), 200);
+        assert_non_null(strstr(text, "db_pool_connections{state=\"in_use\"} 0\n"));
+        assert_non_null(strstr(text, "db_pool_waiting 0\n"));
+        free(text);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(health_ready_and_metrics_answer_on_every_service),
+        cmocka_unit_test(the_seed_is_deterministic_and_migrations_run_once),
+        cmocka_unit_test(the_health_check_flag_exits_0_only_when_the_service_answers),
         cmocka_unit_test(user_signs_up_logs_in_and_edits_only_their_profile),
         cmocka_unit_test(place_is_created_read_changed_and_deleted_by_its_owner),
         cmocka_unit_test(place_search_filters_by_prefix_and_category_and_pages),
