@@ -118,7 +118,7 @@ static bool svc_can_connect(const struct fx_db *db)
     MYSQL *m = mysql_init(NULL);
     unsigned timeout = 2;
 
-    snprintf(path, sizeof(path), "%s/svc-user-password", db->secrets);
+    snprintf(path, sizeof(path), "%s/mysql-svc-user-password", db->secrets);
     FILE *f = fopen(path, "r");
     if (!f || !fgets(pw, sizeof(pw), f)) {
         if (f)
@@ -182,11 +182,12 @@ static bool ensure_image(void)
 static bool run_container(struct fx_db *db)
 {
     char port[64], secrets[192], init[512], initsh[512];
+    /* the same mounts as compose: services/db/ at /etc/trip/services-db */
     const char *src = getenv("TRIP_SOURCE_DIR");
 
     snprintf(port, sizeof(port), "127.0.0.1:%d:3306", db->port);
     snprintf(secrets, sizeof(secrets), "%s:/run/secrets:ro", db->secrets);
-    snprintf(init, sizeof(init), "%s/services/db/init.sql:/etc/trip/services-init.sql:ro", src);
+    snprintf(init, sizeof(init), "%s/services/db:/etc/trip/services-db:ro", src);
     snprintf(initsh, sizeof(initsh),
              "%s/services/db/initdb.sh:/docker-entrypoint-initdb.d/20-services.sh:ro", src);
     char *argv[] = {"docker",
@@ -227,7 +228,7 @@ bool fx_db_start(struct fx_db *db, bool *skip)
         return false;
     for (size_t i = 0; i < 5; i++) {
         char file[64];
-        snprintf(file, sizeof(file), "svc-%s-password", names[i]);
+        snprintf(file, sizeof(file), "mysql-svc-%s-password", names[i]);
         if (!write_secret(db->secrets, file, value, sizeof(value)))
             return false;
     }
@@ -270,11 +271,11 @@ void fx_db_remove(struct fx_db *db)
     }
     if (db->secrets[0]) {
         const char *files[] = {"root",
-                               "svc-user-password",
-                               "svc-place-password",
-                               "svc-review-password",
-                               "svc-bookmark-password",
-                               "svc-nearspot-password"};
+                               "mysql-svc-user-password",
+                               "mysql-svc-place-password",
+                               "mysql-svc-review-password",
+                               "mysql-svc-bookmark-password",
+                               "mysql-svc-nearspot-password"};
         for (size_t i = 0; i < 6; i++) {
             snprintf(path, sizeof(path), "%s/%s", db->secrets, files[i]);
             unlink(path);
@@ -342,7 +343,8 @@ bool fx_svc_start(struct fx_svc *s, const char *name, const struct fx_db *db, in
     snprintf(bin, sizeof(bin), "%s/trip-%s", dir ? dir : ".", name);
     snprintf(env[0], sizeof(env[0]), "SVC_LISTEN=127.0.0.1:%d", s->port);
     snprintf(env[1], sizeof(env[1]), "DB_PORT=%d", db->port);
-    snprintf(env[2], sizeof(env[2]), "DB_PASSWORD_FILE=%s/svc-%s-password", db->secrets, name);
+    snprintf(env[2], sizeof(env[2]), "DB_PASSWORD_FILE=%s/mysql-svc-%s-password", db->secrets,
+             name);
     snprintf(env[3], sizeof(env[3]), "USER_URL=http://127.0.0.1:%d",
              user_port ? user_port : fx_free_port());
     snprintf(env[4], sizeof(env[4]), "PLACE_URL=http://127.0.0.1:%d",
