@@ -11,6 +11,7 @@
 #include <mysql.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,15 @@ static struct svc_db_conn *take_slot(struct svc_db_pool *p, int timeout_ms)
     return c;
 }
 
+/* True when an idle connection has something to read: nothing may arrive on it unasked, so it is
+ * the server's goodbye (it restarted, killed the connection or timed it out). Costs no round
+ * trip, unlike a ping. */
+static bool server_closed(MYSQL *my)
+{
+    struct pollfd p = {.fd = (int)mysql_get_socket(my), .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
 struct svc_db_conn *svc_db_acquire(struct svc_db_pool *p, int timeout_ms, struct svc_db_err *err)
 {
     struct svc_db_conn *c = take_slot(p, timeout_ms);
@@ -195,7 +205,9 @@ struct svc_db_conn *svc_db_acquire(struct svc_db_pool *p, int timeout_ms, struct
         set_err(err, SVC_DB_UNAVAILABLE, 0, "pool", "every connection is busy");
         return NULL;
     }
-    if (c->my && !c->broken && time(NULL) - c->last_used >= IDLE_PING_S && mysql_ping(c->my) != 0)
+    if (c->my && !c->broken &&
+        (server_closed(c->my) ||
+         (time(NULL) - c->last_used >= IDLE_PING_S && mysql_ping(c->my) != 0)))
         c->broken = true;
     if ((!c->my || c->broken) && !open_conn(c, err)) {
         svc_db_release(c);
@@ -359,17 +371,16 @@ static enum svc_db_status fetch_rows(struct svc_db_conn *c, MYSQL_STMT *s, struc
     return SVC_DB_OK;
 }
 
-enum svc_db_status svc_db_exec(struct svc_db_conn *c, const char *sql,
-                               const struct svc_db_val *params, size_t np, struct svc_db_col *cols,
-                               size_t nc, svc_db_row_fn row, void *arg, struct svc_db_result *out,
-                               struct svc_db_err *err)
+/* One attempt; *sent is set once the statement went to the server for execution. */
+static enum svc_db_status exec_once(struct svc_db_conn *c, const char *sql,
+                                    const struct svc_db_val *params, size_t np,
+                                    struct svc_db_col *cols, size_t nc, svc_db_row_fn row,
+                                    void *arg, struct svc_db_result *out, struct svc_db_err *err,
+                                    bool *sent)
 {
-    struct svc_db_result scratch;
     enum svc_db_status st = SVC_DB_ERROR;
     MYSQL_BIND b[MAX_BIND];
 
-    if (!out)
-        out = &scratch;
     memset(out, 0, sizeof(*out));
     if (np > MAX_BIND || nc > MAX_BIND) {
         set_err(err, SVC_DB_ERROR, 0, "exec", "too many parameters or columns");
@@ -388,6 +399,7 @@ enum svc_db_status svc_db_exec(struct svc_db_conn *c, const char *sql,
         st = fail(c, mysql_stmt_errno(s), "bind", mysql_stmt_error(s), err);
         goto out_uncached;
     }
+    *sent = true;
     if (mysql_stmt_execute(s) != 0) {
         st = fail(c, mysql_stmt_errno(s), "execute", mysql_stmt_error(s), err);
         goto out_uncached;
@@ -403,6 +415,41 @@ out_uncached:
             return st;
     }
     mysql_stmt_close(s);
+    return st;
+}
+
+/* True when running sql again on a new connection cannot apply it twice: the statement never
+ * reached execution (the connection died at prepare), the connection was found gone when sending
+ * it, or it is a read that delivered no row yet. Never inside a transaction: its earlier
+ * statements died with the connection. */
+static bool retry_safe(const struct svc_db_conn *c, const char *sql, unsigned errnum, bool sent,
+                       const struct svc_db_result *out)
+{
+    if (c->in_tx || !c->broken || out->rows > 0)
+        return false;
+    return !sent || errnum == CR_SERVER_GONE_ERROR || strncmp(sql, "SELECT", 6) == 0;
+}
+
+enum svc_db_status svc_db_exec(struct svc_db_conn *c, const char *sql,
+                               const struct svc_db_val *params, size_t np, struct svc_db_col *cols,
+                               size_t nc, svc_db_row_fn row, void *arg, struct svc_db_result *out,
+                               struct svc_db_err *err)
+{
+    struct svc_db_result scratch;
+    struct svc_db_err first = {0};
+
+    if (!out)
+        out = &scratch;
+    bool sent = false;
+    enum svc_db_status st = exec_once(c, sql, params, np, cols, nc, row, arg, out, &first, &sent);
+    /* a pooled connection the server dropped (it restarted): once more on a fresh one */
+    if (st == SVC_DB_UNAVAILABLE && retry_safe(c, sql, first.errnum, sent, out) &&
+        open_conn(c, NULL)) {
+        memset(&first, 0, sizeof(first));
+        st = exec_once(c, sql, params, np, cols, nc, row, arg, out, &first, &sent);
+    }
+    if (st != SVC_DB_OK && err && err->code == SVC_DB_OK)
+        *err = first;
     return st;
 }
 

@@ -149,11 +149,15 @@ static void services_survive_a_database_outage_without_a_manual_step(void **stat
     fprintf(stderr, "all five services answered 200 again %.1f s after the database was back\n", s);
     assert_true(s >= 0);
 
-    /* and a restart while connections are open and idle */
+    /* and a restart while the pools hold open, idle connections: the first request after it
+     * already succeeds (a dropped connection is re-opened, a read retried once) */
+    assert_true(seconds_until_all_answer(5) >= 0);
     assert_true(fx_db_restart(&db));
-    s = seconds_until_all_answer(30);
-    fprintf(stderr, "after docker restart: all answered again in %.1f s\n", s);
-    assert_true(s >= 0);
+    assert_int_equal(timed(place.port, "GET", "/places/3", NULL, NULL, &ms, NULL, 0), 200);
+    assert_int_equal(timed(review.port, "GET", "/places/3/rating", NULL, NULL, &ms, NULL, 0), 200);
+    assert_int_equal(timed(bookmark.port, "PUT", "/bookmarks/9", token, NULL, &ms, NULL, 0), 201);
+    assert_int_equal(
+        timed(nearspot.port, "GET", "/nearby?lat=41.9&lon=12.5", NULL, NULL, &ms, NULL, 0), 200);
     assert_int_equal(timed(place.port, "GET", "/ready", NULL, NULL, &ms, NULL, 0), 200);
 }
 
