@@ -131,6 +131,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         *req_cls = st;
+        /* a declared size over the bound is refused before reading any of it (the connection
+         * is closed after the answer) */
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > SVC_BODY_MAX) {
+            st->too_big = true;
+            return answer(h, c, url, method, st);
+        }
         return MHD_YES;
     }
     if (*upload_data_size) {
