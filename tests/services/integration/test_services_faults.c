@@ -223,11 +223,49 @@ static void concurrent_review_posts_keep_the_rating_exact(void **state)
     assert_int_equal(atoi(got), created);
 }
 
+#define CROWD 32
+#define CROWD_REQUESTS 15
+
+static void *search_nearby(void *arg)
+{
+    int *ok = arg;
+    char path[96];
+    for (int i = 0; i < CROWD_REQUESTS; i++) {
+        snprintf(path, sizeof(path), "/nearby?lat=%.4f&lon=2.35&radius_km=%d", 48.80 + 0.01 * i,
+                 1 + i % 10);
+        *ok += fx_http(nearspot.port, "GET", path, NULL, NULL, NULL, NULL) == 200;
+    }
+    return NULL;
+}
+
+/* 32 clients at once against a pool of 8 connections: every one is served (a request waits for
+ * a free connection), and none is held afterwards. */
+static void a_crowd_larger_than_the_pool_is_served_and_nothing_is_held(void **state)
+{
+    pthread_t th[CROWD];
+    int ok[CROWD] = {0}, total = 0;
+    char *text = NULL;
+    (void)state;
+    need_db();
+    for (int i = 0; i < CROWD; i++)
+        pthread_create(&th[i], NULL, search_nearby, &ok[i]);
+    for (int i = 0; i < CROWD; i++) {
+        pthread_join(th[i], NULL);
+        total += ok[i];
+    }
+    assert_int_equal(total, CROWD * CROWD_REQUESTS);
+    assert_int_equal(fx_http_text(nearspot.port, "/metrics", &text), 200);
+    assert_non_null(strstr(text, "db_pool_connections{state=\"in_use\"} 0\n"));
+    assert_non_null(strstr(text, "db_pool_max_connections 8\n"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_peer_down_answers_503_at_once_and_recovers_by_itself),
         cmocka_unit_test(concurrent_review_posts_keep_the_rating_exact),
+        cmocka_unit_test(a_crowd_larger_than_the_pool_is_served_and_nothing_is_held),
         cmocka_unit_test(services_survive_a_database_outage_without_a_manual_step),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
