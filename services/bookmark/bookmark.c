@@ -119,6 +119,10 @@ static const struct svc_route routes[] = {
     {"GET", "/bookmarks", list},
 };
 
-const struct svc_service bookmark_service = {"bookmark", routes, sizeof(routes) / sizeof(routes[0]),
-                                             migrations,
-                                             sizeof(migrations) / sizeof(migrations[0])};
+const struct svc_service bookmark_service = {
+    .name = "bookmark",
+    .routes = routes,
+    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .migrations = migrations,
+    .nmigrations = sizeof(migrations) / sizeof(migrations[0]),
+};

@@ -29,6 +29,8 @@ struct svc_service {
     size_t nroutes;
     const struct svc_migration *migrations;
     size_t nmigrations;
+    /* NULL, or called once with the loaded settings before any request is served */
+    void (*init)(const struct svc_config *cfg);
 };
 
 struct svc_app {

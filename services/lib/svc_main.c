@@ -103,6 +103,8 @@ int svc_main(int argc, char **argv, const struct svc_service *svc)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     app.svc = svc;
+    if (svc->init)
+        svc->init(&app.cfg);
     struct svc_db_target t = {app.cfg.db_host, app.cfg.db_port, app.cfg.db_user,
                               app.cfg.db_password, app.cfg.db_name};
     const char **labels = labels_new(svc);

@@ -4,7 +4,6 @@
 #include "nearspot.h"
 
 #include <mysqld_error.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +13,15 @@
 #define COLUMNS "id, name, category, address, lat, lon"
 #define BOX_WHERE "lat BETWEEN ? AND ? AND (lon BETWEEN ? AND ? OR lon BETWEEN ? AND ?)"
 
-/* Built once from PLACE_DB (checked to be [a-z0-9_]+ by svc_config). */
+/* Built once at start from PLACE_DB (checked to be [a-z0-9_]+ by svc_config), before any
+ * request thread exists; read-only afterwards. */
 static char sql_box[512];
 static char sql_box_cat[512];
-static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
-static const char *place_db;
 
-static void build_sql(void)
+static void build_sql(const struct svc_config *cfg)
 {
+    const char *place_db = cfg->place_db;
+
     snprintf(sql_box, sizeof(sql_box),
              "SELECT " COLUMNS " FROM %s.places WHERE " BOX_WHERE " LIMIT %d", place_db,
              NEARSPOT_CANDIDATES_MAX);
@@ -109,8 +109,6 @@ static void nearby(struct svc_req *req, struct svc_reply *rep)
 
     if (!nearspot_query_parse(req, &q, rep))
         return;
-    place_db = app->cfg.place_db;
-    pthread_once(&sql_once, build_sql);
     struct svc_db_conn *c = svc_app_db(app, rep);
     if (!c)
         return;
@@ -140,5 +138,9 @@ static const struct svc_route routes[] = {
     {"GET", "/nearby", nearby},
 };
 
-const struct svc_service nearspot_service = {"nearspot", routes, sizeof(routes) / sizeof(routes[0]),
-                                             NULL, 0};
+const struct svc_service nearspot_service = {
+    .name = "nearspot",
+    .routes = routes,
+    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .init = build_sql,
+};

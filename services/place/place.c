@@ -286,5 +286,10 @@ static const struct svc_route routes[] = {
     {"DELETE", "/places/{}", delete_one},
 };
 
-const struct svc_service place_service = {"place", routes, sizeof(routes) / sizeof(routes[0]),
-                                          migrations, sizeof(migrations) / sizeof(migrations[0])};
+const struct svc_service place_service = {
+    .name = "place",
+    .routes = routes,
+    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .migrations = migrations,
+    .nmigrations = sizeof(migrations) / sizeof(migrations[0]),
+};

@@ -240,5 +240,10 @@ static const struct svc_route routes[] = {
     {"GET", "/places/{}/rating", rating},
 };
 
-const struct svc_service review_service = {"review", routes, sizeof(routes) / sizeof(routes[0]),
-                                           migrations, sizeof(migrations) / sizeof(migrations[0])};
+const struct svc_service review_service = {
+    .name = "review",
+    .routes = routes,
+    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .migrations = migrations,
+    .nmigrations = sizeof(migrations) / sizeof(migrations[0]),
+};

@@ -368,5 +368,10 @@ static const struct svc_route routes[] = {
     {"DELETE", "/sessions/{}", session_delete},
 };
 
-const struct svc_service user_service = {"user", routes, sizeof(routes) / sizeof(routes[0]),
-                                         migrations, sizeof(migrations) / sizeof(migrations[0])};
+const struct svc_service user_service = {
+    .name = "user",
+    .routes = routes,
+    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .migrations = migrations,
+    .nmigrations = sizeof(migrations) / sizeof(migrations[0]),
+};
