@@ -42,6 +42,7 @@ typedef enum engine_code {
     ENGINE_E_NOMEM,
     ENGINE_E_STORE,   /* the state file could not be read */
     ENGINE_E_UNKNOWN, /* neither in the state table nor a managed container in the cache */
+    ENGINE_E_THREAD,  /* a thread could not be started */
 } engine_code;
 
 struct engine_err {
@@ -132,7 +133,9 @@ engine_code engine_new(const struct engine_opts *opts, struct engine **out, stru
  * file is not an error; a corrupt one is (ENGINE_E_STORE), the daemon must not start blind. */
 engine_code engine_load(struct engine *e, struct engine_err *err);
 /* Starts workers, timer and refresh threads, and queues a reconcile (inspect; vanished or
- * recreated containers dropped) for every loaded entry. */
+ * recreated containers dropped) for every loaded entry. ENGINE_E_THREAD (with the thread and
+ * the reason) when a thread cannot be started: those that did are stopped again, and the engine
+ * can only be freed. */
 engine_code engine_start(struct engine *e, struct engine_err *err);
 /* Queues a copy of job; it runs after the container's earlier jobs, on whichever worker is free.
  * A job without a done callback is merged into (dropped in favour of) a queued, not yet started

@@ -121,8 +121,9 @@ struct engine {
     bool ready;
     bool started, stopping, aborting, stopped;
     uint64_t gen;
+    size_t n_started; /* workers whose thread runs */
     pthread_t timer, refresher;
-    bool has_refresher;
+    bool has_timer, has_refresher;
 };
 
 /* What a job acts on: a container, or a Swarm service when `service`. */

@@ -118,7 +118,10 @@ static int run(const struct config *cfg)
         goto out_free;
     }
     engine_refresh(e);
-    engine_start(e, &eerr);
+    if (engine_start(e, &eerr) != ENGINE_OK) {
+        log_error("cannot start the engine", "error=%s", eerr.msg);
+        goto out_free;
+    }
     if (cfg->heal_events) {
         struct events_opts evo = {.docker = dc,
                                   .engine = e,

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -78,4 +79,19 @@ void ts_waiter_wait(struct ts_waiter *w)
     while (w->status < 0)
         pthread_cond_wait(&w->cond, &w->lock);
     pthread_mutex_unlock(&w->lock);
+}
+
+json_t *ts_engine_state(struct engine *e, const char *name)
+{
+    char *text = engine_state_json(e, name);
+    assert_non_null(text);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(j);
+    return j;
+}
+
+int64_t ts_state_i64(const json_t *j, const char *res, const char *key)
+{
+    return (int64_t)json_integer_value(json_object_get(json_object_get(j, res), key));
 }
