@@ -106,10 +106,18 @@ struct engine_opts {
     struct policy_backoff heal;
 };
 
+/* What a job came to: the outcome, why, and the target's state afterwards. Valid only during the
+ * engine_done_fn call. */
+struct engine_result {
+    enum outcome outcome;
+    const char *container;
+    const char *reason;
+    const char *state; /* the target's state view (engine_state_json()'s form), or NULL */
+};
+
 /* Called exactly once per submitted job that has one, from a worker thread (or from
- * engine_stop() for jobs never run: 503). status is the HTTP status for the manual API; body is a
- * JSON object text, valid only during the call. */
-typedef void (*engine_done_fn)(void *ud, int status, const char *body);
+ * engine_stop() for jobs never run: OUTCOME_BUSY). */
+typedef void (*engine_done_fn)(void *ud, const struct engine_result *res);
 
 struct engine_job {
     enum policy_kind kind;

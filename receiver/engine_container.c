@@ -103,7 +103,7 @@ void engine_do_scale_out(struct engine *e, const struct engine_job *job, int64_t
                  engine_kind_label(job->kind, job->resource));
         metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
                        engine_since_s(t0));
-        engine_reply_state(e, job, 404, "ignored", "container is being removed");
+        engine_reply_state(e, job, OUTCOME_NOT_FOUND, "container is being removed");
         engine_target_free(&t);
         return;
     }
@@ -117,11 +117,11 @@ void engine_do_scale_out(struct engine *e, const struct engine_job *job, int64_t
                  job->remote[0] ? job->remote : "-");
         metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
                        engine_since_s(t0));
-        engine_reply_state(e, job, d.http_status, "ignored", d.reason);
+        engine_reply_state(e, job, d.outcome, d.reason);
     } else if (engine_in_maintenance(e, job->container)) {
         metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
                        engine_since_s(t0));
-        engine_reply_state(e, job, 409, "ignored", "container is in maintenance");
+        engine_reply_state(e, job, OUTCOME_CONFLICT, "container is in maintenance");
     } else if (!engine_extend_if_out(e, job, &d, t0)) {
         scale_out(e, job, ct, &d, t0);
     }
@@ -206,7 +206,7 @@ void engine_container_scale_in(struct engine *e, const struct engine_job *job,
     }
     if (!e->o.dry_run && memory_guard_holds(e, job, r, ct.id)) {
         metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
-        engine_reply_state(e, job, 200, "postponed",
+        engine_reply_state(e, job, OUTCOME_POSTPONED,
                            "memory usage above the baseline limit; retrying");
         goto out_free;
     }
@@ -245,7 +245,7 @@ void engine_do_restart(struct engine *e, const struct engine_job *job, int64_t t
         log_info("ignored", "container=%s action=restart reason=maintenance",
                  log_quote(qn, sizeof(qn), job->container));
         metrics_action(e->o.metrics, "restart", "skipped", engine_since_s(t0));
-        engine_reply_state(e, job, 409, "ignored", "container is in maintenance");
+        engine_reply_state(e, job, OUTCOME_CONFLICT, "container is in maintenance");
         return;
     }
     struct engine_target t;
@@ -262,12 +262,12 @@ void engine_do_restart(struct engine *e, const struct engine_job *job, int64_t t
         log_info("ignored", "container=%s action=restart reason=%s",
                  log_quote(qn, sizeof(qn), job->container), d.reason);
         metrics_action(e->o.metrics, "restart", "skipped", engine_since_s(t0));
-        engine_reply_state(e, job, d.http_status, "ignored", d.reason);
+        engine_reply_state(e, job, d.outcome, d.reason);
         goto out_free;
     }
     if ((ct.running && !job->force) || ct.restarting || strcmp(ct.status, "removing") == 0) {
         metrics_action(e->o.metrics, "restart", "skipped", engine_since_s(t0));
-        engine_reply_state(e, job, 200, "unchanged",
+        engine_reply_state(e, job, OUTCOME_UNCHANGED,
                            ct.running ? "container is running; send {\"force\":true} to restart it"
                                       : "container is busy");
         goto out_free;
@@ -296,7 +296,7 @@ void engine_do_restart(struct engine *e, const struct engine_job *job, int64_t t
         "container=%s action=%s from=%s to=running duration_ms=%" PRId64 " dry_run=%s remote=%s",
         log_quote(qn, sizeof(qn), job->container), ct.running ? "restart" : "start", ct.status,
         clock_mono_ms() - t0, e->o.dry_run ? "true" : "false", job->remote[0] ? job->remote : "-");
-    engine_reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+    engine_reply_state(e, job, e->o.dry_run ? OUTCOME_DRY_RUN : OUTCOME_DONE,
                        ct.running ? "restarted" : "started");
 out_free:
     docker_container_free(&ct);

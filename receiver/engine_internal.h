@@ -158,8 +158,8 @@ void engine_unlock_persist(struct engine *e);
 json_t *engine_entry_json(const struct entry *en);
 
 /* engine_job.c */
-void engine_reply_state(struct engine *e, const struct engine_job *job, int status,
-                        const char *result, const char *reason);
+void engine_reply_state(struct engine *e, const struct engine_job *job, enum outcome outcome,
+                        const char *reason);
 void engine_docker_failed(struct engine *e, const struct engine_job *job, const char *what,
                           docker_code rc, const struct docker_err *derr, int64_t t0);
 void engine_target_free(struct engine_target *t);

@@ -108,12 +108,12 @@ void engine_service_scale_out(struct engine *e, const struct engine_job *job,
                      log_quote(qn, sizeof(qn), job->container), kind,
                      log_quote(qr, sizeof(qr), d.reason), job->remote[0] ? job->remote : "-");
             metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
-            engine_reply_state(e, job, d.http_status, "ignored", d.reason);
+            engine_reply_state(e, job, d.outcome, d.reason);
             return;
         }
         if (engine_in_maintenance(e, job->container)) {
             metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
-            engine_reply_state(e, job, 409, "ignored", "service is in maintenance");
+            engine_reply_state(e, job, OUTCOME_CONFLICT, "service is in maintenance");
             return;
         }
         int64_t cur = svc_level(svc, job->resource);

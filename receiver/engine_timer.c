@@ -101,12 +101,12 @@ void engine_do_scale_in(struct engine *e, const struct engine_job *job, bool for
             en->r[job->resource].check_queued = false;
         pthread_mutex_unlock(&e->lock);
         if (job->done)
-            engine_reply_state(e, job, 409, "ignored", "container is in maintenance");
+            engine_reply_state(e, job, OUTCOME_CONFLICT, "container is in maintenance");
         return;
     }
     if (!take_due(e, job, force, &copy, &why)) {
         if (job->done)
-            engine_reply_state(e, job, 200, "unchanged", force ? "not scaled out" : "not due");
+            engine_reply_state(e, job, OUTCOME_UNCHANGED, force ? "not scaled out" : "not due");
         return;
     }
     engine_container_scale_in(e, job, &copy, why, t0);

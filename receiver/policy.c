@@ -116,11 +116,11 @@ bool policy_managed(const struct policy_limits *lim, const char *enable)
     return enable && strcmp(enable, "true") == 0;
 }
 
-static void verdict(struct policy_decision *d, enum policy_verdict v, int status,
+static void verdict(struct policy_decision *d, enum policy_verdict v, enum outcome outcome,
                     const char *reason)
 {
     d->verdict = v;
-    d->http_status = status;
+    d->outcome = outcome;
     snprintf(d->reason, sizeof(d->reason), "%s", reason);
 }
 
@@ -248,11 +248,11 @@ static void decide_known(const struct policy_limits *lim, const struct policy_re
                          const struct policy_container *c, struct policy_decision *d)
 {
     if (!c->exists) {
-        verdict(d, POLICY_IGNORE, 404, "no such container");
+        verdict(d, POLICY_IGNORE, OUTCOME_NOT_FOUND, "no such container");
         return;
     }
     if (!policy_managed(lim, c->enable)) {
-        verdict(d, POLICY_IGNORE, 403,
+        verdict(d, POLICY_IGNORE, OUTCOME_NOT_MANAGED,
                 lim->manage_all ? "container is not managed (label trip.enable=false)"
                                 : "container is not managed (needs label trip.enable=true)");
         return;
@@ -262,30 +262,32 @@ static void decide_known(const struct policy_limits *lim, const struct policy_re
         snprintf(why, sizeof(why),
                  "a Swarm task of service \"%.60s\": Swarm heals it; scale the service",
                  c->swarm_service);
-        verdict(d, POLICY_IGNORE, 409, why);
+        verdict(d, POLICY_IGNORE, OUTCOME_CONFLICT, why);
         return;
     }
     if (c->service && req->kind == POLICY_RESTART) {
-        verdict(d, POLICY_IGNORE, 422,
+        verdict(d, POLICY_IGNORE, OUTCOME_REFUSED,
                 "a Swarm service: its tasks are healed by Swarm's restart policy");
         return;
     }
     if (req->resource == POLICY_REPLICAS && req->kind == POLICY_SCALE_OUT && !c->service) {
-        verdict(d, POLICY_IGNORE, 422, "replicas: only Swarm services are scaled horizontally");
+        verdict(d, POLICY_IGNORE, OUTCOME_REFUSED,
+                "replicas: only Swarm services are scaled horizontally");
         return;
     }
     if (req->resource == POLICY_REPLICAS && req->kind == POLICY_SCALE_OUT && c->global) {
-        verdict(d, POLICY_IGNORE, 422,
+        verdict(d, POLICY_IGNORE, OUTCOME_REFUSED,
                 "a global service runs one task per node: never scaled horizontally");
         return;
     }
     if (req->kind == POLICY_RESTART && req->from_alert && !heal_enabled(lim, c)) {
-        verdict(d, POLICY_IGNORE, 403, "healing is disabled for this container (trip.heal)");
+        verdict(d, POLICY_IGNORE, OUTCOME_NOT_MANAGED,
+                "healing is disabled for this container (trip.heal)");
         return;
     }
     if (req->kind == POLICY_SCALE_OUT && pick_target(lim, req->resource, c, d) != 0) {
         d->verdict = POLICY_IGNORE;
-        d->http_status = 422;
+        d->outcome = OUTCOME_REFUSED;
     }
 }
 
@@ -296,16 +298,16 @@ static void decide(const struct policy_limits *lim, const struct policy_request 
     d->kind = req->kind;
     d->resource = req->resource;
     d->force = req->force;
-    verdict(d, POLICY_ACCEPT, 200, "");
+    verdict(d, POLICY_ACCEPT, OUTCOME_DONE, "");
     if (req->kind == POLICY_NONE) {
-        verdict(d, POLICY_IGNORE, 422, "nothing to do for this alert");
+        verdict(d, POLICY_IGNORE, OUTCOME_REFUSED, "nothing to do for this alert");
         return;
     }
     if (req->kind == POLICY_SCALE_OUT) {
         struct policy_container none = {0};
         if (pick_duration(lim, req, c->known ? c : &none, d) != 0) {
             d->verdict = POLICY_IGNORE;
-            d->http_status = 422;
+            d->outcome = OUTCOME_REFUSED;
             return;
         }
         d->deadline_ms = now_ms + d->duration_ms;

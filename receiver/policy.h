@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "alerts.h"
+#include "outcome.h"
 
 struct docker_labels;
 
@@ -75,7 +76,8 @@ struct policy_request {
 
 struct policy_decision {
     enum policy_verdict verdict;
-    int http_status; /* for the manual API: 200, 403 unmanaged, 404 unknown, 422 out of bounds */
+    enum outcome outcome; /* OUTCOME_DONE when accepted; else NOT_FOUND, NOT_MANAGED, CONFLICT,
+                             REFUSED */
     enum policy_kind kind;
     enum policy_resource resource;
     int64_t target;      /* SCALE_OUT: CpuShares, memory bytes or NanoCPUs; 0 for a service's CPU

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "http.h"
+
 static atomic_llong clock_ms;
 
 int64_t ts_engine_clock(void *ud)
@@ -40,20 +43,19 @@ struct engine *ts_engine_start(const struct engine_opts *o)
     return e;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void on_done(void *ud, int status, const char *body)
+/* The reply as the manual API sends it (http_engine_reply), and the outcome it was made from. */
+static void on_done(void *ud, const struct engine_result *res)
 {
     struct ts_waiter *w = ud;
+    char *body = NULL;
+    int status = http_engine_reply(res, &body);
+    assert_non_null(body);
     pthread_mutex_lock(&w->lock);
+    w->outcome = res->outcome;
     w->status = status;
     snprintf(w->body, sizeof(w->body), "%s", body);
-    w->done_mono_ms = mono_ms();
+    free(body);
+    w->done_mono_ms = clock_mono_ms();
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }

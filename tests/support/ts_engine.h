@@ -30,7 +30,8 @@ int64_t ts_state_i64(const json_t *j, const char *res, const char *key);
 struct ts_waiter {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int status; /* -1 until the reply came */
+    enum outcome outcome; /* what the engine answered */
+    int status;           /* the HTTP status the manual API makes of it; -1 until the reply came */
     char body[4096];
     int64_t done_mono_ms; /* CLOCK_MONOTONIC ms of the reply */
 };
