@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,8 @@ static enum MHD_Result queue(struct req *r, struct MHD_Connection *c, int status
                              const char *body, const char *const *headers)
 {
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+        MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, /* copied */
+                                        MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret;
 
     if (!resp)
