@@ -192,16 +192,19 @@ bool engine_ready(struct engine *e)
 void engine_gauges(struct engine *e, struct metrics_gauges *g)
 {
     memset(g, 0, sizeof(*g));
+    _Static_assert(POLICY_N_RESOURCES <= METRICS_MAX_RESOURCES, "metrics_gauges too small");
+    for (size_t r = 0; r < POLICY_N_RESOURCES; r++)
+        g->scaled_out[r].resource = policy_resources[r].name;
+    g->n_scaled_out = POLICY_N_RESOURCES;
     pthread_mutex_lock(&e->lock);
     g->ready = e->ready;
     for (size_t i = 0; i < e->n_cache; i++) {
         const struct engine_cached *c = &e->cache[i].c;
-        g->managed += policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL);
+        g->managed += engine_cached_is_managed(e, c);
     }
     for (size_t i = 0; i < e->n_t; i++) {
-        g->scaled_out_cpu += e->t[i].r[POLICY_CPU].out;
-        g->scaled_out_memory += e->t[i].r[POLICY_MEMORY].out;
-        g->scaled_out_replicas += e->t[i].r[POLICY_REPLICAS].out;
+        for (size_t r = 0; r < POLICY_N_RESOURCES; r++)
+            g->scaled_out[r].n += e->t[i].r[r].out;
         g->crashloop += e->t[i].h.crashloop;
         g->maintenance += e->t[i].h.maintenance;
     }

@@ -100,7 +100,8 @@ struct engine_opts {
     long prom_timeout_ms; /* 0: 3000 */
     const char *const *container_labels;
     size_t n_container_labels;
-    const char *cpu_alert, *memory_alert;
+    /* The alertname of each resource's alert (NULL: policy_resources[r].default_alert). */
+    const char *alertname[POLICY_N_RESOURCES];
     /* Event-driven healing: restart spacing and crash-loop flag (zeros: 100 ms, 1 min, 10 s, 5,
      * and operator_stops is taken as given). */
     struct policy_backoff heal;
@@ -164,14 +165,10 @@ void engine_free(struct engine *e);
 struct engine_cached {
     bool exists;
     bool running;
-    bool service; /* a Swarm service (labels are its Spec.Labels) */
-    bool global;  /* a global-mode service */
-    char enable[16], cpu_shares[32], memory[32], scale_duration[32], heal[16];
-    bool has_enable, has_cpu_shares, has_memory, has_scale_duration, has_heal;
-    char cpus[32], max_replicas[16], replicas_step[16];
-    bool has_cpus, has_max_replicas, has_replicas_step;
-    char swarm_service[128]; /* a Swarm task container: its service's name */
-    bool has_swarm_service;
+    bool service;                     /* a Swarm service (labels are its Spec.Labels) */
+    bool global;                      /* a global-mode service */
+    char label[POLICY_N_LABELS][128]; /* the values of policy_label_keys[], "" when absent */
+    bool has_label[POLICY_N_LABELS];
 };
 /* Copies the cached facts of `name` and returns true; false when the cache has not seen it.
  * Any thread, never calls Docker. */

@@ -21,8 +21,7 @@ struct store_err;
 #define MAX_FIRING 16
 #define MAX_ENTRIES 4096
 #define MAX_CACHE 4096
-#define DEFAULT_CPU_SHARES 1024 /* the kernel's value when CpuShares is unset */
-#define RETRY_MS 5000           /* a failed scale-in is tried again after this */
+#define RETRY_MS 5000 /* a failed scale-in is tried again after this */
 
 /* A memory scale-in waits while the container uses more than this share (percent) of the
  * baseline limit: at the limit the kernel would reclaim hard or OOM-kill the workload. */
@@ -133,6 +132,36 @@ struct engine_target {
     struct docker_service svc;
 };
 
+/* How Docker stores resource r (engine_resource.c), next to policy_resources[r]. */
+struct engine_res_docker {
+    /* containers (ct_level NULL: the resource does not apply to containers) */
+    int64_t (*ct_level)(const struct docker_container *ct);
+    int64_t (*ct_aux)(const struct docker_container *ct); /* kept beside it (swap), or NULL */
+    int64_t (*ct_aux_for)(const struct docker_container *ct, int64_t level); /* aux to send */
+    void (*ct_set)(struct docker_update *u, int64_t level, int64_t aux);
+    bool guard_usage; /* a scale-in waits while usage is near the baseline (memory) */
+    /* Swarm services */
+    int64_t (*svc_level)(const struct docker_service *s);
+    int64_t (*svc_reserve)(const struct docker_service *s); /* the reservation, or NULL */
+    void (*svc_set)(struct docker_service_change *chg, int64_t level, int64_t reserve); /* NULL:
+                                                                                        replicas */
+};
+extern const struct engine_res_docker engine_res_docker[POLICY_N_RESOURCES];
+
+/* engine_resource.c */
+/* The labels policy reads, out of Docker's labels (values borrowed from l). Returns how many. */
+size_t engine_policy_labels(const struct docker_labels *l, struct policy_kv out[POLICY_N_LABELS]);
+/* policy_container_from_labels / policy_service_from_labels on an inspected target. */
+void engine_container_policy(struct policy_container *pc, const struct docker_container *ct);
+void engine_service_policy(struct policy_container *pc, const struct docker_service *svc);
+/* Whether a service (or a container) has resource r. */
+bool engine_has_resource(bool service, enum policy_resource r);
+int64_t engine_ct_level(enum policy_resource r, const struct docker_container *ct);
+int64_t engine_svc_level(enum policy_resource r, const struct docker_service *svc);
+/* The change that sets resource r of s to level, with reservation reserve. */
+void engine_svc_change(struct docker_service_change *chg, const struct docker_service *s,
+                       enum policy_resource r, int64_t level, int64_t reserve);
+
 /* engine.c */
 void engine_do_reconcile(struct engine *e, const struct engine_job *job, int64_t t0);
 
@@ -209,6 +238,8 @@ void engine_cancel_queued(struct engine *e);
 /* engine_cache.c */
 void *engine_refresh_main(void *arg);
 bool engine_cached_managed(struct engine *e, const char *name);
+/* Whether the cached target is managed (policy_managed on its trip.enable). */
+bool engine_cached_is_managed(const struct engine *e, const struct engine_cached *cached);
 
 /* engine_heal.c */
 void engine_do_heal(struct engine *e, const struct engine_job *job, int64_t t0);

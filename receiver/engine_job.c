@@ -96,7 +96,7 @@ docker_code engine_inspect(struct engine *e, const struct engine_job *job, struc
     const struct engine_docker_ops *ops = e->o.ops;
     bool swarm = ops->service_inspect != NULL;
     bool svc_first =
-        swarm && ((job->kind == POLICY_SCALE_OUT && job->resource == POLICY_REPLICAS) ||
+        swarm && ((job->kind == POLICY_SCALE_OUT && !engine_has_resource(false, job->resource)) ||
                   known_service(e, job->container));
     docker_code rc = DOCKER_E_NOT_FOUND;
 

@@ -25,8 +25,6 @@
  */
 #define STATE_VERSION 2
 
-static const char *const res_key[POLICY_N_RESOURCES] = {"cpu", "memory", "replicas"};
-
 static const char *str_of(const json_t *j)
 {
     const char *s = json_string_value(j);
@@ -38,10 +36,9 @@ static int64_t get_i64(const json_t *o, const char *key)
     return (int64_t)json_integer_value(json_object_get(o, key));
 }
 
-/* Whether the entry has resource r: replicas only for a service. */
 static bool has_res(const struct entry *en, int r)
 {
-    return r != POLICY_REPLICAS || en->service;
+    return engine_has_resource(en->service, (enum policy_resource)r);
 }
 
 static json_t *res_encode(const struct res_state *r, int which, bool service)
@@ -56,11 +53,11 @@ static json_t *res_encode(const struct res_state *r, int which, bool service)
                           (json_int_t)r->base, "applied", (json_int_t)r->applied, "deadline_ms",
                           (json_int_t)r->deadline_ms, "since_ms", (json_int_t)r->since_ms, "firing",
                           firing);
-    if (o && which == POLICY_MEMORY && !service) {
+    if (o && !service && engine_res_docker[which].ct_aux) {
         json_object_set_new(o, "baseline_swap", json_integer(r->base_swap));
         json_object_set_new(o, "applied_swap", json_integer(r->applied_swap));
     }
-    if (o && which != POLICY_REPLICAS && service) {
+    if (o && service && engine_res_docker[which].svc_reserve) {
         json_object_set_new(o, "baseline_reservation", json_integer(r->base_res));
         json_object_set_new(o, "applied_reservation", json_integer(r->applied_res));
     }
@@ -76,8 +73,8 @@ static json_t *entry_encode(const struct entry *en)
         "error", en->last_error, "at_ms", (json_int_t)en->last_action_ms);
 
     for (int r = 0; o && r < POLICY_N_RESOURCES; r++) {
-        if (has_res(en, r) &&
-            json_object_set_new(o, res_key[r], res_encode(&en->r[r], r, en->service)) != 0) {
+        if (has_res(en, r) && json_object_set_new(o, policy_resources[r].name,
+                                                  res_encode(&en->r[r], r, en->service)) != 0) {
             json_decref(o);
             return NULL;
         }
@@ -121,7 +118,7 @@ static void entry_decode(struct entry *en, const json_t *c, int version)
     utf8_copy(en->id, sizeof(en->id), str_of(json_object_get(c, "id")));
     for (int r = 0; r < POLICY_N_RESOURCES; r++) {
         if (has_res(en, r))
-            res_decode(&en->r[r], json_object_get(c, res_key[r]));
+            res_decode(&en->r[r], json_object_get(c, policy_resources[r].name));
     }
     if (en->service)
         en->version = (uint64_t)get_i64(c, version == 1 ? "version" : "service_version");

@@ -641,9 +641,16 @@ static enum MHD_Result handle_scale(struct req *r, struct MHD_Connection *c, con
     const char *dir = json_string_value(json_object_get(o, "direction"));
     const json_t *dur = json_object_get(o, "duration");
     enum MHD_Result ret;
-    if (!res ||
-        (strcmp(res, "cpu") != 0 && strcmp(res, "memory") != 0 && strcmp(res, "replicas") != 0)) {
-        ret = queue_error(r, c, 400, "\"resource\" must be \"cpu\", \"memory\" or \"replicas\"");
+    const struct policy_resource_def *def = res ? policy_resource_by_name(res) : NULL;
+    if (!def) {
+        char names[128] = "";
+        for (size_t i = 0; i < POLICY_N_RESOURCES; i++)
+            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s\"%s\"",
+                     i == 0                        ? ""
+                     : i + 1 == POLICY_N_RESOURCES ? " or "
+                                                   : ", ",
+                     policy_resources[i].name);
+        ret = queue_error(r, c, 400, "\"resource\" must be %s", names);
     } else if (dir && strcmp(dir, "out") != 0 && strcmp(dir, "in") != 0) {
         ret = queue_error(r, c, 400, "\"direction\" must be \"out\" or \"in\"");
     } else if (dur && !json_is_string(dur)) {
@@ -652,9 +659,7 @@ static enum MHD_Result handle_scale(struct req *r, struct MHD_Connection *c, con
         ret = queue_error(r, c, 422, "\"duration\" is too long");
     } else {
         job.kind = dir && strcmp(dir, "in") == 0 ? POLICY_SCALE_IN : POLICY_SCALE_OUT;
-        job.resource = strcmp(res, "cpu") == 0      ? POLICY_CPU
-                       : strcmp(res, "memory") == 0 ? POLICY_MEMORY
-                                                    : POLICY_REPLICAS;
+        job.resource = (enum policy_resource)(def - policy_resources);
         snprintf(job.container, sizeof(job.container), "%s", name);
         snprintf(job.duration, sizeof(job.duration), "%s", dur ? json_string_value(dur) : "");
         ret = submit_and_suspend(r, c, &job);
