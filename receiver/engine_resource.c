@@ -39,6 +39,18 @@ static void set_memory(struct docker_update *u, int64_t level, int64_t swap)
     u->memory_swap = swap;
 }
 
+static int64_t ct_nano_cpus(const struct docker_container *ct)
+{
+    return ct->res.nano_cpus;
+}
+
+static void set_nano_cpus(struct docker_update *u, int64_t level, int64_t aux)
+{
+    (void)aux;
+    u->has_nano_cpus = true;
+    u->nano_cpus = level;
+}
+
 static int64_t svc_nano_cpus(const struct docker_service *s)
 {
     return s->res.limit_nano_cpus;
@@ -82,6 +94,7 @@ const struct engine_res_docker engine_res_docker[POLICY_N_RESOURCES] = {
     [POLICY_MEMORY] = {ct_memory, ct_memory_swap, memory_swap_for, set_memory, true, svc_memory,
                        svc_reserve_memory, svc_set_memory},
     [POLICY_REPLICAS] = {NULL, NULL, NULL, NULL, false, svc_replicas, NULL, NULL},
+    [POLICY_CPUS] = {ct_nano_cpus, NULL, NULL, set_nano_cpus, false, NULL, NULL, NULL},
 };
 
 size_t engine_policy_labels(const struct docker_labels *l, struct policy_kv out[POLICY_N_LABELS])
@@ -130,7 +143,7 @@ void engine_svc_change(struct docker_service_change *chg, const struct docker_se
     const struct engine_res_docker *d = &engine_res_docker[r];
 
     memset(chg, 0, sizeof(*chg));
-    if (!d->svc_set) { /* replicas */
+    if (policy_target_rule(r, true)->unit == POLICY_UNIT_STEPS) { /* replicas */
         chg->has_replicas = true;
         chg->replicas = level;
         return;

@@ -47,6 +47,12 @@ const struct policy_resource_def policy_resources[POLICY_N_RESOURCES] = {
                          .container = {POLICY_UNIT_NONE, NULL, 0, NO_LIMIT, NO_LIMIT, NULL, 0},
                          .service = {POLICY_UNIT_STEPS, "trip.max-replicas", 1, NO_LIMIT,
                                      LIMIT(max_replicas), NULL, 0}},
+    [POLICY_CPUS] = {"cpus", ALERTS_SCALE_CPUS, "scale-cpus", "ContainerHighCpuQuota",
+                     "scale_out_cpus", "scale_in_cpus",
+                     .container = {POLICY_UNIT_NANO_CPUS, "trip.cpus", 10000000 /* 0.01 CPU */,
+                                   NO_LIMIT, LIMIT(max_nano_cpus),
+                                   "container has no CPU quota; nothing to raise", 0},
+                     .service = {POLICY_UNIT_NONE, NULL, 0, NO_LIMIT, NO_LIMIT, NULL, 0}},
 };
 
 const struct policy_resource_def *policy_resource_by_name(const char *name)
@@ -118,7 +124,7 @@ static const struct {
     {offsetof(struct policy_container, heal), true, true},
     {offsetof(struct policy_container, heal_operator_stops), true, true},
     {offsetof(struct policy_container, swarm_service), true, false},
-    {offsetof(struct policy_container, cpus), false, true},
+    {offsetof(struct policy_container, cpus), true, true},
     {offsetof(struct policy_container, max_replicas), false, true},
     {offsetof(struct policy_container, replicas_step), false, true},
 };

@@ -18,9 +18,16 @@ enum policy_kind {
     POLICY_RESTART,   /* start a stopped container (restart a running one when forced) */
 };
 /* CPU: CpuShares of a container, the CPU limit (NanoCPUs) of a Swarm service. MEMORY: the memory
- * limit. REPLICAS: Mode.Replicated.Replicas of a Swarm service (never of a container). Each has
+ * limit. REPLICAS: Mode.Replicated.Replicas of a Swarm service (never of a container). CPUS: the
+ * CPU quota (NanoCpus) of a container (a service's CPU limit already is its CPU). Each has
  * one row of policy_resources[]; how Docker stores it is engine_resource.c's row. */
-enum policy_resource { POLICY_CPU, POLICY_MEMORY, POLICY_REPLICAS, POLICY_N_RESOURCES };
+enum policy_resource {
+    POLICY_CPU,
+    POLICY_MEMORY,
+    POLICY_REPLICAS,
+    POLICY_CPUS,
+    POLICY_N_RESOURCES
+};
 enum policy_verdict { POLICY_ACCEPT, POLICY_IGNORE };
 
 /* How a target label's value reads and what a scale-out without it aims at. */
@@ -95,8 +102,8 @@ struct policy_container {
     const char *swarm_service;
     /* The target is a Swarm service (labels are the service's own Spec.Labels). */
     bool service;
-    bool global;               /* a global-mode service: no horizontal scaling */
-    const char *cpus;          /* trip.cpus: CPU limit of a service's CPU scale-out ("1.5") */
+    bool global;      /* a global-mode service: no horizontal scaling */
+    const char *cpus; /* trip.cpus: the CPU limit (service) or quota (container) to scale to */
     const char *max_replicas;  /* trip.max-replicas */
     const char *replicas_step; /* trip.replicas-step */
 };

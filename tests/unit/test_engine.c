@@ -29,7 +29,7 @@
 struct fake_ct {
     char name[64];
     char id[65];
-    int64_t shares, memory, swap;
+    int64_t shares, memory, swap, nano_cpus;
     bool running;
     const char *labels[6]; /* "k=v" */
     int update_delay_ms;
@@ -93,6 +93,7 @@ static docker_code f_inspect(void *ud, const char *name, struct docker_container
     out->res.cpu_shares = c->shares;
     out->res.memory = c->memory;
     out->res.memory_swap = c->swap;
+    out->res.nano_cpus = c->nano_cpus;
     size_t n = 0;
     while (n < 6 && c->labels[n])
         n++;
@@ -139,6 +140,8 @@ static docker_code f_update(void *ud, const char *id, const struct docker_update
         c->memory = u->memory;
     if (u->has_memory_swap)
         c->swap = u->memory_swap;
+    if (u->has_nano_cpus)
+        c->nano_cpus = u->nano_cpus;
     if (fk.n_applied < 32)
         snprintf(fk.applied[fk.n_applied++], sizeof(fk.applied[0]), "%s %s=%lld", c->name,
                  u->has_cpu_shares ? "cpu" : "memory",
@@ -904,6 +907,54 @@ static void state_file_of_a_newer_version_is_refused(void **state)
     store_free(o.store);
 }
 
+static int64_t nano_cpus_of(const char *name)
+{
+    pthread_mutex_lock(&fk.lock);
+    int64_t v = fake_find(name)->nano_cpus;
+    pthread_mutex_unlock(&fk.lock);
+    return v;
+}
+
+/* The CPU quota is a row of the resource table: scaled out to trip.cpus (or twice the quota
+ * without it), shown and restored like the other resources; no quota is left alone. */
+static void cpu_quota_scales_out_to_its_label_and_back(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct ts_waiter w;
+    (void)state;
+    o.lim.max_nano_cpus = 4000000000LL;
+    struct fake_ct *q = fake_add("quota", 1024, GIB, true);
+    q->nano_cpus = 500000000;
+    q->labels[1] = "trip.cpus=1.5";
+    fake_add("double", 1024, GIB, true)->nano_cpus = 250000000;
+    fake_add("none", 1024, GIB, true);
+    struct engine *e = ts_engine_start(&o);
+
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPUS, "quota", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_DONE);
+    assert_int_equal(nano_cpus_of("quota"), 1500000000LL);
+    assert_int_equal(shares_of("quota"), 1024); /* the CPU shares row is another resource */
+    json_t *j = ts_engine_state(e, "quota");
+    assert_true(json_is_true(json_object_get(json_object_get(j, "cpus"), "scaled_out")));
+    assert_int_equal(ts_state_i64(j, "cpus", "baseline"), 500000000);
+    json_decref(j);
+    ts_engine_manual(e, &w, POLICY_SCALE_IN, POLICY_CPUS, "quota", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_DONE);
+    assert_int_equal(nano_cpus_of("quota"), 500000000);
+
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPUS, "double", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(nano_cpus_of("double"), 500000000);
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPUS, "none", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_UNCHANGED);
+    assert_non_null(strstr(w.body, "no CPU quota"));
+    assert_int_equal(nano_cpus_of("none"), 0);
+    engine_free(e);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -926,6 +977,7 @@ int main(void)
         cmocka_unit_test_setup(multibyte_text_in_the_state_file_survives_a_reload, setup),
         cmocka_unit_test_setup(state_file_of_version_1_loads_and_is_rewritten, setup),
         cmocka_unit_test_setup(state_file_of_a_newer_version_is_refused, setup),
+        cmocka_unit_test_setup(cpu_quota_scales_out_to_its_label_and_back, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
