@@ -46,22 +46,14 @@ static void scale_out(struct engine *e, const struct engine_job *job,
         struct res_state *r = &en->r[job->resource];
         prev = *r;
         utf8_copy(en->id, sizeof(en->id), ct->id);
-        r->out = true;
         r->base = cur;
         r->base_swap = rd->ct_aux ? rd->ct_aux(ct) : 0;
-        r->applied = target;
         r->applied_swap = aux;
         r->deadline_ms = d->deadline_ms;
-        r->since_ms = now;
-        r->check_queued = false;
-        engine_add_firing(r, job);
-        engine_note(en, now, kind, e->o.dry_run ? "dry_run" : "applying", NULL);
+        engine_claim(e, en, job, target, kind, now);
     }
-    struct store_err serr = {0};
-    if (!engine_unlock_persist_err(e, &serr) && !e->o.dry_run) {
-        engine_claim_unsaved(e, job, kind, &prev, &serr, t0);
+    if (!engine_unlock_save_claim(e, job, kind, &prev, t0))
         return;
-    }
     if (!e->o.dry_run) {
         docker_code rc = e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
         if (rc != DOCKER_OK) {

@@ -201,6 +201,15 @@ void engine_unchanged(struct engine *e, const struct engine_job *job, const char
                       const char *reason, int64_t t0);
 void engine_unclaim(struct engine *e, const struct engine_job *job, const struct res_state *prev,
                     const char *kind, const char *error);
+/* Records the write-ahead claim of a scale-out to level on en's job->resource (lock held): out,
+ * applied, since now, the job's alert as firing, the entry's last action "applying". */
+void engine_claim(struct engine *e, struct entry *en, const struct engine_job *job, int64_t level,
+                  const char *kind, int64_t now);
+/* With a write-ahead claim recorded (lock held, prev the resource's state before it): unlocks and
+ * saves. False, answered OUTCOME_UNSAVED and the claim withdrawn, when it could not be saved
+ * (dry run: true all the same, nothing will change in Docker). */
+bool engine_unlock_save_claim(struct engine *e, const struct engine_job *job, const char *kind,
+                              const struct res_state *prev, int64_t t0);
 void engine_claim_unsaved(struct engine *e, const struct engine_job *job, const char *kind,
                           const struct res_state *prev, const struct store_err *serr, int64_t t0);
 void engine_scaled_out(struct engine *e, const struct engine_job *job, const char *kind,

@@ -220,6 +220,30 @@ void engine_claim_unsaved(struct engine *e, const struct engine_job *job, const 
     engine_reply_state(e, job, OUTCOME_UNSAVED, msg);
 }
 
+void engine_claim(struct engine *e, struct entry *en, const struct engine_job *job, int64_t level,
+                  const char *kind, int64_t now)
+{
+    struct res_state *r = &en->r[job->resource];
+
+    r->out = true;
+    r->applied = level;
+    r->since_ms = now;
+    r->check_queued = false;
+    engine_add_firing(r, job);
+    engine_note(en, now, kind, e->o.dry_run ? "dry_run" : "applying", NULL);
+}
+
+bool engine_unlock_save_claim(struct engine *e, const struct engine_job *job, const char *kind,
+                              const struct res_state *prev, int64_t t0)
+{
+    struct store_err serr = {0};
+
+    if (engine_unlock_persist_err(e, &serr) || e->o.dry_run)
+        return true;
+    engine_claim_unsaved(e, job, kind, prev, &serr, t0);
+    return false;
+}
+
 /* A scale-out was applied (or, dry run, would have been): note, count, log, answer. */
 void engine_scaled_out(struct engine *e, const struct engine_job *job, const char *kind,
                        const char *what, int64_t from, int64_t to, int64_t now, int64_t t0)

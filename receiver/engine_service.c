@@ -132,19 +132,11 @@ void engine_service_scale_out(struct engine *e, const struct engine_job *job,
             } else if (d.deadline_ms > r->deadline_ms) {
                 r->deadline_ms = d.deadline_ms;
             }
-            r->out = true;
-            r->applied = target;
             r->applied_res = new_res;
-            r->since_ms = now;
-            r->check_queued = false;
-            engine_add_firing(r, job);
-            engine_note(en, now, kind, e->o.dry_run ? "dry_run" : "applying", NULL);
+            engine_claim(e, en, job, target, kind, now);
         }
-        struct store_err serr = {0};
-        if (!engine_unlock_persist_err(e, &serr) && !e->o.dry_run) {
-            engine_claim_unsaved(e, job, kind, &prev, &serr, t0);
+        if (!engine_unlock_save_claim(e, job, kind, &prev, t0))
             return;
-        }
         if (!e->o.dry_run) {
             struct docker_service_change chg;
             struct docker_err derr = {0};
