@@ -10,6 +10,15 @@
 #include "prom.h"
 #include "utf8.h"
 
+static int real_query_firing(const struct engine_opts *o, const struct prom_match *m, bool *firing,
+                             struct prom_err *err)
+{
+    return (int)prom_query_firing(o->prom_url, o->prom_timeout_ms ? o->prom_timeout_ms : 3000, m,
+                                  firing, err);
+}
+
+const struct engine_prom_ops engine_prom_real = {real_query_firing};
+
 /* Asks Prometheus whether the resource's alert still fires for the container. True: hold. */
 static bool prometheus_holds(struct engine *e, const struct engine_job *job)
 {
@@ -27,8 +36,7 @@ static bool prometheus_holds(struct engine *e, const struct engine_job *job)
     bool firing = false;
     char qn[300], qe[300];
 
-    if (prom_query_firing(e->o.prom_url, e->o.prom_timeout_ms ? e->o.prom_timeout_ms : 3000, &m,
-                          &firing, &perr) != PROM_OK) {
+    if (e->o.prom->query_firing(&e->o, &m, &firing, &perr) != PROM_OK) {
         log_warn("prometheus check failed; deciding on Alertmanager's notifications",
                  "container=%s error=%s", log_quote(qn, sizeof(qn), job->container),
                  log_quote(qe, sizeof(qe), perr.msg));

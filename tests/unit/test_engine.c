@@ -21,6 +21,7 @@
 #include "ts_engine.h"
 #include "ts_fakedocker.h"
 #include "log.h"
+#include "prom.h"
 #include "store.h"
 
 #define GIB (1024LL * 1024 * 1024)
@@ -747,6 +748,54 @@ static void cpu_quota_scales_out_to_its_label_and_back(void **state)
     engine_free(e);
 }
 
+/* Prometheus behind its seam (engine_opts.prom): what it answers for the container's alert. */
+static struct {
+    bool firing;
+    int queries;
+    char alertname[64];
+} prom_fake;
+
+static int fake_query_firing(const struct engine_opts *o, const struct prom_match *m, bool *firing,
+                             struct prom_err *err)
+{
+    (void)o;
+    (void)err;
+    prom_fake.queries++;
+    snprintf(prom_fake.alertname, sizeof(prom_fake.alertname), "%s", m->alertname);
+    *firing = prom_fake.firing;
+    return PROM_OK;
+}
+
+static const struct engine_prom_ops fake_prom = {fake_query_firing};
+
+/* At the deadline a resolved alert that Prometheus still reports firing holds the scale-in for
+ * min(scale duration, 15 s); once it stops, the scale-in happens. */
+static void prometheus_still_firing_holds_the_scale_in(void **state)
+{
+    struct engine_opts o = base_opts();
+    (void)state;
+    o.prom_url = "http://prometheus.invalid";
+    o.prom = &fake_prom;
+    prom_fake.firing = true;
+    prom_fake.queries = 0;
+    ts_fake_add("user", 512, GIB, true);
+    struct engine *e = ts_engine_start(&o);
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    assert_int_equal(shares_of("user"), 1024);
+    ts_engine_advance(e, 300000); /* the deadline */
+    assert_true(prom_fake.queries >= 1);
+    assert_string_equal(prom_fake.alertname, "ContainerHighCpu");
+    assert_int_equal(shares_of("user"), 1024);
+    prom_fake.firing = false;
+    ts_engine_advance(e, 14000); /* still within the 15 s hold */
+    assert_int_equal(shares_of("user"), 1024);
+    ts_engine_advance(e, 1000);
+    assert_int_equal(shares_of("user"), 512);
+    engine_free(e);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -771,6 +820,7 @@ int main(void)
         cmocka_unit_test_setup(state_file_of_version_1_loads_and_is_rewritten, ts_engine_setup),
         cmocka_unit_test_setup(state_file_of_a_newer_version_is_refused, ts_engine_setup),
         cmocka_unit_test_setup(cpu_quota_scales_out_to_its_label_and_back, ts_engine_setup),
+        cmocka_unit_test_setup(prometheus_still_firing_holds_the_scale_in, ts_engine_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
