@@ -796,6 +796,80 @@ static void prometheus_still_firing_holds_the_scale_in(void **state)
     engine_free(e);
 }
 
+/* A manual memory scale-in postponed by the memory guard is retried by the engine (every 5 s) until
+ * the usage fits, although the scale-out's deadline is still far. */
+static void postponed_manual_memory_scale_in_is_retried(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct ts_waiter w;
+    (void)state;
+    struct ts_fake_ct *c = ts_fake_add("db", 512, 256 * MIB, true);
+    struct engine *e = ts_engine_start(&o);
+    alert(e, "db", POLICY_SCALE_OUT, POLICY_MEMORY, "m1");
+    engine_wait_idle(e);
+    assert_int_equal(memory_of(c), 2 * GIB);
+    set_usage(c, 300 * MIB, 0);
+    ts_engine_manual(e, &w, POLICY_SCALE_IN, POLICY_MEMORY, "db", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_POSTPONED);
+    assert_int_equal(w.status, 200);
+    set_usage(c, 1 * MIB, 0); /* the usage dropped */
+    ts_engine_advance(e, 5000);
+    assert_int_equal(memory_of(c), 256 * MIB);
+    json_t *j = ts_engine_state(e, "db");
+    assert_false(json_is_true(json_object_get(json_object_get(j, "memory"), "scaled_out")));
+    json_decref(j);
+    engine_free(e);
+}
+
+/* The same at the deadline (alert resolved): postponed, then retried once the usage fits. */
+static void postponed_deadline_memory_scale_in_is_retried(void **state)
+{
+    struct engine_opts o = base_opts();
+    (void)state;
+    struct ts_fake_ct *c = ts_fake_add("db", 512, 256 * MIB, true);
+    struct engine *e = ts_engine_start(&o);
+    alert(e, "db", POLICY_SCALE_OUT, POLICY_MEMORY, "m1");
+    alert(e, "db", POLICY_RESOLVE, POLICY_MEMORY, "m1");
+    engine_wait_idle(e);
+    set_usage(c, 300 * MIB, 0);
+    ts_engine_advance(e, 300000); /* the deadline: postponed */
+    assert_int_equal(memory_of(c), 2 * GIB);
+    set_usage(c, 1 * MIB, 0);
+    ts_engine_advance(e, 5000);
+    assert_int_equal(memory_of(c), 256 * MIB);
+    engine_free(e);
+}
+
+/* A manual scale-in of a container that is not managed is refused (403) like every other call on
+ * it, with --manage-all and trip.enable=false as without it; an unknown one is 404. */
+static void manual_scale_in_of_an_unmanaged_container_is_refused(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct ts_waiter w;
+    (void)state;
+    o.lim.manage_all = true;
+    ts_fake_add("optout", 512, GIB, false)->labels[0] = "trip.enable=false";
+    ts_fake_add("managed", 512, GIB, false); /* no trip.enable: managed under --manage-all */
+    struct engine *e = ts_engine_start(&o);
+    ts_engine_manual(e, &w, POLICY_SCALE_IN, POLICY_CPU, "optout", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_NOT_MANAGED);
+    assert_int_equal(w.status, 403);
+    assert_non_null(strstr(w.body, "trip.enable=false"));
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "optout", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.status, 403); /* as a scale-out */
+    ts_engine_manual(e, &w, POLICY_SCALE_IN, POLICY_CPU, "managed", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_UNCHANGED);
+    assert_non_null(strstr(w.body, "not scaled out"));
+    ts_engine_manual(e, &w, POLICY_SCALE_IN, POLICY_CPU, "ghost", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.status, 404);
+    engine_free(e);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -821,6 +895,10 @@ int main(void)
         cmocka_unit_test_setup(state_file_of_a_newer_version_is_refused, ts_engine_setup),
         cmocka_unit_test_setup(cpu_quota_scales_out_to_its_label_and_back, ts_engine_setup),
         cmocka_unit_test_setup(prometheus_still_firing_holds_the_scale_in, ts_engine_setup),
+        cmocka_unit_test_setup(postponed_manual_memory_scale_in_is_retried, ts_engine_setup),
+        cmocka_unit_test_setup(postponed_deadline_memory_scale_in_is_retried, ts_engine_setup),
+        cmocka_unit_test_setup(manual_scale_in_of_an_unmanaged_container_is_refused,
+                               ts_engine_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
