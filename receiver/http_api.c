@@ -44,8 +44,13 @@ static json_t *webhook_one(struct http *h, const struct alerts_record *a, const 
         return o;
     }
     policy_request_from_alert(&req, a);
-    if (engine_lookup(h->e, a->container, &cached))
+    if (engine_lookup(h->e, a->container, &cached)) {
         engine_cached_policy(&cached, &pc);
+    } else if (engine_ready(h->e)) {
+        /* the last refresh listed every container (and Swarm service): this name is not one */
+        pc.known = true;
+        pc.exists = false;
+    }
     policy_limits_from_config(&lim, h->cfg);
     policy_decide(&lim, &req, &pc, clock_wall_ms(), &d);
     if (d.verdict == POLICY_ACCEPT) {

@@ -116,6 +116,21 @@ static void slow_manual_call_gets_504_and_still_completes(void **state)
     assert_non_null(strstr(rep->body, "\"result\": \"ok\""));
 }
 
+/* A webhook for a container Docker does not have (the cache lists every one) is answered
+ * "ignored: no such container", not "accepted". */
+static void webhook_for_an_unknown_container_is_ignored(void **state)
+{
+    const struct ts_alert a = {"firing", "ContainerHighCpu", "ghost", "g1", NULL};
+    char *body = ts_webhook_body(&a, 1);
+    (void)state;
+    assert_int_equal(ts_http_json(&rx, "POST", "/webhook", NULL, body, rep), 0);
+    assert_int_equal(rep->status, 200);
+    assert_non_null(strstr(rep->body, "\"accepted\":0"));
+    assert_non_null(strstr(rep->body, "\"result\":\"ignored\""));
+    assert_non_null(strstr(rep->body, "no such container"));
+    free(body);
+}
+
 static void auth_helpers(void **state)
 {
     char out[32];
@@ -135,6 +150,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(webhook_never_waits_on_docker),
+        cmocka_unit_test(webhook_for_an_unknown_container_is_ignored),
         cmocka_unit_test(slow_manual_call_gets_504_and_still_completes),
         cmocka_unit_test(auth_helpers),
     };
