@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "http.h"
+#include "store.h"
 #include "ts_fakedocker.h"
 
 static atomic_llong clock_ms;
@@ -127,4 +129,16 @@ void ts_engine_alert(struct engine *e, const char *name, enum policy_kind kind,
     snprintf(j.fingerprint, sizeof(j.fingerprint), "%s", fingerprint);
     snprintf(j.alertname, sizeof(j.alertname), "%s", alertname);
     assert_int_equal(engine_submit(e, &j, NULL), ENGINE_OK);
+}
+
+void ts_state_dir_remove(const char *dir, struct store *st)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/.state.json.tmp", dir);
+    unlink(path);
+    rmdir(dir);
+    store_free(st);
 }

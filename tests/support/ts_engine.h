@@ -40,6 +40,10 @@ int ts_engine_setup(void **state);
 void ts_engine_alert(struct engine *e, const char *name, enum policy_kind kind,
                      enum policy_resource r, const char *fingerprint, const char *alertname);
 
+struct store;
+/* Removes <dir>/state.json (and its temporary file) and dir, and frees st (may be NULL). */
+void ts_state_dir_remove(const char *dir, struct store *st);
+
 /* engine_new + engine_load + engine_start, each asserted OK. */
 struct engine *ts_engine_start(const struct engine_opts *o);
 

@@ -1,6 +1,7 @@
 /* ts_fakedocker.c: the unit tests' in-memory Docker (see ts_fakedocker.h). */
 #include "ts_fakedocker.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,3 +291,28 @@ const struct engine_docker_ops ts_fake_ops = {f_inspect,     f_update,     f_sta
                                               f_svc_inspect, f_svc_update, f_svc_list};
 const struct engine_docker_ops ts_fake_ops_containers = {
     f_inspect, f_update, f_start, f_restart, f_list, f_stats, NULL, NULL, NULL};
+
+static int64_t read_ct(const char *name, size_t offset)
+{
+    int64_t v;
+
+    pthread_mutex_lock(&ts_fk.lock);
+    memcpy(&v, (const char *)ts_fake_find(name) + offset, sizeof(v));
+    pthread_mutex_unlock(&ts_fk.lock);
+    return v;
+}
+
+int64_t ts_fake_shares(const char *name)
+{
+    return read_ct(name, offsetof(struct ts_fake_ct, shares));
+}
+
+int64_t ts_fake_memory(const char *name)
+{
+    return read_ct(name, offsetof(struct ts_fake_ct, memory));
+}
+
+int64_t ts_fake_nano_cpus(const char *name)
+{
+    return read_ct(name, offsetof(struct ts_fake_ct, nano_cpus));
+}

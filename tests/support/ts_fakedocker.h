@@ -75,5 +75,9 @@ struct ts_fake_ct *ts_fake_find(const char *name);
 struct ts_fake_svc *ts_fake_add_service(const char *name, int64_t replicas, const char *max,
                                         const char *step);
 struct ts_fake_svc *ts_fake_find_service(const char *name);
+/* A container's CpuShares, Memory, NanoCpus now (takes the lock). */
+int64_t ts_fake_shares(const char *name);
+int64_t ts_fake_memory(const char *name);
+int64_t ts_fake_nano_cpus(const char *name);
 
 #endif

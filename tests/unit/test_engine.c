@@ -40,14 +40,6 @@ static void alert(struct engine *e, const char *name, enum policy_kind kind, enu
                     r == POLICY_CPU ? "ContainerHighCpu" : "ContainerHighMemory");
 }
 
-static int64_t shares_of(const char *name)
-{
-    pthread_mutex_lock(&ts_fk.lock);
-    int64_t v = ts_fake_find(name)->shares;
-    pthread_mutex_unlock(&ts_fk.lock);
-    return v;
-}
-
 static int updates(void)
 {
     pthread_mutex_lock(&ts_fk.lock);
@@ -64,15 +56,15 @@ static void scale_in_waits_for_deadline_and_resolve(void **state)
     struct engine *e = ts_engine_start(&o);
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
     engine_wait_idle(e);
-    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(ts_fake_shares("user"), 1024);
     assert_int_equal(updates(), 1);
     ts_engine_advance(e, 299000); /* before the deadline */
-    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(ts_fake_shares("user"), 1024);
     ts_engine_advance(e, 2000); /* deadline passed, but the alert still fires */
-    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(ts_fake_shares("user"), 1024);
     alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
     engine_wait_idle(e);
-    assert_int_equal(shares_of("user"), 512); /* resolved after the deadline: at once */
+    assert_int_equal(ts_fake_shares("user"), 512); /* resolved after the deadline: at once */
     assert_int_equal(updates(), 2);
     engine_free(e);
 }
@@ -87,11 +79,11 @@ static void resolved_early_scales_in_at_deadline(void **state)
     engine_wait_idle(e);
     alert(e, "c300", POLICY_RESOLVE, POLICY_CPU, "fp");
     engine_wait_idle(e);
-    assert_int_equal(shares_of("c300"), 1024);
+    assert_int_equal(ts_fake_shares("c300"), 1024);
     ts_engine_advance(e, 299999);
-    assert_int_equal(shares_of("c300"), 1024);
+    assert_int_equal(ts_fake_shares("c300"), 1024);
     ts_engine_advance(e, 1);
-    assert_int_equal(shares_of("c300"), 300); /* the inspected baseline, not 512 */
+    assert_int_equal(ts_fake_shares("c300"), 300); /* the inspected baseline, not 512 */
     engine_free(e);
 }
 
@@ -110,10 +102,10 @@ static void repeated_firing_extends_and_never_reapplies(void **state)
     alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
     engine_wait_idle(e);
     ts_engine_advance(e, 200000); /* T0+400s: past the first deadline, before the extended one */
-    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(ts_fake_shares("user"), 1024);
     assert_int_equal(updates(), 1);
     ts_engine_advance(e, 100000);
-    assert_int_equal(shares_of("user"), 512);
+    assert_int_equal(ts_fake_shares("user"), 512);
     assert_int_equal(updates(), 2);
     engine_free(e);
 }
@@ -128,9 +120,9 @@ static void max_hold_scales_in_without_resolve(void **state)
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
     engine_wait_idle(e);
     ts_engine_advance(e, 599999);
-    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(ts_fake_shares("user"), 1024);
     ts_engine_advance(e, 1);
-    assert_int_equal(shares_of("user"), 512);
+    assert_int_equal(ts_fake_shares("user"), 512);
     engine_free(e);
 }
 
@@ -169,7 +161,7 @@ static void hand_changed_resources_drop_the_claim(void **state)
     c->shares = 700; /* an operator's docker update */
     pthread_mutex_unlock(&ts_fk.lock);
     ts_engine_advance(e, 300000);
-    assert_int_equal(shares_of("user"), 700);
+    assert_int_equal(ts_fake_shares("user"), 700);
     assert_int_equal(updates(), 1);
     ts_engine_manual(e, &w, POLICY_SCALE_IN, POLICY_CPU, "user", NULL, false);
     ts_waiter_wait(&w);
@@ -270,7 +262,7 @@ static void slow_container_holds_one_worker_only(void **state)
     for (int k = 0; k < 6; k++) {
         assert_true(wait_reply_for(&others[k], 10000)); /* while "slow" is still blocked */
         assert_int_equal(others[k].status, 200);
-        assert_int_equal(shares_of(names[k]), 1024);
+        assert_int_equal(ts_fake_shares(names[k]), 1024);
     }
     assert_int_equal(a1.status, -1); /* nothing of "slow" ran past its first job */
     assert_int_equal(a2.status, -1);
@@ -327,7 +319,7 @@ static void alert_flood_is_merged_not_queued(void **state)
     assert_int_equal(m2.status, 200);
     assert_non_null(strstr(m2.body, "\"result\":\"extended\""));
     assert_int_equal(updates(), 2); /* one CPU and one memory scale-out, nothing re-applied */
-    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(ts_fake_shares("user"), 1024);
     pthread_mutex_lock(&ts_fk.lock);
     assert_int_equal(c->memory, 2 * GIB);
     pthread_mutex_unlock(&ts_fk.lock);
@@ -349,10 +341,10 @@ static void repeat_after_a_resolve_is_not_merged_across_it(void **state)
     open_gate(c);
     engine_wait_idle(e);
     ts_engine_advance(e, 300000); /* deadline passed: the alert still fires, so no scale-in */
-    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(ts_fake_shares("user"), 1024);
     alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
     engine_wait_idle(e);
-    assert_int_equal(shares_of("user"), 512);
+    assert_int_equal(ts_fake_shares("user"), 512);
     assert_int_equal(updates(), 2);
     engine_free(e);
 }
@@ -443,7 +435,7 @@ static void failed_scale_in_is_retried_later(void **state)
     pthread_mutex_unlock(&ts_fk.lock);
     ts_engine_advance(e, 3000); /* 5 s after the failure: tried again */
     assert_int_equal(updates(), 3);
-    assert_int_equal(shares_of("flaky"), 512);
+    assert_int_equal(ts_fake_shares("flaky"), 512);
     engine_free(e);
 }
 
@@ -523,189 +515,8 @@ static void dry_run_changes_nothing_but_reports(void **state)
     assert_int_equal(updates(), 0);
     ts_engine_advance(e, 20000);
     assert_int_equal(updates(), 0);
-    assert_int_equal(shares_of("user"), 512);
+    assert_int_equal(ts_fake_shares("user"), 512);
     engine_free(e);
-}
-
-static void state_survives_restart_and_overdue_scales_in(void **state)
-{
-    char dir[] = "/tmp/trip-engine-XXXXXX";
-    struct engine_opts o = base_opts();
-    (void)state;
-    assert_non_null(mkdtemp(dir));
-    o.store = store_new(dir, NULL);
-    ts_fake_add("user", 300, GIB, true);
-    ts_fake_add("gone", 512, GIB, true);
-    struct engine *e = ts_engine_start(&o);
-    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
-    alert(e, "gone", POLICY_SCALE_OUT, POLICY_CPU, "fp2");
-    alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
-    engine_wait_idle(e);
-    engine_free(e); /* the table is on disk */
-    ts_fk.n = 1;    /* "gone" was removed while the receiver was down */
-    ts_engine_clock_set(ts_engine_clock(NULL) + 400000);
-    e = ts_engine_start(&o);
-    engine_wait_idle(e);
-    engine_tick(e);
-    engine_wait_idle(e);
-    assert_int_equal(shares_of("user"), 300);
-    char *s = engine_state_json(e, NULL);
-    assert_null(strstr(s, "\"gone\""));
-    free(s);
-    engine_free(e);
-    char path[64];
-    snprintf(path, sizeof(path), "%s/state.json", dir);
-    unlink(path);
-    rmdir(dir);
-    store_free(o.store);
-}
-
-/* Found by fuzzing: a last error cut inside a character made the container vanish from the API
- * and from every later save. */
-static void multibyte_text_in_the_state_file_survives_a_reload(void **state)
-{
-    char dir[] = "/tmp/trip-engine-XXXXXX", path[64], err[512] = "";
-    struct engine_opts o = base_opts();
-    (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/state.json", dir);
-    for (int i = 0; i < 200; i++)
-        strcat(err, "\xc3\xa9");
-    json_t *doc =
-        json_pack("{s:i, s:[{s:s, s:s, s:{s:b, s:I, s:I, s:I, s:I}, s:{s:s, s:s, s:s}}]}",
-                  "version", 1, "containers", "name", "web", "id", "id-web", "cpu", "scaled_out", 1,
-                  "baseline", (json_int_t)512, "applied", (json_int_t)1024, "deadline_ms",
-                  (json_int_t)(T0 + 60000), "since_ms", (json_int_t)T0, "last_action", "action",
-                  "scale_out_cpu", "result", "error", "error", err);
-    assert_non_null(doc);
-    assert_int_equal(json_dump_file(doc, path, 0), 0);
-    json_decref(doc);
-    o.store = store_new(dir, NULL);
-    ts_fake_add("web", 1024, GIB, true);
-    struct engine *e = ts_engine_start(&o);
-    engine_wait_idle(e);
-    char *s = engine_state_json(e, "web");
-    assert_non_null(s);
-    assert_non_null(strstr(s, "\"scaled_out\": true"));
-    free(s);
-    s = engine_state_json(e, NULL);
-    assert_non_null(strstr(s, "\"name\": \"web\""));
-    free(s);
-    engine_free(e); /* saves again */
-    json_error_t jerr;
-    doc = json_load_file(path, 0, &jerr);
-    assert_non_null(doc);
-    assert_int_equal(json_array_size(json_object_get(doc, "containers")), 1);
-    json_decref(doc);
-    unlink(path);
-    rmdir(dir);
-    store_free(o.store);
-}
-
-/* Copies fixture `name` to <dir>/state.json. */
-static void put_state_file(const char *dir, const char *name)
-{
-    char path[64];
-    json_error_t jerr;
-    json_t *doc = json_load_file(ts_fixture(name), 0, &jerr);
-
-    assert_non_null(doc);
-    snprintf(path, sizeof(path), "%s/state.json", dir);
-    assert_int_equal(json_dump_file(doc, path, 0), 0);
-    json_decref(doc);
-}
-
-/* The loaded claims of tests/fixtures/state-v1-containers.json, as the API shows them. */
-static void assert_v1_containers_loaded(struct engine *e)
-{
-    json_t *j = ts_engine_state(e, "user");
-    assert_true(json_is_true(json_object_get(json_object_get(j, "cpu"), "scaled_out")));
-    assert_int_equal(ts_state_i64(j, "cpu", "baseline"), 300);
-    assert_int_equal(ts_state_i64(j, "cpu", "applied"), 1024);
-    assert_int_equal(ts_state_i64(j, "cpu", "deadline_ms"), T0 + 300000);
-    assert_int_equal(ts_state_i64(j, "memory", "baseline"), GIB);
-    assert_int_equal(ts_state_i64(j, "memory", "baseline_swap"), 2 * GIB);
-    assert_int_equal(ts_state_i64(j, "memory", "applied_swap"), 4 * GIB);
-    assert_string_equal(
-        json_string_value(json_object_get(
-            json_array_get(json_object_get(json_object_get(j, "memory"), "firing"), 0),
-            "fingerprint")),
-        "fp2");
-    json_decref(j);
-    j = ts_engine_state(e, "db");
-    assert_true(json_is_true(json_object_get(j, "maintenance")));
-    assert_false(json_is_true(json_object_get(json_object_get(j, "cpu"), "scaled_out")));
-    assert_int_equal(ts_state_i64(j, "cpu", "baseline"), 512);
-    json_decref(j);
-}
-
-/* A state file as the receiver wrote it before the file had its own codec (version 1, the API's
- * view) loads; the next save writes the current version, which loads the same. */
-static void state_file_of_version_1_loads_and_is_rewritten(void **state)
-{
-    char dir[] = "/tmp/trip-engine-XXXXXX", path[64];
-    struct engine_opts o = base_opts();
-    (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/state.json", dir);
-    put_state_file(dir, "state-v1-containers.json");
-    o.store = store_new(dir, NULL);
-    ts_fake_add("user", 1024, 2 * GIB, true)->swap = 4 * GIB;
-    ts_fake_add("db", 512, 2 * GIB, true);
-    struct engine *e = ts_engine_start(&o);
-    engine_wait_idle(e);
-    assert_v1_containers_loaded(e);
-    engine_free(e); /* saves in the current version */
-
-    json_error_t jerr;
-    json_t *doc = json_load_file(path, 0, &jerr);
-    assert_non_null(doc);
-    assert_int_equal(json_integer_value(json_object_get(doc, "version")), 2);
-    assert_null(json_object_get(json_array_get(json_object_get(doc, "containers"), 0), "heal"));
-    json_decref(doc);
-    e = ts_engine_start(&o);
-    engine_wait_idle(e);
-    assert_v1_containers_loaded(e);
-    /* the loaded claim is acted on: its alert still firing, past --max-hold (1 h) back to the
-     * baseline of 300 shares */
-    ts_engine_clock_set(T0 + 3600000 + 1000);
-    ts_engine_advance(e, 0);
-    assert_int_equal(shares_of("user"), 300);
-    engine_free(e);
-    unlink(path);
-    rmdir(dir);
-    store_free(o.store);
-}
-
-/* A file written by a newer receiver is refused with what to do, not half read. */
-static void state_file_of_a_newer_version_is_refused(void **state)
-{
-    char dir[] = "/tmp/trip-engine-XXXXXX", path[64];
-    struct engine_opts o = base_opts();
-    struct engine *e = NULL;
-    struct engine_err err = {0};
-    (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/state.json", dir);
-    json_t *doc = json_pack("{s:i, s:[]}", "version", 99, "containers");
-    assert_int_equal(json_dump_file(doc, path, 0), 0);
-    json_decref(doc);
-    o.store = store_new(dir, NULL);
-    assert_int_equal(engine_new(&o, &e, NULL), ENGINE_OK);
-    assert_int_equal(engine_load(e, &err), ENGINE_E_STORE);
-    assert_non_null(strstr(err.msg, "version 99 is newer"));
-    engine_free(e);
-    unlink(path);
-    rmdir(dir);
-    store_free(o.store);
-}
-
-static int64_t nano_cpus_of(const char *name)
-{
-    pthread_mutex_lock(&ts_fk.lock);
-    int64_t v = ts_fake_find(name)->nano_cpus;
-    pthread_mutex_unlock(&ts_fk.lock);
-    return v;
 }
 
 /* The CPU quota is a row of the resource table: scaled out to trip.cpus (or twice the quota
@@ -726,8 +537,8 @@ static void cpu_quota_scales_out_to_its_label_and_back(void **state)
     ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPUS, "quota", NULL, false);
     ts_waiter_wait(&w);
     assert_int_equal(w.outcome, OUTCOME_DONE);
-    assert_int_equal(nano_cpus_of("quota"), 1500000000LL);
-    assert_int_equal(shares_of("quota"), 1024); /* the CPU shares row is another resource */
+    assert_int_equal(ts_fake_nano_cpus("quota"), 1500000000LL);
+    assert_int_equal(ts_fake_shares("quota"), 1024); /* the CPU shares row is another resource */
     json_t *j = ts_engine_state(e, "quota");
     assert_true(json_is_true(json_object_get(json_object_get(j, "cpus"), "scaled_out")));
     assert_int_equal(ts_state_i64(j, "cpus", "baseline"), 500000000);
@@ -735,16 +546,16 @@ static void cpu_quota_scales_out_to_its_label_and_back(void **state)
     ts_engine_manual(e, &w, POLICY_SCALE_IN, POLICY_CPUS, "quota", NULL, false);
     ts_waiter_wait(&w);
     assert_int_equal(w.outcome, OUTCOME_DONE);
-    assert_int_equal(nano_cpus_of("quota"), 500000000);
+    assert_int_equal(ts_fake_nano_cpus("quota"), 500000000);
 
     ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPUS, "double", NULL, false);
     ts_waiter_wait(&w);
-    assert_int_equal(nano_cpus_of("double"), 500000000);
+    assert_int_equal(ts_fake_nano_cpus("double"), 500000000);
     ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPUS, "none", NULL, false);
     ts_waiter_wait(&w);
     assert_int_equal(w.outcome, OUTCOME_UNCHANGED);
     assert_non_null(strstr(w.body, "no CPU quota"));
-    assert_int_equal(nano_cpus_of("none"), 0);
+    assert_int_equal(ts_fake_nano_cpus("none"), 0);
     engine_free(e);
 }
 
@@ -783,16 +594,16 @@ static void prometheus_still_firing_holds_the_scale_in(void **state)
     alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
     alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "fp1");
     engine_wait_idle(e);
-    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(ts_fake_shares("user"), 1024);
     ts_engine_advance(e, 300000); /* the deadline */
     assert_true(prom_fake.queries >= 1);
     assert_string_equal(prom_fake.alertname, "ContainerHighCpu");
-    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(ts_fake_shares("user"), 1024);
     prom_fake.firing = false;
     ts_engine_advance(e, 14000); /* still within the 15 s hold */
-    assert_int_equal(shares_of("user"), 1024);
+    assert_int_equal(ts_fake_shares("user"), 1024);
     ts_engine_advance(e, 1000);
-    assert_int_equal(shares_of("user"), 512);
+    assert_int_equal(ts_fake_shares("user"), 512);
     engine_free(e);
 }
 
@@ -889,10 +700,6 @@ int main(void)
         cmocka_unit_test_setup(memory_scale_in_waits_while_usage_is_above_baseline,
                                ts_engine_setup),
         cmocka_unit_test_setup(dry_run_changes_nothing_but_reports, ts_engine_setup),
-        cmocka_unit_test_setup(state_survives_restart_and_overdue_scales_in, ts_engine_setup),
-        cmocka_unit_test_setup(multibyte_text_in_the_state_file_survives_a_reload, ts_engine_setup),
-        cmocka_unit_test_setup(state_file_of_version_1_loads_and_is_rewritten, ts_engine_setup),
-        cmocka_unit_test_setup(state_file_of_a_newer_version_is_refused, ts_engine_setup),
         cmocka_unit_test_setup(cpu_quota_scales_out_to_its_label_and_back, ts_engine_setup),
         cmocka_unit_test_setup(prometheus_still_firing_holds_the_scale_in, ts_engine_setup),
         cmocka_unit_test_setup(postponed_manual_memory_scale_in_is_retried, ts_engine_setup),

@@ -305,9 +305,7 @@ static void service_state_file_of_version_1_loads(void **state)
     ts_engine_advance(e, 0);
     assert_int_equal(replicas_of("web"), 1);
     engine_free(e);
-    unlink(path);
-    rmdir(dir);
-    store_free(o.store);
+    ts_state_dir_remove(dir, o.store);
 }
 
 int main(void)
