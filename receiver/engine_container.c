@@ -154,14 +154,11 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
         snprintf(why, sizeof(why), "usage %" PRIu64 " above %d%% of the baseline %" PRId64,
                  st.memory_usage, POLICY_MEMORY_GUARD_PCT, r->base);
     }
+    engine_retry_later(e, job);
     pthread_mutex_lock(&e->lock);
     struct entry *en = engine_find_entry(e, job->container);
-    if (en) {
-        en->r[job->resource].check_queued = false;
-        en->r[job->resource].hold_until = engine_now(e) + RETRY_MS;
-        en->r[job->resource].manual_pending |= engine_job_is_manual_scale_in(job);
+    if (en)
         engine_note(en, engine_now(e), kind, "postponed", why);
-    }
     engine_unlock_persist(e);
     return true;
 }
