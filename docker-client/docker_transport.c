@@ -180,7 +180,7 @@ docker_code docker_http(struct docker_client *c, const struct docker_request *re
     else if (rc == CURLE_COULDNT_CONNECT && c->ep.socket_path[0])
         code = socket_error(c, h, req->what, err);
     else if (rc != CURLE_OK)
-        code = docker_curl_error(rc, req->what, errbuf, err);
+        code = docker_curl_error((int)rc, req->what, errbuf, err);
     if (code == DOCKER_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rep->status);
         rep->body = s.buf;

@@ -1,0 +1,238 @@
+/* engine_state.c: persistence of the state table: its versioned file codec, snapshot, save,
+ * load. */
+#include "engine_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "store.h"
+#include "utf8.h"
+
+/*
+ * The state file's codec, separate from the API's view (engine_view.c): only what a restart
+ * needs, in a versioned document.
+ *
+ * Version 2 (written): {"version": 2, "containers": [{"name", "id", "kind": "container" |
+ * "service", "service_version" (services), "maintenance", "operator_stopped", "last_action":
+ * {"action", "result", "error", "at_ms"}, "<resource>": {"scaled_out", "baseline", "applied",
+ * "baseline_swap", "applied_swap" (container memory), "baseline_reservation",
+ * "applied_reservation" (service CPU and memory), "deadline_ms", "since_ms", "firing":
+ * [{"fingerprint", "alertname"}]}}]} with one object per resource the target has.
+ * Version 1 (read): the API's view of each entry as it was, the service's Version.Index as
+ * "version" and operator_stopped under "heal".
+ */
+#define STATE_VERSION 2
+
+static const char *str_of(const json_t *j)
+{
+    const char *s = json_string_value(j);
+    return s ? s : "";
+}
+
+static int64_t get_i64(const json_t *o, const char *key)
+{
+    return (int64_t)json_integer_value(json_object_get(o, key));
+}
+
+static bool has_res(const struct entry *en, int r)
+{
+    return engine_has_resource(en->service, (enum policy_resource)r);
+}
+
+static json_t *res_encode(const struct res_state *r, int which, bool service)
+{
+    json_t *firing = json_array();
+
+    for (size_t i = 0; firing && i < r->n_firing; i++)
+        json_array_append_new(firing,
+                              json_pack("{s:s, s:s}", "fingerprint", r->firing[i].fingerprint,
+                                        "alertname", r->firing[i].alertname));
+    json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:o}", "scaled_out", r->out, "baseline",
+                          (json_int_t)r->base, "applied", (json_int_t)r->applied, "deadline_ms",
+                          (json_int_t)r->deadline_ms, "since_ms", (json_int_t)r->since_ms, "firing",
+                          firing);
+    if (o && !service && engine_res_docker[which].ct_aux) {
+        json_object_set_new(o, "baseline_swap", json_integer(r->base_swap));
+        json_object_set_new(o, "applied_swap", json_integer(r->applied_swap));
+    }
+    if (o && service && engine_res_docker[which].svc_reserve) {
+        json_object_set_new(o, "baseline_reservation", json_integer(r->base_res));
+        json_object_set_new(o, "applied_reservation", json_integer(r->applied_res));
+    }
+    return o;
+}
+
+static json_t *entry_encode(const struct entry *en)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:b, s:b, s:{s:s, s:s, s:s, s:I}}", "name", en->name, "id", en->id, "kind",
+        en->service ? "service" : "container", "maintenance", en->h.maintenance, "operator_stopped",
+        en->h.operator_stopped, "last_action", "action", en->last_action, "result", en->last_result,
+        "error", en->last_error, "at_ms", (json_int_t)en->last_action_ms);
+
+    for (int r = 0; o && r < POLICY_N_RESOURCES; r++) {
+        if (has_res(en, r) && json_object_set_new(o, policy_resources[r].name,
+                                                  res_encode(&en->r[r], r, en->service)) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    if (o && en->service)
+        json_object_set_new(o, "service_version", json_integer((json_int_t)en->version));
+    return o;
+}
+
+static void res_decode(struct res_state *r, const json_t *o)
+{
+    const json_t *f;
+    size_t i;
+
+    engine_clear_res(r);
+    r->out = json_is_true(json_object_get(o, "scaled_out"));
+    r->base = get_i64(o, "baseline");
+    r->base_swap = get_i64(o, "baseline_swap");
+    r->applied = get_i64(o, "applied");
+    r->applied_swap = get_i64(o, "applied_swap");
+    r->base_res = get_i64(o, "baseline_reservation");
+    r->applied_res = get_i64(o, "applied_reservation");
+    r->deadline_ms = get_i64(o, "deadline_ms");
+    r->since_ms = get_i64(o, "since_ms");
+    json_array_foreach(json_object_get(o, "firing"), i, f)
+    {
+        if (r->n_firing == MAX_FIRING)
+            break;
+        utf8_copy(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint),
+                  str_of(json_object_get(f, "fingerprint")));
+        utf8_copy(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname),
+                  str_of(json_object_get(f, "alertname")));
+        r->n_firing++;
+    }
+}
+
+/* One entry of a version 1 or 2 file into en (named already). */
+static void entry_decode(struct entry *en, const json_t *c, int version)
+{
+    en->service = strcmp(str_of(json_object_get(c, "kind")), "service") == 0;
+    utf8_copy(en->id, sizeof(en->id), str_of(json_object_get(c, "id")));
+    for (int r = 0; r < POLICY_N_RESOURCES; r++) {
+        if (has_res(en, r))
+            res_decode(&en->r[r], json_object_get(c, policy_resources[r].name));
+    }
+    if (en->service)
+        en->version = (uint64_t)get_i64(c, version == 1 ? "version" : "service_version");
+    const json_t *last = json_object_get(c, "last_action");
+    utf8_copy(en->last_action, sizeof(en->last_action), str_of(json_object_get(last, "action")));
+    utf8_copy(en->last_result, sizeof(en->last_result), str_of(json_object_get(last, "result")));
+    utf8_copy(en->last_error, sizeof(en->last_error), str_of(json_object_get(last, "error")));
+    en->last_action_ms = get_i64(last, "at_ms");
+    en->h.maintenance = json_is_true(json_object_get(c, "maintenance"));
+    const json_t *stopped = version == 1
+                                ? json_object_get(json_object_get(c, "heal"), "operator_stopped")
+                                : json_object_get(c, "operator_stopped");
+    en->h.operator_stopped = json_is_true(stopped);
+}
+
+/* Snapshot of the table (lock held). NULL when an entry cannot be serialized: then nothing is
+ * saved, rather than a state file that silently lacks a container. */
+static json_t *table_json(struct engine *e)
+{
+    json_t *arr = json_array();
+    char qn[300];
+
+    for (size_t i = 0; arr && i < e->n_t; i++) {
+        if (json_array_append_new(arr, entry_encode(&e->t[i])) != 0) {
+            log_error("cannot serialize a container's state; state file not updated",
+                      "container=%s", log_quote(qn, sizeof(qn), e->t[i].name));
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr ? json_pack("{s:i, s:o}", "version", STATE_VERSION, "containers", arr) : NULL;
+}
+
+/* Bumps the generation and snapshots (lock held); save outside the lock with persist_save(). */
+static json_t *persist_begin(struct engine *e, uint64_t *gen)
+{
+    *gen = ++e->gen;
+    return e->o.store ? table_json(e) : NULL;
+}
+
+/* Saves doc (consumed). False when a store is configured and this snapshot is not on disk: it
+ * could not be serialized, or the write failed (the store then retries it in the background).
+ * serr, optional, gets the store's message. */
+static bool persist_save(struct engine *e, json_t *doc, uint64_t gen, struct store_err *serr)
+{
+    struct store_err local = {0};
+    bool ok;
+
+    if (!e->o.store)
+        return true;
+    if (!serr)
+        serr = &local;
+    if (!doc) {
+        snprintf(serr->msg, sizeof(serr->msg), "state could not be serialized");
+        return false;
+    }
+    ok = store_save(e->o.store, doc, gen, serr) == STORE_OK;
+    if (!ok)
+        log_error("cannot save state", "error=%s", serr->msg[0] ? serr->msg : "unknown");
+    json_decref(doc);
+    return ok;
+}
+
+/* Unlocks after snapshotting, then saves; returns persist_save()'s verdict. */
+bool engine_unlock_persist_err(struct engine *e, struct store_err *serr)
+{
+    uint64_t gen;
+    json_t *doc = persist_begin(e, &gen);
+
+    pthread_mutex_unlock(&e->lock);
+    return persist_save(e, doc, gen, serr);
+}
+
+void engine_unlock_persist(struct engine *e)
+{
+    engine_unlock_persist_err(e, NULL);
+}
+
+engine_code engine_load(struct engine *e, struct engine_err *err)
+{
+    struct store_err serr = {0};
+    json_t *doc = NULL, *c;
+    size_t i;
+
+    if (!e->o.store)
+        return ENGINE_OK;
+    store_code rc = store_load(e->o.store, &doc, &serr);
+    if (rc == STORE_E_NOTFOUND)
+        return ENGINE_OK;
+    if (rc != STORE_OK)
+        return ERR_SET(err, ENGINE_E_STORE, "%s", serr.msg);
+    json_int_t version = json_integer_value(json_object_get(doc, "version"));
+    if (version == 0)
+        version = 1; /* the first files had no number */
+    if (version > STATE_VERSION) {
+        json_decref(doc);
+        return ERR_SET(err, ENGINE_E_STORE,
+                       "%s: state file version %" JSON_INTEGER_FORMAT
+                       " is newer than this receiver reads (%d); start the newer receiver or "
+                       "move the file aside (its scaled-out containers are then left as they are)",
+                       store_path(e->o.store), version, STATE_VERSION);
+    }
+    pthread_mutex_lock(&e->lock);
+    json_array_foreach(json_object_get(doc, "containers"), i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        /* never cut a container name: a prefix could name another container */
+        bool usable = name && *name && strlen(name) < sizeof(e->t[0].name);
+        struct entry *en = usable ? engine_get_entry(e, name) : NULL;
+        if (en)
+            entry_decode(en, c, (int)version);
+    }
+    log_info("state loaded", "path=%s containers=%zu", store_path(e->o.store), e->n_t);
+    pthread_mutex_unlock(&e->lock);
+    json_decref(doc);
+    return ENGINE_OK;
+}
