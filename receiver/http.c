@@ -23,6 +23,7 @@
 #include "alerts.h"
 #include "log.h"
 #include "policy.h"
+#include "ui.h"
 #include "utf8.h"
 
 #ifndef TRIP_VERSION
@@ -342,7 +343,8 @@ enum route {
     R_SCALE,
     R_RESTART,
     R_BADNAME,
-    R_MAINTENANCE
+    R_MAINTENANCE,
+    R_UI
 };
 
 /* Splits url; name gets the container for /api/v1/containers/{name}[/verb]. */
@@ -352,6 +354,8 @@ static enum route route_of(const char *url, char *name, size_t size)
     size_t pl = sizeof(prefix) - 1;
 
     name[0] = '\0';
+    if (ui_is_path(url))
+        return R_UI;
     if (strcmp(url, "/healthz") == 0)
         return R_HEALTHZ;
     if (strcmp(url, "/readyz") == 0)
@@ -389,7 +393,7 @@ static const char *route_label(enum route rt)
 {
     static const char *const names[] = {"not_found", "healthz",    "readyz",     "metrics",
                                         "webhook",   "containers", "container",  "scale",
-                                        "restart",   "not_found",  "maintenance"};
+                                        "restart",   "not_found",  "maintenance", "ui"};
     return names[rt];
 }
 
@@ -716,6 +720,9 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum 
         ret = queue_json(r, c, 200, text);
         free(text);
         return ret;
+    case R_UI:
+        r->replied = true;
+        return ui_queue(c, r->path, &r->status);
     default:
         return queue_error(r, c, 404, "no such route");
     }
