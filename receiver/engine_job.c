@@ -28,6 +28,8 @@ void engine_reply_state(struct engine *e, const struct engine_job *job, int stat
     json_t *body = json_pack("{s:s, s:s, s:s}", "container", job->container, "result", result,
                              "reason", reason);
 
+    engine_history_job(e, job, result, reason);
+
     if (job->done) {
         pthread_mutex_lock(&e->lock);
         struct entry *en = engine_find_entry(e, job->container);

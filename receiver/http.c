@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "alerts.h"
 #include "clock.h"
 #include "log.h"
@@ -329,7 +330,8 @@ enum route {
     R_RESTART,
     R_BADNAME,
     R_MAINTENANCE,
-    R_UI
+    R_UI,
+    R_ACTIONS
 };
 
 /* Splits url; name gets the container for /api/v1/containers/{name}[/verb]. */
@@ -341,6 +343,8 @@ static enum route route_of(const char *url, char *name, size_t size)
     name[0] = '\0';
     if (ui_is_path(url))
         return R_UI;
+    if (strcmp(url, "/api/v1/actions") == 0)
+        return R_ACTIONS;
     if (strcmp(url, "/healthz") == 0)
         return R_HEALTHZ;
     if (strcmp(url, "/readyz") == 0)
@@ -376,9 +380,9 @@ static enum route route_of(const char *url, char *name, size_t size)
 
 static const char *route_label(enum route rt)
 {
-    static const char *const names[] = {"not_found", "healthz",    "readyz",     "metrics",
-                                        "webhook",   "containers", "container",  "scale",
-                                        "restart",   "not_found",  "maintenance", "ui"};
+    static const char *const names[] = {
+        "not_found", "healthz", "readyz",    "metrics",     "webhook", "containers", "container",
+        "scale",     "restart", "not_found", "maintenance", "ui",      "actions"};
     return names[rt];
 }
 
@@ -670,6 +674,27 @@ static enum MHD_Result handle_maintenance(struct req *r, struct MHD_Connection *
 
 /* ---- GET routes ---- */
 
+/* GET /api/v1/actions?since=&limit=: the action history, newest first. */
+static enum MHD_Result handle_actions(struct req *r, struct MHD_Connection *c)
+{
+    struct actions *a = engine_actions(r->h->e);
+    struct actions_query q;
+    struct actions_err aerr = {0};
+
+    if (!a)
+        return queue_error(r, c, 404, "no action history kept");
+    if (actions_query_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since"),
+                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"), &q,
+                            &aerr) != ACTIONS_OK)
+        return queue_error(r, c, 400, "%s", aerr.msg);
+    char *text = actions_query_json(a, &q);
+    if (!text)
+        return queue_error(r, c, 500, "out of memory");
+    enum MHD_Result ret = queue_json(r, c, 200, text);
+    free(text);
+    return ret;
+}
+
 static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum route rt,
                                   const char *name)
 {
@@ -708,6 +733,8 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum 
     case R_UI:
         r->replied = true;
         return ui_queue(c, r->path, &r->status);
+    case R_ACTIONS:
+        return handle_actions(r, c);
     default:
         return queue_error(r, c, 404, "no such route");
     }
@@ -736,7 +763,7 @@ static enum MHD_Result first_call(struct req *r, struct MHD_Connection *c, enum 
         return queue(r, c, 405, "application/json",
                      "{\"error\":\"method not allowed\",\"status\":405}", allow_get);
     if ((rt == R_WEBHOOK || rt == R_SCALE || rt == R_RESTART || rt == R_LIST || rt == R_SHOW ||
-         rt == R_MAINTENANCE) &&
+         rt == R_MAINTENANCE || rt == R_ACTIONS) &&
         !authorized(h->cfg, c))
         return queue_unauthorized(r, c);
     if (!post)

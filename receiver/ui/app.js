@@ -169,7 +169,7 @@ function resourceRows(c, s) {
 function lastLine(c) {
   const a = c.last_action;
   if (!a || !a.action) return el('p', { class: 'last', text: 'No action yet.' });
-  const p = el('p', { class: 'last' }, `Last: ${a.action} `);
+  const p = el('p', { class: 'last' }, `Last: ${a.action.replace(/_/g, ' ')} `);
   p.append(el('span', { class: a.result === 'error' ? 'fail' : '', text: a.result || '' }));
   if (a.at_ms) p.append(` at ${clock(a.at_ms)}`);
   if (a.error) p.append(el('span', { class: 'fail', text: ` — ${a.error}` }));
@@ -285,9 +285,12 @@ function renderSummary(rows) {
   $('summary').textContent = `${parts.join(' · ')} · updated ${clock(Date.now())}`;
 }
 
+// What started an action: the alert (name and fingerprint), the manual caller, the timer, an event.
 function why(a) {
-  if (a.alertname) return [a.alertname, a.fingerprint ? `fingerprint ${a.fingerprint}` : ''];
-  if (a.trigger === 'manual') return ['manual', a.caller ? `by ${a.caller}` : ''];
+  if (a.trigger === 'alert') return [a.alertname || 'alert', a.fingerprint ? `fingerprint ${a.fingerprint}` : ''];
+  if (a.trigger === 'manual') return ['manual', a.caller ? `from ${a.caller}` : ''];
+  if (a.trigger === 'timer') return ['timer', 'deadline reached'];
+  if (a.trigger === 'event') return ['Docker event', ''];
   return [a.trigger || '', a.caller || ''];
 }
 
@@ -298,18 +301,16 @@ function renderTimeline() {
   const tbody = $('timeline').tBodies[0];
   const rows = page.actions.slice(0, ACTIONS_SHOWN).map((a) => {
     const [w, detail] = why(a);
-    const what = a.resource ? `${a.action} ${a.resource}` : a.action;
-    const change = a.from !== undefined && a.to !== undefined && a.from !== a.to
-      ? `${level(a.kind, a.resource, a.from)} → ${level(a.kind, a.resource, a.to)}` : '';
     const resCell = el('td', { class: `result-${a.result}`, text: a.result });
-    if (a.error) resCell.append(el('span', { class: 'detail', text: a.error }));
-    return el('tr', {},
+    const note = a.error || (a.result !== 'ok' ? a.reason : '');
+    if (note) resCell.append(el('span', { class: 'detail', text: note }));
+    return el('tr', { 'data-seq': String(a.seq) },
       el('td', { title: a.at || '', text: clock(a.at_ms) }),
       el('td', { text: a.container }),
-      el('td', { text: what }, change ? el('span', { class: 'detail', text: change }) : null),
+      el('td', { text: a.action.replace(/_/g, ' ') }, a.kind === 'service' ? el('span', { class: 'detail', text: 'Swarm service' }) : null),
       el('td', { text: w }, detail ? el('span', { class: 'detail', text: detail }) : null),
       resCell,
-      el('td', { text: a.duration_ms !== undefined ? `${a.duration_ms} ms` : '' }));
+      el('td', { text: a.took_ms ? `${a.took_ms} ms` : '' }));
   });
   if (!rows.length) {
     rows.push(el('tr', {}, el('td', { colspan: '6', text: 'No action yet.' })));

@@ -1,7 +1,7 @@
 /* test_status_page.c: the status page (GET /) in a real headless Chromium, against the real
  * daemon managing real containers: sign-in with the token (never in the URL), the containers on
  * the page, a scale-out made through the API shown within one refresh, the filter, maintenance and
- * scale-in from the page's buttons after a confirmation, basic accessibility
+ * scale-in from the page's buttons after a confirmation, the action timeline, basic accessibility
  * (labels, contrast, keyboard), the phone layout, no script error, and screenshots saved in the
  * build dir (tests/ui/status-page*.png). Fails, never skips, under CI=true without Chromium. */
 #define _XOPEN_SOURCE 700 /* nftw */
@@ -301,6 +301,24 @@ static void scale_in_now_from_the_page_restores_the_baseline(void **state)
                             REFRESH_MS + 2000) >= 0);
 }
 
+static void timeline_shows_the_actions(void **state)
+{
+    (void)state;
+    require_browser();
+    assert_true(ts_cdp_wait(&cdp, "!document.getElementById('timeline-section').hidden", 5000) >=
+                0);
+    /* newest first: the scale-in from the page, then the scale-out from the API */
+    assert_true(
+        ts_cdp_wait(&cdp,
+                    js("(rows => (i => i >= 0 && rows.findIndex(r => r.includes('%s') && "
+                       "/scale out cpu/.test(r)) > i)(rows.findIndex(r => r.includes('%s') && "
+                       "/scale in cpu/.test(r) && /manual/.test(r) && /from 127\\.0\\.0\\.1/"
+                       ".test(r) && /ok/.test(r))))([...document.querySelectorAll('#timeline "
+                       "tbody tr')].map(r => r.textContent))",
+                       names[0], names[0]),
+                    REFRESH_MS + 2000) >= 0);
+}
+
 static void accessibility_basics_labels_contrast(void **state)
 {
     char path[600], err[512];
@@ -374,7 +392,7 @@ static void screenshots_and_phone_layout(void **state)
     (void)state;
     require_browser();
     snprintf(path, sizeof(path), "%s/status-page.png", out_dir);
-    long n = ts_cdp_screenshot(&cdp, path, false);
+    long n = ts_cdp_screenshot(&cdp, path, true);
     assert_true(n > 10000);
     fprintf(stderr, "ui: screenshot %s (%ld bytes)\n", path, n);
     assert_int_equal(ts_cdp_emulate(&cdp, 390, 844), 0);
@@ -426,6 +444,7 @@ int main(void)
         cmocka_unit_test(screenshots_and_phone_layout),
         cmocka_unit_test(maintenance_from_the_page_after_confirmation),
         cmocka_unit_test(scale_in_now_from_the_page_restores_the_baseline),
+        cmocka_unit_test(timeline_shows_the_actions),
         cmocka_unit_test(accessibility_basics_labels_contrast),
         cmocka_unit_test(keyboard_reaches_filter_and_buttons_and_dialog),
         cmocka_unit_test(no_script_error_no_inline_script_strict_csp),

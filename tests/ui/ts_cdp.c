@@ -458,6 +458,21 @@ long ts_cdp_screenshot(struct ts_cdp *c, const char *path, bool full_page)
     json_t *r = NULL;
     json_t *params = json_pack("{s:s, s:b}", "format", "png", "captureBeyondViewport", full_page);
 
+    if (full_page) { /* the whole document: clip to its size */
+        json_t *m = NULL;
+        if (ts_cdp_call(c, "Page.getLayoutMetrics", NULL, &m, 10000, err, sizeof(err)) != 0) {
+            json_decref(params);
+            return -1;
+        }
+        const json_t *size = json_object_get(m, "cssContentSize");
+        json_object_set_new(params, "clip",
+                            json_pack("{s:i, s:i, s:f, s:f, s:i}", "x", 0, "y", 0, "width",
+                                      json_number_value(json_object_get(size, "width")), "height",
+                                      json_number_value(json_object_get(size, "height")), "scale",
+                                      1));
+        json_decref(m);
+    }
+
     if (ts_cdp_call(c, "Page.captureScreenshot", params, &r, 30000, err, sizeof(err)) != 0)
         return -1;
     const char *b64 = json_string_value(json_object_get(r, "data"));
