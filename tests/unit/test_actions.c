@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,44 @@ static void parse_refuses_what_we_never_write(void **state)
     free(out);
 }
 
+static struct actions *shared;
+
+static void *adder(void *arg)
+{
+    for (int i = 0; i < 500; i++)
+        add(shared, (const char *)arg, "restart", T0 + i);
+    return NULL;
+}
+
+/* Workers add while main flushes and queries, as in the daemon (run under TSan by tests/run-all).
+ */
+static void adds_from_many_threads_while_flushing(void **state)
+{
+    static const char *const names[] = {"a", "b", "c", "d"};
+    pthread_t t[4];
+    struct actions_err err = {0};
+    (void)state;
+
+    shared = actions_new(dir, NULL);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, adder, (void *)names[i]), 0);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(actions_flush(shared, &err), ACTIONS_OK);
+        json_decref(query(shared, NULL, "10"));
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(actions_flush(shared, &err), ACTIONS_OK);
+    actions_free(shared);
+    shared = actions_new(dir, &err);
+    assert_int_equal(err.code, ACTIONS_OK);
+    json_t *doc = query(shared, NULL, "1000");
+    assert_int_equal(json_integer_value(json_object_get(doc, "last_seq")), 2000);
+    assert_int_equal(json_array_size(json_object_get(doc, "actions")), ACTIONS_CAPACITY);
+    json_decref(doc);
+    actions_free(shared);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +293,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(history_survives_a_restart, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(damaged_file_is_set_aside_not_lost, make_dir, remove_dir),
         cmocka_unit_test(parse_refuses_what_we_never_write),
+        cmocka_unit_test_setup_teardown(adds_from_many_threads_while_flushing, make_dir,
+                                        remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
