@@ -13,7 +13,8 @@ const RESOURCES = [
   { key: 'replicas', label: 'Replicas' },
 ];
 // Higher first. A state a filter can name is also the card's badge.
-const URGENCY = { 'crash-looping': 50, 'scaled-out': 30, healed: 20, maintenance: 10, running: 0 };
+const URGENCY = { 'crash-looping': 100, 'scaled-out': 30, healed: 20, maintenance: 10, running: 0 };
+const FIRING_URGENCY = 40; // added when an alert fires: crash-looping still comes first
 
 const $ = (id) => document.getElementById(id);
 const page = {
@@ -132,7 +133,7 @@ function stateOf(c) {
   else if (c.maintenance) state = 'maintenance';
   else if (out.length) state = 'scaled-out';
   else if (lastHeal && t - lastHeal < HEALED_RECENT_MS) state = 'healed';
-  let urgency = URGENCY[state] + (firing.length ? 40 : 0);
+  const urgency = URGENCY[state] + (firing.length ? FIRING_URGENCY : 0);
   const soonest = out.length ? Math.min(...out.map((o) => o.left)) : Infinity;
   return { state, firing, out, urgency, soonest };
 }

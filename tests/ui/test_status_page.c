@@ -434,6 +434,57 @@ static void no_script_error_no_inline_script_strict_csp(void **state)
     free(rep);
 }
 
+/* 300 containers: the page's own render() on 300 entries shaped as GET /api/v1/containers returns
+ * them (one crash-looping, one scaled out with an alert firing, one in maintenance), timed in the
+ * browser; the most urgent come first and the filter still finds one. The next refresh puts the
+ * daemon's real list back. */
+static void three_hundred_containers_stay_usable(void **state)
+{
+    char err[512];
+    (void)state;
+    require_browser();
+    json_t *ms = ts_cdp_eval(
+        &cdp,
+        "(() => { const res = (out) => ({scaled_out: out, level: out ? 'scaled-out' : 'baseline', "
+        "firing: out ? [{alertname: 'ContainerHighCpu', fingerprint: 'f00'}] : [], deadline_ms: "
+        "Date.now() + 60000, baseline: 512, current: out ? 1024 : 512}); const list = []; for (let "
+        "i = 0; i < 300; i++) list.push({name: `load-${String(i).padStart(3, '0')}`, kind: "
+        "'container', cpu: res(i === 150), memory: res(false), last_action: {}, maintenance: i === "
+        "7, crash_looping: i === 299, heal: {heals: 0}}); clearTimeout(page.timer); "
+        "page.containers = list; const t0 = performance.now(); render(); const t1 = "
+        "performance.now(); const f = document.getElementById('filter'); f.value = 'load-123'; "
+        "f.dispatchEvent(new Event('input')); const t2 = performance.now(); const shown = "
+        "[...document.querySelectorAll('#containers li')].filter(l => !l.hidden).map(l => "
+        "l.dataset.name); f.value = ''; f.dispatchEvent(new Event('input')); const order = "
+        "[...document.querySelectorAll('#containers li')].slice(0, 3).map(l => l.dataset.name); "
+        "page.timer = setTimeout(refresh, 0); return {render: t1 - t0, filter: t2 - t1, shown, "
+        "order, cards: document.querySelectorAll('#containers li').length}; })()",
+        err, sizeof(err));
+    if (!ms)
+        fail_msg("render of 300 failed: %s", err);
+    fprintf(stderr, "ui: 300 containers: render %.1f ms, filter %.1f ms\n",
+            json_number_value(json_object_get(ms, "render")),
+            json_number_value(json_object_get(ms, "filter")));
+    assert_int_equal(json_integer_value(json_object_get(ms, "cards")), 300);
+    const json_t *shown = json_object_get(ms, "shown");
+    assert_int_equal(json_array_size(shown), 1);
+    assert_string_equal(json_string_value(json_array_get(shown, 0)), "load-123");
+    /* urgency: crash-looping, then scaled out with an alert firing, then in maintenance */
+    const json_t *order = json_object_get(ms, "order");
+    assert_string_equal(json_string_value(json_array_get(order, 0)), "load-299");
+    assert_string_equal(json_string_value(json_array_get(order, 1)), "load-150");
+    assert_string_equal(json_string_value(json_array_get(order, 2)), "load-007");
+    /* a budget far above what it takes, so only a real regression (seconds) trips it */
+    assert_true(json_number_value(json_object_get(ms, "render")) < 1000);
+    assert_true(json_number_value(json_object_get(ms, "filter")) < 500);
+    json_decref(ms);
+    /* the next refresh brings the daemon's list back */
+    assert_true(ts_cdp_wait(&cdp,
+                            js("!!%s && !document.querySelector('li[data-name=\"load-001\"]')",
+                               card(names[0])),
+                            REFRESH_MS + 2000) >= 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +498,7 @@ int main(void)
         cmocka_unit_test(timeline_shows_the_actions),
         cmocka_unit_test(accessibility_basics_labels_contrast),
         cmocka_unit_test(keyboard_reaches_filter_and_buttons_and_dialog),
+        cmocka_unit_test(three_hundred_containers_stay_usable),
         cmocka_unit_test(no_script_error_no_inline_script_strict_csp),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
