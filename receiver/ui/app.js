@@ -6,6 +6,7 @@
 const REFRESH_MS = 2000;
 const HEALED_RECENT_MS = 10 * 60 * 1000;
 const ACTIONS_SHOWN = 50;
+const RECENT_PER_CARD = 3;
 const AUTH_KEY = 'trip-receiver.auth';
 const RESOURCES = [
   { key: 'cpu', label: 'CPU' },
@@ -13,7 +14,9 @@ const RESOURCES = [
   { key: 'replicas', label: 'Replicas' },
 ];
 // Higher first. A state a filter can name is also the card's badge.
-const URGENCY = { 'crash-looping': 100, 'scaled-out': 30, healed: 20, maintenance: 10, running: 0 };
+const URGENCY = {
+  'crash-looping': 100, 'scaled-out': 30, healed: 20, stopped: 15, maintenance: 10, running: 0,
+};
 const FIRING_URGENCY = 40; // added when an alert fires: crash-looping still comes first
 
 const $ = (id) => document.getElementById(id);
@@ -104,7 +107,7 @@ async function refresh() {
     if (list.status !== 200 || !list.body) throw new Error(`containers: HTTP ${list.status}`);
     page.containers = list.body.containers || [];
     page.dryRun = !!list.body.dry_run;
-    const acts = await api(`/api/v1/actions?limit=${ACTIONS_SHOWN}`);
+    const acts = await api('/api/v1/actions?limit=200');
     page.actions = acts.status === 200 && acts.body ? acts.body.actions || [] : null;
     showBoard();
     render();
@@ -132,6 +135,7 @@ function stateOf(c) {
   if (c.crash_looping) state = 'crash-looping';
   else if (c.maintenance) state = 'maintenance';
   else if (out.length) state = 'scaled-out';
+  else if (c.heal && c.heal.operator_stopped) state = 'stopped';
   else if (lastHeal && t - lastHeal < HEALED_RECENT_MS) state = 'healed';
   const urgency = URGENCY[state] + (firing.length ? FIRING_URGENCY : 0);
   const soonest = out.length ? Math.min(...out.map((o) => o.left)) : Infinity;
@@ -149,9 +153,14 @@ function matches(c, s, q) {
 
 function resourceRows(c, s) {
   const dl = el('dl', { class: 'res' });
+  const idle = [];
   for (const r of RESOURCES) {
     const res = c[r.key];
     if (!res) continue;
+    if (!res.scaled_out && !res.baseline) {
+      idle.push(r.label);
+      continue;
+    }
     let text;
     if (res.scaled_out) {
       text = `${level(c.kind, r.key, res.baseline)} → ${level(c.kind, r.key, res.current)}`;
@@ -164,12 +173,27 @@ function resourceRows(c, s) {
     }
     dl.append(el('dt', { text: r.label }), dd);
   }
+  if (idle.length) {
+    const text = `${idle.join(', ').replace(/, ([^,]*)$/, ' and $1')} at baseline`;
+    dl.append(el('dt', { class: 'sr-only', text: 'Resources' }), el('dd', { class: 'idle', text }));
+  }
   return dl;
 }
 
-function lastLine(c) {
+// The container's last actions from the history (newest first), or its last action from its state.
+function lastLine(c, recent) {
+  if (recent.length) {
+    const p = el('p', { class: 'last' }, recent.length > 1 ? 'Last actions: ' : 'Last: ');
+    recent.forEach((a, i) => {
+      if (i) p.append(' · ');
+      p.append(`${a.action.replace(/_/g, ' ')} `,
+        el('span', { class: a.result === 'error' ? 'fail' : '', text: a.result }), ` ${clock(a.at_ms)}`);
+    });
+    if (recent[0].error) p.append(el('span', { class: 'fail', text: ` — ${recent[0].error}` }));
+    return p;
+  }
   const a = c.last_action;
-  if (!a || !a.action) return el('p', { class: 'last', text: 'No action yet.' });
+  if (!a || !a.action) return null;
   const p = el('p', { class: 'last' }, `Last: ${a.action.replace(/_/g, ' ')} `);
   p.append(el('span', { class: a.result === 'error' ? 'fail' : '', text: a.result || '' }));
   if (a.at_ms) p.append(` at ${clock(a.at_ms)}`);
@@ -201,7 +225,11 @@ function cardButtons(c, s) {
   return box;
 }
 
-function card(c, s) {
+function recentOf(c) {
+  return (page.actions || []).filter((a) => a.container === c.name).slice(0, RECENT_PER_CARD);
+}
+
+function card(c, s, recent) {
   const li = el('li', { class: `card state-${s.state}`, 'data-name': c.name, 'data-state': s.state });
   const head = el('div', { class: 'card-head' },
     el('h3', { text: c.name }),
@@ -217,7 +245,9 @@ function card(c, s) {
     li.append(el('p', { class: 'last', text: `Healed ${c.heal.heals}×, streak ${c.heal.streak}` +
       (c.heal.last_heal ? `, last at ${clock(Date.parse(c.heal.last_heal))}` : '') }));
   }
-  li.append(lastLine(c), cardButtons(c, s));
+  const last = lastLine(c, recent);
+  if (last) li.append(last);
+  li.append(cardButtons(c, s));
   return li;
 }
 
@@ -240,10 +270,11 @@ function renderCards() {
   let prev = null;
   for (const { c, s } of rows) {
     seen.add(c.name);
-    const sig = JSON.stringify([c, s.state, s.firing.length]);
+    const recent = recentOf(c);
+    const sig = JSON.stringify([c, s.state, s.firing.length, recent.map((a) => a.seq)]);
     let entry = page.cards.get(c.name);
     if (!entry || entry.sig !== sig) {
-      const li = card(c, s);
+      const li = card(c, s, recent);
       if (entry) {
         const hadFocus = entry.li.contains(document.activeElement);
         const label = hadFocus ? document.activeElement.getAttribute('aria-label') : null;
