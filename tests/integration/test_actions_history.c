@@ -1,7 +1,9 @@
 /* test_actions_history.c: GET /api/v1/actions of the real daemon next to real containers: a manual
  * scale-out with its caller and duration, an Alertmanager alert with its name and fingerprint, a
- * heal after `docker kill`, the query parameters and their errors, auth, and the history kept in
- * the state dir across a SIGTERM restart and a kill -9 (at most the last second lost). */
+ * heal after `docker kill`, the query parameters and their errors, auth, the Grafana containers
+ * dashboard's annotation query marking a scale-out on a real Prometheus scraping the daemon, and
+ * the history kept in the state dir across a SIGTERM restart and a kill -9 (at most the last
+ * second lost). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +11,12 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ts_common.h"
@@ -212,6 +218,169 @@ static void query_selects_and_refuses_bad_values(void **state)
     assert_int_equal(rep->status, 401);
 }
 
+/* ---- the Grafana annotation on a real Prometheus ---- */
+
+static uint16_t free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    uint16_t port = 0;
+
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* The expr of the "trip-receiver actions" annotation of compose/grafana/dashboards/containers.json
+ * (caller frees). */
+static char *annotation_expr(void)
+{
+    char path[512];
+    const char *src = getenv("TRIP_SOURCE_DIR");
+    size_t i;
+    json_t *a;
+
+    snprintf(path, sizeof(path), "%s/compose/grafana/dashboards/containers.json", src ? src : ".");
+    json_t *dash = json_load_file(path, 0, NULL);
+    assert_non_null(dash);
+    char *expr = NULL;
+    json_array_foreach(json_object_get(json_object_get(dash, "annotations"), "list"), i, a)
+    {
+        const char *name = json_string_value(json_object_get(a, "name"));
+        if (name && strcmp(name, "trip-receiver actions") == 0)
+            expr = strdup(json_string_value(json_object_get(a, "expr")));
+    }
+    json_decref(dash);
+    assert_non_null(expr);
+    return expr;
+}
+
+static void url_encode(const char *in, char *out, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+
+    for (; *in && n + 4 < len; in++) {
+        unsigned char ch = (unsigned char)*in;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            strchr("-_.~", ch)) {
+            out[n++] = (char)ch;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[ch >> 4];
+            out[n++] = hex[ch & 15];
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Starts Debian's Prometheus scraping the daemon's /metrics every second; skips (or fails under
+ * CI) when it is not installed. Returns its pid; base_url of prom gets its address. */
+static pid_t prom_start(struct ts_receiver *prom, char *dir, size_t dirlen)
+{
+    char cfg[160], text[512], flags[3][200];
+
+    if (access("/usr/bin/prometheus", X_OK) != 0) {
+        if (ts_in_ci())
+            fail_msg("prometheus is not installed (tools/deps installs it)");
+        skip();
+    }
+    snprintf(dir, dirlen, "/tmp/trip-hist-prom-%d-XXXXXX", (int)getpid());
+    assert_non_null(mkdtemp(dir));
+    snprintf(cfg, sizeof(cfg), "%s/prometheus.yml", dir);
+    snprintf(text, sizeof(text),
+             "global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: trip-receiver\n"
+             "    static_configs: [{targets: ['%s']}]\n",
+             rx.base_url + strlen("http://"));
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    snprintf(prom->base_url, sizeof(prom->base_url), "http://127.0.0.1:%u", free_port());
+    snprintf(flags[0], sizeof(flags[0]), "--config.file=%s", cfg);
+    snprintf(flags[1], sizeof(flags[1]), "--storage.tsdb.path=%s/data", dir);
+    snprintf(flags[2], sizeof(flags[2]), "--web.listen-address=%s",
+             prom->base_url + strlen("http://"));
+    pid_t pid = fork();
+    if (pid == 0) {
+        char logp[160];
+        snprintf(logp, sizeof(logp), "%s/prometheus.log", dir);
+        FILE *lf = freopen(logp, "w", stderr);
+        (void)lf;
+        execl("/usr/bin/prometheus", "prometheus", flags[0], flags[1], flags[2], (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void prom_stop(pid_t pid, const char *dir)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    pid_t rm = fork(); /* a directory tree we created: removed without a shell */
+    if (rm == 0) {
+        execlp("rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    waitpid(rm, NULL, 0);
+}
+
+/* Runs an instant query; true when a series with label kind=want comes back. */
+static bool query_has_kind(const struct ts_receiver *prom, const char *expr, const char *want)
+{
+    char enc[1024], path[1200], needle[96];
+
+    url_encode(expr, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/v1/query?query=%s", enc);
+    snprintf(needle, sizeof(needle), "\"kind\":\"%s\"", want);
+    return ts_http(prom, "GET", path, NULL, NULL, 0, rep) == 0 && rep->status == 200 &&
+           strstr(rep->body, needle) != NULL;
+}
+
+static void grafana_annotation_marks_a_scale_out(void **state)
+{
+    struct ts_receiver prom = {0};
+    char dir[96], path[256];
+    (void)state;
+    ts_require_docker_image();
+    char *expr = annotation_expr();
+    pid_t pid = prom_start(&prom, dir, sizeof(dir));
+    /* Prometheus has the counters before the scale-out, so increase() sees it */
+    bool scraped = false;
+    for (int i = 0; i < 300 && !scraped; i++) {
+        usleep(100 * 1000);
+        scraped = ts_http(&prom, "GET", "/api/v1/query?query=up%7Bjob%3D%22trip-receiver%22%7D",
+                          NULL, NULL, 0, rep) == 0 &&
+                  rep->status == 200 && strstr(rep->body, "\"1\"]") != NULL;
+    }
+    assert_true(scraped);
+    snprintf(path, sizeof(path), "/api/v1/containers/%s/scale", manual);
+    assert_int_equal(
+        ts_http_json(&rx, "POST", path, TOKEN, "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep),
+        0);
+    assert_int_equal(
+        ts_http_json(&rx, "POST", path, TOKEN, "{\"resource\":\"cpu\",\"direction\":\"out\"}", rep),
+        0);
+    assert_int_equal(rep->status, 200);
+    int64_t t0 = ts_now_ns();
+    bool marked = false;
+    while (!marked && ts_now_ns() - t0 < 15000000000LL) {
+        usleep(250 * 1000);
+        marked = query_has_kind(&prom, expr, "scale_out_cpu");
+    }
+    fprintf(stderr,
+            "history: the dashboard's annotation query marked the scale-out after %lld ms\n",
+            (long long)((ts_now_ns() - t0) / 1000000));
+    prom_stop(pid, dir);
+    free(expr);
+    assert_true(marked);
+}
+
 static void history_survives_sigterm_and_kill9(void **state)
 {
     char path[256];
@@ -254,6 +423,7 @@ int main(void)
         cmocka_unit_test(alert_is_recorded_with_its_name_and_fingerprint),
         cmocka_unit_test(heal_after_docker_kill_is_recorded),
         cmocka_unit_test(query_selects_and_refuses_bad_values),
+        cmocka_unit_test(grafana_annotation_marks_a_scale_out),
         cmocka_unit_test(history_survives_sigterm_and_kill9),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
