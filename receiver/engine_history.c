@@ -37,13 +37,36 @@ static void fill(struct engine *e, struct actions_record *r, const char *contain
     pthread_mutex_unlock(&e->lock);
 }
 
-void engine_history_job(struct engine *e, const struct engine_job *job, const char *result,
+/* The result word of each outcome, as the API's replies say it (http.c's outcome_http). */
+static const char *const result_word[] = {
+    [OUTCOME_DONE] = "ok",
+    [OUTCOME_DRY_RUN] = "dry_run",
+    [OUTCOME_EXTENDED] = "extended",
+    [OUTCOME_UNCHANGED] = "unchanged",
+    [OUTCOME_CLAIM_DROPPED] = "claim_dropped",
+    [OUTCOME_POSTPONED] = "postponed",
+    [OUTCOME_NOT_MANAGED] = "ignored",
+    [OUTCOME_NOT_FOUND] = "ignored",
+    [OUTCOME_CONFLICT] = "ignored",
+    [OUTCOME_REFUSED] = "ignored",
+    [OUTCOME_VANISHED] = "error",
+    [OUTCOME_FAILED] = "error",
+    [OUTCOME_UNSAVED] = "error",
+    [OUTCOME_BUSY] = "error",
+};
+
+void engine_history_job(struct engine *e, const struct engine_job *job, enum outcome outcome,
                         const char *reason)
 {
     struct actions_record r = {0};
+    size_t i = (size_t)outcome;
+    const char *result = i < sizeof(result_word) / sizeof(result_word[0]) && result_word[i]
+                             ? result_word[i]
+                             : "error";
+    bool error = strcmp(result, "error") == 0;
 
     /* a repeat of a firing alert only moves a deadline: not an action */
-    if (!e->o.actions || strcmp(result, "extended") == 0)
+    if (!e->o.actions || outcome == OUTCOME_EXTENDED)
         return;
     fill(e, &r, job->container, engine_kind_label(job->kind, job->resource),
          job->from_alert  ? "alert"
@@ -55,8 +78,7 @@ void engine_history_job(struct engine *e, const struct engine_job *job, const ch
         utf8_copy(r.fingerprint, sizeof(r.fingerprint), job->fingerprint);
     }
     utf8_copy(r.caller, sizeof(r.caller), job->remote);
-    utf8_copy(strcmp(result, "error") == 0 ? r.error : r.reason,
-              strcmp(result, "error") == 0 ? sizeof(r.error) : sizeof(r.reason), reason);
+    utf8_copy(error ? r.error : r.reason, error ? sizeof(r.error) : sizeof(r.reason), reason);
     actions_add(e->o.actions, &r);
 }
 

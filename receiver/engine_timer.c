@@ -14,18 +14,14 @@
 static bool prometheus_holds(struct engine *e, const struct engine_job *job)
 {
     static const char *const def_labels[] = {"name"};
+    const struct policy_resource_def *def = &policy_resources[job->resource];
+    const char *alertname = e->o.alertname[job->resource];
     struct prom_match m = {
         .container_labels = e->o.n_container_labels ? e->o.container_labels : def_labels,
         .n_container_labels = e->o.n_container_labels ? e->o.n_container_labels : 1,
         .container = job->container,
-        .alertname = job->resource == POLICY_CPU
-                         ? (e->o.cpu_alert ? e->o.cpu_alert : "ContainerHighCpu")
-                     : job->resource == POLICY_MEMORY
-                         ? (e->o.memory_alert ? e->o.memory_alert : "ContainerHighMemory")
-                         : "ServiceHighCpu", /* or its action label, scale-replicas */
-        .action = job->resource == POLICY_CPU      ? "scale-cpu"
-                  : job->resource == POLICY_MEMORY ? "scale-memory"
-                                                   : "scale-replicas",
+        .alertname = alertname ? alertname : def->default_alert, /* or its action label */
+        .action = def->action_label,
     };
     struct prom_err perr = {0};
     bool firing = false;
@@ -70,11 +66,11 @@ static bool take_due(struct engine *e, const struct engine_job *job, bool force,
     pthread_mutex_unlock(&e->lock);
     if (due && !force && pd == POLICY_DUE_DEADLINE && e->o.prom_url && e->o.prom_url[0] &&
         prometheus_holds(e, job)) {
-        int64_t wait = e->o.lim.scale_duration_ms < 1000 ? 1000 : e->o.lim.scale_duration_ms;
+        int64_t wait = policy_prometheus_hold_ms(&e->o.lim);
         pthread_mutex_lock(&e->lock);
         en = engine_find_entry(e, job->container);
         if (en) {
-            en->r[job->resource].hold_until = engine_now(e) + (wait > 15000 ? 15000 : wait);
+            en->r[job->resource].hold_until = engine_now(e) + wait;
             en->r[job->resource].check_queued = false;
         }
         pthread_mutex_unlock(&e->lock);
@@ -101,12 +97,12 @@ void engine_do_scale_in(struct engine *e, const struct engine_job *job, bool for
             en->r[job->resource].check_queued = false;
         pthread_mutex_unlock(&e->lock);
         if (job->done)
-            engine_reply_state(e, job, 409, "ignored", "container is in maintenance");
+            engine_reply_state(e, job, OUTCOME_CONFLICT, "container is in maintenance");
         return;
     }
     if (!take_due(e, job, force, &copy, &why)) {
         if (job->done)
-            engine_reply_state(e, job, 200, "unchanged", force ? "not scaled out" : "not due");
+            engine_reply_state(e, job, OUTCOME_UNCHANGED, force ? "not scaled out" : "not due");
         return;
     }
     engine_container_scale_in(e, job, &copy, why, t0);

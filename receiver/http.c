@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,7 +168,8 @@ static enum MHD_Result queue(struct req *r, struct MHD_Connection *c, int status
                              const char *body, const char *const *headers)
 {
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+        MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, /* copied */
+                                        MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret;
 
     if (!resp)
@@ -393,8 +395,10 @@ static bool route_is_post(enum route rt)
 
 /* ---- webhook ---- */
 
+/* One alert of a webhook: its reply object; *accepted says whether it was queued, *status
+ * becomes 503 when the engine could not take it. */
 static json_t *webhook_one(struct http *h, const struct alerts_record *a, const char *remote,
-                           int *status)
+                           int *status, bool *accepted)
 {
     struct policy_request req;
     struct policy_decision d;
@@ -407,6 +411,7 @@ static json_t *webhook_one(struct http *h, const struct alerts_record *a, const 
                           alerts_status_name(a->status), "action", alerts_action_name(a->action));
     if (!o) /* alerts_parse() keeps strings valid UTF-8; never let a reply lose an alert anyway */
         o = json_object();
+    *accepted = false;
     if (a->problem[0]) {
         json_object_set_new(o, "result", json_string("ignored"));
         json_object_set_new(o, "reason", json_string(a->problem));
@@ -440,6 +445,7 @@ static json_t *webhook_one(struct http *h, const struct alerts_record *a, const 
         }
     }
     bool ok = d.verdict == POLICY_ACCEPT;
+    *accepted = ok;
     json_object_set_new(o, "result", json_string(ok ? "accepted" : "ignored"));
     json_object_set_new(o, "reason",
                         json_string(d.reason[0] ? d.reason : policy_kind_name(d.kind)));
@@ -472,9 +478,8 @@ static enum MHD_Result handle_webhook(struct req *r, struct MHD_Connection *c)
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < b.n; i++) {
-        json_t *one = webhook_one(h, &b.v[i], r->remote, &status);
-        const char *res = json_string_value(json_object_get(one, "result"));
-        bool ok = res && strcmp(res, "accepted") == 0;
+        bool ok;
+        json_t *one = webhook_one(h, &b.v[i], r->remote, &status, &ok);
         accepted += ok;
         metrics_alert(h->m, ok ? "accepted" : "ignored");
         log_info(ok ? "alert accepted" : "alert ignored",
@@ -506,14 +511,58 @@ static void pending_unref(struct pending *p)
     }
 }
 
-static void on_engine_done(void *ud, int status, const char *body)
+/* The HTTP status and the API's "result" word of each outcome: the one place they are decided. */
+static const struct {
+    int status;
+    const char *result;
+} outcome_http[] = {
+    [OUTCOME_DONE] = {200, "ok"},
+    [OUTCOME_DRY_RUN] = {200, "dry_run"},
+    [OUTCOME_EXTENDED] = {200, "extended"},
+    [OUTCOME_UNCHANGED] = {200, "unchanged"},
+    [OUTCOME_CLAIM_DROPPED] = {200, "claim_dropped"},
+    [OUTCOME_POSTPONED] = {200, "postponed"},
+    [OUTCOME_NOT_MANAGED] = {403, "ignored"},
+    [OUTCOME_NOT_FOUND] = {404, "ignored"},
+    [OUTCOME_CONFLICT] = {409, "ignored"},
+    [OUTCOME_REFUSED] = {422, "ignored"},
+    [OUTCOME_VANISHED] = {404, "error"},
+    [OUTCOME_FAILED] = {502, "error"},
+    [OUTCOME_UNSAVED] = {503, "error"},
+    [OUTCOME_BUSY] = {503, "error"},
+};
+
+int http_engine_reply(const struct engine_result *res, char **body)
+{
+    size_t i = (size_t)res->outcome;
+    bool known = i < sizeof(outcome_http) / sizeof(outcome_http[0]) && outcome_http[i].result;
+    int status = known ? outcome_http[i].status : 500;
+    json_t *o = json_pack("{s:s, s:s, s:s}", "container", res->container ? res->container : "",
+                          "result", known ? outcome_http[i].result : "error", "reason",
+                          res->reason ? res->reason : "");
+    json_t *state = res->state ? json_loads(res->state, 0, NULL) : NULL;
+
+    if (o && state)
+        json_object_set_new(o, "state", state);
+    else
+        json_decref(state);
+    *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!*body)
+        *body = strdup("{\"result\":\"error\",\"reason\":\"reply not representable\"}");
+    return status;
+}
+
+static void on_engine_done(void *ud, const struct engine_result *res)
 {
     struct pending *p = ud;
     struct http *h = p->h;
+    char *body = NULL;
+    int status = http_engine_reply(res, &body);
 
     pthread_mutex_lock(&h->lock);
     p->status = status;
-    p->body = strdup(body);
+    p->body = body;
     p->done = true;
     if (!p->resumed) {
         p->resumed = true;
@@ -600,9 +649,16 @@ static enum MHD_Result handle_scale(struct req *r, struct MHD_Connection *c, con
     const char *dir = json_string_value(json_object_get(o, "direction"));
     const json_t *dur = json_object_get(o, "duration");
     enum MHD_Result ret;
-    if (!res ||
-        (strcmp(res, "cpu") != 0 && strcmp(res, "memory") != 0 && strcmp(res, "replicas") != 0)) {
-        ret = queue_error(r, c, 400, "\"resource\" must be \"cpu\", \"memory\" or \"replicas\"");
+    const struct policy_resource_def *def = res ? policy_resource_by_name(res) : NULL;
+    if (!def) {
+        char names[128] = "";
+        for (size_t i = 0; i < POLICY_N_RESOURCES; i++)
+            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s\"%s\"",
+                     i == 0                        ? ""
+                     : i + 1 == POLICY_N_RESOURCES ? " or "
+                                                   : ", ",
+                     policy_resources[i].name);
+        ret = queue_error(r, c, 400, "\"resource\" must be %s", names);
     } else if (dir && strcmp(dir, "out") != 0 && strcmp(dir, "in") != 0) {
         ret = queue_error(r, c, 400, "\"direction\" must be \"out\" or \"in\"");
     } else if (dur && !json_is_string(dur)) {
@@ -611,9 +667,7 @@ static enum MHD_Result handle_scale(struct req *r, struct MHD_Connection *c, con
         ret = queue_error(r, c, 422, "\"duration\" is too long");
     } else {
         job.kind = dir && strcmp(dir, "in") == 0 ? POLICY_SCALE_IN : POLICY_SCALE_OUT;
-        job.resource = strcmp(res, "cpu") == 0      ? POLICY_CPU
-                       : strcmp(res, "memory") == 0 ? POLICY_MEMORY
-                                                    : POLICY_REPLICAS;
+        job.resource = (enum policy_resource)(def - policy_resources);
         snprintf(job.container, sizeof(job.container), "%s", name);
         snprintf(job.duration, sizeof(job.duration), "%s", dur ? json_string_value(dur) : "");
         ret = submit_and_suspend(r, c, &job);

@@ -122,20 +122,20 @@ static int run(const struct config *cfg)
     }
     if (aerr.code != ACTIONS_OK)
         log_warn("action history not read; starting an empty one", "error=%s", aerr.msg);
-    struct engine_opts eo = {.max_hold_ms = cfg->max_hold_ms,
-                             .workers = (size_t)cfg->workers,
-                             .dry_run = cfg->dry_run,
-                             .refresh_interval_ms = cfg->refresh_interval_ms,
-                             .docker_ud = dc,
-                             .store = st,
-                             .metrics = m,
-                             .prom_url = cfg->prometheus_url,
-                             .prom_timeout_ms = 3000,
-                             .container_labels = labels,
-                             .n_container_labels = cfg->n_container_labels,
-                             .cpu_alert = cfg->cpu_alert,
-                             .memory_alert = cfg->memory_alert,
-                             .actions = acts};
+    struct engine_opts eo = {
+        .max_hold_ms = cfg->max_hold_ms,
+        .workers = (size_t)cfg->workers,
+        .dry_run = cfg->dry_run,
+        .refresh_interval_ms = cfg->refresh_interval_ms,
+        .docker_ud = dc,
+        .store = st,
+        .metrics = m,
+        .prom_url = cfg->prometheus_url,
+        .prom_timeout_ms = 3000,
+        .container_labels = labels,
+        .n_container_labels = cfg->n_container_labels,
+        .alertname = {[POLICY_CPU] = cfg->cpu_alert, [POLICY_MEMORY] = cfg->memory_alert},
+        .actions = acts};
     policy_limits_from_config(&eo.lim, cfg);
     eo.heal =
         (struct policy_backoff){cfg->heal_backoff_ms, cfg->heal_backoff_max_ms, cfg->heal_stable_ms,
@@ -145,7 +145,10 @@ static int run(const struct config *cfg)
         goto out_free;
     }
     engine_refresh(e);
-    engine_start(e, &eerr);
+    if (engine_start(e, &eerr) != ENGINE_OK) {
+        log_error("cannot start the engine", "error=%s", eerr.msg);
+        goto out_free;
+    }
     if (cfg->heal_events) {
         struct events_opts evo = {.docker = dc,
                                   .engine = e,

@@ -1,6 +1,7 @@
 /* ui.c: looks up the status page's compiled-in assets and queues them with strict headers. */
 #include "ui.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,10 +51,12 @@ enum MHD_Result ui_queue(struct MHD_Connection *c, const char *url, int *status)
     enum MHD_Result ret;
 
     if (a) {
-        resp = MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+        resp =
+            MHD_create_response_from_buffer(a->len, (void *)(uintptr_t)a->data, /* never written */
+                                            MHD_RESPMEM_PERSISTENT);
         snprintf(type, sizeof(type), "%s; charset=utf-8", a->type);
     } else {
-        resp = MHD_create_response_from_buffer(sizeof(missing) - 1, (void *)missing,
+        resp = MHD_create_response_from_buffer(sizeof(missing) - 1, (void *)(uintptr_t)missing,
                                                MHD_RESPMEM_PERSISTENT);
         snprintf(type, sizeof(type), "text/plain; charset=utf-8");
     }

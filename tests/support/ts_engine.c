@@ -7,8 +7,12 @@
 #include <cmocka.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "clock.h"
+#include "http.h"
 
 static atomic_llong clock_ms;
 
@@ -39,20 +43,19 @@ struct engine *ts_engine_start(const struct engine_opts *o)
     return e;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void on_done(void *ud, int status, const char *body)
+/* The reply as the manual API sends it (http_engine_reply), and the outcome it was made from. */
+static void on_done(void *ud, const struct engine_result *res)
 {
     struct ts_waiter *w = ud;
+    char *body = NULL;
+    int status = http_engine_reply(res, &body);
+    assert_non_null(body);
     pthread_mutex_lock(&w->lock);
+    w->outcome = res->outcome;
     w->status = status;
     snprintf(w->body, sizeof(w->body), "%s", body);
-    w->done_mono_ms = mono_ms();
+    free(body);
+    w->done_mono_ms = clock_mono_ms();
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
@@ -78,4 +81,19 @@ void ts_waiter_wait(struct ts_waiter *w)
     while (w->status < 0)
         pthread_cond_wait(&w->cond, &w->lock);
     pthread_mutex_unlock(&w->lock);
+}
+
+json_t *ts_engine_state(struct engine *e, const char *name)
+{
+    char *text = engine_state_json(e, name);
+    assert_non_null(text);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(j);
+    return j;
+}
+
+int64_t ts_state_i64(const json_t *j, const char *res, const char *key)
+{
+    return (int64_t)json_integer_value(json_object_get(json_object_get(j, res), key));
 }

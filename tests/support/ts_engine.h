@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "engine.h"
 
 /* The engine's wall clock in the tests (engine_opts.clock = ts_engine_clock): set it with
@@ -19,11 +21,17 @@ void ts_engine_advance(struct engine *e, int64_t ms);
 /* engine_new + engine_load + engine_start, each asserted OK. */
 struct engine *ts_engine_start(const struct engine_opts *o);
 
+/* engine_state_json(e, name) parsed (asserted present); json_decref() it. */
+json_t *ts_engine_state(struct engine *e, const char *name);
+/* The integer key of resource object res ("cpu", "memory", "replicas") of a state view j. */
+int64_t ts_state_i64(const json_t *j, const char *res, const char *key);
+
 /* The reply of a manual call. */
 struct ts_waiter {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int status; /* -1 until the reply came */
+    enum outcome outcome; /* what the engine answered */
+    int status;           /* the HTTP status the manual API makes of it; -1 until the reply came */
     char body[4096];
     int64_t done_mono_ms; /* CLOCK_MONOTONIC ms of the reply */
 };

@@ -265,7 +265,7 @@ static void adds_from_many_threads_while_flushing(void **state)
 
     shared = actions_new(dir, NULL);
     for (int i = 0; i < 4; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, adder, (void *)names[i]), 0);
+        assert_int_equal(pthread_create(&t[i], NULL, adder, (void *)(uintptr_t)names[i]), 0);
     for (int i = 0; i < 20; i++) {
         assert_int_equal(actions_flush(shared, &err), ACTIONS_OK);
         json_decref(query(shared, NULL, "10"));

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "engine.h"
+#include "ts_common.h"
 #include "ts_engine.h"
 #include "log.h"
 #include "store.h"
@@ -28,7 +29,7 @@
 struct fake_ct {
     char name[64];
     char id[65];
-    int64_t shares, memory, swap;
+    int64_t shares, memory, swap, nano_cpus;
     bool running;
     const char *labels[6]; /* "k=v" */
     int update_delay_ms;
@@ -92,6 +93,7 @@ static docker_code f_inspect(void *ud, const char *name, struct docker_container
     out->res.cpu_shares = c->shares;
     out->res.memory = c->memory;
     out->res.memory_swap = c->swap;
+    out->res.nano_cpus = c->nano_cpus;
     size_t n = 0;
     while (n < 6 && c->labels[n])
         n++;
@@ -138,6 +140,8 @@ static docker_code f_update(void *ud, const char *id, const struct docker_update
         c->memory = u->memory;
     if (u->has_memory_swap)
         c->swap = u->memory_swap;
+    if (u->has_nano_cpus)
+        c->nano_cpus = u->nano_cpus;
     if (fk.n_applied < 32)
         snprintf(fk.applied[fk.n_applied++], sizeof(fk.applied[0]), "%s %s=%lld", c->name,
                  u->has_cpu_shares ? "cpu" : "memory",
@@ -599,17 +603,21 @@ static void manual_errors_carry_status_codes(void **state)
     struct engine *e = ts_engine_start(&o);
     ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "free", NULL, false);
     ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_NOT_MANAGED);
     assert_int_equal(w.status, 403);
     ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "ghost", NULL, false);
     ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_NOT_FOUND);
     assert_int_equal(w.status, 404);
     assert_non_null(strstr(w.body, "no such container"));
     ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "big", NULL, false);
     ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_REFUSED);
     assert_int_equal(w.status, 422);
     assert_non_null(strstr(w.body, "trip.cpu-shares=100000 is outside [2, 4096]"));
     ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_MEMORY, "bad", NULL, false);
     ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_FAILED);
     assert_int_equal(w.status, 502);
     assert_non_null(strstr(w.body, "memoryswap"));
     char *s = engine_state_json(e, "bad");
@@ -801,6 +809,152 @@ static void multibyte_text_in_the_state_file_survives_a_reload(void **state)
     store_free(o.store);
 }
 
+/* Copies fixture `name` to <dir>/state.json. */
+static void put_state_file(const char *dir, const char *name)
+{
+    char path[64];
+    json_error_t jerr;
+    json_t *doc = json_load_file(ts_fixture(name), 0, &jerr);
+
+    assert_non_null(doc);
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    json_decref(doc);
+}
+
+/* The loaded claims of tests/fixtures/state-v1-containers.json, as the API shows them. */
+static void assert_v1_containers_loaded(struct engine *e)
+{
+    json_t *j = ts_engine_state(e, "user");
+    assert_true(json_is_true(json_object_get(json_object_get(j, "cpu"), "scaled_out")));
+    assert_int_equal(ts_state_i64(j, "cpu", "baseline"), 300);
+    assert_int_equal(ts_state_i64(j, "cpu", "applied"), 1024);
+    assert_int_equal(ts_state_i64(j, "cpu", "deadline_ms"), T0 + 300000);
+    assert_int_equal(ts_state_i64(j, "memory", "baseline"), GIB);
+    assert_int_equal(ts_state_i64(j, "memory", "baseline_swap"), 2 * GIB);
+    assert_int_equal(ts_state_i64(j, "memory", "applied_swap"), 4 * GIB);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(j, "memory"), "firing"), 0),
+            "fingerprint")),
+        "fp2");
+    json_decref(j);
+    j = ts_engine_state(e, "db");
+    assert_true(json_is_true(json_object_get(j, "maintenance")));
+    assert_false(json_is_true(json_object_get(json_object_get(j, "cpu"), "scaled_out")));
+    assert_int_equal(ts_state_i64(j, "cpu", "baseline"), 512);
+    json_decref(j);
+}
+
+/* A state file as the receiver wrote it before the file had its own codec (version 1, the API's
+ * view) loads; the next save writes the current version, which loads the same. */
+static void state_file_of_version_1_loads_and_is_rewritten(void **state)
+{
+    char dir[] = "/tmp/trip-engine-XXXXXX", path[64];
+    struct engine_opts o = base_opts();
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    put_state_file(dir, "state-v1-containers.json");
+    o.store = store_new(dir, NULL);
+    fake_add("user", 1024, 2 * GIB, true)->swap = 4 * GIB;
+    fake_add("db", 512, 2 * GIB, true);
+    struct engine *e = ts_engine_start(&o);
+    engine_wait_idle(e);
+    assert_v1_containers_loaded(e);
+    engine_free(e); /* saves in the current version */
+
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, 0, &jerr);
+    assert_non_null(doc);
+    assert_int_equal(json_integer_value(json_object_get(doc, "version")), 2);
+    assert_null(json_object_get(json_array_get(json_object_get(doc, "containers"), 0), "heal"));
+    json_decref(doc);
+    e = ts_engine_start(&o);
+    engine_wait_idle(e);
+    assert_v1_containers_loaded(e);
+    /* the loaded claim is acted on: its alert still firing, past --max-hold (1 h) back to the
+     * baseline of 300 shares */
+    ts_engine_clock_set(T0 + 3600000 + 1000);
+    ts_engine_advance(e, 0);
+    assert_int_equal(shares_of("user"), 300);
+    engine_free(e);
+    unlink(path);
+    rmdir(dir);
+    store_free(o.store);
+}
+
+/* A file written by a newer receiver is refused with what to do, not half read. */
+static void state_file_of_a_newer_version_is_refused(void **state)
+{
+    char dir[] = "/tmp/trip-engine-XXXXXX", path[64];
+    struct engine_opts o = base_opts();
+    struct engine *e = NULL;
+    struct engine_err err = {0};
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    json_t *doc = json_pack("{s:i, s:[]}", "version", 99, "containers");
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    json_decref(doc);
+    o.store = store_new(dir, NULL);
+    assert_int_equal(engine_new(&o, &e, NULL), ENGINE_OK);
+    assert_int_equal(engine_load(e, &err), ENGINE_E_STORE);
+    assert_non_null(strstr(err.msg, "version 99 is newer"));
+    engine_free(e);
+    unlink(path);
+    rmdir(dir);
+    store_free(o.store);
+}
+
+static int64_t nano_cpus_of(const char *name)
+{
+    pthread_mutex_lock(&fk.lock);
+    int64_t v = fake_find(name)->nano_cpus;
+    pthread_mutex_unlock(&fk.lock);
+    return v;
+}
+
+/* The CPU quota is a row of the resource table: scaled out to trip.cpus (or twice the quota
+ * without it), shown and restored like the other resources; no quota is left alone. */
+static void cpu_quota_scales_out_to_its_label_and_back(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct ts_waiter w;
+    (void)state;
+    o.lim.max_nano_cpus = 4000000000LL;
+    struct fake_ct *q = fake_add("quota", 1024, GIB, true);
+    q->nano_cpus = 500000000;
+    q->labels[1] = "trip.cpus=1.5";
+    fake_add("double", 1024, GIB, true)->nano_cpus = 250000000;
+    fake_add("none", 1024, GIB, true);
+    struct engine *e = ts_engine_start(&o);
+
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPUS, "quota", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_DONE);
+    assert_int_equal(nano_cpus_of("quota"), 1500000000LL);
+    assert_int_equal(shares_of("quota"), 1024); /* the CPU shares row is another resource */
+    json_t *j = ts_engine_state(e, "quota");
+    assert_true(json_is_true(json_object_get(json_object_get(j, "cpus"), "scaled_out")));
+    assert_int_equal(ts_state_i64(j, "cpus", "baseline"), 500000000);
+    json_decref(j);
+    ts_engine_manual(e, &w, POLICY_SCALE_IN, POLICY_CPUS, "quota", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_DONE);
+    assert_int_equal(nano_cpus_of("quota"), 500000000);
+
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPUS, "double", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(nano_cpus_of("double"), 500000000);
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPUS, "none", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.outcome, OUTCOME_UNCHANGED);
+    assert_non_null(strstr(w.body, "no CPU quota"));
+    assert_int_equal(nano_cpus_of("none"), 0);
+    engine_free(e);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -821,6 +975,9 @@ int main(void)
         cmocka_unit_test_setup(dry_run_changes_nothing_but_reports, setup),
         cmocka_unit_test_setup(state_survives_restart_and_overdue_scales_in, setup),
         cmocka_unit_test_setup(multibyte_text_in_the_state_file_survives_a_reload, setup),
+        cmocka_unit_test_setup(state_file_of_version_1_loads_and_is_rewritten, setup),
+        cmocka_unit_test_setup(state_file_of_a_newer_version_is_refused, setup),
+        cmocka_unit_test_setup(cpu_quota_scales_out_to_its_label_and_back, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "engine.h"
+#include "ts_common.h"
 #include "ts_engine.h"
 #include "log.h"
 #include "store.h"
@@ -243,21 +244,6 @@ static struct docker_service_resources res_of(const char *name)
     return v;
 }
 
-static json_t *state_of(struct engine *e, const char *name)
-{
-    char *text = engine_state_json(e, name);
-    assert_non_null(text);
-    json_t *j = json_loads(text, 0, NULL);
-    free(text);
-    assert_non_null(j);
-    return j;
-}
-
-static int64_t state_i64(json_t *j, const char *res, const char *key)
-{
-    return (int64_t)json_integer_value(json_object_get(json_object_get(j, res), key));
-}
-
 /* A manual call, answered. */
 static void manual(struct engine *e, struct ts_waiter *w, enum policy_kind kind,
                    enum policy_resource r, const char *name)
@@ -275,11 +261,11 @@ static void replicas_step_out_and_back_to_the_baseline(void **state)
 
     alert(e, "web", POLICY_SCALE_OUT, POLICY_REPLICAS, "fp1");
     assert_int_equal(replicas_of("web"), 2);
-    json_t *j = state_of(e, "web");
+    json_t *j = ts_engine_state(e, "web");
     assert_string_equal(json_string_value(json_object_get(j, "kind")), "service");
     assert_true(json_is_true(json_object_get(json_object_get(j, "replicas"), "scaled_out")));
-    assert_int_equal(state_i64(j, "replicas", "baseline"), 1);
-    assert_int_equal(state_i64(j, "replicas", "applied"), 2);
+    assert_int_equal(ts_state_i64(j, "replicas", "baseline"), 1);
+    assert_int_equal(ts_state_i64(j, "replicas", "applied"), 2);
     assert_int_equal(json_integer_value(json_object_get(j, "version")), 10); /* acted on */
     json_decref(j);
 
@@ -299,7 +285,7 @@ static void replicas_step_out_and_back_to_the_baseline(void **state)
     alert(e, "web", POLICY_RESOLVE, POLICY_REPLICAS, "fp1");
     ts_engine_advance(e, DURATION_MS + 1000);
     assert_int_equal(replicas_of("web"), 1);
-    j = state_of(e, "web");
+    j = ts_engine_state(e, "web");
     assert_false(json_is_true(json_object_get(json_object_get(j, "replicas"), "scaled_out")));
     json_decref(j);
     engine_free(e);
@@ -346,8 +332,8 @@ static void version_conflict_is_read_again_and_decided_on_what_is_there(void **s
     assert_int_equal(fk.updates, 2);
     /* Decided again from the operator's 4, not written over with the stale 1 + 2. */
     assert_int_equal(replicas_of("web"), 6);
-    json_t *j = state_of(e, "web");
-    assert_int_equal(state_i64(j, "replicas", "baseline"), 4);
+    json_t *j = ts_engine_state(e, "web");
+    assert_int_equal(ts_state_i64(j, "replicas", "baseline"), 4);
     assert_int_equal(json_integer_value(json_object_get(j, "version")), 11);
     json_decref(j);
 
@@ -375,7 +361,7 @@ static void endless_conflicts_give_up_and_record_nothing(void **state)
     assert_non_null(strstr(w.body, "update out of sequence"));
     assert_int_equal(fk.updates, 3); /* SERVICE_TRIES */
     assert_int_equal(replicas_of("web"), 1);
-    json_t *j = state_of(e, "web");
+    json_t *j = ts_engine_state(e, "web");
     assert_false(json_is_true(json_object_get(json_object_get(j, "replicas"), "scaled_out")));
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(j, "last_action"), "result")), "error");
@@ -395,7 +381,7 @@ static void refused_update_is_not_recorded(void **state)
     manual(e, &w, POLICY_SCALE_OUT, POLICY_MEMORY, "api");
     assert_int_equal(w.status, 502);
     assert_non_null(strstr(w.body, "invalid resources"));
-    json_t *j = state_of(e, "api");
+    json_t *j = ts_engine_state(e, "api");
     assert_false(json_is_true(json_object_get(json_object_get(j, "memory"), "scaled_out")));
     json_decref(j);
     manual(e, &w, POLICY_SCALE_OUT, POLICY_MEMORY, "api"); /* later, the daemon agrees */
@@ -461,9 +447,9 @@ static void service_claim_survives_a_restart(void **state)
 
     e = ts_engine_start(&o); /* loads the claim and reconciles it against the service */
     engine_wait_idle(e);
-    json_t *j = state_of(e, "web");
+    json_t *j = ts_engine_state(e, "web");
     assert_string_equal(json_string_value(json_object_get(j, "kind")), "service");
-    assert_int_equal(state_i64(j, "replicas", "baseline"), 2);
+    assert_int_equal(ts_state_i64(j, "replicas", "baseline"), 2);
     json_decref(j);
     alert(e, "web", POLICY_RESOLVE, POLICY_REPLICAS, "fp1");
     ts_engine_advance(e, DURATION_MS + 1000);
@@ -474,6 +460,40 @@ static void service_claim_survives_a_restart(void **state)
     snprintf(path, sizeof(path), "%s/state.json", dir);
     unlink(path);
     rmdir(dir);
+}
+
+/* A service's claim in a state file as the receiver wrote it before the file had its own codec
+ * (version 1) loads, and is scaled in to the recorded baseline. */
+static void service_state_file_of_version_1_loads(void **state)
+{
+    char dir[] = "/tmp/trip-engine-svc-XXXXXX", path[80];
+    json_error_t jerr;
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    json_t *doc = json_load_file(ts_fixture("state-v1-service.json"), 0, &jerr);
+    assert_non_null(doc);
+    assert_int_equal(json_dump_file(doc, path, 0), 0);
+    json_decref(doc);
+    add("web", 3, "trip.max-replicas=3", NULL);
+    struct engine_opts o = base_opts();
+    o.store = store_new(dir, NULL);
+    struct engine *e = ts_engine_start(&o);
+    engine_wait_idle(e);
+    json_t *j = ts_engine_state(e, "web");
+    assert_string_equal(json_string_value(json_object_get(j, "kind")), "service");
+    assert_true(json_is_true(json_object_get(json_object_get(j, "replicas"), "scaled_out")));
+    assert_int_equal(ts_state_i64(j, "replicas", "baseline"), 1);
+    assert_int_equal(ts_state_i64(j, "replicas", "applied"), 3);
+    assert_int_equal(json_integer_value(json_object_get(j, "version")), 11);
+    json_decref(j);
+    ts_engine_clock_set(T0 + 360000 + 3600000 + 1000); /* its alert firing: past --max-hold */
+    ts_engine_advance(e, 0);
+    assert_int_equal(replicas_of("web"), 1);
+    engine_free(e);
+    unlink(path);
+    rmdir(dir);
+    store_free(o.store);
 }
 
 int main(void)
@@ -488,6 +508,7 @@ int main(void)
         cmocka_unit_test_setup(global_services_and_restarts_are_refused, setup),
         cmocka_unit_test_setup(dry_run_changes_no_service, setup),
         cmocka_unit_test_setup(service_claim_survives_a_restart, setup),
+        cmocka_unit_test_setup(service_state_file_of_version_1_loads, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
