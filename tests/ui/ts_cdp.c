@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,7 +256,7 @@ static void exec_browser(const char *browser, const char *profile_dir, const cha
                           size,
                           "about:blank",
                           NULL};
-    execv(browser, (char *const *)argv);
+    execv(browser, (char *const *)(uintptr_t)argv); /* exec does not modify them */
     _exit(127);
 }
 
