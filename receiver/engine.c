@@ -33,6 +33,8 @@ engine_code engine_new(const struct engine_opts *opts, struct engine **out, stru
         e->o.ops = &engine_docker_real;
     if (!e->o.clock)
         e->o.clock = real_clock;
+    if (!e->o.prom)
+        e->o.prom = &engine_prom_real;
     if (!e->o.workers)
         e->o.workers = 4;
     if (!e->o.queue_max)

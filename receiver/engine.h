@@ -77,6 +77,18 @@ extern const struct engine_docker_ops engine_docker_real;
 /* Wall-clock milliseconds since the epoch (deadlines are persisted, so they are wall time). */
 typedef int64_t (*engine_clock_fn)(void *ud);
 
+struct engine_opts;
+struct prom_match;
+struct prom_err;
+/* Whether Prometheus still reports a matching alert firing (before a scale-in at the deadline):
+ * engine_prom_real (prom_query_firing on engine_opts.prom_url) unless a test passes its own. ud is
+ * the engine's options. Returns 0 (PROM_OK) with *firing set, else a prom_code with err filled. */
+struct engine_prom_ops {
+    int (*query_firing)(const struct engine_opts *o, const struct prom_match *m, bool *firing,
+                        struct prom_err *err);
+};
+extern const struct engine_prom_ops engine_prom_real;
+
 struct store;
 
 struct engine_opts {
@@ -96,8 +108,9 @@ struct engine_opts {
      * engine). While Prometheus reports the resource's alert firing for the container, scale-in
      * is held and asked again after min(max(scale duration, 1 s), 15 s). Prometheus unreachable:
      * logged, and Alertmanager's resolved notification decides alone. */
-    const char *prom_url; /* NULL/"": no check */
-    long prom_timeout_ms; /* 0: 3000 */
+    const char *prom_url;               /* NULL/"": no check */
+    const struct engine_prom_ops *prom; /* NULL: engine_prom_real */
+    long prom_timeout_ms;               /* 0: 3000 */
     const char *const *container_labels;
     size_t n_container_labels;
     /* The alertname of each resource's alert (NULL: policy_resources[r].default_alert). */

@@ -159,6 +159,7 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
     if (en) {
         en->r[job->resource].check_queued = false;
         en->r[job->resource].hold_until = engine_now(e) + RETRY_MS;
+        en->r[job->resource].manual_pending |= engine_job_is_manual_scale_in(job);
         engine_note(en, engine_now(e), kind, "postponed", why);
     }
     engine_unlock_persist(e);

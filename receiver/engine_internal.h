@@ -43,8 +43,10 @@ struct res_state {
     struct firing firing[MAX_FIRING];
     size_t n_firing;
     bool check_queued;
-    int64_t hold_until; /* no scale-in check before this: Prometheus said firing, or the last
-                           attempt failed (not persisted) */
+    bool manual_pending; /* a manual scale-in was postponed or failed: the timer retries it as
+                            manual, due or not (not persisted) */
+    int64_t hold_until;  /* no scale-in check before this: Prometheus said firing, or the last
+                            attempt failed (not persisted) */
 };
 
 /* Event-driven healing of one container. maintenance and operator_stopped are persisted. */
@@ -226,6 +228,9 @@ void engine_claim_dropped(struct engine *e, const struct engine_job *job, const 
                           int64_t set, int64_t found, const char *reason, int64_t t0);
 void engine_scaled_in(struct engine *e, const struct engine_job *job, const char *kind,
                       int64_t from, int64_t to, const char *why, int64_t t0);
+/* Whether job is an operator's scale-in (POST .../scale direction in): postponed or failed, it is
+ * retried as manual (res_state.manual_pending) rather than waiting for the deadline. */
+bool engine_job_is_manual_scale_in(const struct engine_job *job);
 void engine_retry_later(struct engine *e, const struct engine_job *job);
 
 /* engine_container.c */

@@ -309,6 +309,11 @@ void engine_scaled_in(struct engine *e, const struct engine_job *job, const char
                        e->o.dry_run ? "dry run: nothing changed" : "scaled in");
 }
 
+bool engine_job_is_manual_scale_in(const struct engine_job *job)
+{
+    return job->kind == POLICY_SCALE_IN && job->done != NULL; /* the timer's checks have no done */
+}
+
 /* A scale-in attempt failed: let the timer try again in RETRY_MS, not on its next tick. */
 void engine_retry_later(struct engine *e, const struct engine_job *job)
 {
@@ -317,6 +322,7 @@ void engine_retry_later(struct engine *e, const struct engine_job *job)
     if (en) {
         en->r[job->resource].check_queued = false;
         en->r[job->resource].hold_until = engine_now(e) + RETRY_MS;
+        en->r[job->resource].manual_pending |= engine_job_is_manual_scale_in(job);
     }
     pthread_mutex_unlock(&e->lock);
 }

@@ -10,6 +10,15 @@
 #include "prom.h"
 #include "utf8.h"
 
+static int real_query_firing(const struct engine_opts *o, const struct prom_match *m, bool *firing,
+                             struct prom_err *err)
+{
+    return (int)prom_query_firing(o->prom_url, o->prom_timeout_ms ? o->prom_timeout_ms : 3000, m,
+                                  firing, err);
+}
+
+const struct engine_prom_ops engine_prom_real = {real_query_firing};
+
 /* Asks Prometheus whether the resource's alert still fires for the container. True: hold. */
 static bool prometheus_holds(struct engine *e, const struct engine_job *job)
 {
@@ -27,8 +36,7 @@ static bool prometheus_holds(struct engine *e, const struct engine_job *job)
     bool firing = false;
     char qn[300], qe[300];
 
-    if (prom_query_firing(e->o.prom_url, e->o.prom_timeout_ms ? e->o.prom_timeout_ms : 3000, &m,
-                          &firing, &perr) != PROM_OK) {
+    if (e->o.prom->query_firing(&e->o, &m, &firing, &perr) != PROM_OK) {
         log_warn("prometheus check failed; deciding on Alertmanager's notifications",
                  "container=%s error=%s", log_quote(qn, sizeof(qn), job->container),
                  log_quote(qe, sizeof(qe), perr.msg));
@@ -55,6 +63,7 @@ static bool take_due(struct engine *e, const struct engine_job *job, bool force,
         struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
         int64_t next;
         pd = policy_scale_in_due(&h, engine_now(e), &next);
+        force = force || r->manual_pending; /* a postponed manual scale-in, retried */
         due = force || pd != POLICY_HOLD;
         *why = force ? "manual" : pd == POLICY_DUE_MAX_HOLD ? "max_hold" : "deadline";
         if (force)
@@ -85,6 +94,29 @@ static bool take_due(struct engine *e, const struct engine_job *job, bool force,
     return due;
 }
 
+/* A manual scale-in found nothing scaled out: the target is checked as any manual call is (no such
+ * container: 404; not managed: 403), then answered "unchanged". */
+static void not_scaled_out(struct engine *e, const struct engine_job *job, int64_t t0)
+{
+    struct engine_target t;
+    struct policy_container pc;
+    struct policy_decision d;
+    struct policy_request req = {job->kind, job->resource, NULL, job->force, job->from_alert};
+
+    if (engine_inspect(e, job, &t, t0) != DOCKER_OK)
+        return; /* answered */
+    if (t.service)
+        engine_service_policy(&pc, &t.svc);
+    else
+        engine_container_policy(&pc, &t.ct);
+    policy_decide(&e->o.lim, &req, &pc, engine_now(e), &d);
+    engine_target_free(&t);
+    if (d.verdict != POLICY_ACCEPT)
+        engine_reply_state(e, job, d.outcome, d.reason);
+    else
+        engine_reply_state(e, job, OUTCOME_UNCHANGED, "not scaled out");
+}
+
 void engine_do_scale_in(struct engine *e, const struct engine_job *job, bool force, int64_t t0)
 {
     struct res_state copy;
@@ -101,8 +133,10 @@ void engine_do_scale_in(struct engine *e, const struct engine_job *job, bool for
         return;
     }
     if (!take_due(e, job, force, &copy, &why)) {
-        if (job->done)
-            engine_reply_state(e, job, OUTCOME_UNCHANGED, force ? "not scaled out" : "not due");
+        if (job->done && force)
+            not_scaled_out(e, job, t0);
+        else if (job->done)
+            engine_reply_state(e, job, OUTCOME_UNCHANGED, "not due");
         return;
     }
     engine_container_scale_in(e, job, &copy, why, t0);
@@ -137,7 +171,7 @@ void engine_tick(struct engine *e)
             struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
             int64_t next;
             if (!r->out || r->check_queued || r->hold_until > now ||
-                policy_scale_in_due(&h, now, &next) == POLICY_HOLD)
+                (!r->manual_pending && policy_scale_in_due(&h, now, &next) == POLICY_HOLD))
                 continue;
             struct engine_job job = {.kind = POLICY_SCALE_IN, .resource = (enum policy_resource)k};
             utf8_copy(job.container, sizeof(job.container), e->t[i].name);
@@ -163,6 +197,8 @@ static int64_t next_wake(struct engine *e)
             int64_t next;
             if (r->out && !r->check_queued) {
                 policy_scale_in_due(&h, now, &next);
+                if (r->manual_pending)
+                    next = now;
                 if (r->hold_until > next)
                     next = r->hold_until;
                 if (next - now < wait)

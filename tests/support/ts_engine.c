@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "http.h"
+#include "ts_fakedocker.h"
 
 static atomic_llong clock_ms;
 
@@ -96,4 +97,34 @@ json_t *ts_engine_state(struct engine *e, const char *name)
 int64_t ts_state_i64(const json_t *j, const char *res, const char *key)
 {
     return (int64_t)json_integer_value(json_object_get(json_object_get(j, res), key));
+}
+
+struct engine_opts ts_engine_opts(const struct engine_docker_ops *ops, size_t workers)
+{
+    struct engine_opts o = {
+        .lim = TS_POLICY_LIMITS,
+        .max_hold_ms = 3600000,
+        .workers = workers,
+        .ops = ops,
+        .clock = ts_engine_clock,
+    };
+    return o;
+}
+
+int ts_engine_setup(void **state)
+{
+    (void)state;
+    ts_fake_reset();
+    ts_engine_clock_set(TS_T0);
+    return 0;
+}
+
+void ts_engine_alert(struct engine *e, const char *name, enum policy_kind kind,
+                     enum policy_resource r, const char *fingerprint, const char *alertname)
+{
+    struct engine_job j = {.kind = kind, .resource = r, .from_alert = true};
+    snprintf(j.container, sizeof(j.container), "%s", name);
+    snprintf(j.fingerprint, sizeof(j.fingerprint), "%s", fingerprint);
+    snprintf(j.alertname, sizeof(j.alertname), "%s", alertname);
+    assert_int_equal(engine_submit(e, &j, NULL), ENGINE_OK);
 }

@@ -18,6 +18,28 @@ void ts_engine_clock_set(int64_t ms);
 /* Moves the clock by ms, runs a timer scan (engine_tick) and waits until the engine is idle. */
 void ts_engine_advance(struct engine *e, int64_t ms);
 
+/* The limits the engine and policy unit tests decide under: 1024 shares (max 4096), 2 GiB (max
+ * 16 GiB), 5 min scale duration within [1 s, 24 h], healing on, services up to 8 CPUs and 10
+ * replicas one at a time. */
+#define TS_POLICY_LIMITS                                                                           \
+    {                                                                                              \
+        .cpu_shares = 1024, .max_cpu_shares = 4096, .memory = 2 * 1024LL * 1024 * 1024,            \
+        .max_memory = 16 * 1024LL * 1024 * 1024, .scale_duration_ms = 300000,                      \
+        .min_duration_ms = 1000, .max_duration_ms = 86400000, .manage_all = false, .heal = true,   \
+        .max_nano_cpus = 8000000000LL, .max_replicas = 10, .replicas_step = 1                      \
+    }
+
+/* Engine options for a unit test: TS_POLICY_LIMITS, --max-hold 1 h, `workers` workers, Docker ops,
+ * and the test clock. */
+struct engine_opts ts_engine_opts(const struct engine_docker_ops *ops, size_t workers);
+/* The engine tests' epoch: 2027-01-15T08:00:00Z. */
+#define TS_T0 1800000000000LL
+/* A cmocka setup: the shared fake Docker emptied, the clock at TS_T0. */
+int ts_engine_setup(void **state);
+/* Submits an alert job (fire and forget) for name, asserting it was taken. */
+void ts_engine_alert(struct engine *e, const char *name, enum policy_kind kind,
+                     enum policy_resource r, const char *fingerprint, const char *alertname);
+
 /* engine_new + engine_load + engine_start, each asserted OK. */
 struct engine *ts_engine_start(const struct engine_opts *o);
 

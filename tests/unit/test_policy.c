@@ -7,24 +7,12 @@
 #include <string.h>
 
 #include "policy.h"
+#include "ts_engine.h"
 
 #define NOW 1000000000LL
 #define GIB (1024LL * 1024 * 1024)
 
-static const struct policy_limits lim = {
-    .cpu_shares = 1024,
-    .max_cpu_shares = 4096,
-    .memory = 2 * GIB,
-    .max_memory = 16 * GIB,
-    .scale_duration_ms = 300000,
-    .min_duration_ms = 1000,
-    .max_duration_ms = 86400000,
-    .manage_all = false,
-    .heal = true,
-    .max_nano_cpus = 8000000000LL,
-    .max_replicas = 10,
-    .replicas_step = 1,
-};
+static const struct policy_limits lim = TS_POLICY_LIMITS;
 
 struct row {
     const char *name;
