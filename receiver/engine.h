@@ -118,6 +118,7 @@ struct engine_opts {
     /* Event-driven healing: restart spacing and crash-loop flag (zeros: 100 ms, 1 min, 10 s, 5,
      * and operator_stops is taken as given). */
     struct policy_backoff heal;
+    struct actions *actions; /* NULL: no action history (actions.h) */
 };
 
 /* What a job came to: the outcome, why, and the target's state afterwards. Valid only during the
@@ -221,6 +222,10 @@ engine_code engine_set_maintenance(struct engine *e, const char *name, bool enab
 /* Whether the last refresh reached Docker. */
 bool engine_ready(struct engine *e);
 void engine_gauges(struct engine *e, struct metrics_gauges *g);
+
+/* The action history given in engine_opts (NULL when none); the engine adds every action it ends
+ * to it. Any thread. */
+struct actions *engine_actions(const struct engine *e);
 
 /* JSON text (caller frees) of one container's state, or of {"containers":[...]} when name is
  * NULL. NULL when name is neither in the table nor a managed container in the cache. */

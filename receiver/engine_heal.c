@@ -72,6 +72,8 @@ static void heal_failed(struct engine *e, const struct engine_job *job, const ch
     pthread_cond_broadcast(&e->timer_cond);
     metrics_docker_error(e->o.metrics, docker_code_name(rc));
     metrics_heal(e->o.metrics, trigger, "error", 0);
+    engine_history_heal(e, job->container, trigger, "error",
+                        derr->msg[0] ? derr->msg : docker_code_name(rc));
     log_write(daemon ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR, "heal failed; retrying after the backoff",
               "container=%s trigger=%s call=%s error=%s retry_in_ms=%" PRId64,
               log_quote(qn, sizeof(qn), job->container), trigger, call,
@@ -118,6 +120,7 @@ static void healed(struct engine *e, const struct engine_job *job, const struct 
     if (latency < 0)
         latency = 0;
     metrics_heal(e->o.metrics, h->trigger, e->o.dry_run ? "dry_run" : "ok", latency);
+    engine_history_heal(e, job->container, h->trigger, e->o.dry_run ? "dry_run" : "ok", NULL);
     log_info(e->o.dry_run ? "would heal (dry run)" : "healed",
              "container=%s action=%s trigger=%s exit_code=%d operator_stop=%s from=%s "
              "latency_ms=%.0f duration_ms=%" PRId64 " streak=%d next_delay_ms=%" PRId64,

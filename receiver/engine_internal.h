@@ -187,6 +187,14 @@ json_t *engine_entry_json(const struct entry *en);
 /* engine_job.c */
 void engine_reply_state(struct engine *e, const struct engine_job *job, enum outcome outcome,
                         const char *reason);
+/* engine_history.c: the action history hooks. begin: the worker's job started at t0 (monotonic);
+ * job: a job ended (from engine_reply_state); heal: a heal ended (error may be NULL). Both run on
+ * the worker that ran the job, after engine_history_begin(). */
+void engine_history_begin(int64_t t0);
+void engine_history_job(struct engine *e, const struct engine_job *job, enum outcome outcome,
+                        const char *reason);
+void engine_history_heal(struct engine *e, const char *container, const char *trigger,
+                         const char *result, const char *error);
 void engine_docker_failed(struct engine *e, const struct engine_job *job, const char *what,
                           docker_code rc, const struct docker_err *derr, int64_t t0);
 void engine_target_free(struct engine_target *t);

@@ -18,6 +18,7 @@ void engine_reply_state(struct engine *e, const struct engine_job *job, enum out
     struct engine_result res = {outcome, job->container, reason, NULL};
     char *state = NULL;
 
+    engine_history_job(e, job, outcome, reason);
     if (!job->done)
         return;
     pthread_mutex_lock(&e->lock);

@@ -12,6 +12,8 @@ static void run_item(struct engine *e, const struct item *it)
     int64_t t0 = clock_mono_ms();
     const struct engine_job *job = &it->job;
 
+    engine_history_begin(t0);
+
     if (it->op == OP_RECONCILE) {
         engine_do_reconcile(e, job, t0);
         return;

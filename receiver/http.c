@@ -39,7 +39,7 @@ static enum MHD_Result first_call(struct req *r, struct MHD_Connection *c, enum 
         return http_queue(r, c, 405, "application/json",
                           "{\"error\":\"method not allowed\",\"status\":405}", allow_get);
     if ((rt == R_WEBHOOK || rt == R_SCALE || rt == R_RESTART || rt == R_LIST || rt == R_SHOW ||
-         rt == R_MAINTENANCE) &&
+         rt == R_MAINTENANCE || rt == R_ACTIONS) &&
         !http_authorized(h->cfg, c))
         return http_queue_unauthorized(r, c);
     if (!post)

@@ -385,6 +385,10 @@ enum MHD_Result http_handle_get(struct req *r, struct MHD_Connection *c, enum ro
         ret = http_queue_json(r, c, 200, text);
         free(text);
         return ret;
+    case R_UI:
+        return http_handle_ui(r, c);
+    case R_ACTIONS:
+        return http_handle_actions(r, c);
     default:
         return http_queue_error(r, c, 404, "no such route");
     }

@@ -101,7 +101,9 @@ enum route {
     R_SCALE,
     R_RESTART,
     R_BADNAME,
-    R_MAINTENANCE
+    R_MAINTENANCE,
+    R_UI,     /* the status page: /, /index.html, /ui/... */
+    R_ACTIONS /* GET /api/v1/actions */
 };
 
 /* http_request.c */
@@ -133,5 +135,9 @@ enum MHD_Result http_handle_restart(struct req *r, struct MHD_Connection *c, con
 enum MHD_Result http_handle_maintenance(struct req *r, struct MHD_Connection *c, const char *name);
 enum MHD_Result http_handle_get(struct req *r, struct MHD_Connection *c, enum route rt,
                                 const char *name);
+
+/* http_ui.c */
+enum MHD_Result http_handle_ui(struct req *r, struct MHD_Connection *c);
+enum MHD_Result http_handle_actions(struct req *r, struct MHD_Connection *c);
 
 #endif

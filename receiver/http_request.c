@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "ui.h"
 #include "utf8.h"
 
 int http_secret_equal(const char *a, const char *b)
@@ -226,6 +227,10 @@ enum route http_route_of(const char *url, char *name, size_t size)
     size_t pl = sizeof(prefix) - 1;
 
     name[0] = '\0';
+    if (ui_is_path(url))
+        return R_UI;
+    if (strcmp(url, "/api/v1/actions") == 0)
+        return R_ACTIONS;
     if (strcmp(url, "/healthz") == 0)
         return R_HEALTHZ;
     if (strcmp(url, "/readyz") == 0)
@@ -261,9 +266,9 @@ enum route http_route_of(const char *url, char *name, size_t size)
 
 const char *http_route_label(enum route rt)
 {
-    static const char *const names[] = {"not_found", "healthz",    "readyz",     "metrics",
-                                        "webhook",   "containers", "container",  "scale",
-                                        "restart",   "not_found",  "maintenance"};
+    static const char *const names[] = {
+        "not_found", "healthz", "readyz",    "metrics",     "webhook", "containers", "container",
+        "scale",     "restart", "not_found", "maintenance", "ui",      "actions"};
     return names[rt];
 }
 

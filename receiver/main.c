@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "config.h"
 #include "docker_client.h"
 #include "engine.h"
@@ -41,11 +42,26 @@ static void retry_state_save(struct store *st, bool *failing)
     }
 }
 
-/* Waits for SIGTERM or SIGINT; meanwhile retries a failed state save once a second. */
-static int wait_for_signal(const sigset_t *set, struct store *st)
+/* Writes the action history when it changed; logs the first failure of a streak. */
+static void flush_history(struct actions *acts, bool *failing)
+{
+    struct actions_err aerr = {0};
+
+    if (actions_flush(acts, &aerr) != ACTIONS_OK) {
+        if (!*failing)
+            log_warn("action history not saved; retrying every second", "error=%s", aerr.msg);
+        *failing = true;
+    } else {
+        *failing = false;
+    }
+}
+
+/* Waits for SIGTERM or SIGINT; meanwhile retries a failed state save and writes the action
+ * history once a second. */
+static int wait_for_signal(const sigset_t *set, struct store *st, struct actions *acts)
 {
     const struct timespec tick = {1, 0};
-    bool failing = false;
+    bool failing = false, history_failing = false;
     int sig;
 
     for (;;) {
@@ -53,6 +69,7 @@ static int wait_for_signal(const sigset_t *set, struct store *st)
         if (sig > 0)
             return sig;
         retry_state_save(st, &failing);
+        flush_history(acts, &history_failing);
     }
 }
 
@@ -63,6 +80,8 @@ static int run(const struct config *cfg)
     struct docker_client *dc = NULL;
     struct docker_err derr = {0};
     struct store_err serr = {0};
+    struct actions *acts = NULL;
+    struct actions_err aerr = {0};
     struct engine_err eerr = {0};
     struct http_err herr = {0};
     struct engine *e = NULL;
@@ -96,6 +115,13 @@ static int run(const struct config *cfg)
                   serr.msg[0] ? serr.msg : "out of memory");
         goto out_free;
     }
+    acts = actions_new(cfg->state_dir, &aerr);
+    if (!acts) {
+        log_error("cannot keep the action history", "error=%s", aerr.msg);
+        goto out_free;
+    }
+    if (aerr.code != ACTIONS_OK)
+        log_warn("action history not read; starting an empty one", "error=%s", aerr.msg);
     struct engine_opts eo = {
         .max_hold_ms = cfg->max_hold_ms,
         .workers = (size_t)cfg->workers,
@@ -108,7 +134,8 @@ static int run(const struct config *cfg)
         .prom_timeout_ms = 3000,
         .container_labels = labels,
         .n_container_labels = cfg->n_container_labels,
-        .alertname = {[POLICY_CPU] = cfg->cpu_alert, [POLICY_MEMORY] = cfg->memory_alert}};
+        .alertname = {[POLICY_CPU] = cfg->cpu_alert, [POLICY_MEMORY] = cfg->memory_alert},
+        .actions = acts};
     policy_limits_from_config(&eo.lim, cfg);
     eo.heal =
         (struct policy_backoff){cfg->heal_backoff_ms, cfg->heal_backoff_max_ms, cfg->heal_stable_ms,
@@ -154,16 +181,19 @@ static int run(const struct config *cfg)
                                             : "none",
         store_path(st), cfg->prometheus_url[0] ? cfg->prometheus_url : "-",
         cfg->heal_events ? "true" : "false");
-    int sig = wait_for_signal(&set, st);
+    int sig = wait_for_signal(&set, st, acts);
     log_info("shutting down", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce(h);
     events_stop(ev);
     engine_stop(e, cfg->shutdown_timeout_ms);
+    bool history_failing = false;
+    flush_history(acts, &history_failing);
     rc = 0;
 out_free:
     http_free(h);
     events_free(ev);
     engine_free(e);
+    actions_free(acts);
     store_free(st);
     metrics_free(m);
     docker_client_free(dc);
