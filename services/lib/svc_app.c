@@ -77,8 +77,8 @@ static bool builtin(struct svc_app *app, struct svc_req *req, struct svc_reply *
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
             svc_reply_error(rep, 405, "method_not_allowed", "%s allows GET", req->path);
         } else if (i == 0) {
-            svc_reply_json(rep, 200, json_pack("{s:s,s:s}", "status", "ok", "service",
-                                               app->svc->name));
+            svc_reply_json(rep, 200,
+                           json_pack("{s:s,s:s}", "status", "ok", "service", app->svc->name));
         } else if (i == 1) {
             ready(app, rep);
         } else {
@@ -227,11 +227,15 @@ static void serve(struct svc_app *app, sigset_t *stop)
     sigwait(stop, &sig);
 }
 
+/* routes' labels, then their methods: 2 * (nroutes + 4) pointers */
 static const char **labels_new(const struct svc_service *svc)
 {
-    const char **l = calloc(svc->nroutes + 4, sizeof(*l));
-    for (size_t i = 0; l && i < svc->nroutes + 4; i++)
+    size_t n = svc->nroutes + 4;
+    const char **l = calloc(2 * n, sizeof(*l));
+    for (size_t i = 0; l && i < n; i++) {
         l[i] = svc_route_label(svc, i);
+        l[n + i] = i < svc->nroutes ? svc->routes[i].method : i < n - 1 ? "GET" : "other";
+    }
     return l;
 }
 
@@ -269,10 +273,12 @@ int svc_main(int argc, char **argv, const struct svc_service *svc)
                               app.cfg.db_password, app.cfg.db_name};
     const char **labels = labels_new(svc);
     app.db = svc_db_pool_new(&t, app.cfg.db_pool);
-    app.metrics = labels ? svc_metrics_new(labels, svc->nroutes + 4) : NULL;
+    app.metrics =
+        labels ? svc_metrics_new(labels, labels + svc->nroutes + 4, svc->nroutes + 4) : NULL;
     struct svc_http *h = app.db && app.metrics ? svc_http_start(&app, msg, sizeof(msg)) : NULL;
     if (!h) {
-        svc_log_error("cannot start", "error=\"%s\"", app.db && app.metrics ? msg : "out of memory");
+        svc_log_error("cannot start", "error=\"%s\"",
+                      app.db && app.metrics ? msg : "out of memory");
         return 1;
     }
     svc_log_info("listening", "addr=%s:%d db=%s@%s:%d/%s pool=%d", app.cfg.listen_host,

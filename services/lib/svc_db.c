@@ -293,9 +293,10 @@ static MYSQL_STMT *prepared(struct svc_db_conn *c, const char *sql, struct svc_d
 
 static void bind_params(MYSQL_BIND *b, const struct svc_db_val *v, size_t n)
 {
-    static const enum enum_field_types types[] = {
-        [SVC_DB_NULL] = MYSQL_TYPE_NULL, [SVC_DB_INT] = MYSQL_TYPE_LONGLONG,
-        [SVC_DB_DOUBLE] = MYSQL_TYPE_DOUBLE, [SVC_DB_TEXT] = MYSQL_TYPE_STRING};
+    static const enum enum_field_types types[] = {[SVC_DB_NULL] = MYSQL_TYPE_NULL,
+                                                  [SVC_DB_INT] = MYSQL_TYPE_LONGLONG,
+                                                  [SVC_DB_DOUBLE] = MYSQL_TYPE_DOUBLE,
+                                                  [SVC_DB_TEXT] = MYSQL_TYPE_STRING};
 
     memset(b, 0, n * sizeof(*b));
     for (size_t i = 0; i < n; i++) {

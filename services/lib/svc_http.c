@@ -47,7 +47,8 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct svc_reply *rep)
 {
-    char *text = rep->json ? json_dumps(rep->json, JSON_COMPACT | JSON_REAL_PRECISION(10)) : rep->text;
+    char *text =
+        rep->json ? json_dumps(rep->json, JSON_COMPACT | JSON_REAL_PRECISION(10)) : rep->text;
     const char *type = rep->json ? "application/json" : rep->content_type;
     size_t len = text ? strlen(text) : 0;
     struct MHD_Response *r;
@@ -103,8 +104,8 @@ static enum MHD_Result answer(struct svc_http *h, struct MHD_Connection *c, cons
     if (route == (size_t)-1) {
         bool wrong;
         struct svc_req tmp = {0};
-        int i = svc_route_match(h->app->svc->routes, h->app->svc->nroutes, method, url, &tmp,
-                                &wrong);
+        int i =
+            svc_route_match(h->app->svc->routes, h->app->svc->nroutes, method, url, &tmp, &wrong);
         route = i >= 0 ? (size_t)i : h->app->svc->nroutes + 3;
     }
     enum MHD_Result ret = send_reply(c, &rep);
@@ -117,9 +118,8 @@ static enum MHD_Result answer(struct svc_http *h, struct MHD_Connection *c, cons
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     struct svc_http *h = cls;
     struct conn_state *st = *req_cls;
@@ -180,7 +180,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 struct svc_http *svc_http_start(struct svc_app *app, char *errmsg, size_t size)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
     struct addrinfo *ai = NULL;
     char port[8];
@@ -201,10 +202,10 @@ struct svc_http *svc_http_start(struct svc_app *app, char *errmsg, size_t size)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     h->d = MHD_start_daemon(flags, (uint16_t)app->cfg.listen_port, NULL, NULL, on_request, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-                            MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-                            on_completed, h, MHD_OPTION_CONNECTION_LIMIT, 512u,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+                            ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                            MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {
         snprintf(errmsg, size, "cannot listen on %s:%d", app->cfg.listen_host,

@@ -6,7 +6,8 @@
 
 enum svc_log_level { SVC_LOG_ERROR, SVC_LOG_WARN, SVC_LOG_INFO, SVC_LOG_DEBUG };
 
-/* Sets the service name written as svc= and the most verbose level. Call before starting threads. */
+/* Sets the service name written as svc= and the most verbose level. Call before starting threads.
+ */
 void svc_log_init(const char *service, enum svc_log_level level);
 /* Parses "error", "warn", "info", "debug"; -1 for anything else. Pure. */
 int svc_log_level_parse(const char *s);

@@ -27,17 +27,20 @@ struct route_series {
 
 struct svc_metrics {
     const char *const *labels;
+    const char *const *methods;
     size_t n;
     atomic_ullong peer[2][3];
     struct route_series s[];
 };
 
-struct svc_metrics *svc_metrics_new(const char *const *routes, size_t nroutes)
+struct svc_metrics *svc_metrics_new(const char *const *routes, const char *const *methods,
+                                    size_t nroutes)
 {
     struct svc_metrics *m = calloc(1, sizeof(*m) + nroutes * sizeof(struct route_series));
     if (!m)
         return NULL;
     m->labels = routes;
+    m->methods = methods;
     m->n = nroutes;
     return m;
 }
@@ -86,8 +89,8 @@ static void render_routes(struct svc_metrics *m, FILE *f)
             unsigned long long v = atomic_load(&m->s[r].by_code[i]);
             int code = i < NCODES ? codes[i] : (int)atomic_load(&m->s[r].other_code);
             if (v)
-                fprintf(f, "http_requests_total{route=\"%s\",code=\"%d\"} %llu\n", m->labels[r],
-                        code, v);
+                fprintf(f, "http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} %llu\n",
+                        m->labels[r], m->methods[r], code, v);
         }
     }
     fputs("# HELP http_request_duration_seconds Time from the request's first byte to its answer.\n"
@@ -96,14 +99,19 @@ static void render_routes(struct svc_metrics *m, FILE *f)
     for (size_t r = 0; r < m->n; r++) {
         struct route_series *s = &m->s[r];
         for (size_t b = 0; b < NBUCKETS; b++)
-            fprintf(f, "http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                    m->labels[r], buckets[b], atomic_load(&s->le[b]));
+            fprintf(
+                f,
+                "http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"%g\"} %llu\n",
+                m->labels[r], m->methods[r], buckets[b], atomic_load(&s->le[b]));
         unsigned long long count = atomic_load(&s->count);
-        fprintf(f, "http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-                m->labels[r], count);
-        fprintf(f, "http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", m->labels[r],
-                (double)atomic_load(&s->sum_us) / 1e6);
-        fprintf(f, "http_request_duration_seconds_count{route=\"%s\"} %llu\n", m->labels[r], count);
+        fprintf(
+            f,
+            "http_request_duration_seconds_bucket{route=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n",
+            m->labels[r], m->methods[r], count);
+        fprintf(f, "http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
+                m->labels[r], m->methods[r], (double)atomic_load(&s->sum_us) / 1e6);
+        fprintf(f, "http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %llu\n",
+                m->labels[r], m->methods[r], count);
     }
 }
 

@@ -8,8 +8,10 @@
 
 struct svc_metrics;
 
-/* Makes the counters for nroutes route labels (borrowed, must outlive the metrics). NULL on OOM. */
-struct svc_metrics *svc_metrics_new(const char *const *routes, size_t nroutes);
+/* Makes the counters for nroutes routes, labelled route=routes[i], method=methods[i] (both
+ * borrowed, must outlive the metrics). NULL on OOM. */
+struct svc_metrics *svc_metrics_new(const char *const *routes, const char *const *methods,
+                                    size_t nroutes);
 void svc_metrics_free(struct svc_metrics *m);
 
 /* Counts one request of route (index into the labels) answered with status after seconds.

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #define SVC_MAX_PARAMS 4
-#define SVC_PARAM_MAX 64
+#define SVC_PARAM_MAX 96
 #define SVC_MAX_QUERY 16
 
 /* One request as a handler sees it; every pointer is borrowed for the handler's call. */

@@ -130,14 +130,16 @@ bool svc_valid_keys(json_t *obj, const char *const *allowed, struct svc_reply *r
     const char *key;
     json_t *v;
 
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         bool known = false;
         for (size_t i = 0; allowed[i] && !known; i++)
             known = strcmp(allowed[i], key) == 0;
         if (!known) {
             char q[80];
             snprintf(q, sizeof(q), "%.64s", key);
-            return bad(rep, svc_utf8_chars(q, strlen(q)) < 0 ? "(a field)" : q, "is not a known field");
+            return bad(rep, svc_utf8_chars(q, strlen(q)) < 0 ? "(a field)" : q,
+                       "is not a known field");
         }
     }
     return true;

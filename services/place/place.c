@@ -21,9 +21,9 @@ static const char sql_update[] =
 static const char sql_delete[] = "DELETE FROM places WHERE id = ?";
 static const char sql_search[] = "SELECT " PLACE_COLUMNS " FROM places WHERE name LIKE ?"
                                  " ORDER BY name, id LIMIT ? OFFSET ?";
-static const char sql_search_cat[] = "SELECT " PLACE_COLUMNS
-                                     " FROM places WHERE category = ? AND name LIKE ?"
-                                     " ORDER BY name, id LIMIT ? OFFSET ?";
+static const char sql_search_cat[] =
+    "SELECT " PLACE_COLUMNS " FROM places WHERE category = ? AND name LIKE ?"
+    " ORDER BY name, id LIMIT ? OFFSET ?";
 
 /* One row's buffers. */
 struct place_row {
@@ -114,9 +114,9 @@ static void create(struct svc_req *req, struct svc_reply *rep)
     struct svc_db_conn *c = svc_app_db(app, rep);
     if (!c)
         goto out_body;
-    struct svc_db_val v[6] = {svc_db_text(in.name), svc_db_text(in.category),
-                              svc_db_text(in.address ? in.address : ""), svc_db_double(in.lat),
-                              svc_db_double(in.lon), svc_db_int(user)};
+    struct svc_db_val v[6] = {
+        svc_db_text(in.name),  svc_db_text(in.category), svc_db_text(in.address ? in.address : ""),
+        svc_db_double(in.lat), svc_db_double(in.lon),    svc_db_int(user)};
     if (svc_db_exec(c, sql_insert, v, 6, NULL, 0, NULL, NULL, &res, &err) != SVC_DB_OK)
         svc_reply_db_error(rep, &err);
     else if (load(c, (long long)res.insert_id, &out, rep))
@@ -185,16 +185,19 @@ static void update(struct svc_req *req, struct svc_reply *rep)
     if (!owned(c, id, user, rep))
         goto out_release;
     struct svc_db_val v[6] = {
-        opt_text(in.name), opt_text(in.category), opt_text(in.address),
+        opt_text(in.name),
+        opt_text(in.category),
+        opt_text(in.address),
         in.has_lat ? svc_db_double(in.lat) : (struct svc_db_val){.type = SVC_DB_NULL},
         in.has_lon ? svc_db_double(in.lon) : (struct svc_db_val){.type = SVC_DB_NULL},
         svc_db_int(id)};
     if (svc_db_exec(c, sql_update, v, 6, NULL, 0, NULL, NULL, NULL, &err) != SVC_DB_OK)
         svc_reply_db_error(rep, &err);
     else if (load(c, id, &out, rep))
-        svc_reply_json(rep, out ? 200 : 404, out ? out : json_pack("{s:s,s:s}", "error",
-                                                                    "not_found", "message",
-                                                                    "the place was deleted"));
+        svc_reply_json(
+            rep, out ? 200 : 404,
+            out ? out
+                : json_pack("{s:s,s:s}", "error", "not_found", "message", "the place was deleted"));
 out_release:
     svc_db_release(c);
 out_body:
@@ -246,8 +249,9 @@ static void search(struct svc_req *req, struct svc_reply *rep)
         svc_reply_db_error(rep, &err);
         return;
     }
-    svc_reply_json(rep, 200, json_pack("{s:o,s:I,s:I}", "items", items, "limit",
-                                       (json_int_t)q.limit, "offset", (json_int_t)q.offset));
+    svc_reply_json(rep, 200,
+                   json_pack("{s:o,s:I,s:I}", "items", items, "limit", (json_int_t)q.limit,
+                             "offset", (json_int_t)q.offset));
 }
 
 static const char *const schema_v1[] = {
@@ -277,8 +281,8 @@ static const struct svc_migration migrations[] = {
 };
 
 static const struct svc_route routes[] = {
-    {"POST", "/places", create},         {"GET", "/places", search},
-    {"GET", "/places/{}", read_one},     {"PATCH", "/places/{}", update},
+    {"POST", "/places", create},          {"GET", "/places", search},
+    {"GET", "/places/{}", read_one},      {"PATCH", "/places/{}", update},
     {"DELETE", "/places/{}", delete_one},
 };
 

@@ -28,7 +28,7 @@ bool place_input_parse(json_t *body, bool partial, struct place_input *in, struc
 /* A search: prefix (≤ 120 characters), category, limit, offset. */
 struct place_query {
     char like[PLACE_NAME_MAX * 8 + 2]; /* the prefix escaped for LIKE, then % */
-    const char *category;               /* NULL: any */
+    const char *category;              /* NULL: any */
     long long limit, offset;
 };
 

@@ -22,8 +22,7 @@ bool place_input_parse(json_t *body, bool partial, struct place_input *in, struc
 
     memset(in, 0, sizeof(*in));
     if (!svc_valid_keys(body, keys, rep) ||
-        !svc_valid_text(body, "name", !partial, 1, PLACE_NAME_MAX, SVC_TEXT_LINE, &in->name,
-                        rep) ||
+        !svc_valid_text(body, "name", !partial, 1, PLACE_NAME_MAX, SVC_TEXT_LINE, &in->name, rep) ||
         !svc_valid_text(body, "category", !partial, 1, PLACE_CATEGORY_MAX, SVC_TEXT_LINE,
                         &in->category, rep) ||
         !svc_valid_text(body, "address", false, 0, PLACE_ADDRESS_MAX, SVC_TEXT_LINE, &in->address,
