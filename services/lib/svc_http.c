@@ -110,7 +110,7 @@ static enum MHD_Result answer(struct svc_http *h, struct MHD_Connection *c, cons
     }
     enum MHD_Result ret = send_reply(c, &rep);
     svc_metrics_observe(h->app->metrics, route, rep.status, since(&st->start));
-    if (rep.status >= 500)
+    if (rep.status >= 500 && route < h->app->svc->nroutes)
         svc_log_warn("request failed", "method=%s route=%s status=%d", method,
                      svc_route_label(h->app->svc, route), rep.status);
     svc_reply_free(&rep);
