@@ -8,6 +8,7 @@
 --   LOAD_PLACES       file of "id lat lon" lines: places sampled from the place service
 --   LOAD_TOKENS       file of session tokens, one a line (the users compose/load signed up)
 --   LOAD_RADIUS_KM    radius of the nearby searches (default 5)
+--   LOAD_LIMIT        places asked of each nearby search (default 20)
 --   LOAD_OUT          where done() writes this process's figures (JSON)
 --   LOAD_IDS          where done() writes the id of every review answered 201 (post-review)
 -- Requests are spaced by an exponential delay (Poisson arrivals) whose mean keeps each
@@ -17,6 +18,7 @@ local kind = os.getenv("LOAD_KIND") or "nearby"
 local rate = tonumber(os.getenv("LOAD_RATE") or "0") or 0
 local conns = tonumber(os.getenv("LOAD_CONNECTIONS") or "1") or 1
 local radius = os.getenv("LOAD_RADIUS_KM") or "5"
+local limit = os.getenv("LOAD_LIMIT") or "20"
 
 local function read_lines(path)
   local out = {}
@@ -88,7 +90,7 @@ local builders = {
     -- Around a real place, up to about 2 km off, so searches land where the places are.
     local lat = p.lat + (math.random() - 0.5) * 0.04
     local lon = p.lon + (math.random() - 0.5) * 0.04
-    return wrk.format("GET", string.format("/nearby?lat=%.5f&lon=%.5f&radius_km=%s&limit=20", lat, lon, radius))
+    return wrk.format("GET", string.format("/nearby?lat=%.5f&lon=%.5f&radius_km=%s&limit=%s", lat, lon, radius, limit))
   end,
   place = function()
     return wrk.format("GET", "/places/" .. pick_place().id)
