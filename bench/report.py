@@ -600,8 +600,15 @@ def write():
     table = headline_table(head)
     lines += ["## Headline (targets from the benchmark specification)\n"] + table + [""]
     lines += body
-    with open(os.path.join(HERE, "results.md"), "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    # bench/services writes its own section between these markers: kept as it is.
+    path, keep = os.path.join(HERE, "results.md"), ""
+    if os.path.exists(path):
+        old = open(path).read()
+        start, end = "<!-- services:start -->", "<!-- services:end -->"
+        if start in old and end in old:
+            keep = "\n" + old[old.index(start):old.index(end) + len(end)] + "\n"
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n" + keep)
     update_readme(table, cmd)
 
 

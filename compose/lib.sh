@@ -54,7 +54,9 @@ trip_make_secrets() {
   mkdir -p "$dir"
   chmod 700 "$dir"
   local f
-  for f in trip-receiver.token mysql-root-password mysql-exporter-password grafana-admin-password; do
+  for f in trip-receiver.token mysql-root-password mysql-exporter-password grafana-admin-password \
+    mysql-svc-user-password mysql-svc-place-password mysql-svc-review-password \
+    mysql-svc-bookmark-password mysql-svc-nearspot-password; do
     if [[ ! -s $dir/$f ]]; then
       (umask 022 && trip_random_hex 24 >"$dir/$f.tmp" && mv "$dir/$f.tmp" "$dir/$f")
       made+=("$f")
@@ -217,4 +219,30 @@ trip_wait_healthy() {
     fi
     sleep 2
   done
+}
+
+# The trip services, one image each from compose/services/Dockerfile, tagged
+# ${TRIP_SERVICES_REPO:-trip-msa}/<service>:${TRIP_SERVICES_TAG:-dev}. One after the other, so
+# that the four after the first take the compile stage from Docker's build cache. The context
+# is what the top CMakeLists.txt reads plus services/, never build directories or .git.
+TRIP_SERVICE_NAMES=(user place review bookmark nearspot)
+trip_build_services() {
+  local repo=${TRIP_SERVICES_REPO:-trip-msa} tag=${TRIP_SERVICES_TAG:-dev} ctx log t0 s p
+  local paths=(CMakeLists.txt compose/services/Dockerfile)
+  for p in cmake docker-client receiver services; do [[ -e $root/$p ]] && paths+=("$p"); done
+  [[ -f $root/services/CMakeLists.txt ]] || { trip_log "services/ is missing: cannot build the trip services"; return 1; }
+  t0=$(date +%s)
+  ctx="$(trip_tmp)/services-context.tar"
+  tar -C "$root" -c --exclude='build*' -f "$ctx" "${paths[@]}"
+  for s in "${TRIP_SERVICE_NAMES[@]}"; do
+    log="$(trip_tmp)/build-services-$s.log"
+    if ! DOCKER_BUILDKIT=0 docker build --force-rm --build-arg "BASE=${TRIP_BASE_IMAGE:-debian:bookworm-slim}" \
+      --build-arg "SERVICE=$s" --label trip.compose=1 -f compose/services/Dockerfile -t "$repo/$s:$tag" - \
+      <"$ctx" >"$log" 2>&1; then
+      tail -n 30 "$log" >&2
+      trip_log "building $repo/$s:$tag failed"
+      return 1
+    fi
+  done
+  trip_log "images $repo/{$(IFS=,; printf %s "${TRIP_SERVICE_NAMES[*]}")}:$tag ready ($(($(date +%s) - t0)) s)"
 }

@@ -33,14 +33,16 @@ DELETE FROM mysql.global_priv WHERE User='' OR (User='root' AND Host NOT IN ('lo
 ALTER USER 'root'@'localhost' IDENTIFIED BY '${MARIADB_ROOT_PASSWORD//\'/\'\'}';
 FLUSH PRIVILEGES;
 SQL
+  # Root's password reaches the clients through a pipe, never their command line (ps shows it).
+  root_cnf() { printf '[client]\nuser=root\npassword=%s\n' "$MARIADB_ROOT_PASSWORD"; }
   for f in /docker-entrypoint-initdb.d/*; do
     case $f in
       *.sh) log "running $f"; bash "$f" ;;
-      *.sql) log "running $f"; mariadb --socket="$socket" -uroot -p"$MARIADB_ROOT_PASSWORD" <"$f" ;;
+      *.sql) log "running $f"; mariadb --defaults-extra-file=<(root_cnf) --socket="$socket" <"$f" ;;
       *) ;;
     esac
   done
-  mariadb-admin --socket="$socket" -uroot -p"$MARIADB_ROOT_PASSWORD" shutdown
+  mariadb-admin --defaults-extra-file=<(root_cnf) --socket="$socket" shutdown
   wait "$pid" || true
   log "initialisation done"
 fi
