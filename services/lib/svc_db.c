@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -313,11 +314,11 @@ static void bind_params(MYSQL_BIND *b, const struct svc_db_val *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         b[i].buffer_type = types[v[i].type];
         if (v[i].type == SVC_DB_INT)
-            b[i].buffer = (void *)&v[i].i;
+            b[i].buffer = (void *)(uintptr_t)&v[i].i; /* input: never written */
         else if (v[i].type == SVC_DB_DOUBLE)
-            b[i].buffer = (void *)&v[i].d;
+            b[i].buffer = (void *)(uintptr_t)&v[i].d;
         else if (v[i].type == SVC_DB_TEXT)
-            b[i].buffer = (void *)v[i].s;
+            b[i].buffer = (void *)(uintptr_t)v[i].s;
         b[i].buffer_length = v[i].type == SVC_DB_TEXT ? (unsigned long)v[i].len : 0;
     }
 }

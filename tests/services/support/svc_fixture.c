@@ -10,6 +10,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -145,7 +146,7 @@ static bool wait_db(const struct fx_db *db, double seconds)
     }
     fprintf(stderr, "fixture: MariaDB on port %d did not accept svc_user in %.0f s\n", db->port,
             seconds);
-    char *logs[] = {"docker", "logs", "--tail", "30", (char *)db->name, NULL};
+    char *logs[] = {"docker", "logs", "--tail", "30", (char *)(uintptr_t)db->name, NULL};
     run(logs, NULL, 0, false);
     return false;
 }
@@ -298,7 +299,7 @@ bool fx_db_query(struct fx_db *db, const char *sql, char *out, size_t size)
     pw[strcspn(pw, "\n")] = '\0';
     setenv("MYSQL_PWD", pw, 1);
     char *argv[] = {"docker", "exec", "-e", "MYSQL_PWD", db->name,    "mariadb",
-                    "-uroot", "-N",   "-B", "-e",        (char *)sql, NULL};
+                    "-uroot", "-N",   "-B", "-e",        (char *)(uintptr_t)sql, NULL};
     char buf[4096];
     int rc = run(argv, buf, sizeof(buf), false);
     unsetenv("MYSQL_PWD");
@@ -358,7 +359,7 @@ bool fx_svc_start(struct fx_svc *s, const char *name, const struct fx_db *db, in
         setenv("DB_HOST", "127.0.0.1", 1);
         setenv("LOG_LEVEL", "warn", 1);
         for (size_t i = 0; extra_env && extra_env[i]; i++)
-            putenv((char *)extra_env[i]);
+            putenv((char *)(uintptr_t)extra_env[i]); /* the child execs at once */
         execl(bin, bin, (char *)NULL);
         _exit(127);
     }
