@@ -61,6 +61,22 @@ static void run(char *name, size_t nlen, char *id, const char *what, const char 
     assert_int_equal(ts_docker_run_container(id, 65, name, labels, opt1, opt2, NULL), 0);
 }
 
+/* `docker run -d` returns once the container started, possibly before its workload listens. */
+static void wait_workload(const char *id)
+{
+    char ip[64];
+
+    assert_int_equal(ts_docker(ip, sizeof(ip), "inspect", "-f",
+                               "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id, NULL),
+                     0);
+    for (int i = 0; i < 300; i++) {
+        if (ts_workload_get(ip, "/health") == 200)
+            return;
+        usleep(100000);
+    }
+    fail_msg("the workload at %s never answered /health within 30 s", ip);
+}
+
 static void inspect_ok(const char *id, struct docker_container *ct)
 {
     struct docker_err err = {0};
@@ -297,6 +313,7 @@ static void stop_then_start_and_304_when_already_there(void **state)
     (void)state;
     need_client();
     run(name, sizeof(name), id, "stop-start", NULL, NULL, NULL);
+    wait_workload(id); /* before its SIGTERM handler exists, PID 1 ignores SIGTERM */
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(docker_container_stop(client, name, 5, &err), DOCKER_OK);
     clock_gettime(CLOCK_MONOTONIC, &t1);
