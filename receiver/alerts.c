@@ -1,6 +1,7 @@
 /* alerts.c: webhook payload v4 parsing with jansson. */
 #include "alerts.h"
 
+#include "err.h"
 #include "utf8.h"
 
 #include <ctype.h>
@@ -10,22 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static void set_err(struct alerts_err *err, alerts_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(struct alerts_err *err, alerts_code code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || err->code != ALERTS_OK)
-        return;
-    err->code = code;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    utf8_trim(err->msg);
-}
 
 const char *alerts_action_name(enum alerts_action a)
 {
@@ -248,32 +233,32 @@ alerts_code alerts_parse(const char *body, size_t len, const struct alerts_opts 
     out->n = 0;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        set_err(err, ALERTS_E_JSON, "malformed JSON at line %d column %d: %s", jerr.line,
+        ERR_SET(err, ALERTS_E_JSON, "malformed JSON at line %d column %d: %s", jerr.line,
                 jerr.column, jerr.text);
         return ALERTS_E_JSON;
     }
     const json_t *alerts = json_object_get(root, "alerts");
     const char *version = json_string_value(json_object_get(root, "version"));
     if (!json_is_object(root) || !json_is_array(alerts)) {
-        set_err(err, ALERTS_E_PAYLOAD, "not an Alertmanager webhook payload: no \"alerts\" array");
+        ERR_SET(err, ALERTS_E_PAYLOAD, "not an Alertmanager webhook payload: no \"alerts\" array");
         rc = ALERTS_E_PAYLOAD;
         goto out_decref;
     }
     if (version && strcmp(version, "4") != 0) {
-        set_err(err, ALERTS_E_PAYLOAD, "unsupported webhook payload version \"%.20s\" (want \"4\")",
+        ERR_SET(err, ALERTS_E_PAYLOAD, "unsupported webhook payload version \"%.20s\" (want \"4\")",
                 version);
         rc = ALERTS_E_PAYLOAD;
         goto out_decref;
     }
     if (json_array_size(alerts) > max) {
-        set_err(err, ALERTS_E_TOOMANY, "%zu alerts in one payload, at most %zu",
+        ERR_SET(err, ALERTS_E_TOOMANY, "%zu alerts in one payload, at most %zu",
                 json_array_size(alerts), max);
         rc = ALERTS_E_TOOMANY;
         goto out_decref;
     }
     out->v = calloc(json_array_size(alerts) + 1, sizeof(*out->v));
     if (!out->v) {
-        set_err(err, ALERTS_E_NOMEM, "out of memory");
+        ERR_SET(err, ALERTS_E_NOMEM, "out of memory");
         rc = ALERTS_E_NOMEM;
         goto out_decref;
     }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
+
 enum opt_type {
     OPT_STR,
     OPT_DURATION,
@@ -138,21 +140,6 @@ static const struct opt opts[] = {
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
-
-static void set_err(struct config_err *err, config_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(struct config_err *err, config_code code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || err->code != CONFIG_OK)
-        return;
-    err->code = code;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-}
 
 int config_bool_parse(const char *s, bool *out)
 {
@@ -364,14 +351,14 @@ static config_code apply(struct config *cfg, const struct opt *o, const char *v,
     switch (o->type) {
     case OPT_STR:
         if (strlen(v) >= o->size) {
-            set_err(err, CONFIG_E_INVALID, "%s: value longer than %zu bytes", src, o->size - 1);
+            ERR_SET(err, CONFIG_E_INVALID, "%s: value longer than %zu bytes", src, o->size - 1);
             return CONFIG_E_INVALID;
         }
         memcpy(field, v, strlen(v) + 1);
         return CONFIG_OK;
     case OPT_FILE:
         if (*v && read_first_line(v, field, o->size) != 0) {
-            set_err(err, CONFIG_E_IO, "%s: cannot read %s: %s", src, v, strerror(errno));
+            ERR_SET(err, CONFIG_E_IO, "%s: cannot read %s: %s", src, v, strerror(errno));
             return CONFIG_E_IO;
         }
         return CONFIG_OK;
@@ -398,13 +385,13 @@ static config_code apply(struct config *cfg, const struct opt *o, const char *v,
         break;
     }
     if (rc != 0) {
-        set_err(err, CONFIG_E_INVALID, "%s: cannot parse \"%s\"", src, v);
+        ERR_SET(err, CONFIG_E_INVALID, "%s: cannot parse \"%s\"", src, v);
         return CONFIG_E_INVALID;
     }
     if (o->type == OPT_DURATION || o->type == OPT_SIZE || o->type == OPT_INT ||
         o->type == OPT_CPUS) {
         if (num < o->min || num > o->max) {
-            set_err(err, CONFIG_E_INVALID, "%s: %s is out of bounds [%lld, %lld]", src, v,
+            ERR_SET(err, CONFIG_E_INVALID, "%s: %s is out of bounds [%lld, %lld]", src, v,
                     (long long)o->min, (long long)o->max);
             return CONFIG_E_INVALID;
         }
@@ -492,7 +479,7 @@ static config_code apply_flag(struct config *cfg, int argc, char *const *argv, i
     if (strcmp(arg, "--version") == 0)
         return CONFIG_VERSION;
     if (strncmp(arg, "--", 2) != 0) {
-        set_err(err, CONFIG_E_INVALID, "unexpected argument \"%s\" (see --help)", arg);
+        ERR_SET(err, CONFIG_E_INVALID, "unexpected argument \"%s\" (see --help)", arg);
         return CONFIG_E_INVALID;
     }
     const char *name = arg + 2;
@@ -500,7 +487,7 @@ static config_code apply_flag(struct config *cfg, int argc, char *const *argv, i
     size_t len = eq ? (size_t)(eq - name) : strlen(name);
     const struct opt *o = find_flag(name, len);
     if (!o) {
-        set_err(err, CONFIG_E_INVALID, "unknown flag --%.*s (see --help)", (int)len, name);
+        ERR_SET(err, CONFIG_E_INVALID, "unknown flag --%.*s (see --help)", (int)len, name);
         return CONFIG_E_INVALID;
     }
     snprintf(src, sizeof(src), "--%s", o->flag);
@@ -509,7 +496,7 @@ static config_code apply_flag(struct config *cfg, int argc, char *const *argv, i
     if (o->type == OPT_BOOL)
         return apply(cfg, o, "true", src, err);
     if (*i + 1 >= argc) {
-        set_err(err, CONFIG_E_INVALID, "%s needs a value", src);
+        ERR_SET(err, CONFIG_E_INVALID, "%s needs a value", src);
         return CONFIG_E_INVALID;
     }
     *i += 1;
@@ -519,33 +506,33 @@ static config_code apply_flag(struct config *cfg, int argc, char *const *argv, i
 static config_code check(const struct config *cfg, struct config_err *err)
 {
     if (cfg->min_duration_ms > cfg->max_duration_ms) {
-        set_err(err, CONFIG_E_INVALID, "--min-duration is above --max-duration");
+        ERR_SET(err, CONFIG_E_INVALID, "--min-duration is above --max-duration");
         return CONFIG_E_INVALID;
     }
     if (cfg->scale_duration_ms < cfg->min_duration_ms ||
         cfg->scale_duration_ms > cfg->max_duration_ms) {
-        set_err(err, CONFIG_E_INVALID,
+        ERR_SET(err, CONFIG_E_INVALID,
                 "--scale-duration is outside [--min-duration, --max-duration]");
         return CONFIG_E_INVALID;
     }
     if (cfg->cpu_shares > cfg->max_cpu_shares) {
-        set_err(err, CONFIG_E_INVALID, "--cpu-shares is above --max-cpu-shares");
+        ERR_SET(err, CONFIG_E_INVALID, "--cpu-shares is above --max-cpu-shares");
         return CONFIG_E_INVALID;
     }
     if (cfg->memory > cfg->max_memory) {
-        set_err(err, CONFIG_E_INVALID, "--memory is above --max-memory");
+        ERR_SET(err, CONFIG_E_INVALID, "--memory is above --max-memory");
         return CONFIG_E_INVALID;
     }
     if (cfg->basic_password[0] && !cfg->basic_user[0]) {
-        set_err(err, CONFIG_E_INVALID, "a basic auth password needs --basic-auth-user");
+        ERR_SET(err, CONFIG_E_INVALID, "a basic auth password needs --basic-auth-user");
         return CONFIG_E_INVALID;
     }
     if (cfg->basic_user[0] && !cfg->basic_password[0]) {
-        set_err(err, CONFIG_E_INVALID, "--basic-auth-user needs a password");
+        ERR_SET(err, CONFIG_E_INVALID, "--basic-auth-user needs a password");
         return CONFIG_E_INVALID;
     }
     if (!cfg->state_dir[0]) {
-        set_err(err, CONFIG_E_INVALID, "--state-dir must not be empty");
+        ERR_SET(err, CONFIG_E_INVALID, "--state-dir must not be empty");
         return CONFIG_E_INVALID;
     }
     return CONFIG_OK;

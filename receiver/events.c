@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "err.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -35,29 +37,6 @@ struct events {
     struct mark marks[N_MARKS]; /* watcher thread only */
     size_t next_mark;
 };
-
-static void set_err(struct events_err *err, events_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(struct events_err *err, events_code code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || err->code != EVENTS_OK)
-        return;
-    err->code = code;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 enum events_verdict events_classify(const struct policy_limits *lim, const struct docker_event *ev,
                                     bool kill_seen, bool oom_seen, const char **trigger,
@@ -192,13 +171,7 @@ static bool wait_or_stop(struct events *ev, int64_t ms)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    clock_deadline_in(&ts, ms);
     pthread_mutex_lock(&ev->lock);
     while (!ev->stopping) {
         if (pthread_cond_timedwait(&ev->cond, &ev->lock, &ts) == ETIMEDOUT)
@@ -241,14 +214,14 @@ static int64_t attempt(struct events *ev, bool *was_up)
     log_info("docker events connected; reconciled", "managed=%zu stopped=%zu", managed, stopped);
     metrics_events_connected(ev->o.metrics, 1);
     *was_up = true;
-    int64_t t0 = mono_ms();
+    int64_t t0 = clock_mono_ms();
     memset(&derr, 0, sizeof(derr));
     rc = docker_events_stream(ev->o.docker, &f, on_event, ev, ev->cancel, &derr);
     metrics_events_connected(ev->o.metrics, 0);
     if (rc != DOCKER_E_CANCELLED && !stopping(ev))
         log_warn("docker events stream lost; reconnecting", "error=%s",
                  derr.msg[0] ? derr.msg : docker_code_name(rc));
-    return mono_ms() - t0;
+    return clock_mono_ms() - t0;
 }
 
 static void *watch_main(void *arg)
@@ -276,7 +249,7 @@ events_code events_new(const struct events_opts *opts, struct events **out, stru
     *out = NULL;
     if (!ev || !(ev->cancel = docker_cancel_new())) {
         free(ev);
-        set_err(err, EVENTS_E_NOMEM, "out of memory");
+        ERR_SET(err, EVENTS_E_NOMEM, "out of memory");
         return EVENTS_E_NOMEM;
     }
     ev->o = *opts;
@@ -299,7 +272,7 @@ events_code events_new(const struct events_opts *opts, struct events **out, stru
 events_code events_start(struct events *ev, struct events_err *err)
 {
     if (pthread_create(&ev->thread, NULL, watch_main, ev) != 0) {
-        set_err(err, EVENTS_E_THREAD, "cannot start the events thread");
+        ERR_SET(err, EVENTS_E_THREAD, "cannot start the events thread");
         return EVENTS_E_THREAD;
     }
     ev->started = true;

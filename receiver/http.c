@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "alerts.h"
+#include "clock.h"
 #include "log.h"
 #include "policy.h"
 #include "utf8.h"
@@ -101,22 +102,6 @@ struct req {
     bool replied;
     struct pending *p;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int http_secret_equal(const char *a, const char *b)
 {
@@ -431,7 +416,7 @@ static json_t *webhook_one(struct http *h, const struct alerts_record *a, const 
     if (engine_lookup(h->e, a->container, &cached))
         engine_cached_policy(&cached, &pc);
     policy_limits_from_config(&lim, h->cfg);
-    policy_decide(&lim, &req, &pc, wall_ms(), &d);
+    policy_decide(&lim, &req, &pc, clock_wall_ms(), &d);
     if (d.verdict == POLICY_ACCEPT) {
         struct engine_job job = {.kind = req.kind, .resource = req.resource, .from_alert = true};
         struct engine_err eerr = {0};
@@ -543,7 +528,7 @@ static enum MHD_Result submit_and_suspend(struct req *r, struct MHD_Connection *
     p->h = h;
     p->conn = c;
     p->refs = 2;
-    p->deadline_ms = mono_ms() + h->cfg->request_timeout_ms;
+    p->deadline_ms = clock_mono_ms() + h->cfg->request_timeout_ms;
     job->done = on_engine_done;
     job->done_ud = p;
     snprintf(job->remote, sizeof(job->remote), "%s", r->remote);
@@ -607,8 +592,8 @@ static enum MHD_Result handle_scale(struct req *r, struct MHD_Connection *c, con
     const char *dir = json_string_value(json_object_get(o, "direction"));
     const json_t *dur = json_object_get(o, "duration");
     enum MHD_Result ret;
-    if (!res || (strcmp(res, "cpu") != 0 && strcmp(res, "memory") != 0 &&
-                 strcmp(res, "replicas") != 0)) {
+    if (!res ||
+        (strcmp(res, "cpu") != 0 && strcmp(res, "memory") != 0 && strcmp(res, "replicas") != 0)) {
         ret = queue_error(r, c, 400, "\"resource\" must be \"cpu\", \"memory\" or \"replicas\"");
     } else if (dir && strcmp(dir, "out") != 0 && strcmp(dir, "in") != 0) {
         ret = queue_error(r, c, 400, "\"direction\" must be \"out\" or \"in\"");
@@ -805,7 +790,7 @@ static void conn_set_busy(struct http *h, struct MHD_Connection *c, bool busy)
     pthread_mutex_lock(&h->lock);
     k->busy = busy;
     if (!busy)
-        k->deadline_ms = mono_ms() + h->cfg->connection_timeout_ms;
+        k->deadline_ms = clock_mono_ms() + h->cfg->connection_timeout_ms;
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -813,7 +798,7 @@ static void conn_set_busy(struct http *h, struct MHD_Connection *c, bool busy)
  * `over` (refused at its first request, closed after OVER_GRACE_MS if idle) and counted. */
 static void conn_track(struct http *h, struct conn *k)
 {
-    int64_t now = mono_ms(), refused = 0;
+    int64_t now = clock_mono_ms(), refused = 0;
     int grace = h->cfg->connection_timeout_ms < OVER_GRACE_MS ? (int)h->cfg->connection_timeout_ms
                                                               : OVER_GRACE_MS;
 
@@ -907,7 +892,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *c, const
         if (!r)
             return MHD_NO;
         r->h = h;
-        r->t0 = mono_ms();
+        r->t0 = clock_mono_ms();
         r->route = route_label(rt);
         r->mutating = strcmp(method, "POST") == 0;
         snprintf(r->path, sizeof(r->path), "%s", url);
@@ -969,7 +954,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     if (r->mutating)
         log_info("request", "method=%s path=%s status=%d duration_ms=%" PRId64 " remote=%s%s",
                  r->method, log_quote(qp, sizeof(qp), r->path), r->replied ? r->status : 499,
-                 mono_ms() - r->t0, r->remote,
+                 clock_mono_ms() - r->t0, r->remote,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
     else
         log_debug("request", "method=%s path=%s status=%d remote=%s", r->method,
@@ -998,7 +983,7 @@ static void *reaper_main(void *arg)
 
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         for (struct pending *p = h->pending; p; p = p->next) {
             if (!p->resumed && now >= p->deadline_ms) {
                 p->resumed = true;
@@ -1018,12 +1003,7 @@ static void *reaper_main(void *arg)
                              h->cfg->connection_timeout_ms);
             }
         }
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 100 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        clock_deadline_in(&ts, 100);
         pthread_cond_timedwait(&h->cond, &h->lock, &ts);
     }
     pthread_mutex_unlock(&h->lock);

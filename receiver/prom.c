@@ -8,22 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
+
 #define MAX_REPLY (4u * 1024 * 1024)
-
-static void set_err(struct prom_err *err, prom_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(struct prom_err *err, prom_code code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || err->code != PROM_OK)
-        return;
-    err->code = code;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-}
 
 static bool label_is(const json_t *labels, const char *key, const char *want)
 {
@@ -55,13 +42,13 @@ prom_code prom_alerts_firing(const char *body, size_t len, const struct prom_mat
     size_t i;
 
     if (!m->container || !*m->container) {
-        set_err(err, PROM_E_INVALID, "empty container name");
+        ERR_SET(err, PROM_E_INVALID, "empty container name");
         return PROM_E_INVALID;
     }
     json_t *root = json_loadb(body, len, 0, &jerr);
     const json_t *alerts = json_object_get(json_object_get(root, "data"), "alerts");
     if (!root || !label_is(root, "status", "success") || !json_is_array(alerts)) {
-        set_err(err, PROM_E_MALFORMED, "prometheus alerts reply: %s",
+        ERR_SET(err, PROM_E_MALFORMED, "prometheus alerts reply: %s",
                 root ? "no data.alerts array" : jerr.text);
         json_decref(root);
         return PROM_E_MALFORMED;
@@ -112,7 +99,7 @@ prom_code prom_query_firing(const char *base_url, long timeout_ms, const struct 
     prom_code rc = PROM_OK;
 
     if (!base_url || !*base_url) {
-        set_err(err, PROM_E_INVALID, "no prometheus URL");
+        ERR_SET(err, PROM_E_INVALID, "no prometheus URL");
         return PROM_E_INVALID;
     }
     size_t bl = strlen(base_url);
@@ -120,7 +107,7 @@ prom_code prom_query_firing(const char *base_url, long timeout_ms, const struct 
              (int)(bl && base_url[bl - 1] == '/' ? bl - 1 : bl), base_url);
     CURL *c = curl_easy_init();
     if (!c) {
-        set_err(err, PROM_E_NOMEM, "curl_easy_init failed");
+        ERR_SET(err, PROM_E_NOMEM, "curl_easy_init failed");
         return PROM_E_NOMEM;
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -134,11 +121,11 @@ prom_code prom_query_firing(const char *base_url, long timeout_ms, const struct 
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
     if (cc != CURLE_OK) {
-        set_err(err, PROM_E_TRANSPORT, "GET %.200s: %s", url,
+        ERR_SET(err, PROM_E_TRANSPORT, "GET %.200s: %s", url,
                 s.toobig ? "reply too large" : curl_easy_strerror(cc));
         rc = PROM_E_TRANSPORT;
     } else if (status != 200) {
-        set_err(err, PROM_E_HTTP, "GET %.200s: HTTP %ld", url, status);
+        ERR_SET(err, PROM_E_HTTP, "GET %.200s: HTTP %ld", url, status);
         rc = PROM_E_HTTP;
     } else {
         rc = prom_alerts_firing(s.buf ? s.buf : "", s.len, m, firing, err);

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "err.h"
+
 void (*store_crash_hook)(void);
 
 struct store {
@@ -25,32 +27,17 @@ struct store {
     uint64_t pending_gen; /* its generation */
 };
 
-static void set_err(struct store_err *err, store_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(struct store_err *err, store_code code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || err->code != STORE_OK)
-        return;
-    err->code = code;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-}
-
 struct store *store_new(const char *dir, struct store_err *err)
 {
     struct store *s;
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        set_err(err, STORE_E_IO, "create state dir %s: %s", dir, strerror(errno));
+        ERR_SET(err, STORE_E_IO, "create state dir %s: %s", dir, strerror(errno));
         return NULL;
     }
     s = calloc(1, sizeof(*s));
     if (!s) {
-        set_err(err, STORE_E_NOMEM, "out of memory");
+        ERR_SET(err, STORE_E_NOMEM, "out of memory");
         return NULL;
     }
     snprintf(s->dir, sizeof(s->dir), "%s", dir);
@@ -106,26 +93,26 @@ static store_code write_locked(struct store *s, const char *text, struct store_e
     int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
     if (fd < 0) {
-        set_err(err, STORE_E_IO, "open %s: %s", s->tmp, strerror(errno));
+        ERR_SET(err, STORE_E_IO, "open %s: %s", s->tmp, strerror(errno));
         return STORE_E_IO;
     }
     if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0) {
-        set_err(err, STORE_E_IO, "write %s: %s", s->tmp, strerror(errno));
+        ERR_SET(err, STORE_E_IO, "write %s: %s", s->tmp, strerror(errno));
         goto out_close;
     }
     if (store_crash_hook)
         store_crash_hook();
     if (fsync(fd) != 0) {
-        set_err(err, STORE_E_IO, "fsync %s: %s", s->tmp, strerror(errno));
+        ERR_SET(err, STORE_E_IO, "fsync %s: %s", s->tmp, strerror(errno));
         goto out_close;
     }
     close(fd);
     if (rename(s->tmp, s->path) != 0) {
-        set_err(err, STORE_E_IO, "rename %s: %s", s->path, strerror(errno));
+        ERR_SET(err, STORE_E_IO, "rename %s: %s", s->path, strerror(errno));
         return STORE_E_IO;
     }
     if (fsync_dir(s->dir) != 0) {
-        set_err(err, STORE_E_IO, "fsync %s: %s", s->dir, strerror(errno));
+        ERR_SET(err, STORE_E_IO, "fsync %s: %s", s->dir, strerror(errno));
         return STORE_E_IO;
     }
     return STORE_OK;
@@ -166,7 +153,7 @@ store_code store_save(struct store *s, const json_t *doc, uint64_t generation,
     char *text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
 
     if (!text) {
-        set_err(err, STORE_E_NOMEM, "cannot serialize the state table");
+        ERR_SET(err, STORE_E_NOMEM, "cannot serialize the state table");
         return STORE_E_NOMEM;
     }
     pthread_mutex_lock(&s->lock);
@@ -209,19 +196,19 @@ store_code store_load(struct store *s, json_t **doc, struct store_err *err)
     pthread_mutex_lock(&s->lock);
     if (access(s->path, F_OK) != 0) {
         pthread_mutex_unlock(&s->lock);
-        set_err(err, STORE_E_NOTFOUND, "%s: no state file", s->path);
+        ERR_SET(err, STORE_E_NOTFOUND, "%s: no state file", s->path);
         return STORE_E_NOTFOUND;
     }
     *doc = json_load_file(s->path, JSON_REJECT_DUPLICATES, &jerr);
     pthread_mutex_unlock(&s->lock);
     if (!*doc) {
-        set_err(err, STORE_E_CORRUPT, "%s: line %d: %s", s->path, jerr.line, jerr.text);
+        ERR_SET(err, STORE_E_CORRUPT, "%s: line %d: %s", s->path, jerr.line, jerr.text);
         return STORE_E_CORRUPT;
     }
     if (!json_is_object(*doc)) {
         json_decref(*doc);
         *doc = NULL;
-        set_err(err, STORE_E_CORRUPT, "%s: not a JSON object", s->path);
+        ERR_SET(err, STORE_E_CORRUPT, "%s: not a JSON object", s->path);
         return STORE_E_CORRUPT;
     }
     return STORE_OK;

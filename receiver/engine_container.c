@@ -1,0 +1,303 @@
+/* engine_container.c: scaling and restarting a container. */
+#include "engine_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "store.h"
+#include "utf8.h"
+
+static int64_t current_of(const struct docker_container *ct, enum policy_resource r)
+{
+    return r == POLICY_CPU ? ct->res.cpu_shares : ct->res.memory;
+}
+
+static void scale_out(struct engine *e, const struct engine_job *job,
+                      const struct docker_container *ct, const struct policy_decision *d,
+                      int64_t t0)
+{
+    const char *kind = engine_kind_label(POLICY_SCALE_OUT, job->resource);
+    struct docker_update u = {0};
+    struct docker_err derr = {0};
+    int64_t cur = current_of(ct, job->resource);
+    int64_t eff = job->resource == POLICY_CPU && cur == 0 ? DEFAULT_CPU_SHARES : cur;
+
+    if (job->resource == POLICY_MEMORY && cur == 0) {
+        engine_unchanged(e, job, kind, "container has no memory limit; nothing to raise", t0);
+        return;
+    }
+    if (eff >= d->target) {
+        engine_unchanged(e, job, kind, "already at or above the scaled-out level", t0);
+        return;
+    }
+    if (job->resource == POLICY_CPU) {
+        u.has_cpu_shares = true;
+        u.cpu_shares = d->target;
+    } else {
+        u.has_memory = u.has_memory_swap = true;
+        u.memory = d->target;
+        u.memory_swap = docker_memory_swap_for(ct->res.memory, ct->res.memory_swap, d->target);
+    }
+    /* Write-ahead: the claim is on disk before Docker changes anything, so a crash right after
+     * the update never leaves a scaled-out container without a deadline. (A crash before the
+     * update leaves a claim whose level was never applied; scale-in then sees the mismatch and
+     * drops it.) */
+    int64_t now = engine_now(e);
+    struct res_state prev = {0};
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_get_entry(e, job->container);
+    if (en) {
+        struct res_state *r = &en->r[job->resource];
+        prev = *r;
+        utf8_copy(en->id, sizeof(en->id), ct->id);
+        r->out = true;
+        r->base = cur;
+        r->base_swap = job->resource == POLICY_MEMORY ? ct->res.memory_swap : 0;
+        r->applied = d->target;
+        r->applied_swap = job->resource == POLICY_MEMORY ? u.memory_swap : 0;
+        r->deadline_ms = d->deadline_ms;
+        r->since_ms = now;
+        r->check_queued = false;
+        engine_add_firing(r, job);
+        engine_note(en, now, kind, e->o.dry_run ? "dry_run" : "applying", NULL);
+    }
+    struct store_err serr = {0};
+    if (!engine_unlock_persist_err(e, &serr) && !e->o.dry_run) {
+        engine_claim_unsaved(e, job, kind, &prev, &serr, t0);
+        return;
+    }
+    if (!e->o.dry_run) {
+        docker_code rc = e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
+        if (rc != DOCKER_OK) {
+            engine_unclaim(e, job, &prev, kind, NULL);
+            engine_docker_failed(e, job, "update", rc, &derr, t0);
+            return;
+        }
+    }
+    engine_scaled_out(e, job, kind, "scaled out", cur, d->target, now, t0);
+}
+
+void engine_do_scale_out(struct engine *e, const struct engine_job *job, int64_t t0)
+{
+    struct engine_target t;
+    struct policy_container pc;
+    struct policy_decision d;
+    struct policy_request req = {job->kind, job->resource, job->duration, job->force,
+                                 job->from_alert};
+
+    if (engine_inspect(e, job, &t, t0) != DOCKER_OK)
+        return;
+    if (t.service) {
+        engine_service_scale_out(e, job, &t.svc, t0);
+        engine_target_free(&t);
+        return;
+    }
+    const struct docker_container *ct = &t.ct;
+    if (strcmp(ct->status, "removing") == 0) { /* `docker rm -f` under way: nothing to scale */
+        char qn[300];
+        log_info("not scaled: container is being removed", "container=%s action=%s",
+                 log_quote(qn, sizeof(qn), job->container),
+                 engine_kind_label(job->kind, job->resource));
+        metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
+                       engine_since_s(t0));
+        engine_reply_state(e, job, 404, "ignored", "container is being removed");
+        engine_target_free(&t);
+        return;
+    }
+    policy_container_from_labels(&pc, &ct->labels, ct->running);
+    policy_decide(&e->o.lim, &req, &pc, engine_now(e), &d);
+    if (d.verdict != POLICY_ACCEPT) {
+        char qn[300], qr[200];
+        log_info("ignored", "container=%s action=%s reason=%s remote=%s",
+                 log_quote(qn, sizeof(qn), job->container),
+                 engine_kind_label(job->kind, job->resource), log_quote(qr, sizeof(qr), d.reason),
+                 job->remote[0] ? job->remote : "-");
+        metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
+                       engine_since_s(t0));
+        engine_reply_state(e, job, d.http_status, "ignored", d.reason);
+    } else if (engine_in_maintenance(e, job->container)) {
+        metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
+                       engine_since_s(t0));
+        engine_reply_state(e, job, 409, "ignored", "container is in maintenance");
+    } else if (!engine_extend_if_out(e, job, &d, t0)) {
+        scale_out(e, job, ct, &d, t0);
+    }
+    engine_target_free(&t);
+}
+
+/* Resources differ from what the scale-out set: someone changed them by hand. */
+static bool changed_by_hand(const struct res_state *r, const struct docker_container *ct,
+                            enum policy_resource which)
+{
+    if (which == POLICY_CPU)
+        return ct->res.cpu_shares != r->applied;
+    return ct->res.memory != r->applied ||
+           (r->applied_swap != 0 && ct->res.memory_swap != r->applied_swap);
+}
+
+/* Before a memory scale-in to baseline B: true (postponed, retried in RETRY_MS, noted as the
+ * container's last action) when the container uses more than MEM_GUARD_PCT % of B, or when its
+ * usage cannot be read. Shrinking below the usage would make the kernel OOM-kill the workload the
+ * receiver protects, so this wins even over --max-hold. B of 0 (no limit) needs no check. */
+static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
+                               const struct res_state *r, const char *id)
+{
+    const char *kind = engine_kind_label(POLICY_SCALE_IN, job->resource);
+    struct docker_stats st = {0};
+    struct docker_err derr = {0};
+    char qn[300], qe[300], why[256];
+
+    if (job->resource != POLICY_MEMORY || r->base <= 0 || !e->o.ops->stats)
+        return false;
+    docker_code rc = e->o.ops->stats(e->o.docker_ud, id, &st, &derr);
+    if (rc == DOCKER_OK && st.memory_usage <= (uint64_t)r->base / 100 * MEM_GUARD_PCT)
+        return false;
+    if (rc != DOCKER_OK) {
+        metrics_docker_error(e->o.metrics, docker_code_name(rc));
+        log_error("memory scale-in postponed: usage unknown",
+                  "container=%s baseline=%" PRId64 " error=%s",
+                  log_quote(qn, sizeof(qn), job->container), r->base,
+                  log_quote(qe, sizeof(qe), derr.msg));
+        snprintf(why, sizeof(why), "usage unknown: %.200s", derr.msg);
+    } else {
+        log_warn("memory scale-in postponed: usage above the baseline limit",
+                 "container=%s usage=%" PRIu64 " baseline=%" PRId64 " retry_ms=%d",
+                 log_quote(qn, sizeof(qn), job->container), st.memory_usage, r->base, RETRY_MS);
+        snprintf(why, sizeof(why), "usage %" PRIu64 " above %d%% of the baseline %" PRId64,
+                 st.memory_usage, MEM_GUARD_PCT, r->base);
+    }
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_find_entry(e, job->container);
+    if (en) {
+        en->r[job->resource].check_queued = false;
+        en->r[job->resource].hold_until = engine_now(e) + RETRY_MS;
+        engine_note(en, engine_now(e), kind, "postponed", why);
+    }
+    engine_unlock_persist(e);
+    return true;
+}
+
+/* Restores the baseline of a scaled-out resource (already judged due). */
+void engine_container_scale_in(struct engine *e, const struct engine_job *job,
+                               const struct res_state *r, const char *why, int64_t t0)
+{
+    const char *kind = engine_kind_label(POLICY_SCALE_IN, job->resource);
+    struct engine_target t;
+    struct docker_update u = {0};
+    struct docker_err derr = {0};
+
+    if (engine_inspect(e, job, &t, t0) != DOCKER_OK) {
+        engine_retry_later(e, job);
+        return;
+    }
+    if (t.service) {
+        engine_service_scale_in(e, job, r, &t.svc, why, t0);
+        engine_target_free(&t);
+        return;
+    }
+    struct docker_container ct = t.ct; /* takes over what t.ct owns (freed below) */
+    if (!e->o.dry_run && changed_by_hand(r, &ct, job->resource)) {
+        engine_claim_dropped(e, job, kind, r->applied, current_of(&ct, job->resource),
+                             "resources were changed by hand; left as they are", t0);
+        goto out_free;
+    }
+    if (!e->o.dry_run && memory_guard_holds(e, job, r, ct.id)) {
+        metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
+        engine_reply_state(e, job, 200, "postponed",
+                           "memory usage above the baseline limit; retrying");
+        goto out_free;
+    }
+    if (job->resource == POLICY_CPU) {
+        u.has_cpu_shares = true;
+        u.cpu_shares = r->base > 0 ? r->base : DEFAULT_CPU_SHARES;
+    } else {
+        u.has_memory = u.has_memory_swap = true;
+        u.memory = r->base;
+        u.memory_swap = r->base_swap;
+    }
+    if (!e->o.dry_run) {
+        docker_code rc = e->o.ops->update(e->o.docker_ud, ct.id, &u, &derr);
+        if (rc != DOCKER_OK) {
+            engine_retry_later(e, job);
+            engine_docker_failed(e, job, "update", rc, &derr, t0);
+            goto out_free;
+        }
+    }
+    engine_scaled_in(e, job, kind, r->applied,
+                     job->resource == POLICY_CPU ? u.cpu_shares : u.memory, why, t0);
+out_free:
+    docker_container_free(&ct);
+}
+
+void engine_do_restart(struct engine *e, const struct engine_job *job, int64_t t0)
+{
+    struct docker_container ct;
+    struct docker_err derr = {0};
+    struct policy_container pc;
+    struct policy_decision d;
+    struct policy_request req = {job->kind, job->resource, NULL, job->force, job->from_alert};
+    char qn[300];
+
+    if (job->from_alert && engine_in_maintenance(e, job->container)) {
+        log_info("ignored", "container=%s action=restart reason=maintenance",
+                 log_quote(qn, sizeof(qn), job->container));
+        metrics_action(e->o.metrics, "restart", "skipped", engine_since_s(t0));
+        engine_reply_state(e, job, 409, "ignored", "container is in maintenance");
+        return;
+    }
+    struct engine_target t;
+    if (engine_inspect(e, job, &t, t0) != DOCKER_OK)
+        return;
+    ct = t.ct; /* takes over what t.ct owns (freed below) */
+    if (t.service)
+        policy_service_from_labels(&pc, &t.svc.labels, t.svc.global);
+    else
+        policy_container_from_labels(&pc, &ct.labels, ct.running);
+    policy_decide(&e->o.lim, &req, &pc, engine_now(e), &d);
+    docker_service_free(&t.svc);
+    if (d.verdict != POLICY_ACCEPT) {
+        log_info("ignored", "container=%s action=restart reason=%s",
+                 log_quote(qn, sizeof(qn), job->container), d.reason);
+        metrics_action(e->o.metrics, "restart", "skipped", engine_since_s(t0));
+        engine_reply_state(e, job, d.http_status, "ignored", d.reason);
+        goto out_free;
+    }
+    if ((ct.running && !job->force) || ct.restarting || strcmp(ct.status, "removing") == 0) {
+        metrics_action(e->o.metrics, "restart", "skipped", engine_since_s(t0));
+        engine_reply_state(e, job, 200, "unchanged",
+                           ct.running ? "container is running; send {\"force\":true} to restart it"
+                                      : "container is busy");
+        goto out_free;
+    }
+    docker_code rc = DOCKER_OK;
+    if (!e->o.dry_run)
+        rc = ct.running ? e->o.ops->restart(e->o.docker_ud, ct.id, &derr)
+                        : e->o.ops->start(e->o.docker_ud, ct.id, &derr);
+    if (rc != DOCKER_OK && rc != DOCKER_E_NOT_MODIFIED) {
+        engine_docker_failed(e, job, ct.running ? "restart" : "start", rc, &derr, t0);
+        goto out_free;
+    }
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_get_entry(e, job->container);
+    if (en) {
+        utf8_copy(en->id, sizeof(en->id), ct.id);
+        engine_note(en, engine_now(e), ct.running ? "restart" : "start",
+                    e->o.dry_run ? "dry_run" : "ok", NULL);
+    }
+    engine_unlock_persist(e);
+    metrics_action(e->o.metrics, "restart", e->o.dry_run ? "dry_run" : "ok", engine_since_s(t0));
+    log_info(
+        e->o.dry_run ? "would restart (dry run)"
+        : ct.running ? "restarted"
+                     : "started",
+        "container=%s action=%s from=%s to=running duration_ms=%" PRId64 " dry_run=%s remote=%s",
+        log_quote(qn, sizeof(qn), job->container), ct.running ? "restart" : "start", ct.status,
+        clock_mono_ms() - t0, e->o.dry_run ? "true" : "false", job->remote[0] ? job->remote : "-");
+    engine_reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+                       ct.running ? "restarted" : "started");
+out_free:
+    docker_container_free(&ct);
+}

@@ -1,0 +1,216 @@
+/* engine_internal.h: what the engine's files (engine*.c) share: the state table, the job queue,
+ * the engine itself, and the helpers each file offers the others. Not for use outside engine*.c.
+ *
+ * DESIGN (threads and locks): one mutex, engine.lock, guards everything in struct engine but the
+ * options (read-only after engine_new). Workers take jobs from the shared FIFO, at most one job
+ * per container at a time; the timer thread queues scale-in checks and due heals; the refresher
+ * thread lists Docker into the cache. Docker and Prometheus calls are made with the lock released;
+ * helpers documented "lock held" expect the caller to hold it. Entries of the table are copied
+ * out, never pointed into across an unlock (the table is reallocated as it grows).
+ */
+#ifndef TRIP_ENGINE_INTERNAL_H
+#define TRIP_ENGINE_INTERNAL_H
+
+#include "engine.h"
+
+#include <jansson.h>
+#include <pthread.h>
+
+struct store_err;
+
+#define MAX_FIRING 16
+#define MAX_ENTRIES 4096
+#define MAX_CACHE 4096
+#define DEFAULT_CPU_SHARES 1024 /* the kernel's value when CpuShares is unset */
+#define RETRY_MS 5000           /* a failed scale-in is tried again after this */
+
+/* A memory scale-in waits while the container uses more than this share (percent) of the
+ * baseline limit: at the limit the kernel would reclaim hard or OOM-kill the workload. */
+#define MEM_GUARD_PCT 90
+
+enum op { OP_SUBMIT, OP_CHECK, OP_RECONCILE, OP_HEAL };
+
+struct firing {
+    char fingerprint[64];
+    char alertname[128];
+};
+
+struct res_state {
+    bool out;
+    int64_t base, base_swap;       /* inspected before scale-out */
+    int64_t applied, applied_swap; /* what the scale-out set */
+    int64_t base_res, applied_res; /* a service's reservation (NanoCPUs or bytes) before / set */
+    int64_t deadline_ms, since_ms;
+    struct firing firing[MAX_FIRING];
+    size_t n_firing;
+    bool check_queued;
+    int64_t hold_until; /* no scale-in check before this: Prometheus said firing, or the last
+                           attempt failed (not persisted) */
+};
+
+/* Event-driven healing of one container. maintenance and operator_stopped are persisted. */
+struct heal_state {
+    bool maintenance;
+    bool operator_stopped; /* left alone after an operator's stop; cleared by a start */
+    int streak;            /* heals since the container last ran stably */
+    int fails;             /* attempts that could not reach the daemon since the last heal */
+    int64_t last_heal_ms;
+    int64_t due_ms; /* a delayed heal waits for this (0: none) */
+    bool queued;    /* an OP_HEAL is queued */
+    bool crashloop;
+    bool up; /* a start event came after the last exit */
+    int64_t up_since_ms;
+    uint64_t heals;
+    /* the pending heal */
+    char trigger[16];
+    bool operator_stop;
+    int exit_code;
+    int64_t event_ns;
+};
+
+struct entry {
+    char name[256];
+    char id[65];
+    bool service;     /* a Swarm service, not a container */
+    uint64_t version; /* a service's Version.Index the last change was made against */
+    struct res_state r[POLICY_N_RESOURCES]; /* indexed by enum policy_resource */
+    struct heal_state h;
+    char last_action[32];
+    char last_result[32];
+    char last_error[512]; /* the daemon's message, whole (it may quote a 64-digit ID) */
+    int64_t last_action_ms;
+};
+
+struct cache_entry {
+    char name[256];
+    struct engine_cached c;
+};
+
+/* A queued job: a node of the shared FIFO (queued) or of the spare list (free). */
+struct item {
+    enum op op;
+    struct engine_job job;
+    uint64_t key; /* hash of job.container: compared before the name */
+    struct item *prev, *next;
+};
+
+struct worker {
+    struct engine *e;
+    pthread_t thread;
+    bool busy;    /* running a job of `container` (its "in flight" mark) */
+    uint64_t key; /* hash of container while busy */
+    char container[256];
+};
+
+struct engine {
+    struct engine_opts o;
+    pthread_mutex_t lock;
+    pthread_cond_t idle_cond;
+    pthread_cond_t timer_cond;
+    pthread_cond_t work_cond; /* a job was queued */
+    struct worker *w;
+    size_t n_workers;
+    struct item *pool;        /* queue_max items, allocated once */
+    struct item *head, *tail; /* the shared FIFO, oldest first */
+    struct item *spare;       /* unused items, linked by next */
+    size_t n_queued;
+    struct entry *t; /* grows by doubling up to MAX_ENTRIES; never pointed into across an unlock */
+    size_t n_t, cap_t;
+    struct cache_entry *cache;
+    size_t n_cache;
+    bool ready;
+    bool started, stopping, aborting, stopped;
+    uint64_t gen;
+    pthread_t timer, refresher;
+    bool has_refresher;
+};
+
+/* What a job acts on: a container, or a Swarm service when `service`. */
+struct engine_target {
+    bool service;
+    struct docker_container ct;
+    struct docker_service svc;
+};
+
+/* engine.c */
+void engine_do_reconcile(struct engine *e, const struct engine_job *job, int64_t t0);
+
+/* engine_table.c */
+int64_t engine_now(struct engine *e);
+struct entry *engine_find_entry(struct engine *e, const char *name);
+struct entry *engine_get_entry(struct engine *e, const char *name);
+void engine_drop_entry(struct engine *e, const char *name);
+bool engine_add_firing(struct res_state *r, const struct engine_job *job);
+bool engine_remove_firing(struct res_state *r, const char *fingerprint);
+void engine_clear_res(struct res_state *r);
+void engine_note(struct entry *en, int64_t now, const char *action, const char *result,
+                 const char *error);
+bool engine_in_maintenance(struct engine *e, const char *name);
+const char *engine_kind_label(enum policy_kind k, enum policy_resource r);
+double engine_since_s(int64_t t0);
+
+/* engine_state.c */
+bool engine_unlock_persist_err(struct engine *e, struct store_err *serr);
+void engine_unlock_persist(struct engine *e);
+
+/* engine_view.c */
+json_t *engine_entry_json(const struct entry *en);
+
+/* engine_job.c */
+void engine_reply_state(struct engine *e, const struct engine_job *job, int status,
+                        const char *result, const char *reason);
+void engine_docker_failed(struct engine *e, const struct engine_job *job, const char *what,
+                          docker_code rc, const struct docker_err *derr, int64_t t0);
+void engine_target_free(struct engine_target *t);
+const char *engine_target_id(const struct engine_target *t);
+docker_code engine_inspect(struct engine *e, const struct engine_job *job, struct engine_target *t,
+                           int64_t t0);
+bool engine_extend_if_out(struct engine *e, const struct engine_job *job,
+                          const struct policy_decision *d, int64_t t0);
+void engine_unchanged(struct engine *e, const struct engine_job *job, const char *kind,
+                      const char *reason, int64_t t0);
+void engine_unclaim(struct engine *e, const struct engine_job *job, const struct res_state *prev,
+                    const char *kind, const char *error);
+void engine_claim_unsaved(struct engine *e, const struct engine_job *job, const char *kind,
+                          const struct res_state *prev, const struct store_err *serr, int64_t t0);
+void engine_scaled_out(struct engine *e, const struct engine_job *job, const char *kind,
+                       const char *what, int64_t from, int64_t to, int64_t now, int64_t t0);
+void engine_claim_dropped(struct engine *e, const struct engine_job *job, const char *kind,
+                          int64_t set, int64_t found, const char *reason, int64_t t0);
+void engine_scaled_in(struct engine *e, const struct engine_job *job, const char *kind,
+                      int64_t from, int64_t to, const char *why, int64_t t0);
+void engine_retry_later(struct engine *e, const struct engine_job *job);
+
+/* engine_container.c */
+void engine_do_scale_out(struct engine *e, const struct engine_job *job, int64_t t0);
+void engine_container_scale_in(struct engine *e, const struct engine_job *job,
+                               const struct res_state *r, const char *why, int64_t t0);
+void engine_do_restart(struct engine *e, const struct engine_job *job, int64_t t0);
+
+/* engine_service.c */
+void engine_service_scale_out(struct engine *e, const struct engine_job *job,
+                              struct docker_service *svc, int64_t t0);
+void engine_service_scale_in(struct engine *e, const struct engine_job *job,
+                             const struct res_state *r, struct docker_service *svc, const char *why,
+                             int64_t t0);
+
+/* engine_timer.c */
+void engine_do_scale_in(struct engine *e, const struct engine_job *job, bool force, int64_t t0);
+void engine_do_resolve(struct engine *e, const struct engine_job *job, int64_t t0);
+void *engine_timer_main(void *arg);
+
+/* engine_queue.c */
+engine_code engine_enqueue(struct engine *e, enum op op, const struct engine_job *job);
+void *engine_worker_main(void *arg);
+bool engine_idle_locked(const struct engine *e);
+void engine_cancel_queued(struct engine *e);
+
+/* engine_cache.c */
+void *engine_refresh_main(void *arg);
+bool engine_cached_managed(struct engine *e, const char *name);
+
+/* engine_heal.c */
+void engine_do_heal(struct engine *e, const struct engine_job *job, int64_t t0);
+void engine_tick_heals(struct engine *e, int64_t now);
+
+#endif

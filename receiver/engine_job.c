@@ -1,0 +1,302 @@
+/* engine_job.c: what every job shares: its target lookup, its replies, its endings. */
+#include "engine_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "store.h"
+
+static void reply(const struct engine_job *job, int status, json_t *body)
+{
+    if (job->done) {
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        job->done(job->done_ud, status,
+                  text ? text : "{\"result\":\"error\",\"reason\":\"reply not representable\"}");
+        free(text);
+    }
+    json_decref(body);
+}
+
+/* Reply with the container's current entry attached (if any). */
+void engine_reply_state(struct engine *e, const struct engine_job *job, int status,
+                        const char *result, const char *reason)
+{
+    json_t *body = json_pack("{s:s, s:s, s:s}", "container", job->container, "result", result,
+                             "reason", reason);
+
+    if (job->done) {
+        pthread_mutex_lock(&e->lock);
+        struct entry *en = engine_find_entry(e, job->container);
+        if (en)
+            json_object_set_new(body, "state", engine_entry_json(en));
+        pthread_mutex_unlock(&e->lock);
+    }
+    reply(job, status, body);
+}
+
+/* A failed Docker call: count, log, remember, reply 404 or 502. */
+void engine_docker_failed(struct engine *e, const struct engine_job *job, const char *what,
+                          docker_code rc, const struct docker_err *derr, int64_t t0)
+{
+    char qn[300], qe[600];
+    const char *kind = engine_kind_label(job->kind, job->resource);
+
+    metrics_docker_error(e->o.metrics, docker_code_name(rc));
+    metrics_action(e->o.metrics, kind, "error", engine_since_s(t0));
+    log_error("docker call failed", "container=%s action=%s call=%s error=%s remote=%s",
+              log_quote(qn, sizeof(qn), job->container), kind, what,
+              log_quote(qe, sizeof(qe), derr->msg), job->remote[0] ? job->remote : "-");
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_find_entry(e, job->container);
+    if (en)
+        engine_note(en, engine_now(e), kind, "error", derr->msg);
+    pthread_mutex_unlock(&e->lock);
+    engine_reply_state(e, job, rc == DOCKER_E_NOT_FOUND ? 404 : 502, "error",
+                       derr->msg[0] ? derr->msg : docker_code_name(rc));
+}
+
+void engine_target_free(struct engine_target *t)
+{
+    docker_container_free(&t->ct);
+    docker_service_free(&t->svc);
+}
+
+const char *engine_target_id(const struct engine_target *t)
+{
+    return t->service ? t->svc.id : t->ct.id;
+}
+
+/* Whether the table or the cache knows `name` as a Swarm service. */
+static bool known_service(struct engine *e, const char *name)
+{
+    bool svc = false;
+
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_find_entry(e, name);
+    if (en) {
+        svc = en->service;
+    } else {
+        for (size_t i = 0; i < e->n_cache; i++) {
+            if (strcmp(e->cache[i].name, name) == 0) {
+                svc = e->cache[i].c.service;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    return svc;
+}
+
+/* Inspects the job's target: the container of that name, else the Swarm service (a service first
+ * when the engine already knows the name as one, or for a replicas scale-out). Neither: the
+ * entry is dropped and 404 answered. Other failures: counted, logged, answered 502. */
+docker_code engine_inspect(struct engine *e, const struct engine_job *job, struct engine_target *t,
+                           int64_t t0)
+{
+    struct docker_err derr = {0};
+    const struct engine_docker_ops *ops = e->o.ops;
+    bool swarm = ops->service_inspect != NULL;
+    bool svc_first =
+        swarm && ((job->kind == POLICY_SCALE_OUT && job->resource == POLICY_REPLICAS) ||
+                  known_service(e, job->container));
+    docker_code rc = DOCKER_E_NOT_FOUND;
+
+    memset(t, 0, sizeof(*t));
+    for (int pass = 0; pass < 2 && rc == DOCKER_E_NOT_FOUND; pass++) {
+        bool svc = (pass == 0) == svc_first;
+        if (svc && !swarm)
+            continue;
+        struct docker_err perr = {0};
+        rc = svc ? ops->service_inspect(e->o.docker_ud, job->container, &t->svc, &perr)
+                 : ops->inspect(e->o.docker_ud, job->container, &t->ct, &perr);
+        if (svc && rc == DOCKER_E_NO_SWARM)
+            rc = DOCKER_E_NOT_FOUND; /* not a swarm manager: there are no services */
+        if (rc == DOCKER_OK)
+            t->service = svc;
+        if (rc != DOCKER_E_NOT_FOUND || !derr.msg[0])
+            derr = perr; /* of two "not found", the first message */
+    }
+    if (rc == DOCKER_E_NOT_FOUND) {
+        metrics_docker_error(e->o.metrics, docker_code_name(rc));
+        pthread_mutex_lock(&e->lock);
+        bool had = engine_find_entry(e, job->container) != NULL;
+        char qn[300], qe[600];
+        engine_drop_entry(e, job->container);
+        if (had) {
+            log_warn("container vanished; dropping its state", "container=%s action=%s",
+                     log_quote(qn, sizeof(qn), job->container),
+                     engine_kind_label(job->kind, job->resource));
+            engine_unlock_persist(e);
+        } else {
+            pthread_mutex_unlock(&e->lock);
+            log_info("no such container; nothing done", "container=%s action=%s error=%s remote=%s",
+                     log_quote(qn, sizeof(qn), job->container),
+                     engine_kind_label(job->kind, job->resource),
+                     log_quote(qe, sizeof(qe), derr.msg), job->remote[0] ? job->remote : "-");
+        }
+        if (job->done)
+            engine_reply_state(e, job, 404, "ignored",
+                               swarm ? "no such container or service" : "no such container");
+        return rc;
+    }
+    if (rc != DOCKER_OK)
+        engine_docker_failed(e, job, "inspect", rc, &derr, t0);
+    return rc;
+}
+
+static void log_change(const char *msg, const struct engine_job *job, const char *kind,
+                       int64_t from, int64_t to, int64_t t0, bool dry, const char *why)
+{
+    char qn[300];
+
+    log_info(msg,
+             "container=%s action=%s from=%" PRId64 " to=%" PRId64 " duration_ms=%" PRId64
+             " dry_run=%s reason=%s remote=%s",
+             log_quote(qn, sizeof(qn), job->container), kind, from, to, clock_mono_ms() - t0,
+             dry ? "true" : "false", why, job->remote[0] ? job->remote : "-");
+}
+
+/* Repeated scale-out while out: extend the deadline, never re-apply. */
+bool engine_extend_if_out(struct engine *e, const struct engine_job *job,
+                          const struct policy_decision *d, int64_t t0)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_find_entry(e, job->container);
+    struct res_state *r = en ? &en->r[job->resource] : NULL;
+    if (!r || !r->out) {
+        pthread_mutex_unlock(&e->lock);
+        return false;
+    }
+    int64_t old = r->deadline_ms;
+    if (d->deadline_ms > r->deadline_ms)
+        r->deadline_ms = d->deadline_ms;
+    /* A burst of repeats moves the deadline by milliseconds: save (fsync) only when an alert is
+     * new or the deadline moved by a second or more. */
+    if (engine_add_firing(r, job) || r->deadline_ms - old >= 1000)
+        engine_unlock_persist(e);
+    else
+        pthread_mutex_unlock(&e->lock);
+    metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
+                   engine_since_s(t0));
+    log_debug("already scaled out; deadline extended", "container=%s", job->container);
+    engine_reply_state(e, job, 200, "extended", "already scaled out; deadline extended");
+    return true;
+}
+
+/* Nothing to change (no limit to raise, already at the level or the maximum): counted, 200. */
+void engine_unchanged(struct engine *e, const struct engine_job *job, const char *kind,
+                      const char *reason, int64_t t0)
+{
+    metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
+    engine_reply_state(e, job, 200, "unchanged", reason);
+}
+
+/* Puts back a resource's state as it was before a claim whose change did not happen (prev), and
+ * notes why when `error` is set. */
+void engine_unclaim(struct engine *e, const struct engine_job *job, const struct res_state *prev,
+                    const char *kind, const char *error)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_find_entry(e, job->container);
+    if (en) {
+        en->r[job->resource] = *prev;
+        if (error)
+            engine_note(en, engine_now(e), kind, "error", error);
+    }
+    engine_unlock_persist(e);
+}
+
+/* The write-ahead claim could not be saved: no claim on disk, no change in Docker (a crash now
+ * must not leave the target scaled out with nothing to scale it back in). Answers 503. */
+void engine_claim_unsaved(struct engine *e, const struct engine_job *job, const char *kind,
+                          const struct res_state *prev, const struct store_err *serr, int64_t t0)
+{
+    char msg[300], qn[300], qe[300];
+
+    snprintf(msg, sizeof(msg), "cannot persist the claim: %s", serr->msg);
+    engine_unclaim(e, job, prev, kind, msg);
+    metrics_action(e->o.metrics, kind, "error", engine_since_s(t0));
+    log_error("scale-out refused: its claim could not be saved", "container=%s error=%s",
+              log_quote(qn, sizeof(qn), job->container), log_quote(qe, sizeof(qe), serr->msg));
+    engine_reply_state(e, job, 503, "error", msg);
+}
+
+/* A scale-out was applied (or, dry run, would have been): note, count, log, answer. */
+void engine_scaled_out(struct engine *e, const struct engine_job *job, const char *kind,
+                       const char *what, int64_t from, int64_t to, int64_t now, int64_t t0)
+{
+    if (!e->o.dry_run) {
+        pthread_mutex_lock(&e->lock);
+        struct entry *en = engine_find_entry(e, job->container);
+        if (en)
+            engine_note(en, now, kind, "ok", NULL);
+        engine_unlock_persist(e);
+    }
+    pthread_cond_broadcast(&e->timer_cond);
+    metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", engine_since_s(t0));
+    log_change(e->o.dry_run ? "would scale out (dry run)" : what, job, kind, from, to, t0,
+               e->o.dry_run, job->from_alert ? job->alertname : "manual");
+    engine_reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+                       e->o.dry_run ? "dry run: nothing changed" : "scaled out");
+}
+
+static void finish_scale_in(struct engine *e, const struct engine_job *job, const char *kind,
+                            const char *result)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_find_entry(e, job->container);
+    if (en) {
+        struct res_state *r = &en->r[job->resource];
+        int64_t base = r->base, base_swap = r->base_swap;
+        engine_clear_res(r);
+        if (strcmp(result, "claim_dropped") != 0) { /* what it was restored to stays visible */
+            r->base = base;
+            r->base_swap = base_swap;
+        }
+        engine_note(en, engine_now(e), kind, result, NULL);
+    }
+    engine_unlock_persist(e);
+}
+
+/* At scale-in the target is not at the level the scale-out set (someone changed it by hand):
+ * leave it as it is and forget the claim. */
+void engine_claim_dropped(struct engine *e, const struct engine_job *job, const char *kind,
+                          int64_t set, int64_t found, const char *reason, int64_t t0)
+{
+    char qn[300];
+
+    log_warn("resources changed by hand while scaled out; dropping claim",
+             "container=%s action=%s set=%" PRId64 " found=%" PRId64,
+             log_quote(qn, sizeof(qn), job->container), kind, set, found);
+    finish_scale_in(e, job, kind, "claim_dropped");
+    metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
+    engine_reply_state(e, job, 200, "claim_dropped", reason);
+}
+
+/* A scale-in was applied (or, dry run, would have been): record, count, log, answer. */
+void engine_scaled_in(struct engine *e, const struct engine_job *job, const char *kind,
+                      int64_t from, int64_t to, const char *why, int64_t t0)
+{
+    finish_scale_in(e, job, kind, e->o.dry_run ? "dry_run" : "ok");
+    metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", engine_since_s(t0));
+    log_change(e->o.dry_run ? "would scale in (dry run)" : "scaled in", job, kind, from, to, t0,
+               e->o.dry_run, why);
+    engine_reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+                       e->o.dry_run ? "dry run: nothing changed" : "scaled in");
+}
+
+/* A scale-in attempt failed: let the timer try again in RETRY_MS, not on its next tick. */
+void engine_retry_later(struct engine *e, const struct engine_job *job)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_find_entry(e, job->container);
+    if (en) {
+        en->r[job->resource].check_queued = false;
+        en->r[job->resource].hold_until = engine_now(e) + RETRY_MS;
+    }
+    pthread_mutex_unlock(&e->lock);
+}

@@ -1,0 +1,126 @@
+/* engine_table.c: the state table of managed containers and services (lock held throughout). */
+#include "engine_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "utf8.h"
+
+/* The engine's wall clock (engine_opts.clock), in milliseconds. */
+int64_t engine_now(struct engine *e)
+{
+    return e->o.clock(e->o.clock_ud);
+}
+
+struct entry *engine_find_entry(struct engine *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_t; i++) {
+        if (strcmp(e->t[i].name, name) == 0)
+            return &e->t[i];
+    }
+    return NULL;
+}
+
+struct entry *engine_get_entry(struct engine *e, const char *name)
+{
+    struct entry *en = engine_find_entry(e, name);
+
+    if (en || e->n_t >= MAX_ENTRIES)
+        return en;
+    if (e->n_t == e->cap_t) {
+        size_t cap = e->cap_t ? e->cap_t * 2 : 16;
+        struct entry *t = realloc(e->t, cap * sizeof(*t));
+        if (!t)
+            return NULL;
+        e->t = t;
+        e->cap_t = cap;
+    }
+    en = &e->t[e->n_t++];
+    memset(en, 0, sizeof(*en));
+    utf8_copy(en->name, sizeof(en->name), name);
+    return en;
+}
+
+void engine_drop_entry(struct engine *e, const char *name)
+{
+    struct entry *en = engine_find_entry(e, name);
+
+    if (!en)
+        return;
+    *en = e->t[e->n_t - 1];
+    e->n_t--;
+}
+
+/* Records the job's alert as firing. Returns true when it was not recorded yet. */
+bool engine_add_firing(struct res_state *r, const struct engine_job *job)
+{
+    if (!job->from_alert || !job->fingerprint[0])
+        return false;
+    for (size_t i = 0; i < r->n_firing; i++) {
+        if (strcmp(r->firing[i].fingerprint, job->fingerprint) == 0)
+            return false;
+    }
+    if (r->n_firing == MAX_FIRING) {
+        memmove(&r->firing[0], &r->firing[1], sizeof(r->firing[0]) * (MAX_FIRING - 1));
+        r->n_firing--;
+    }
+    utf8_copy(r->firing[r->n_firing].fingerprint, sizeof(r->firing[0].fingerprint),
+              job->fingerprint);
+    utf8_copy(r->firing[r->n_firing].alertname, sizeof(r->firing[0].alertname), job->alertname);
+    r->n_firing++;
+    return true;
+}
+
+/* Returns true when the alert was recorded. */
+bool engine_remove_firing(struct res_state *r, const char *fingerprint)
+{
+    for (size_t i = 0; i < r->n_firing; i++) {
+        if (strcmp(r->firing[i].fingerprint, fingerprint) == 0) {
+            r->firing[i] = r->firing[r->n_firing - 1];
+            r->n_firing--;
+            return true;
+        }
+    }
+    return false;
+}
+
+void engine_clear_res(struct res_state *r)
+{
+    memset(r, 0, sizeof(*r));
+}
+
+void engine_note(struct entry *en, int64_t now, const char *action, const char *result,
+                 const char *error)
+{
+    utf8_copy(en->last_action, sizeof(en->last_action), action);
+    utf8_copy(en->last_result, sizeof(en->last_result), result);
+    utf8_copy(en->last_error, sizeof(en->last_error), error);
+    en->last_action_ms = now;
+}
+
+bool engine_in_maintenance(struct engine *e, const char *name)
+{
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_find_entry(e, name);
+    bool m = en && en->h.maintenance;
+    pthread_mutex_unlock(&e->lock);
+    return m;
+}
+
+const char *engine_kind_label(enum policy_kind k, enum policy_resource r)
+{
+    static const char *const out[] = {"scale_out_cpu", "scale_out_memory", "scale_out_replicas"};
+    static const char *const in[] = {"scale_in_cpu", "scale_in_memory", "scale_in_replicas"};
+
+    if (k == POLICY_SCALE_OUT)
+        return out[r];
+    if (k == POLICY_SCALE_IN || k == POLICY_RESOLVE)
+        return in[r];
+    return "restart";
+}
+
+double engine_since_s(int64_t t0)
+{
+    return (double)(clock_mono_ms() - t0) / 1000.0;
+}
