@@ -27,6 +27,10 @@ struct store_err;
 /* A memory scale-in waits while the container uses more than this share (percent) of the
  * baseline limit: at the limit the kernel would reclaim hard or OOM-kill the workload. */
 #define MEM_GUARD_PCT 90
+/* An automatic memory scale-in also waits while the working set is above this share of the
+ * baseline: the memory rules fire at 60 % of the limit, so a container put back above it would
+ * fire again and be scaled out again, a cycle every scale duration (rules/README.md). */
+#define MEM_SCALE_IN_PCT 50
 
 enum op { OP_SUBMIT, OP_CHECK, OP_RECONCILE, OP_HEAL };
 
@@ -79,6 +83,8 @@ struct entry {
     char last_result[32];
     char last_error[512]; /* the daemon's message, whole (it may quote a 64-digit ID) */
     int64_t last_action_ms;
+    int64_t ooms;      /* Docker oom events seen (not persisted) */
+    bool oom_at_limit; /* the last one found it at its largest allowed memory limit */
 };
 
 struct cache_entry {
@@ -87,6 +93,10 @@ struct cache_entry {
 };
 
 /* A queued job: a node of the shared FIFO (queued) or of the spare list (free). */
+/* engine_oom.c: an `oom` scale-out job that finds nothing left to raise. True: flagged, done. */
+bool engine_oom_at_limit(struct engine *e, const struct engine_job *job, int64_t current,
+                         int64_t target, int64_t t0);
+
 struct item {
     enum op op;
     struct engine_job job;
