@@ -196,6 +196,7 @@ void engine_gauges(struct engine *e, struct metrics_gauges *g)
         g->scaled_out_memory += e->t[i].r[POLICY_MEMORY].out;
         g->scaled_out_replicas += e->t[i].r[POLICY_REPLICAS].out;
         g->crashloop += e->t[i].h.crashloop;
+        g->oom_at_limit += e->t[i].oom_at_limit;
         g->maintenance += e->t[i].h.maintenance;
     }
     pthread_mutex_unlock(&e->lock);

@@ -67,6 +67,11 @@ json_t *engine_entry_json(const struct entry *en)
                           res_json(&en->r[POLICY_MEMORY], POLICY_MEMORY, en->service),
                           "last_action", last, "maintenance", en->h.maintenance, "crash_looping",
                           en->h.crashloop, "heal", heal_json(&en->h));
+    json_t *mem = o ? json_object_get(o, "memory") : NULL;
+    if (mem && !en->service) {
+        json_object_set_new(mem, "oom_events", json_integer((json_int_t)en->ooms));
+        json_object_set_new(mem, "oom_at_limit", json_boolean(en->oom_at_limit));
+    }
     if (o && en->service) {
         json_object_set_new(o, "replicas",
                             res_json(&en->r[POLICY_REPLICAS], POLICY_REPLICAS, true));
