@@ -600,9 +600,23 @@ def write():
     table = headline_table(head)
     lines += ["## Headline (targets from the benchmark specification)\n"] + table + [""]
     lines += body
+    lines += kept_scaling_section()
     with open(os.path.join(HERE, "results.md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     update_readme(table, cmd)
+
+
+def kept_scaling_section():
+    """Section 7 of results.md is written by bench/scaling, not from part-*.json: kept as it is."""
+    try:
+        with open(os.path.join(HERE, "results.md")) as fh:
+            s = fh.read()
+    except OSError:
+        return []
+    a, b = "<!-- scaling:start -->", "<!-- scaling:end -->"
+    if a not in s or b not in s:
+        return []
+    return ["", s[s.index(a):s.index(b) + len(b)]]
 
 
 def headline_table(head):

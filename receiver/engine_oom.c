@@ -12,8 +12,8 @@
  * scaled-out level (trip.memory or --memory) or above cannot be helped by the receiver: each OOM
  * kill is then flagged (log error, API memory.oom_at_limit, trip_oom_total{result="at_limit"},
  * trip_oom_at_limit_containers) instead of being "scaled" again; the heal's crash-loop backoff
- * bounds the restarts. The flag and the count are not persisted; a scale-out that raises the
- * limit clears the flag.
+ * bounds the restarts. The flag and the count are not persisted; a later `oom` event that finds
+ * room to raise the limit clears the flag.
  */
 #include "engine_internal.h"
 
