@@ -160,9 +160,8 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
     if (job->resource != POLICY_MEMORY || r->base <= 0 || !e->o.ops->stats)
         return false;
     docker_code rc = e->o.ops->stats(e->o.docker_ud, id, &st, &derr);
-    uint64_t ws = st.memory_usage > st.memory_inactive_file
-                      ? st.memory_usage - st.memory_inactive_file
-                      : 0;
+    uint64_t ws =
+        st.memory_usage > st.memory_inactive_file ? st.memory_usage - st.memory_inactive_file : 0;
     if (rc == DOCKER_OK && ws <= (uint64_t)r->base / 100 * (uint64_t)pct)
         return false;
     if (rc != DOCKER_OK)
@@ -172,7 +171,8 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
                  "working set %" PRIu64 " MiB above %d%% of the baseline %" PRId64
                  " MiB%s; holding the scale-out",
                  ws >> 20, pct, r->base >> 20,
-                 job->force ? "" : " (back at the baseline the memory rules, 60%, would fire again)");
+                 job->force ? ""
+                            : " (back at the baseline the memory rules, 60%, would fire again)");
     pthread_mutex_lock(&e->lock);
     struct entry *en = engine_find_entry(e, job->container);
     if (en) {

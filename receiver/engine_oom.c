@@ -59,8 +59,8 @@ bool engine_oom_at_limit(struct engine *e, const struct engine_job *job, int64_t
         return false;
     }
     snprintf(why, sizeof(why),
-             "OOM-killed at %" PRId64 " MiB, its largest allowed memory limit (scaled-out level %" PRId64
-             " MiB)",
+             "OOM-killed at %" PRId64
+             " MiB, its largest allowed memory limit (scaled-out level %" PRId64 " MiB)",
              current >> 20, target >> 20);
     if (en) {
         en->oom_at_limit = true;

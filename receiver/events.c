@@ -109,8 +109,9 @@ static int on_event(const struct docker_event *e, void *ud)
     case EVENTS_MARK:
         add_mark(ev, e);
         if (strcmp(e->action, "oom") == 0 && e->name && e->name[0] &&
-            policy_managed(&ev->o.lim,
-                           e->attributes ? docker_labels_get(e->attributes, "trip.enable") : NULL)) {
+            policy_managed(&ev->o.lim, e->attributes
+                                           ? docker_labels_get(e->attributes, "trip.enable")
+                                           : NULL)) {
             log_info("oom event: raising the memory limit", "container=%s",
                      log_quote(qn, sizeof(qn), e->name));
             if (engine_oom(ev->o.engine, e->name, &eerr) != ENGINE_OK &&

@@ -289,9 +289,10 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const ch
               g ? g->crashloop : 0);
     gauge_out(f, "trip_maintenance_containers", "Containers in maintenance (no heal, no scaling).",
               "", g ? g->maintenance : 0);
-    gauge_out(f, "trip_oom_at_limit_containers",
-              "Containers OOM-killed at their largest allowed memory limit (nothing left to raise).",
-              "", g ? g->oom_at_limit : 0);
+    gauge_out(
+        f, "trip_oom_at_limit_containers",
+        "Containers OOM-killed at their largest allowed memory limit (nothing left to raise).", "",
+        g ? g->oom_at_limit : 0);
     if (m) {
         pthread_mutex_lock(&m->lock);
         family_out(f, "trip_http_requests_total", "HTTP requests by route and status code.",

@@ -53,7 +53,8 @@ struct metrics_gauges {
     int ready;           /* Docker reachable at the last refresh */
     int64_t crashloop;   /* containers flagged crash-looping */
     int64_t maintenance; /* containers in maintenance */
-    int64_t oom_at_limit; /* containers OOM-killed at their largest allowed memory limit */
+    /* containers whose last OOM kill found them at their largest allowed memory limit */
+    int64_t oom_at_limit;
 };
 
 /* The whole exposition text (NUL-terminated, caller frees), or NULL when out of memory. */

@@ -230,8 +230,8 @@ static int query_long(const char *q, const char *name, long lo, long hi, long *o
 }
 
 static const char index_body[] =
-    "{\"endpoints\":[\"/health\",\"/cpu/start?workers=N\",\"/cpu/stop\",\"/mem/hold?mb=N\",\"/mem/add?mb=N\","
-    "\"/mem/release\",\"/exit?code=N\",\"/metrics\"]}";
+    "{\"endpoints\":[\"/health\",\"/cpu/start?workers=N\",\"/cpu/stop\",\"/mem/hold?mb=N\","
+    "\"/mem/add?mb=N\",\"/mem/release\",\"/exit?code=N\",\"/metrics\"]}";
 
 static void route(int fd, const char *path, const char *query)
 {
