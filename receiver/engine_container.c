@@ -70,7 +70,8 @@ static void scale_out(struct engine *e, const struct engine_job *job,
         return;
     }
     if (!e->o.dry_run) {
-        docker_code rc = e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
+        docker_code rc = job->oom ? engine_oom_update(e, ct->id, &u, &derr)
+                                  : e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
         if (rc != DOCKER_OK) {
             engine_unclaim(e, job, &prev, kind, NULL);
             engine_docker_failed(e, job, "update", rc, &derr, t0);

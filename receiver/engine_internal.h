@@ -96,6 +96,9 @@ struct cache_entry {
 /* engine_oom.c: an `oom` scale-out job that finds nothing left to raise. True: flagged, done. */
 bool engine_oom_at_limit(struct engine *e, const struct engine_job *job, int64_t current,
                          int64_t target, int64_t t0);
+/* The update of an `oom` scale-out, tried again while the killed container is still dying. */
+docker_code engine_oom_update(struct engine *e, const char *id, const struct docker_update *u,
+                              struct docker_err *derr);
 
 struct item {
     enum op op;

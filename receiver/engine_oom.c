@@ -12,17 +12,43 @@
  * scaled-out level (trip.memory or --memory) or above cannot be helped by the receiver: each OOM
  * kill is then flagged (log error, API memory.oom_at_limit, trip_oom_total{result="at_limit"},
  * trip_oom_at_limit_containers) instead of being "scaled" again; the heal's crash-loop backoff
- * bounds the restarts. The flag and the count are not persisted; a later `oom` event that finds
- * room to raise the limit clears the flag.
+ * bounds the restarts. The `oom` event comes while the killed container is still dying: runc then
+ * refuses the update ("container not running") until Docker has recorded the exit, after which
+ * the exited container takes it (applied when the heal starts it). engine_oom_update() therefore
+ * tries the update up to OOM_UPDATE_TRIES times, OOM_UPDATE_SPACING_MS apart, while the daemon
+ * answers 5xx or 409, holding the container's worker (its heal waits behind it, as it should).
+ * The flag and the count are not persisted; a later `oom` event that finds room to raise the
+ * limit clears the flag.
  */
 #include "engine_internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "utf8.h"
+
+#define OOM_UPDATE_TRIES 10
+#define OOM_UPDATE_SPACING_MS 200
+
+docker_code engine_oom_update(struct engine *e, const char *id, const struct docker_update *u,
+                              struct docker_err *derr)
+{
+    docker_code rc = e->o.ops->update(e->o.docker_ud, id, u, derr);
+
+    for (int i = 1; i < OOM_UPDATE_TRIES && (rc == DOCKER_E_SERVER || rc == DOCKER_E_CONFLICT);
+         i++) {
+        struct timespec ts = {0, OOM_UPDATE_SPACING_MS * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        memset(derr, 0, sizeof(*derr));
+        rc = e->o.ops->update(e->o.docker_ud, id, u, derr);
+    }
+    return rc;
+}
 
 engine_code engine_oom(struct engine *e, const char *name, struct engine_err *err)
 {
