@@ -229,7 +229,7 @@ void engine_container_scale_in(struct engine *e, const struct engine_job *job,
     if (!e->o.dry_run && memory_guard_holds(e, job, r, ct.id)) {
         metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
         engine_reply_state(e, job, 200, "postponed",
-                           "memory usage above the baseline limit; retrying");
+                           "working set above the scale-in margin of the baseline; retrying");
         goto out_free;
     }
     if (job->resource == POLICY_CPU) {
