@@ -157,8 +157,7 @@ void docker_client_free(struct docker_client *c)
 
 const char *docker_client_api_version(const struct docker_client *c)
 {
-    if (!c || !atomic_load_explicit(&((struct docker_client *)c)->negotiated,
-                                    memory_order_acquire))
+    if (!c || !atomic_load_explicit(&c->negotiated, memory_order_acquire))
         return "";
     return c->api_version;
 }

@@ -180,6 +180,8 @@ struct docker_update {
     int64_t memory;
     bool has_memory_swap;
     int64_t memory_swap;
+    bool has_nano_cpus;
+    int64_t nano_cpus; /* HostConfig.NanoCpus: the CPU quota, 1e9 = one CPU; 0 = none */
 };
 docker_code docker_container_update(struct docker_client *c, const char *id,
                                     const struct docker_update *u, struct docker_err *err);

@@ -156,7 +156,7 @@ static docker_code finish(struct stream *s, CURLcode rc, const char *errbuf)
         return s->code; /* stopped by fn (OK) or a bad event (error already set) */
     if (rc == CURLE_OK)
         return docker_err_set(s->err, DOCKER_E_TRANSPORT, 0, "events: daemon closed the stream");
-    return docker_curl_error(rc, "events", errbuf, s->err);
+    return docker_curl_error((int)rc, "events", errbuf, s->err);
 }
 
 /* Creates the multi handle, registers it with k for wakeups, runs, unregisters. */

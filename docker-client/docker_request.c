@@ -402,10 +402,10 @@ docker_code docker_update_body(const struct docker_update *u, char **out, struct
     json_t *obj;
 
     *out = NULL;
-    if (!u || !(u->has_cpu_shares || u->has_memory || u->has_memory_swap))
+    if (!u || !(u->has_cpu_shares || u->has_memory || u->has_memory_swap || u->has_nano_cpus))
         return docker_err_set(err, DOCKER_E_INVALID, 0, "update: no field to change");
     if ((u->has_cpu_shares && u->cpu_shares < 0) || (u->has_memory && u->memory < 0) ||
-        (u->has_memory_swap && u->memory_swap < -1))
+        (u->has_memory_swap && u->memory_swap < -1) || (u->has_nano_cpus && u->nano_cpus < 0))
         return docker_err_set(err, DOCKER_E_INVALID, 0, "update: negative value");
     obj = json_object();
     if (!obj)
@@ -416,6 +416,8 @@ docker_code docker_update_body(const struct docker_update *u, char **out, struct
         json_object_set_new(obj, "Memory", json_integer(u->memory));
     if (u->has_memory_swap)
         json_object_set_new(obj, "MemorySwap", json_integer(u->memory_swap));
+    if (u->has_nano_cpus)
+        json_object_set_new(obj, "NanoCpus", json_integer(u->nano_cpus));
     *out = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(obj);
     if (!*out)

@@ -158,7 +158,7 @@ docker_code docker_http(struct docker_client *c, const struct docker_request *re
         code = docker_err_set(err, DOCKER_E_NOMEM, 0, "%s: out of memory for the reply",
                               req->what);
     else if (rc != CURLE_OK)
-        code = docker_curl_error(rc, req->what, errbuf, err);
+        code = docker_curl_error((int)rc, req->what, errbuf, err);
     if (code == DOCKER_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rep->status);
         rep->body = s.buf;

@@ -23,6 +23,8 @@ const char *alerts_action_name(enum alerts_action a)
         return "restart";
     case ALERTS_SCALE_REPLICAS:
         return "scale-replicas";
+    case ALERTS_SCALE_CPUS:
+        return "scale-cpus";
     default:
         return "none";
     }
@@ -113,6 +115,8 @@ static enum alerts_action action_from(const json_t *labels, const struct alerts_
             return ALERTS_RESTART;
         if (strcmp(a, "scale-replicas") == 0)
             return ALERTS_SCALE_REPLICAS;
+        if (strcmp(a, "scale-cpus") == 0)
+            return ALERTS_SCALE_CPUS;
         snprintf(problem, psize, "unknown action label \"%.60s\"", a);
         return ALERTS_ACTION_NONE;
     }

@@ -26,6 +26,7 @@ enum alerts_action {
     ALERTS_SCALE_MEMORY,
     ALERTS_RESTART,
     ALERTS_SCALE_REPLICAS, /* Swarm services: more replicas */
+    ALERTS_SCALE_CPUS,     /* a container's CPU quota (NanoCpus) */
 };
 
 /* One alert. `problem` is "" for a usable record, else why it cannot be acted on (missing

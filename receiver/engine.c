@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,8 @@ engine_code engine_new(const struct engine_opts *opts, struct engine **out, stru
         e->o.ops = &engine_docker_real;
     if (!e->o.clock)
         e->o.clock = real_clock;
+    if (!e->o.prom)
+        e->o.prom = &engine_prom_real;
     if (!e->o.workers)
         e->o.workers = 4;
     if (!e->o.queue_max)
@@ -87,19 +88,26 @@ engine_code engine_start(struct engine *e, struct engine_err *err)
     }
     e->started = true;
     pthread_mutex_unlock(&e->lock);
-    for (size_t i = 0; i < e->n_workers; i++) {
-        if (pthread_create(&e->w[i].thread, NULL, engine_worker_main, &e->w[i]) != 0)
-            abort(); /* cannot run without workers; at start-up only */
+    int rc = 0;
+    const char *what = "worker";
+    for (size_t i = 0; rc == 0 && i < e->n_workers; i++) {
+        rc = pthread_create(&e->w[i].thread, NULL, engine_worker_main, &e->w[i]);
+        e->n_started += rc == 0;
     }
-    if (pthread_create(&e->timer, NULL, engine_timer_main, e) != 0)
-        abort();
-    if (e->o.refresh_interval_ms > 0) {
-        if (pthread_create(&e->refresher, NULL, engine_refresh_main, e) != 0)
-            abort();
-        e->has_refresher = true;
+    if (rc == 0) {
+        what = "timer";
+        rc = pthread_create(&e->timer, NULL, engine_timer_main, e);
+        e->has_timer = rc == 0;
     }
-    (void)err;
-    return ENGINE_OK;
+    if (rc == 0 && e->o.refresh_interval_ms > 0) {
+        what = "refresh";
+        rc = pthread_create(&e->refresher, NULL, engine_refresh_main, e);
+        e->has_refresher = rc == 0;
+    }
+    if (rc == 0)
+        return ENGINE_OK;
+    engine_stop(e, 0); /* joins the threads that did start */
+    return ERR_SET(err, ENGINE_E_THREAD, "cannot start the %s thread: %s", what, strerror(rc));
 }
 
 /* At start: drop entries whose container vanished or was recreated (its baseline is void). */
@@ -149,9 +157,10 @@ void engine_stop(struct engine *e, int64_t grace_ms)
     pthread_cond_broadcast(&e->work_cond);
     e->stopped = true;
     pthread_mutex_unlock(&e->lock);
-    for (size_t i = 0; i < e->n_workers; i++)
+    for (size_t i = 0; i < e->n_started; i++)
         pthread_join(e->w[i].thread, NULL);
-    pthread_join(e->timer, NULL);
+    if (e->has_timer)
+        pthread_join(e->timer, NULL);
     if (e->has_refresher)
         pthread_join(e->refresher, NULL);
     pthread_mutex_lock(&e->lock);
@@ -185,16 +194,19 @@ bool engine_ready(struct engine *e)
 void engine_gauges(struct engine *e, struct metrics_gauges *g)
 {
     memset(g, 0, sizeof(*g));
+    _Static_assert(POLICY_N_RESOURCES <= METRICS_MAX_RESOURCES, "metrics_gauges too small");
+    for (size_t r = 0; r < POLICY_N_RESOURCES; r++)
+        g->scaled_out[r].resource = policy_resources[r].name;
+    g->n_scaled_out = POLICY_N_RESOURCES;
     pthread_mutex_lock(&e->lock);
     g->ready = e->ready;
     for (size_t i = 0; i < e->n_cache; i++) {
         const struct engine_cached *c = &e->cache[i].c;
-        g->managed += policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL);
+        g->managed += engine_cached_is_managed(e, c);
     }
     for (size_t i = 0; i < e->n_t; i++) {
-        g->scaled_out_cpu += e->t[i].r[POLICY_CPU].out;
-        g->scaled_out_memory += e->t[i].r[POLICY_MEMORY].out;
-        g->scaled_out_replicas += e->t[i].r[POLICY_REPLICAS].out;
+        for (size_t r = 0; r < POLICY_N_RESOURCES; r++)
+            g->scaled_out[r].n += e->t[i].r[r].out;
         g->crashloop += e->t[i].h.crashloop;
         g->oom_at_limit += e->t[i].oom_at_limit;
         g->maintenance += e->t[i].h.maintenance;

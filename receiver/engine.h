@@ -42,6 +42,7 @@ typedef enum engine_code {
     ENGINE_E_NOMEM,
     ENGINE_E_STORE,   /* the state file could not be read */
     ENGINE_E_UNKNOWN, /* neither in the state table nor a managed container in the cache */
+    ENGINE_E_THREAD,  /* a thread could not be started */
 } engine_code;
 
 struct engine_err {
@@ -76,6 +77,18 @@ extern const struct engine_docker_ops engine_docker_real;
 /* Wall-clock milliseconds since the epoch (deadlines are persisted, so they are wall time). */
 typedef int64_t (*engine_clock_fn)(void *ud);
 
+struct engine_opts;
+struct prom_match;
+struct prom_err;
+/* Whether Prometheus still reports a matching alert firing (before a scale-in at the deadline):
+ * engine_prom_real (prom_query_firing on engine_opts.prom_url) unless a test passes its own. ud is
+ * the engine's options. Returns 0 (PROM_OK) with *firing set, else a prom_code with err filled. */
+struct engine_prom_ops {
+    int (*query_firing)(const struct engine_opts *o, const struct prom_match *m, bool *firing,
+                        struct prom_err *err);
+};
+extern const struct engine_prom_ops engine_prom_real;
+
 struct store;
 
 struct engine_opts {
@@ -95,20 +108,30 @@ struct engine_opts {
      * engine). While Prometheus reports the resource's alert firing for the container, scale-in
      * is held and asked again after min(max(scale duration, 1 s), 15 s). Prometheus unreachable:
      * logged, and Alertmanager's resolved notification decides alone. */
-    const char *prom_url; /* NULL/"": no check */
-    long prom_timeout_ms; /* 0: 3000 */
+    const char *prom_url;               /* NULL/"": no check */
+    const struct engine_prom_ops *prom; /* NULL: engine_prom_real */
+    long prom_timeout_ms;               /* 0: 3000 */
     const char *const *container_labels;
     size_t n_container_labels;
-    const char *cpu_alert, *memory_alert;
+    /* The alertname of each resource's alert (NULL: policy_resources[r].default_alert). */
+    const char *alertname[POLICY_N_RESOURCES];
     /* Event-driven healing: restart spacing and crash-loop flag (zeros: 100 ms, 1 min, 10 s, 5,
      * and operator_stops is taken as given). */
     struct policy_backoff heal;
 };
 
+/* What a job came to: the outcome, why, and the target's state afterwards. Valid only during the
+ * engine_done_fn call. */
+struct engine_result {
+    enum outcome outcome;
+    const char *container;
+    const char *reason;
+    const char *state; /* the target's state view (engine_state_json()'s form), or NULL */
+};
+
 /* Called exactly once per submitted job that has one, from a worker thread (or from
- * engine_stop() for jobs never run: 503). status is the HTTP status for the manual API; body is a
- * JSON object text, valid only during the call. */
-typedef void (*engine_done_fn)(void *ud, int status, const char *body);
+ * engine_stop() for jobs never run: OUTCOME_BUSY). */
+typedef void (*engine_done_fn)(void *ud, const struct engine_result *res);
 
 struct engine_job {
     enum policy_kind kind;
@@ -133,7 +156,9 @@ engine_code engine_new(const struct engine_opts *opts, struct engine **out, stru
  * file is not an error; a corrupt one is (ENGINE_E_STORE), the daemon must not start blind. */
 engine_code engine_load(struct engine *e, struct engine_err *err);
 /* Starts workers, timer and refresh threads, and queues a reconcile (inspect; vanished or
- * recreated containers dropped) for every loaded entry. */
+ * recreated containers dropped) for every loaded entry. ENGINE_E_THREAD (with the thread and
+ * the reason) when a thread cannot be started: those that did are stopped again, and the engine
+ * can only be freed. */
 engine_code engine_start(struct engine *e, struct engine_err *err);
 /* Queues a copy of job; it runs after the container's earlier jobs, on whichever worker is free.
  * A job without a done callback is merged into (dropped in favour of) a queued, not yet started
@@ -154,14 +179,10 @@ void engine_free(struct engine *e);
 struct engine_cached {
     bool exists;
     bool running;
-    bool service; /* a Swarm service (labels are its Spec.Labels) */
-    bool global;  /* a global-mode service */
-    char enable[16], cpu_shares[32], memory[32], scale_duration[32], heal[16];
-    bool has_enable, has_cpu_shares, has_memory, has_scale_duration, has_heal;
-    char cpus[32], max_replicas[16], replicas_step[16];
-    bool has_cpus, has_max_replicas, has_replicas_step;
-    char swarm_service[128]; /* a Swarm task container: its service's name */
-    bool has_swarm_service;
+    bool service;                     /* a Swarm service (labels are its Spec.Labels) */
+    bool global;                      /* a global-mode service */
+    char label[POLICY_N_LABELS][128]; /* the values of policy_label_keys[], "" when absent */
+    bool has_label[POLICY_N_LABELS];
 };
 /* Copies the cached facts of `name` and returns true; false when the cache has not seen it.
  * Any thread, never calls Docker. */

@@ -9,48 +9,36 @@
 #include "log.h"
 #include "utf8.h"
 
+/* The labels policy reads (policy_label_keys), copied. */
+static void cache_labels(struct engine_cached *c, const struct docker_labels *l)
+{
+    for (size_t i = 0; i < POLICY_N_LABELS; i++) {
+        const char *v = docker_labels_get(l, policy_label_keys[i]);
+        c->has_label[i] = v != NULL;
+        utf8_copy(c->label[i], sizeof(c->label[i]), v);
+    }
+}
+
 static void cache_fill(struct cache_entry *ce, const struct docker_summary *s)
 {
     struct engine_cached *c = &ce->c;
-    const char *v;
 
     memset(ce, 0, sizeof(*ce));
     utf8_copy(ce->name, sizeof(ce->name), s->name);
     c->exists = true;
     c->running = strcmp(s->state, "running") == 0;
-#define CACHE_LABEL(field, key)                                                                    \
-    v = docker_labels_get(&s->labels, key);                                                        \
-    c->has_##field = v != NULL;                                                                    \
-    utf8_copy(c->field, sizeof(c->field), v);
-    CACHE_LABEL(enable, "trip.enable")
-    CACHE_LABEL(cpu_shares, "trip.cpu-shares")
-    CACHE_LABEL(memory, "trip.memory")
-    CACHE_LABEL(scale_duration, "trip.scale-duration")
-    CACHE_LABEL(heal, "trip.heal")
-    CACHE_LABEL(swarm_service, "com.docker.swarm.service.name")
-#undef CACHE_LABEL
+    cache_labels(c, &s->labels);
 }
 
 static void cache_fill_service(struct cache_entry *ce, const struct docker_service *s)
 {
     struct engine_cached *c = &ce->c;
-    const char *v;
 
     memset(ce, 0, sizeof(*ce));
     utf8_copy(ce->name, sizeof(ce->name), s->name);
     c->exists = c->running = c->service = true;
     c->global = s->global;
-#define CACHE_LABEL(field, key)                                                                    \
-    v = docker_labels_get(&s->labels, key);                                                        \
-    c->has_##field = v != NULL;                                                                    \
-    utf8_copy(c->field, sizeof(c->field), v);
-    CACHE_LABEL(enable, "trip.enable")
-    CACHE_LABEL(memory, "trip.memory")
-    CACHE_LABEL(scale_duration, "trip.scale-duration")
-    CACHE_LABEL(cpus, "trip.cpus")
-    CACHE_LABEL(max_replicas, "trip.max-replicas")
-    CACHE_LABEL(replicas_step, "trip.replicas-step")
-#undef CACHE_LABEL
+    cache_labels(c, &s->labels);
 }
 
 docker_code engine_refresh(struct engine *e)
@@ -139,21 +127,26 @@ bool engine_lookup(struct engine *e, const char *name, struct engine_cached *out
 
 void engine_cached_policy(const struct engine_cached *cached, struct policy_container *c)
 {
-    memset(c, 0, sizeof(*c));
-    c->known = true;
+    struct policy_kv kv[POLICY_N_LABELS];
+    size_t n = 0;
+
+    for (size_t i = 0; i < POLICY_N_LABELS; i++) {
+        if (cached->has_label[i])
+            kv[n++] = (struct policy_kv){policy_label_keys[i], cached->label[i]};
+    }
+    if (cached->service)
+        policy_service_from_labels(c, kv, n, cached->global);
+    else
+        policy_container_from_labels(c, kv, n, cached->running);
     c->exists = cached->exists;
-    c->running = cached->running;
-    c->enable = cached->has_enable ? cached->enable : NULL;
-    c->cpu_shares = cached->has_cpu_shares ? cached->cpu_shares : NULL;
-    c->memory = cached->has_memory ? cached->memory : NULL;
-    c->scale_duration = cached->has_scale_duration ? cached->scale_duration : NULL;
-    c->heal = cached->has_heal ? cached->heal : NULL;
-    c->service = cached->service;
-    c->global = cached->global;
-    c->cpus = cached->has_cpus ? cached->cpus : NULL;
-    c->max_replicas = cached->has_max_replicas ? cached->max_replicas : NULL;
-    c->replicas_step = cached->has_replicas_step ? cached->replicas_step : NULL;
-    c->swarm_service = cached->has_swarm_service ? cached->swarm_service : NULL;
+}
+
+bool engine_cached_is_managed(const struct engine *e, const struct engine_cached *cached)
+{
+    struct policy_container pc;
+
+    engine_cached_policy(cached, &pc);
+    return policy_managed(&e->o.lim, pc.enable);
 }
 
 /* Lock held: whether the cache knows name as a managed container. */
@@ -162,7 +155,7 @@ bool engine_cached_managed(struct engine *e, const char *name)
     for (size_t i = 0; i < e->n_cache; i++) {
         const struct engine_cached *c = &e->cache[i].c;
         if (strcmp(e->cache[i].name, name) == 0)
-            return policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL);
+            return engine_cached_is_managed(e, c);
     }
     return false;
 }

@@ -10,37 +10,30 @@
 #include "store.h"
 #include "utf8.h"
 
-static int64_t current_of(const struct docker_container *ct, enum policy_resource r)
-{
-    return r == POLICY_CPU ? ct->res.cpu_shares : ct->res.memory;
-}
-
 static void scale_out(struct engine *e, const struct engine_job *job,
                       const struct docker_container *ct, const struct policy_decision *d,
                       int64_t t0)
 {
     const char *kind = engine_kind_label(POLICY_SCALE_OUT, job->resource);
+    const struct engine_res_docker *rd = &engine_res_docker[job->resource];
+    const struct policy_target_rule *rule = policy_target_rule(job->resource, false);
     struct docker_update u = {0};
     struct docker_err derr = {0};
-    int64_t cur = current_of(ct, job->resource);
-    int64_t eff = job->resource == POLICY_CPU && cur == 0 ? DEFAULT_CPU_SHARES : cur;
+    int64_t cur = rd->ct_level(ct);
+    int64_t eff = cur == 0 && rule->unset_level ? rule->unset_level : cur;
+    const char *why;
+    int64_t target = policy_scale_out_level(d, false, cur, &why);
 
-    if (job->resource == POLICY_MEMORY && cur == 0) {
-        engine_unchanged(e, job, kind, "container has no memory limit; nothing to raise", t0);
+    if (why) {
+        engine_unchanged(e, job, kind, why, t0);
         return;
     }
-    if (eff >= d->target) {
+    if (eff >= target) {
         engine_unchanged(e, job, kind, "already at or above the scaled-out level", t0);
         return;
     }
-    if (job->resource == POLICY_CPU) {
-        u.has_cpu_shares = true;
-        u.cpu_shares = d->target;
-    } else {
-        u.has_memory = u.has_memory_swap = true;
-        u.memory = d->target;
-        u.memory_swap = docker_memory_swap_for(ct->res.memory, ct->res.memory_swap, d->target);
-    }
+    int64_t aux = rd->ct_aux_for ? rd->ct_aux_for(ct, target) : 0;
+    rd->ct_set(&u, target, aux);
     /* Write-ahead: the claim is on disk before Docker changes anything, so a crash right after
      * the update never leaves a scaled-out container without a deadline. (A crash before the
      * update leaves a claim whose level was never applied; scale-in then sees the mismatch and
@@ -53,22 +46,14 @@ static void scale_out(struct engine *e, const struct engine_job *job,
         struct res_state *r = &en->r[job->resource];
         prev = *r;
         utf8_copy(en->id, sizeof(en->id), ct->id);
-        r->out = true;
         r->base = cur;
-        r->base_swap = job->resource == POLICY_MEMORY ? ct->res.memory_swap : 0;
-        r->applied = d->target;
-        r->applied_swap = job->resource == POLICY_MEMORY ? u.memory_swap : 0;
+        r->base_swap = rd->ct_aux ? rd->ct_aux(ct) : 0;
+        r->applied_swap = aux;
         r->deadline_ms = d->deadline_ms;
-        r->since_ms = now;
-        r->check_queued = false;
-        engine_add_firing(r, job);
-        engine_note(en, now, kind, e->o.dry_run ? "dry_run" : "applying", NULL);
+        engine_claim(e, en, job, target, kind, now);
     }
-    struct store_err serr = {0};
-    if (!engine_unlock_persist_err(e, &serr) && !e->o.dry_run) {
-        engine_claim_unsaved(e, job, kind, &prev, &serr, t0);
+    if (!engine_unlock_save_claim(e, job, kind, &prev, t0))
         return;
-    }
     if (!e->o.dry_run) {
         docker_code rc = job->oom ? engine_oom_update(e, ct->id, &u, &derr)
                                   : e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
@@ -78,7 +63,7 @@ static void scale_out(struct engine *e, const struct engine_job *job,
             return;
         }
     }
-    engine_scaled_out(e, job, kind, "scaled out", cur, d->target, now, t0);
+    engine_scaled_out(e, job, kind, "scaled out", cur, target, now, t0);
 }
 
 void engine_do_scale_out(struct engine *e, const struct engine_job *job, int64_t t0)
@@ -104,11 +89,11 @@ void engine_do_scale_out(struct engine *e, const struct engine_job *job, int64_t
                  engine_kind_label(job->kind, job->resource));
         metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
                        engine_since_s(t0));
-        engine_reply_state(e, job, 404, "ignored", "container is being removed");
+        engine_reply_state(e, job, OUTCOME_NOT_FOUND, "container is being removed");
         engine_target_free(&t);
         return;
     }
-    policy_container_from_labels(&pc, &ct->labels, ct->running);
+    engine_container_policy(&pc, ct);
     policy_decide(&e->o.lim, &req, &pc, engine_now(e), &d);
     if (d.verdict != POLICY_ACCEPT) {
         char qn[300], qr[200];
@@ -118,11 +103,11 @@ void engine_do_scale_out(struct engine *e, const struct engine_job *job, int64_t
                  job->remote[0] ? job->remote : "-");
         metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
                        engine_since_s(t0));
-        engine_reply_state(e, job, d.http_status, "ignored", d.reason);
+        engine_reply_state(e, job, d.outcome, d.reason);
     } else if (engine_in_maintenance(e, job->container)) {
         metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
                        engine_since_s(t0));
-        engine_reply_state(e, job, 409, "ignored", "container is in maintenance");
+        engine_reply_state(e, job, OUTCOME_CONFLICT, "container is in maintenance");
     } else if (job->oom && engine_oom_at_limit(e, job, ct->res.memory, d.target, t0)) {
         /* flagged: nothing left to raise */
     } else if (!engine_extend_if_out(e, job, &d, t0)) {
@@ -135,19 +120,20 @@ void engine_do_scale_out(struct engine *e, const struct engine_job *job, int64_t
 static bool changed_by_hand(const struct res_state *r, const struct docker_container *ct,
                             enum policy_resource which)
 {
-    if (which == POLICY_CPU)
-        return ct->res.cpu_shares != r->applied;
-    return ct->res.memory != r->applied ||
-           (r->applied_swap != 0 && ct->res.memory_swap != r->applied_swap);
+    const struct engine_res_docker *rd = &engine_res_docker[which];
+
+    return rd->ct_level(ct) != r->applied ||
+           (rd->ct_aux && r->applied_swap != 0 && rd->ct_aux(ct) != r->applied_swap);
 }
 
 /* Before a memory scale-in to baseline B: true (postponed, retried in RETRY_MS, noted as the
  * container's last action with the reason) when the container's working set (usage minus the
- * page cache the kernel can reclaim) is above MEM_SCALE_IN_PCT % of B (MEM_GUARD_PCT % for a
- * manual scale-in, which only must not shrink below the workload), or when its usage cannot be
- * read. Shrinking below the usage would make the kernel OOM-kill the workload the receiver
- * protects, so this wins even over --max-hold. B of 0 (no limit) needs no check. The first
- * postponement of a hold is logged at info, the retries every RETRY_MS at debug. */
+ * page cache the kernel can reclaim) does not fit policy_memory_scale_in_fits(): above 50 % of B
+ * for an automatic scale-in (the margin under the memory rules' 60 %), above 90 % for a manual
+ * one (policy_memory_fits: never below the workload); or when its usage cannot be read.
+ * Shrinking below the usage would make the kernel OOM-kill the workload the receiver protects,
+ * so this wins even over --max-hold. B of 0 (no limit) needs no check. The first postponement of
+ * a hold is logged at info, the retries every RETRY_MS at debug. */
 static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
                                const struct res_state *r, const char *id)
 {
@@ -155,15 +141,15 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
     struct docker_stats st = {0};
     struct docker_err derr = {0};
     char qn[300], qe[300], why[256];
-    int pct = job->force ? MEM_GUARD_PCT : MEM_SCALE_IN_PCT;
+    int pct = job->force ? POLICY_MEMORY_GUARD_PCT : POLICY_MEMORY_SCALE_IN_PCT;
     bool first = true;
 
-    if (job->resource != POLICY_MEMORY || r->base <= 0 || !e->o.ops->stats)
+    if (!engine_res_docker[job->resource].guard_usage || r->base <= 0 || !e->o.ops->stats)
         return false;
     docker_code rc = e->o.ops->stats(e->o.docker_ud, id, &st, &derr);
     uint64_t ws =
         st.memory_usage > st.memory_inactive_file ? st.memory_usage - st.memory_inactive_file : 0;
-    if (rc == DOCKER_OK && ws <= (uint64_t)r->base / 100 * (uint64_t)pct)
+    if (rc == DOCKER_OK && policy_memory_scale_in_fits(ws, r->base, job->force))
         return false;
     if (rc != DOCKER_OK)
         snprintf(why, sizeof(why), "usage unknown: %.200s", derr.msg);
@@ -178,11 +164,10 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
     struct entry *en = engine_find_entry(e, job->container);
     if (en) {
         first = strcmp(en->last_result, "postponed") != 0 || strcmp(en->last_action, kind) != 0;
-        en->r[job->resource].check_queued = false;
-        en->r[job->resource].hold_until = engine_now(e) + RETRY_MS;
         engine_note(en, engine_now(e), kind, "postponed", why);
     }
     engine_unlock_persist(e);
+    engine_retry_later(e, job);
     if (rc != DOCKER_OK) {
         metrics_docker_error(e->o.metrics, docker_code_name(rc));
         log_error("memory scale-in postponed: usage unknown",
@@ -222,24 +207,19 @@ void engine_container_scale_in(struct engine *e, const struct engine_job *job,
     }
     struct docker_container ct = t.ct; /* takes over what t.ct owns (freed below) */
     if (!e->o.dry_run && changed_by_hand(r, &ct, job->resource)) {
-        engine_claim_dropped(e, job, kind, r->applied, current_of(&ct, job->resource),
+        engine_claim_dropped(e, job, kind, r->applied, engine_ct_level(job->resource, &ct),
                              "resources were changed by hand; left as they are", t0);
         goto out_free;
     }
     if (!e->o.dry_run && memory_guard_holds(e, job, r, ct.id)) {
         metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
-        engine_reply_state(e, job, 200, "postponed",
+        engine_reply_state(e, job, OUTCOME_POSTPONED,
                            "working set above the scale-in margin of the baseline; retrying");
         goto out_free;
     }
-    if (job->resource == POLICY_CPU) {
-        u.has_cpu_shares = true;
-        u.cpu_shares = r->base > 0 ? r->base : DEFAULT_CPU_SHARES;
-    } else {
-        u.has_memory = u.has_memory_swap = true;
-        u.memory = r->base;
-        u.memory_swap = r->base_swap;
-    }
+    int64_t unset = policy_target_rule(job->resource, false)->unset_level;
+    int64_t level = r->base > 0 || !unset ? r->base : unset;
+    engine_res_docker[job->resource].ct_set(&u, level, r->base_swap);
     if (!e->o.dry_run) {
         docker_code rc = e->o.ops->update(e->o.docker_ud, ct.id, &u, &derr);
         if (rc != DOCKER_OK) {
@@ -248,8 +228,7 @@ void engine_container_scale_in(struct engine *e, const struct engine_job *job,
             goto out_free;
         }
     }
-    engine_scaled_in(e, job, kind, r->applied,
-                     job->resource == POLICY_CPU ? u.cpu_shares : u.memory, why, t0);
+    engine_scaled_in(e, job, kind, r->applied, level, why, t0);
 out_free:
     docker_container_free(&ct);
 }
@@ -267,7 +246,7 @@ void engine_do_restart(struct engine *e, const struct engine_job *job, int64_t t
         log_info("ignored", "container=%s action=restart reason=maintenance",
                  log_quote(qn, sizeof(qn), job->container));
         metrics_action(e->o.metrics, "restart", "skipped", engine_since_s(t0));
-        engine_reply_state(e, job, 409, "ignored", "container is in maintenance");
+        engine_reply_state(e, job, OUTCOME_CONFLICT, "container is in maintenance");
         return;
     }
     struct engine_target t;
@@ -275,21 +254,21 @@ void engine_do_restart(struct engine *e, const struct engine_job *job, int64_t t
         return;
     ct = t.ct; /* takes over what t.ct owns (freed below) */
     if (t.service)
-        policy_service_from_labels(&pc, &t.svc.labels, t.svc.global);
+        engine_service_policy(&pc, &t.svc);
     else
-        policy_container_from_labels(&pc, &ct.labels, ct.running);
+        engine_container_policy(&pc, &ct);
     policy_decide(&e->o.lim, &req, &pc, engine_now(e), &d);
     docker_service_free(&t.svc);
     if (d.verdict != POLICY_ACCEPT) {
         log_info("ignored", "container=%s action=restart reason=%s",
                  log_quote(qn, sizeof(qn), job->container), d.reason);
         metrics_action(e->o.metrics, "restart", "skipped", engine_since_s(t0));
-        engine_reply_state(e, job, d.http_status, "ignored", d.reason);
+        engine_reply_state(e, job, d.outcome, d.reason);
         goto out_free;
     }
     if ((ct.running && !job->force) || ct.restarting || strcmp(ct.status, "removing") == 0) {
         metrics_action(e->o.metrics, "restart", "skipped", engine_since_s(t0));
-        engine_reply_state(e, job, 200, "unchanged",
+        engine_reply_state(e, job, OUTCOME_UNCHANGED,
                            ct.running ? "container is running; send {\"force\":true} to restart it"
                                       : "container is busy");
         goto out_free;
@@ -318,7 +297,7 @@ void engine_do_restart(struct engine *e, const struct engine_job *job, int64_t t
         "container=%s action=%s from=%s to=running duration_ms=%" PRId64 " dry_run=%s remote=%s",
         log_quote(qn, sizeof(qn), job->container), ct.running ? "restart" : "start", ct.status,
         clock_mono_ms() - t0, e->o.dry_run ? "true" : "false", job->remote[0] ? job->remote : "-");
-    engine_reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+    engine_reply_state(e, job, e->o.dry_run ? OUTCOME_DRY_RUN : OUTCOME_DONE,
                        ct.running ? "restarted" : "started");
 out_free:
     docker_container_free(&ct);

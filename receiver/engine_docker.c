@@ -17,6 +17,23 @@ static bool designates(const char *name, const char *obj_name, const char *obj_i
 /* Docker resolves a full ID, then a name, then any unique ID prefix: an alert for a container that
  * is gone ("cafe") must not land on another container whose ID happens to start with those
  * characters, so such a match counts as "no such container". */
+/* err (when it holds no error yet) says name matched only an ID prefix: what, e.g. "container". */
+static void prefix_only(struct docker_err *err, const char *what, const char *name, const char *id)
+{
+    if (!err || err->code != DOCKER_OK)
+        return;
+    err->code = DOCKER_E_NOT_FOUND;
+    err->http_status = 404;
+    if (strcmp(what, "container") == 0)
+        snprintf(err->msg, sizeof(err->msg),
+                 "inspect %.100s: no container of that name (Docker matched an ID prefix of %.12s)",
+                 name, id);
+    else
+        snprintf(err->msg, sizeof(err->msg),
+                 "inspect service %.100s: no service of that name (Docker matched %.25s)", name,
+                 id);
+}
+
 static docker_code real_inspect(void *ud, const char *name, struct docker_container *out,
                                 struct docker_err *err)
 {
@@ -24,13 +41,7 @@ static docker_code real_inspect(void *ud, const char *name, struct docker_contai
 
     if (rc != DOCKER_OK || designates(name, out->name, out->id))
         return rc;
-    if (err && err->code == DOCKER_OK) {
-        err->code = DOCKER_E_NOT_FOUND;
-        err->http_status = 404;
-        snprintf(err->msg, sizeof(err->msg),
-                 "inspect %.100s: no container of that name (Docker matched an ID prefix of %.12s)",
-                 name, out->id);
-    }
+    prefix_only(err, "container", name, out->id);
     docker_container_free(out);
     memset(out, 0, sizeof(*out));
     return DOCKER_E_NOT_FOUND;
@@ -70,13 +81,7 @@ static docker_code real_service_inspect(void *ud, const char *name, struct docke
 
     if (rc != DOCKER_OK || designates(name, out->name, out->id))
         return rc;
-    if (err && err->code == DOCKER_OK) {
-        err->code = DOCKER_E_NOT_FOUND;
-        err->http_status = 404;
-        snprintf(err->msg, sizeof(err->msg),
-                 "inspect service %.100s: no service of that name (Docker matched %.25s)", name,
-                 out->id);
-    }
+    prefix_only(err, "service", name, out->id);
     docker_service_free(out);
     memset(out, 0, sizeof(*out));
     return DOCKER_E_NOT_FOUND;

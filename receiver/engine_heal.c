@@ -141,7 +141,7 @@ static void heal_inspected(struct engine *e, const struct engine_job *job,
     if (strcmp(h->trigger, "reconcile") == 0 && !ct->oom_killed &&
         (ct->exit_code == 0 || ct->exit_code == 143))
         op_stop = true; /* stopped while nobody watched: exit code of a docker stop */
-    policy_container_from_labels(&pc, &ct->labels, ct->running);
+    engine_container_policy(&pc, ct);
     bool restart =
         ct->running && strcmp(h->trigger, "unhealthy") == 0 && strcmp(ct->health, "unhealthy") == 0;
     if (ct->running && !restart) {

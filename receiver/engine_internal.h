@@ -21,16 +21,7 @@ struct store_err;
 #define MAX_FIRING 16
 #define MAX_ENTRIES 4096
 #define MAX_CACHE 4096
-#define DEFAULT_CPU_SHARES 1024 /* the kernel's value when CpuShares is unset */
-#define RETRY_MS 5000           /* a failed scale-in is tried again after this */
-
-/* A memory scale-in waits while the container uses more than this share (percent) of the
- * baseline limit: at the limit the kernel would reclaim hard or OOM-kill the workload. */
-#define MEM_GUARD_PCT 90
-/* An automatic memory scale-in also waits while the working set is above this share of the
- * baseline: the memory rules fire at 60 % of the limit, so a container put back above it would
- * fire again and be scaled out again, a cycle every scale duration (rules/README.md). */
-#define MEM_SCALE_IN_PCT 50
+#define RETRY_MS 5000 /* a failed scale-in is tried again after this */
 
 enum op { OP_SUBMIT, OP_CHECK, OP_RECONCILE, OP_HEAL };
 
@@ -48,8 +39,10 @@ struct res_state {
     struct firing firing[MAX_FIRING];
     size_t n_firing;
     bool check_queued;
-    int64_t hold_until; /* no scale-in check before this: Prometheus said firing, or the last
-                           attempt failed (not persisted) */
+    bool manual_pending; /* a manual scale-in was postponed or failed: the timer retries it as
+                            manual, due or not (not persisted) */
+    int64_t hold_until;  /* no scale-in check before this: Prometheus said firing, or the last
+                            attempt failed (not persisted) */
 };
 
 /* Event-driven healing of one container. maintenance and operator_stopped are persisted. */
@@ -134,8 +127,9 @@ struct engine {
     bool ready;
     bool started, stopping, aborting, stopped;
     uint64_t gen;
+    size_t n_started; /* workers whose thread runs */
     pthread_t timer, refresher;
-    bool has_refresher;
+    bool has_timer, has_refresher;
 };
 
 /* What a job acts on: a container, or a Swarm service when `service`. */
@@ -144,6 +138,36 @@ struct engine_target {
     struct docker_container ct;
     struct docker_service svc;
 };
+
+/* How Docker stores resource r (engine_resource.c), next to policy_resources[r]. */
+struct engine_res_docker {
+    /* containers (ct_level NULL: the resource does not apply to containers) */
+    int64_t (*ct_level)(const struct docker_container *ct);
+    int64_t (*ct_aux)(const struct docker_container *ct); /* kept beside it (swap), or NULL */
+    int64_t (*ct_aux_for)(const struct docker_container *ct, int64_t level); /* aux to send */
+    void (*ct_set)(struct docker_update *u, int64_t level, int64_t aux);
+    bool guard_usage; /* a scale-in waits while usage is near the baseline (memory) */
+    /* Swarm services */
+    int64_t (*svc_level)(const struct docker_service *s);
+    int64_t (*svc_reserve)(const struct docker_service *s); /* the reservation, or NULL */
+    void (*svc_set)(struct docker_service_change *chg, int64_t level, int64_t reserve); /* NULL:
+                                                                                        replicas */
+};
+extern const struct engine_res_docker engine_res_docker[POLICY_N_RESOURCES];
+
+/* engine_resource.c */
+/* The labels policy reads, out of Docker's labels (values borrowed from l). Returns how many. */
+size_t engine_policy_labels(const struct docker_labels *l, struct policy_kv out[POLICY_N_LABELS]);
+/* policy_container_from_labels / policy_service_from_labels on an inspected target. */
+void engine_container_policy(struct policy_container *pc, const struct docker_container *ct);
+void engine_service_policy(struct policy_container *pc, const struct docker_service *svc);
+/* Whether a service (or a container) has resource r. */
+bool engine_has_resource(bool service, enum policy_resource r);
+int64_t engine_ct_level(enum policy_resource r, const struct docker_container *ct);
+int64_t engine_svc_level(enum policy_resource r, const struct docker_service *svc);
+/* The change that sets resource r of s to level, with reservation reserve. */
+void engine_svc_change(struct docker_service_change *chg, const struct docker_service *s,
+                       enum policy_resource r, int64_t level, int64_t reserve);
 
 /* engine.c */
 void engine_do_reconcile(struct engine *e, const struct engine_job *job, int64_t t0);
@@ -170,8 +194,8 @@ void engine_unlock_persist(struct engine *e);
 json_t *engine_entry_json(const struct entry *en);
 
 /* engine_job.c */
-void engine_reply_state(struct engine *e, const struct engine_job *job, int status,
-                        const char *result, const char *reason);
+void engine_reply_state(struct engine *e, const struct engine_job *job, enum outcome outcome,
+                        const char *reason);
 void engine_docker_failed(struct engine *e, const struct engine_job *job, const char *what,
                           docker_code rc, const struct docker_err *derr, int64_t t0);
 void engine_target_free(struct engine_target *t);
@@ -184,6 +208,15 @@ void engine_unchanged(struct engine *e, const struct engine_job *job, const char
                       const char *reason, int64_t t0);
 void engine_unclaim(struct engine *e, const struct engine_job *job, const struct res_state *prev,
                     const char *kind, const char *error);
+/* Records the write-ahead claim of a scale-out to level on en's job->resource (lock held): out,
+ * applied, since now, the job's alert as firing, the entry's last action "applying". */
+void engine_claim(struct engine *e, struct entry *en, const struct engine_job *job, int64_t level,
+                  const char *kind, int64_t now);
+/* With a write-ahead claim recorded (lock held, prev the resource's state before it): unlocks and
+ * saves. False, answered OUTCOME_UNSAVED and the claim withdrawn, when it could not be saved
+ * (dry run: true all the same, nothing will change in Docker). */
+bool engine_unlock_save_claim(struct engine *e, const struct engine_job *job, const char *kind,
+                              const struct res_state *prev, int64_t t0);
 void engine_claim_unsaved(struct engine *e, const struct engine_job *job, const char *kind,
                           const struct res_state *prev, const struct store_err *serr, int64_t t0);
 void engine_scaled_out(struct engine *e, const struct engine_job *job, const char *kind,
@@ -192,6 +225,9 @@ void engine_claim_dropped(struct engine *e, const struct engine_job *job, const 
                           int64_t set, int64_t found, const char *reason, int64_t t0);
 void engine_scaled_in(struct engine *e, const struct engine_job *job, const char *kind,
                       int64_t from, int64_t to, const char *why, int64_t t0);
+/* Whether job is an operator's scale-in (POST .../scale direction in): postponed or failed, it is
+ * retried as manual (res_state.manual_pending) rather than waiting for the deadline. */
+bool engine_job_is_manual_scale_in(const struct engine_job *job);
 void engine_retry_later(struct engine *e, const struct engine_job *job);
 
 /* engine_container.c */
@@ -221,6 +257,8 @@ void engine_cancel_queued(struct engine *e);
 /* engine_cache.c */
 void *engine_refresh_main(void *arg);
 bool engine_cached_managed(struct engine *e, const char *name);
+/* Whether the cached target is managed (policy_managed on its trip.enable). */
+bool engine_cached_is_managed(const struct engine *e, const struct engine_cached *cached);
 
 /* engine_heal.c */
 void engine_do_heal(struct engine *e, const struct engine_job *job, int64_t t0);

@@ -10,35 +10,30 @@
 #include "log.h"
 #include "store.h"
 
-static void reply(const struct engine_job *job, int status, json_t *body)
+/* Answers the job (if it waits for an answer) with the outcome, the reason and the target's
+ * state view, when the table has it. */
+void engine_reply_state(struct engine *e, const struct engine_job *job, enum outcome outcome,
+                        const char *reason)
 {
-    if (job->done) {
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        job->done(job->done_ud, status,
-                  text ? text : "{\"result\":\"error\",\"reason\":\"reply not representable\"}");
-        free(text);
+    struct engine_result res = {outcome, job->container, reason, NULL};
+    char *state = NULL;
+
+    if (!job->done)
+        return;
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_find_entry(e, job->container);
+    json_t *view = en ? engine_entry_json(en) : NULL;
+    pthread_mutex_unlock(&e->lock);
+    if (view) {
+        state = json_dumps(view, JSON_COMPACT);
+        json_decref(view);
     }
-    json_decref(body);
+    res.state = state;
+    job->done(job->done_ud, &res);
+    free(state);
 }
 
-/* Reply with the container's current entry attached (if any). */
-void engine_reply_state(struct engine *e, const struct engine_job *job, int status,
-                        const char *result, const char *reason)
-{
-    json_t *body = json_pack("{s:s, s:s, s:s}", "container", job->container, "result", result,
-                             "reason", reason);
-
-    if (job->done) {
-        pthread_mutex_lock(&e->lock);
-        struct entry *en = engine_find_entry(e, job->container);
-        if (en)
-            json_object_set_new(body, "state", engine_entry_json(en));
-        pthread_mutex_unlock(&e->lock);
-    }
-    reply(job, status, body);
-}
-
-/* A failed Docker call: count, log, remember, reply 404 or 502. */
+/* A failed Docker call: count, log, remember, answer OUTCOME_VANISHED or OUTCOME_FAILED. */
 void engine_docker_failed(struct engine *e, const struct engine_job *job, const char *what,
                           docker_code rc, const struct docker_err *derr, int64_t t0)
 {
@@ -55,7 +50,7 @@ void engine_docker_failed(struct engine *e, const struct engine_job *job, const 
     if (en)
         engine_note(en, engine_now(e), kind, "error", derr->msg);
     pthread_mutex_unlock(&e->lock);
-    engine_reply_state(e, job, rc == DOCKER_E_NOT_FOUND ? 404 : 502, "error",
+    engine_reply_state(e, job, rc == DOCKER_E_NOT_FOUND ? OUTCOME_VANISHED : OUTCOME_FAILED,
                        derr->msg[0] ? derr->msg : docker_code_name(rc));
 }
 
@@ -93,7 +88,7 @@ static bool known_service(struct engine *e, const char *name)
 
 /* Inspects the job's target: the container of that name, else the Swarm service (a service first
  * when the engine already knows the name as one, or for a replicas scale-out). Neither: the
- * entry is dropped and 404 answered. Other failures: counted, logged, answered 502. */
+ * entry is dropped, OUTCOME_NOT_FOUND answered. Other failures: counted, logged, OUTCOME_FAILED. */
 docker_code engine_inspect(struct engine *e, const struct engine_job *job, struct engine_target *t,
                            int64_t t0)
 {
@@ -101,7 +96,7 @@ docker_code engine_inspect(struct engine *e, const struct engine_job *job, struc
     const struct engine_docker_ops *ops = e->o.ops;
     bool swarm = ops->service_inspect != NULL;
     bool svc_first =
-        swarm && ((job->kind == POLICY_SCALE_OUT && job->resource == POLICY_REPLICAS) ||
+        swarm && ((job->kind == POLICY_SCALE_OUT && !engine_has_resource(false, job->resource)) ||
                   known_service(e, job->container));
     docker_code rc = DOCKER_E_NOT_FOUND;
 
@@ -139,7 +134,7 @@ docker_code engine_inspect(struct engine *e, const struct engine_job *job, struc
                      log_quote(qe, sizeof(qe), derr.msg), job->remote[0] ? job->remote : "-");
         }
         if (job->done)
-            engine_reply_state(e, job, 404, "ignored",
+            engine_reply_state(e, job, OUTCOME_NOT_FOUND,
                                swarm ? "no such container or service" : "no such container");
         return rc;
     }
@@ -183,7 +178,7 @@ bool engine_extend_if_out(struct engine *e, const struct engine_job *job,
     metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
                    engine_since_s(t0));
     log_debug("already scaled out; deadline extended", "container=%s", job->container);
-    engine_reply_state(e, job, 200, "extended", "already scaled out; deadline extended");
+    engine_reply_state(e, job, OUTCOME_EXTENDED, "already scaled out; deadline extended");
     return true;
 }
 
@@ -192,7 +187,7 @@ void engine_unchanged(struct engine *e, const struct engine_job *job, const char
                       const char *reason, int64_t t0)
 {
     metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
-    engine_reply_state(e, job, 200, "unchanged", reason);
+    engine_reply_state(e, job, OUTCOME_UNCHANGED, reason);
 }
 
 /* Puts back a resource's state as it was before a claim whose change did not happen (prev), and
@@ -211,7 +206,7 @@ void engine_unclaim(struct engine *e, const struct engine_job *job, const struct
 }
 
 /* The write-ahead claim could not be saved: no claim on disk, no change in Docker (a crash now
- * must not leave the target scaled out with nothing to scale it back in). Answers 503. */
+ * must not leave the target scaled out with nothing to scale it back in). OUTCOME_UNSAVED. */
 void engine_claim_unsaved(struct engine *e, const struct engine_job *job, const char *kind,
                           const struct res_state *prev, const struct store_err *serr, int64_t t0)
 {
@@ -222,7 +217,31 @@ void engine_claim_unsaved(struct engine *e, const struct engine_job *job, const 
     metrics_action(e->o.metrics, kind, "error", engine_since_s(t0));
     log_error("scale-out refused: its claim could not be saved", "container=%s error=%s",
               log_quote(qn, sizeof(qn), job->container), log_quote(qe, sizeof(qe), serr->msg));
-    engine_reply_state(e, job, 503, "error", msg);
+    engine_reply_state(e, job, OUTCOME_UNSAVED, msg);
+}
+
+void engine_claim(struct engine *e, struct entry *en, const struct engine_job *job, int64_t level,
+                  const char *kind, int64_t now)
+{
+    struct res_state *r = &en->r[job->resource];
+
+    r->out = true;
+    r->applied = level;
+    r->since_ms = now;
+    r->check_queued = false;
+    engine_add_firing(r, job);
+    engine_note(en, now, kind, e->o.dry_run ? "dry_run" : "applying", NULL);
+}
+
+bool engine_unlock_save_claim(struct engine *e, const struct engine_job *job, const char *kind,
+                              const struct res_state *prev, int64_t t0)
+{
+    struct store_err serr = {0};
+
+    if (engine_unlock_persist_err(e, &serr) || e->o.dry_run)
+        return true;
+    engine_claim_unsaved(e, job, kind, prev, &serr, t0);
+    return false;
 }
 
 /* A scale-out was applied (or, dry run, would have been): note, count, log, answer. */
@@ -240,7 +259,7 @@ void engine_scaled_out(struct engine *e, const struct engine_job *job, const cha
     metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", engine_since_s(t0));
     log_change(e->o.dry_run ? "would scale out (dry run)" : what, job, kind, from, to, t0,
                e->o.dry_run, job->from_alert ? job->alertname : "manual");
-    engine_reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+    engine_reply_state(e, job, e->o.dry_run ? OUTCOME_DRY_RUN : OUTCOME_DONE,
                        e->o.dry_run ? "dry run: nothing changed" : "scaled out");
 }
 
@@ -274,7 +293,7 @@ void engine_claim_dropped(struct engine *e, const struct engine_job *job, const 
              log_quote(qn, sizeof(qn), job->container), kind, set, found);
     finish_scale_in(e, job, kind, "claim_dropped");
     metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
-    engine_reply_state(e, job, 200, "claim_dropped", reason);
+    engine_reply_state(e, job, OUTCOME_CLAIM_DROPPED, reason);
 }
 
 /* A scale-in was applied (or, dry run, would have been): record, count, log, answer. */
@@ -285,8 +304,13 @@ void engine_scaled_in(struct engine *e, const struct engine_job *job, const char
     metrics_action(e->o.metrics, kind, e->o.dry_run ? "dry_run" : "ok", engine_since_s(t0));
     log_change(e->o.dry_run ? "would scale in (dry run)" : "scaled in", job, kind, from, to, t0,
                e->o.dry_run, why);
-    engine_reply_state(e, job, 200, e->o.dry_run ? "dry_run" : "ok",
+    engine_reply_state(e, job, e->o.dry_run ? OUTCOME_DRY_RUN : OUTCOME_DONE,
                        e->o.dry_run ? "dry run: nothing changed" : "scaled in");
+}
+
+bool engine_job_is_manual_scale_in(const struct engine_job *job)
+{
+    return job->kind == POLICY_SCALE_IN && job->done != NULL; /* the timer's checks have no done */
 }
 
 /* A scale-in attempt failed: let the timer try again in RETRY_MS, not on its next tick. */
@@ -297,6 +321,7 @@ void engine_retry_later(struct engine *e, const struct engine_job *job)
     if (en) {
         en->r[job->resource].check_queued = false;
         en->r[job->resource].hold_until = engine_now(e) + RETRY_MS;
+        en->r[job->resource].manual_pending |= engine_job_is_manual_scale_in(job);
     }
     pthread_mutex_unlock(&e->lock);
 }

@@ -99,6 +99,6 @@ bool engine_oom_at_limit(struct engine *e, const struct engine_job *job, int64_t
               "container=%s memory=%" PRId64 " scaled_out_level=%" PRId64
               " hint=\"raise trip.memory or --memory, or fix the workload\"",
               log_quote(qn, sizeof(qn), job->container), current, target);
-    engine_reply_state(e, job, 200, "unchanged", why);
+    engine_reply_state(e, job, OUTCOME_UNCHANGED, why);
     return true;
 }

@@ -38,7 +38,7 @@ static void run_item(struct engine *e, const struct item *it)
         engine_do_restart(e, job, t0);
         break;
     default:
-        engine_reply_state(e, job, 422, "ignored", "nothing to do");
+        engine_reply_state(e, job, OUTCOME_REFUSED, "nothing to do");
         break;
     }
 }
@@ -233,7 +233,7 @@ void engine_wait_idle(struct engine *e)
     pthread_mutex_unlock(&e->lock);
 }
 
-/* Answers every queued job with 503 (lock held). */
+/* Answers every queued job with OUTCOME_BUSY (lock held). */
 void engine_cancel_queued(struct engine *e)
 {
     while (e->head) {
@@ -241,7 +241,8 @@ void engine_cancel_queued(struct engine *e)
         release(e, e->head);
         if (it.job.done) {
             pthread_mutex_unlock(&e->lock);
-            it.job.done(it.job.done_ud, 503, "{\"result\":\"error\",\"reason\":\"shutting down\"}");
+            struct engine_result res = {OUTCOME_BUSY, it.job.container, "shutting down", NULL};
+            it.job.done(it.job.done_ud, &res);
             pthread_mutex_lock(&e->lock);
         }
     }

@@ -10,18 +10,11 @@
 
 #define SERVICE_TRIES 3 /* reads of a service whose update met a version conflict */
 
-static int64_t svc_level(const struct docker_service *s, enum policy_resource r)
-{
-    return r == POLICY_CPU      ? s->res.limit_nano_cpus
-           : r == POLICY_MEMORY ? s->res.limit_memory
-                                : s->replicas;
-}
-
 static int64_t svc_reserve(const struct docker_service *s, enum policy_resource r)
 {
-    return r == POLICY_CPU      ? s->res.reserve_nano_cpus
-           : r == POLICY_MEMORY ? s->res.reserve_memory
-                                : 0;
+    const struct engine_res_docker *rd = &engine_res_docker[r];
+
+    return rd->svc_reserve ? rd->svc_reserve(s) : 0;
 }
 
 /* The reservation that goes with a limit moved from `from` to `to`: scaled with it (as Kubernetes'
@@ -34,27 +27,6 @@ static int64_t scaled_reserve(int64_t reserve, int64_t from, int64_t to)
         return reserve < to ? reserve : to;
     __int128 v = (__int128)reserve * to / from;
     return v > to ? to : (int64_t)v;
-}
-
-/* The change that sets resource r of s to level, with reservation res. */
-static void svc_change(struct docker_service_change *chg, const struct docker_service *s,
-                       enum policy_resource r, int64_t level, int64_t res)
-{
-    memset(chg, 0, sizeof(*chg));
-    if (r == POLICY_REPLICAS) {
-        chg->has_replicas = true;
-        chg->replicas = level;
-        return;
-    }
-    chg->has_resources = true;
-    chg->res = s->res;
-    if (r == POLICY_CPU) {
-        chg->res.limit_nano_cpus = level;
-        chg->res.reserve_nano_cpus = res;
-    } else {
-        chg->res.limit_memory = level;
-        chg->res.reserve_memory = res;
-    }
 }
 
 /* After a version conflict: logs it and reads the service again into *svc. False when that
@@ -101,55 +73,46 @@ void engine_service_scale_out(struct engine *e, const struct engine_job *job,
         int64_t now = engine_now(e), target;
         bool again = false;
 
-        policy_service_from_labels(&pc, &svc->labels, svc->global);
+        engine_service_policy(&pc, svc);
         policy_decide(&e->o.lim, &req, &pc, now, &d);
         if (d.verdict != POLICY_ACCEPT) {
             log_info("ignored", "service=%s action=%s reason=%s remote=%s",
                      log_quote(qn, sizeof(qn), job->container), kind,
                      log_quote(qr, sizeof(qr), d.reason), job->remote[0] ? job->remote : "-");
             metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
-            engine_reply_state(e, job, d.http_status, "ignored", d.reason);
+            engine_reply_state(e, job, d.outcome, d.reason);
             return;
         }
         if (engine_in_maintenance(e, job->container)) {
             metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
-            engine_reply_state(e, job, 409, "ignored", "service is in maintenance");
+            engine_reply_state(e, job, OUTCOME_CONFLICT, "service is in maintenance");
             return;
         }
-        int64_t cur = svc_level(svc, job->resource);
+        int64_t cur = engine_svc_level(job->resource, svc);
         pthread_mutex_lock(&e->lock);
         struct entry *en = engine_find_entry(e, job->container);
         struct res_state prev = en ? en->r[job->resource] : (struct res_state){0};
         pthread_mutex_unlock(&e->lock);
         if (prev.out) {
-            again = job->resource == POLICY_REPLICAS && cur == prev.applied && cur < d.max &&
-                    now - prev.since_ms >= d.duration_ms;
+            again = policy_scale_out_again(&d, cur, prev.applied, prev.since_ms, now);
             if (!again) {
                 engine_extend_if_out(e, job, &d, t0);
                 return;
             }
         }
-        if (job->resource == POLICY_REPLICAS) {
-            target = policy_replicas_next(cur, d.step, d.max);
-            if (target <= cur) {
-                engine_unchanged(e, job, kind,
-                                 "already at the maximum replicas (trip.max-replicas)", t0);
-                return;
-            }
-        } else {
-            if (cur == 0) {
-                engine_unchanged(e, job, kind,
-                                 job->resource == POLICY_CPU
-                                     ? "service has no CPU limit; nothing to raise"
-                                     : "service has no memory limit; nothing to raise",
-                                 t0);
-                return;
-            }
-            target = d.target ? d.target : 2 * cur; /* CPU without trip.cpus: twice the limit */
-            if (cur >= target) {
-                engine_unchanged(e, job, kind, "already at or above the scaled-out level", t0);
-                return;
-            }
+        const char *why;
+        target = policy_scale_out_level(&d, true, cur, &why);
+        if (why) {
+            engine_unchanged(e, job, kind, why, t0);
+            return;
+        }
+        if (cur >= target) {
+            bool steps = policy_target_rule(job->resource, true)->unit == POLICY_UNIT_STEPS;
+            engine_unchanged(e, job, kind,
+                             steps ? "already at the maximum replicas (trip.max-replicas)"
+                                   : "already at or above the scaled-out level",
+                             t0);
+            return;
         }
         int64_t reserve = svc_reserve(svc, job->resource);
         int64_t new_res = scaled_reserve(reserve, cur, target);
@@ -169,23 +132,15 @@ void engine_service_scale_out(struct engine *e, const struct engine_job *job,
             } else if (d.deadline_ms > r->deadline_ms) {
                 r->deadline_ms = d.deadline_ms;
             }
-            r->out = true;
-            r->applied = target;
             r->applied_res = new_res;
-            r->since_ms = now;
-            r->check_queued = false;
-            engine_add_firing(r, job);
-            engine_note(en, now, kind, e->o.dry_run ? "dry_run" : "applying", NULL);
+            engine_claim(e, en, job, target, kind, now);
         }
-        struct store_err serr = {0};
-        if (!engine_unlock_persist_err(e, &serr) && !e->o.dry_run) {
-            engine_claim_unsaved(e, job, kind, &prev, &serr, t0);
+        if (!engine_unlock_save_claim(e, job, kind, &prev, t0))
             return;
-        }
         if (!e->o.dry_run) {
             struct docker_service_change chg;
             struct docker_err derr = {0};
-            svc_change(&chg, svc, job->resource, target, new_res);
+            engine_svc_change(&chg, svc, job->resource, target, new_res);
             docker_code rc = e->o.ops->service_update(e->o.docker_ud, svc, &chg, &derr);
             if (rc != DOCKER_OK) {
                 engine_unclaim(e, job, &prev, kind, NULL);
@@ -212,7 +167,7 @@ void engine_service_scale_in(struct engine *e, const struct engine_job *job,
     const char *kind = engine_kind_label(POLICY_SCALE_IN, job->resource);
 
     for (int attempt = 1;; attempt++) {
-        int64_t cur = svc_level(svc, job->resource);
+        int64_t cur = engine_svc_level(job->resource, svc);
         if (!e->o.dry_run && cur != r->applied) {
             engine_claim_dropped(e, job, kind, r->applied, cur,
                                  "the service was changed by hand; left as it is", t0);
@@ -221,7 +176,7 @@ void engine_service_scale_in(struct engine *e, const struct engine_job *job,
         if (!e->o.dry_run) {
             struct docker_service_change chg;
             struct docker_err derr = {0};
-            svc_change(&chg, svc, job->resource, r->base, r->base_res);
+            engine_svc_change(&chg, svc, job->resource, r->base, r->base_res);
             docker_code rc = e->o.ops->service_update(e->o.docker_ud, svc, &chg, &derr);
             if (rc == DOCKER_E_CONFLICT && attempt < SERVICE_TRIES) {
                 if (!svc_reread(e, job, svc, attempt, t0)) {

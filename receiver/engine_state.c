@@ -1,4 +1,5 @@
-/* engine_state.c: persistence of the state table: snapshot, save, load. */
+/* engine_state.c: persistence of the state table: its versioned file codec, snapshot, save,
+ * load. */
 #include "engine_internal.h"
 
 #include <stdio.h>
@@ -8,6 +9,21 @@
 #include "log.h"
 #include "store.h"
 #include "utf8.h"
+
+/*
+ * The state file's codec, separate from the API's view (engine_view.c): only what a restart
+ * needs, in a versioned document.
+ *
+ * Version 2 (written): {"version": 2, "containers": [{"name", "id", "kind": "container" |
+ * "service", "service_version" (services), "maintenance", "operator_stopped", "last_action":
+ * {"action", "result", "error", "at_ms"}, "<resource>": {"scaled_out", "baseline", "applied",
+ * "baseline_swap", "applied_swap" (container memory), "baseline_reservation",
+ * "applied_reservation" (service CPU and memory), "deadline_ms", "since_ms", "firing":
+ * [{"fingerprint", "alertname"}]}}]} with one object per resource the target has.
+ * Version 1 (read): the API's view of each entry as it was, the service's Version.Index as
+ * "version" and operator_stopped under "heal".
+ */
+#define STATE_VERSION 2
 
 static const char *str_of(const json_t *j)
 {
@@ -20,7 +36,55 @@ static int64_t get_i64(const json_t *o, const char *key)
     return (int64_t)json_integer_value(json_object_get(o, key));
 }
 
-static void res_from_json(struct res_state *r, const json_t *o)
+static bool has_res(const struct entry *en, int r)
+{
+    return engine_has_resource(en->service, (enum policy_resource)r);
+}
+
+static json_t *res_encode(const struct res_state *r, int which, bool service)
+{
+    json_t *firing = json_array();
+
+    for (size_t i = 0; firing && i < r->n_firing; i++)
+        json_array_append_new(firing,
+                              json_pack("{s:s, s:s}", "fingerprint", r->firing[i].fingerprint,
+                                        "alertname", r->firing[i].alertname));
+    json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:o}", "scaled_out", r->out, "baseline",
+                          (json_int_t)r->base, "applied", (json_int_t)r->applied, "deadline_ms",
+                          (json_int_t)r->deadline_ms, "since_ms", (json_int_t)r->since_ms, "firing",
+                          firing);
+    if (o && !service && engine_res_docker[which].ct_aux) {
+        json_object_set_new(o, "baseline_swap", json_integer(r->base_swap));
+        json_object_set_new(o, "applied_swap", json_integer(r->applied_swap));
+    }
+    if (o && service && engine_res_docker[which].svc_reserve) {
+        json_object_set_new(o, "baseline_reservation", json_integer(r->base_res));
+        json_object_set_new(o, "applied_reservation", json_integer(r->applied_res));
+    }
+    return o;
+}
+
+static json_t *entry_encode(const struct entry *en)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:b, s:b, s:{s:s, s:s, s:s, s:I}}", "name", en->name, "id", en->id, "kind",
+        en->service ? "service" : "container", "maintenance", en->h.maintenance, "operator_stopped",
+        en->h.operator_stopped, "last_action", "action", en->last_action, "result", en->last_result,
+        "error", en->last_error, "at_ms", (json_int_t)en->last_action_ms);
+
+    for (int r = 0; o && r < POLICY_N_RESOURCES; r++) {
+        if (has_res(en, r) && json_object_set_new(o, policy_resources[r].name,
+                                                  res_encode(&en->r[r], r, en->service)) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    if (o && en->service)
+        json_object_set_new(o, "service_version", json_integer((json_int_t)en->version));
+    return o;
+}
+
+static void res_decode(struct res_state *r, const json_t *o)
 {
     const json_t *f;
     size_t i;
@@ -47,6 +111,29 @@ static void res_from_json(struct res_state *r, const json_t *o)
     }
 }
 
+/* One entry of a version 1 or 2 file into en (named already). */
+static void entry_decode(struct entry *en, const json_t *c, int version)
+{
+    en->service = strcmp(str_of(json_object_get(c, "kind")), "service") == 0;
+    utf8_copy(en->id, sizeof(en->id), str_of(json_object_get(c, "id")));
+    for (int r = 0; r < POLICY_N_RESOURCES; r++) {
+        if (has_res(en, r))
+            res_decode(&en->r[r], json_object_get(c, policy_resources[r].name));
+    }
+    if (en->service)
+        en->version = (uint64_t)get_i64(c, version == 1 ? "version" : "service_version");
+    const json_t *last = json_object_get(c, "last_action");
+    utf8_copy(en->last_action, sizeof(en->last_action), str_of(json_object_get(last, "action")));
+    utf8_copy(en->last_result, sizeof(en->last_result), str_of(json_object_get(last, "result")));
+    utf8_copy(en->last_error, sizeof(en->last_error), str_of(json_object_get(last, "error")));
+    en->last_action_ms = get_i64(last, "at_ms");
+    en->h.maintenance = json_is_true(json_object_get(c, "maintenance"));
+    const json_t *stopped = version == 1
+                                ? json_object_get(json_object_get(c, "heal"), "operator_stopped")
+                                : json_object_get(c, "operator_stopped");
+    en->h.operator_stopped = json_is_true(stopped);
+}
+
 /* Snapshot of the table (lock held). NULL when an entry cannot be serialized: then nothing is
  * saved, rather than a state file that silently lacks a container. */
 static json_t *table_json(struct engine *e)
@@ -55,14 +142,14 @@ static json_t *table_json(struct engine *e)
     char qn[300];
 
     for (size_t i = 0; arr && i < e->n_t; i++) {
-        if (json_array_append_new(arr, engine_entry_json(&e->t[i])) != 0) {
+        if (json_array_append_new(arr, entry_encode(&e->t[i])) != 0) {
             log_error("cannot serialize a container's state; state file not updated",
                       "container=%s", log_quote(qn, sizeof(qn), e->t[i].name));
             json_decref(arr);
             return NULL;
         }
     }
-    return arr ? json_pack("{s:i, s:o}", "version", 1, "containers", arr) : NULL;
+    return arr ? json_pack("{s:i, s:o}", "version", STATE_VERSION, "containers", arr) : NULL;
 }
 
 /* Bumps the generation and snapshots (lock held); save outside the lock with persist_save(). */
@@ -121,9 +208,18 @@ engine_code engine_load(struct engine *e, struct engine_err *err)
     store_code rc = store_load(e->o.store, &doc, &serr);
     if (rc == STORE_E_NOTFOUND)
         return ENGINE_OK;
-    if (rc != STORE_OK) {
-        ERR_SET(err, ENGINE_E_STORE, "%s", serr.msg);
-        return ENGINE_E_STORE;
+    if (rc != STORE_OK)
+        return ERR_SET(err, ENGINE_E_STORE, "%s", serr.msg);
+    json_int_t version = json_integer_value(json_object_get(doc, "version"));
+    if (version == 0)
+        version = 1; /* the first files had no number */
+    if (version > STATE_VERSION) {
+        json_decref(doc);
+        return ERR_SET(err, ENGINE_E_STORE,
+                       "%s: state file version %" JSON_INTEGER_FORMAT
+                       " is newer than this receiver reads (%d); start the newer receiver or "
+                       "move the file aside (its scaled-out containers are then left as they are)",
+                       store_path(e->o.store), version, STATE_VERSION);
     }
     pthread_mutex_lock(&e->lock);
     json_array_foreach(json_object_get(doc, "containers"), i, c)
@@ -132,26 +228,8 @@ engine_code engine_load(struct engine *e, struct engine_err *err)
         /* never cut a container name: a prefix could name another container */
         bool usable = name && *name && strlen(name) < sizeof(e->t[0].name);
         struct entry *en = usable ? engine_get_entry(e, name) : NULL;
-        if (!en)
-            continue;
-        utf8_copy(en->id, sizeof(en->id), str_of(json_object_get(c, "id")));
-        res_from_json(&en->r[POLICY_CPU], json_object_get(c, "cpu"));
-        res_from_json(&en->r[POLICY_MEMORY], json_object_get(c, "memory"));
-        en->service = strcmp(str_of(json_object_get(c, "kind")), "service") == 0;
-        if (en->service) {
-            res_from_json(&en->r[POLICY_REPLICAS], json_object_get(c, "replicas"));
-            en->version = (uint64_t)get_i64(c, "version");
-        }
-        const json_t *last = json_object_get(c, "last_action");
-        utf8_copy(en->last_action, sizeof(en->last_action),
-                  str_of(json_object_get(last, "action")));
-        utf8_copy(en->last_result, sizeof(en->last_result),
-                  str_of(json_object_get(last, "result")));
-        utf8_copy(en->last_error, sizeof(en->last_error), str_of(json_object_get(last, "error")));
-        en->last_action_ms = get_i64(last, "at_ms");
-        en->h.maintenance = json_is_true(json_object_get(c, "maintenance"));
-        en->h.operator_stopped =
-            json_is_true(json_object_get(json_object_get(c, "heal"), "operator_stopped"));
+        if (en)
+            entry_decode(en, c, (int)version);
     }
     log_info("state loaded", "path=%s containers=%zu", store_path(e->o.store), e->n_t);
     pthread_mutex_unlock(&e->lock);

@@ -110,13 +110,10 @@ bool engine_in_maintenance(struct engine *e, const char *name)
 
 const char *engine_kind_label(enum policy_kind k, enum policy_resource r)
 {
-    static const char *const out[] = {"scale_out_cpu", "scale_out_memory", "scale_out_replicas"};
-    static const char *const in[] = {"scale_in_cpu", "scale_in_memory", "scale_in_replicas"};
-
     if (k == POLICY_SCALE_OUT)
-        return out[r];
+        return policy_resources[r].kind_out;
     if (k == POLICY_SCALE_IN || k == POLICY_RESOLVE)
-        return in[r];
+        return policy_resources[r].kind_in;
     return "restart";
 }
 

@@ -10,29 +10,33 @@
 #include "prom.h"
 #include "utf8.h"
 
+static int real_query_firing(const struct engine_opts *o, const struct prom_match *m, bool *firing,
+                             struct prom_err *err)
+{
+    return (int)prom_query_firing(o->prom_url, o->prom_timeout_ms ? o->prom_timeout_ms : 3000, m,
+                                  firing, err);
+}
+
+const struct engine_prom_ops engine_prom_real = {real_query_firing};
+
 /* Asks Prometheus whether the resource's alert still fires for the container. True: hold. */
 static bool prometheus_holds(struct engine *e, const struct engine_job *job)
 {
     static const char *const def_labels[] = {"name"};
+    const struct policy_resource_def *def = &policy_resources[job->resource];
+    const char *alertname = e->o.alertname[job->resource];
     struct prom_match m = {
         .container_labels = e->o.n_container_labels ? e->o.container_labels : def_labels,
         .n_container_labels = e->o.n_container_labels ? e->o.n_container_labels : 1,
         .container = job->container,
-        .alertname = job->resource == POLICY_CPU
-                         ? (e->o.cpu_alert ? e->o.cpu_alert : "ContainerHighCpu")
-                     : job->resource == POLICY_MEMORY
-                         ? (e->o.memory_alert ? e->o.memory_alert : "ContainerHighMemory")
-                         : "ServiceHighCpu", /* or its action label, scale-replicas */
-        .action = job->resource == POLICY_CPU      ? "scale-cpu"
-                  : job->resource == POLICY_MEMORY ? "scale-memory"
-                                                   : "scale-replicas",
+        .alertname = alertname ? alertname : def->default_alert, /* or its action label */
+        .action = def->action_label,
     };
     struct prom_err perr = {0};
     bool firing = false;
     char qn[300], qe[300];
 
-    if (prom_query_firing(e->o.prom_url, e->o.prom_timeout_ms ? e->o.prom_timeout_ms : 3000, &m,
-                          &firing, &perr) != PROM_OK) {
+    if (e->o.prom->query_firing(&e->o, &m, &firing, &perr) != PROM_OK) {
         log_warn("prometheus check failed; deciding on Alertmanager's notifications",
                  "container=%s error=%s", log_quote(qn, sizeof(qn), job->container),
                  log_quote(qe, sizeof(qe), perr.msg));
@@ -59,6 +63,7 @@ static bool take_due(struct engine *e, const struct engine_job *job, bool force,
         struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
         int64_t next;
         pd = policy_scale_in_due(&h, engine_now(e), &next);
+        force = force || r->manual_pending; /* a postponed manual scale-in, retried */
         due = force || pd != POLICY_HOLD;
         *why = force ? "manual" : pd == POLICY_DUE_MAX_HOLD ? "max_hold" : "deadline";
         if (force)
@@ -70,11 +75,11 @@ static bool take_due(struct engine *e, const struct engine_job *job, bool force,
     pthread_mutex_unlock(&e->lock);
     if (due && !force && pd == POLICY_DUE_DEADLINE && e->o.prom_url && e->o.prom_url[0] &&
         prometheus_holds(e, job)) {
-        int64_t wait = e->o.lim.scale_duration_ms < 1000 ? 1000 : e->o.lim.scale_duration_ms;
+        int64_t wait = policy_prometheus_hold_ms(&e->o.lim);
         pthread_mutex_lock(&e->lock);
         en = engine_find_entry(e, job->container);
         if (en) {
-            en->r[job->resource].hold_until = engine_now(e) + (wait > 15000 ? 15000 : wait);
+            en->r[job->resource].hold_until = engine_now(e) + wait;
             en->r[job->resource].check_queued = false;
         }
         pthread_mutex_unlock(&e->lock);
@@ -89,6 +94,29 @@ static bool take_due(struct engine *e, const struct engine_job *job, bool force,
     return due;
 }
 
+/* A manual scale-in found nothing scaled out: the target is checked as any manual call is (no such
+ * container: 404; not managed: 403), then answered "unchanged". */
+static void not_scaled_out(struct engine *e, const struct engine_job *job, int64_t t0)
+{
+    struct engine_target t;
+    struct policy_container pc;
+    struct policy_decision d;
+    struct policy_request req = {job->kind, job->resource, NULL, job->force, job->from_alert};
+
+    if (engine_inspect(e, job, &t, t0) != DOCKER_OK)
+        return; /* answered */
+    if (t.service)
+        engine_service_policy(&pc, &t.svc);
+    else
+        engine_container_policy(&pc, &t.ct);
+    policy_decide(&e->o.lim, &req, &pc, engine_now(e), &d);
+    engine_target_free(&t);
+    if (d.verdict != POLICY_ACCEPT)
+        engine_reply_state(e, job, d.outcome, d.reason);
+    else
+        engine_reply_state(e, job, OUTCOME_UNCHANGED, "not scaled out");
+}
+
 void engine_do_scale_in(struct engine *e, const struct engine_job *job, bool force, int64_t t0)
 {
     struct res_state copy;
@@ -101,12 +129,14 @@ void engine_do_scale_in(struct engine *e, const struct engine_job *job, bool for
             en->r[job->resource].check_queued = false;
         pthread_mutex_unlock(&e->lock);
         if (job->done)
-            engine_reply_state(e, job, 409, "ignored", "container is in maintenance");
+            engine_reply_state(e, job, OUTCOME_CONFLICT, "container is in maintenance");
         return;
     }
     if (!take_due(e, job, force, &copy, &why)) {
-        if (job->done)
-            engine_reply_state(e, job, 200, "unchanged", force ? "not scaled out" : "not due");
+        if (job->done && force)
+            not_scaled_out(e, job, t0);
+        else if (job->done)
+            engine_reply_state(e, job, OUTCOME_UNCHANGED, "not due");
         return;
     }
     engine_container_scale_in(e, job, &copy, why, t0);
@@ -141,7 +171,7 @@ void engine_tick(struct engine *e)
             struct policy_hold h = {r->deadline_ms, r->since_ms, r->n_firing, e->o.max_hold_ms};
             int64_t next;
             if (!r->out || r->check_queued || r->hold_until > now ||
-                policy_scale_in_due(&h, now, &next) == POLICY_HOLD)
+                (!r->manual_pending && policy_scale_in_due(&h, now, &next) == POLICY_HOLD))
                 continue;
             struct engine_job job = {.kind = POLICY_SCALE_IN, .resource = (enum policy_resource)k};
             utf8_copy(job.container, sizeof(job.container), e->t[i].name);
@@ -167,6 +197,8 @@ static int64_t next_wake(struct engine *e)
             int64_t next;
             if (r->out && !r->check_queued) {
                 policy_scale_in_due(&h, now, &next);
+                if (r->manual_pending)
+                    next = now;
                 if (r->hold_until > next)
                     next = r->hold_until;
                 if (next - now < wait)

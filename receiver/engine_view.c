@@ -36,11 +36,11 @@ static json_t *res_json(const struct res_state *r, enum policy_resource which, b
         (json_int_t)r->base, "deadline", time_json(r->out ? r->deadline_ms : 0), "current",
         (json_int_t)(r->out ? r->applied : r->base), "since", time_json(r->out ? r->since_ms : 0));
     json_object_set_new(o, "applied", json_integer(r->applied));
-    if (which == POLICY_MEMORY && !service) {
+    if (!service && engine_res_docker[which].ct_aux) {
         json_object_set_new(o, "baseline_swap", json_integer(r->base_swap));
         json_object_set_new(o, "applied_swap", json_integer(r->applied_swap));
     }
-    if (which != POLICY_REPLICAS && service) {
+    if (service && engine_res_docker[which].svc_reserve) {
         json_object_set_new(o, "baseline_reservation", json_integer(r->base_res));
         json_object_set_new(o, "applied_reservation", json_integer(r->applied_res));
     }
@@ -61,22 +61,23 @@ json_t *engine_entry_json(const struct entry *en)
         json_pack("{s:s, s:s, s:s, s:o, s:I}", "action", en->last_action, "result", en->last_result,
                   "error", en->last_error, "at", time_json(en->last_action_ms), "at_ms",
                   (json_int_t)en->last_action_ms);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:o}", "name", en->name, "id",
-                          en->id, "kind", en->service ? "service" : "container", "cpu",
-                          res_json(&en->r[POLICY_CPU], POLICY_CPU, en->service), "memory",
-                          res_json(&en->r[POLICY_MEMORY], POLICY_MEMORY, en->service),
-                          "last_action", last, "maintenance", en->h.maintenance, "crash_looping",
-                          en->h.crashloop, "heal", heal_json(&en->h));
-    json_t *mem = o ? json_object_get(o, "memory") : NULL;
-    if (mem && !en->service) {
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:o}", "name", en->name, "id", en->id, "kind",
+                  en->service ? "service" : "container", "last_action", last, "maintenance",
+                  en->h.maintenance, "crash_looping", en->h.crashloop, "heal", heal_json(&en->h));
+
+    for (int r = 0; o && r < POLICY_N_RESOURCES; r++) {
+        if (engine_has_resource(en->service, (enum policy_resource)r))
+            json_object_set_new(o, policy_resources[r].name,
+                                res_json(&en->r[r], (enum policy_resource)r, en->service));
+    }
+    json_t *mem = o && !en->service ? json_object_get(o, "memory") : NULL;
+    if (mem) {
         json_object_set_new(mem, "oom_events", json_integer((json_int_t)en->ooms));
         json_object_set_new(mem, "oom_at_limit", json_boolean(en->oom_at_limit));
     }
-    if (o && en->service) {
-        json_object_set_new(o, "replicas",
-                            res_json(&en->r[POLICY_REPLICAS], POLICY_REPLICAS, true));
+    if (o && en->service)
         json_object_set_new(o, "version", json_integer((json_int_t)en->version));
-    }
     return o;
 }
 
@@ -94,8 +95,7 @@ char *engine_state_json(struct engine *e, const char *name)
         /* managed containers the engine has not acted on yet */
         for (size_t i = 0; i < e->n_cache; i++) {
             const struct engine_cached *c = &e->cache[i].c;
-            if (!engine_find_entry(e, e->cache[i].name) &&
-                policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL)) {
+            if (!engine_find_entry(e, e->cache[i].name) && engine_cached_is_managed(e, c)) {
                 struct entry blank = {0};
                 utf8_copy(blank.name, sizeof(blank.name), e->cache[i].name);
                 json_array_append_new(arr, engine_entry_json(&blank));
@@ -108,8 +108,7 @@ char *engine_state_json(struct engine *e, const char *name)
         struct entry blank = {0};
         for (size_t i = 0; !en && i < e->n_cache; i++) {
             const struct engine_cached *c = &e->cache[i].c;
-            if (strcmp(e->cache[i].name, name) == 0 &&
-                policy_managed(&e->o.lim, c->has_enable ? c->enable : NULL)) {
+            if (strcmp(e->cache[i].name, name) == 0 && engine_cached_is_managed(e, c)) {
                 utf8_copy(blank.name, sizeof(blank.name), name);
                 en = &blank;
             }

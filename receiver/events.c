@@ -38,6 +38,20 @@ struct events {
     size_t next_mark;
 };
 
+static docker_code real_list(void *ud, const char *const *label_filters,
+                             struct docker_summary_list *out, struct docker_err *err)
+{
+    return docker_container_list(ud, label_filters, true, out, err);
+}
+
+static docker_code real_stream(void *ud, const struct docker_events_filter *f, docker_event_fn fn,
+                               void *fn_ud, struct docker_cancel *k, struct docker_err *err)
+{
+    return docker_events_stream(ud, f, fn, fn_ud, k, err);
+}
+
+const struct events_docker_ops events_docker_real = {real_list, real_stream};
+
 enum events_verdict events_classify(const struct policy_limits *lim, const struct docker_event *ev,
                                     bool kill_seen, bool oom_seen, const char **trigger,
                                     bool *operator_stop)
@@ -155,8 +169,7 @@ static docker_code reconcile(struct events *ev, size_t *n_managed, size_t *n_sto
 {
     struct docker_summary_list l = {0};
     const char *filters[] = {ev->label_filter, NULL};
-    docker_code rc =
-        docker_container_list(ev->o.docker, ev->label_filter[0] ? filters : NULL, true, &l, derr);
+    docker_code rc = ev->o.ops->list(ev->o.docker, ev->label_filter[0] ? filters : NULL, &l, derr);
 
     *n_managed = *n_stopped = 0;
     if (rc != DOCKER_OK)
@@ -227,7 +240,7 @@ static int64_t attempt(struct events *ev, bool *was_up)
     *was_up = true;
     int64_t t0 = clock_mono_ms();
     memset(&derr, 0, sizeof(derr));
-    rc = docker_events_stream(ev->o.docker, &f, on_event, ev, ev->cancel, &derr);
+    rc = ev->o.ops->stream(ev->o.docker, &f, on_event, ev, ev->cancel, &derr);
     metrics_events_connected(ev->o.metrics, 0);
     if (rc != DOCKER_E_CANCELLED && !stopping(ev))
         log_warn("docker events stream lost; reconnecting", "error=%s",
@@ -264,6 +277,8 @@ events_code events_new(const struct events_opts *opts, struct events **out, stru
         return EVENTS_E_NOMEM;
     }
     ev->o = *opts;
+    if (!ev->o.ops)
+        ev->o.ops = &events_docker_real;
     utf8_copy(ev->label_filter, sizeof(ev->label_filter),
               opts->label_filter ? opts->label_filter : "");
     ev->o.label_filter = ev->label_filter;

@@ -33,14 +33,25 @@ struct events_err {
     char msg[256];
 };
 
+/* The Docker calls the watcher makes: events_docker_real (docker-client) unless a test passes its
+ * own, as engine_opts.ops does for the engine. ud is events_opts.docker. */
+struct events_docker_ops {
+    docker_code (*list)(void *ud, const char *const *label_filters, struct docker_summary_list *out,
+                        struct docker_err *err);
+    docker_code (*stream)(void *ud, const struct docker_events_filter *f, docker_event_fn fn,
+                          void *fn_ud, struct docker_cancel *k, struct docker_err *err);
+};
+extern const struct events_docker_ops events_docker_real;
+
 struct events_opts {
-    struct docker_client *docker; /* borrowed; outlives the watcher */
-    struct engine *engine;        /* borrowed */
-    struct metrics *metrics;      /* NULL: not counted */
-    struct policy_limits lim;     /* which containers are managed */
-    const char *label_filter;     /* "" / NULL: every container; else "key" or "key=value" */
-    int64_t retry_min_ms;         /* 0: 250 */
-    int64_t retry_max_ms;         /* 0: 10000 */
+    struct docker_client *docker;        /* borrowed; outlives the watcher (the ops' ud) */
+    const struct events_docker_ops *ops; /* NULL: events_docker_real */
+    struct engine *engine;               /* borrowed */
+    struct metrics *metrics;             /* NULL: not counted */
+    struct policy_limits lim;            /* which containers are managed */
+    const char *label_filter;            /* "" / NULL: every container; else "key" or "key=value" */
+    int64_t retry_min_ms;                /* 0: 250 */
+    int64_t retry_max_ms;                /* 0: 10000 */
 };
 
 struct events;

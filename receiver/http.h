@@ -44,6 +44,11 @@ void http_quiesce(struct http *h);
  * frees everything. Call after engine_stop() so no done callback can arrive later. NULL-safe. */
 void http_free(struct http *h);
 
+/* The manual API's reply to what a job came to: returns the HTTP status and sets *body (caller
+ * frees; NULL only when out of memory) to {"container", "result", "reason", "state"?}. Any
+ * thread. */
+int http_engine_reply(const struct engine_result *res, char **body);
+
 /* Constant-time comparison of two NUL-terminated strings (time depends only on their lengths).
  * Returns 1 when equal. Pure. */
 int http_secret_equal(const char *a, const char *b);

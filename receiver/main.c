@@ -96,19 +96,19 @@ static int run(const struct config *cfg)
                   serr.msg[0] ? serr.msg : "out of memory");
         goto out_free;
     }
-    struct engine_opts eo = {.max_hold_ms = cfg->max_hold_ms,
-                             .workers = (size_t)cfg->workers,
-                             .dry_run = cfg->dry_run,
-                             .refresh_interval_ms = cfg->refresh_interval_ms,
-                             .docker_ud = dc,
-                             .store = st,
-                             .metrics = m,
-                             .prom_url = cfg->prometheus_url,
-                             .prom_timeout_ms = 3000,
-                             .container_labels = labels,
-                             .n_container_labels = cfg->n_container_labels,
-                             .cpu_alert = cfg->cpu_alert,
-                             .memory_alert = cfg->memory_alert};
+    struct engine_opts eo = {
+        .max_hold_ms = cfg->max_hold_ms,
+        .workers = (size_t)cfg->workers,
+        .dry_run = cfg->dry_run,
+        .refresh_interval_ms = cfg->refresh_interval_ms,
+        .docker_ud = dc,
+        .store = st,
+        .metrics = m,
+        .prom_url = cfg->prometheus_url,
+        .prom_timeout_ms = 3000,
+        .container_labels = labels,
+        .n_container_labels = cfg->n_container_labels,
+        .alertname = {[POLICY_CPU] = cfg->cpu_alert, [POLICY_MEMORY] = cfg->memory_alert}};
     policy_limits_from_config(&eo.lim, cfg);
     eo.heal =
         (struct policy_backoff){cfg->heal_backoff_ms, cfg->heal_backoff_max_ms, cfg->heal_stable_ms,
@@ -118,7 +118,10 @@ static int run(const struct config *cfg)
         goto out_free;
     }
     engine_refresh(e);
-    engine_start(e, &eerr);
+    if (engine_start(e, &eerr) != ENGINE_OK) {
+        log_error("cannot start the engine", "error=%s", eerr.msg);
+        goto out_free;
+    }
     if (cfg->heal_events) {
         struct events_opts evo = {.docker = dc,
                                   .engine = e,

@@ -275,15 +275,12 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const ch
               g ? g->ready : 0);
     gauge_out(f, "trip_managed_containers", "Managed containers seen by the last refresh.", "",
               g ? g->managed : 0);
-    fprintf(f,
-            "# HELP trip_scaled_out_containers Containers and Swarm services currently scaled out, "
-            "by resource.\n"
-            "# TYPE trip_scaled_out_containers gauge\n"
-            "trip_scaled_out_containers{resource=\"cpu\"} %lld\n"
-            "trip_scaled_out_containers{resource=\"memory\"} %lld\n"
-            "trip_scaled_out_containers{resource=\"replicas\"} %lld\n",
-            (long long)(g ? g->scaled_out_cpu : 0), (long long)(g ? g->scaled_out_memory : 0),
-            (long long)(g ? g->scaled_out_replicas : 0));
+    fprintf(f, "# HELP trip_scaled_out_containers Containers and Swarm services currently scaled "
+               "out, by resource.\n"
+               "# TYPE trip_scaled_out_containers gauge\n");
+    for (size_t i = 0; g && i < g->n_scaled_out && i < METRICS_MAX_RESOURCES; i++)
+        fprintf(f, "trip_scaled_out_containers{resource=\"%s\"} %lld\n", g->scaled_out[i].resource,
+                (long long)g->scaled_out[i].n);
     gauge_out(f, "trip_crashloop_containers",
               "Containers whose heals keep failing quickly (crash-looping).", "",
               g ? g->crashloop : 0);

@@ -44,12 +44,16 @@ void metrics_oom(struct metrics *m, const char *result);
  * down (up=0). */
 void metrics_events_connected(struct metrics *m, int up);
 
+#define METRICS_MAX_RESOURCES 8
+
 /* Point-in-time values the engine reports at render time. */
 struct metrics_gauges {
     int64_t managed;        /* managed containers seen by the last refresh */
-    int64_t scaled_out_cpu; /* containers whose CPU is scaled out */
-    int64_t scaled_out_memory;
-    int64_t scaled_out_replicas; /* Swarm services with replicas scaled out */
+    struct {
+        const char *resource; /* "cpu", "memory", ... (policy_resources[].name) */
+        int64_t n;            /* containers and Swarm services with it scaled out */
+    } scaled_out[METRICS_MAX_RESOURCES];
+    size_t n_scaled_out;
     int ready;           /* Docker reachable at the last refresh */
     int64_t crashloop;   /* containers flagged crash-looping */
     int64_t maintenance; /* containers in maintenance */

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "docker_client.h"
 #include "utf8.h"
 
 const char *policy_kind_name(enum policy_kind k)
@@ -24,9 +23,65 @@ const char *policy_kind_name(enum policy_kind k)
     }
 }
 
+#define LIMIT(field) offsetof(struct policy_limits, field)
+#define NO_LIMIT SIZE_MAX
+
+const struct policy_resource_def policy_resources[POLICY_N_RESOURCES] = {
+    [POLICY_CPU] = {"cpu", ALERTS_SCALE_CPU, "scale-cpu", "ContainerHighCpu", "scale_out_cpu",
+                    "scale_in_cpu",
+                    .container = {POLICY_UNIT_SHARES, "trip.cpu-shares", 2, LIMIT(cpu_shares),
+                                  LIMIT(max_cpu_shares), NULL, 1024},
+                    .service = {POLICY_UNIT_NANO_CPUS, "trip.cpus", 10000000 /* 0.01 CPU */,
+                                NO_LIMIT, LIMIT(max_nano_cpus),
+                                "service has no CPU limit; nothing to raise", 0}},
+    [POLICY_MEMORY] = {"memory", ALERTS_SCALE_MEMORY, "scale-memory", "ContainerHighMemory",
+                       "scale_out_memory", "scale_in_memory",
+                       .container = {POLICY_UNIT_BYTES, "trip.memory", 6 * 1024 * 1024,
+                                     LIMIT(memory), LIMIT(max_memory),
+                                     "container has no memory limit; nothing to raise", 0},
+                       .service = {POLICY_UNIT_BYTES, "trip.memory", 6 * 1024 * 1024, LIMIT(memory),
+                                   LIMIT(max_memory),
+                                   "service has no memory limit; nothing to raise", 0}},
+    [POLICY_REPLICAS] = {"replicas", ALERTS_SCALE_REPLICAS, "scale-replicas", "ServiceHighCpu",
+                         "scale_out_replicas", "scale_in_replicas",
+                         .container = {POLICY_UNIT_NONE, NULL, 0, NO_LIMIT, NO_LIMIT, NULL, 0},
+                         .service = {POLICY_UNIT_STEPS, "trip.max-replicas", 1, NO_LIMIT,
+                                     LIMIT(max_replicas), NULL, 0}},
+    [POLICY_CPUS] = {"cpus", ALERTS_SCALE_CPUS, "scale-cpus", "ContainerHighCpuQuota",
+                     "scale_out_cpus", "scale_in_cpus",
+                     .container = {POLICY_UNIT_NANO_CPUS, "trip.cpus", 10000000 /* 0.01 CPU */,
+                                   NO_LIMIT, LIMIT(max_nano_cpus),
+                                   "container has no CPU quota; nothing to raise", 0},
+                     .service = {POLICY_UNIT_NONE, NULL, 0, NO_LIMIT, NO_LIMIT, NULL, 0}},
+};
+
+const struct policy_resource_def *policy_resource_by_name(const char *name)
+{
+    for (size_t i = 0; i < POLICY_N_RESOURCES; i++) {
+        if (strcmp(policy_resources[i].name, name) == 0)
+            return &policy_resources[i];
+    }
+    return NULL;
+}
+
+const struct policy_target_rule *policy_target_rule(enum policy_resource r, bool service)
+{
+    return service ? &policy_resources[r].service : &policy_resources[r].container;
+}
+
+static int64_t limit_of(const struct policy_limits *lim, size_t offset)
+{
+    int64_t v;
+
+    if (offset == NO_LIMIT)
+        return 0;
+    memcpy(&v, (const char *)lim + offset, sizeof(v));
+    return v;
+}
+
 const char *policy_resource_name(enum policy_resource r)
 {
-    return r == POLICY_CPU ? "cpu" : r == POLICY_MEMORY ? "memory" : "replicas";
+    return (size_t)r < POLICY_N_RESOURCES ? policy_resources[r].name : "none";
 }
 
 void policy_limits_from_config(struct policy_limits *lim, const struct config *cfg)
@@ -56,32 +111,78 @@ int64_t policy_replicas_next(int64_t current, int64_t step, int64_t max)
     return max - current < step ? max : current + step;
 }
 
-void policy_container_from_labels(struct policy_container *c, const struct docker_labels *l,
+/* The label table: each key policy reads, where it lands in struct policy_container, and on which
+ * kind of target it counts. */
+static const struct {
+    size_t field;
+    bool container, service;
+} label_rows[POLICY_N_LABELS] = {
+    {offsetof(struct policy_container, enable), true, true},
+    {offsetof(struct policy_container, cpu_shares), true, true},
+    {offsetof(struct policy_container, memory), true, true},
+    {offsetof(struct policy_container, scale_duration), true, true},
+    {offsetof(struct policy_container, heal), true, true},
+    {offsetof(struct policy_container, heal_operator_stops), true, true},
+    {offsetof(struct policy_container, swarm_service), true, false},
+    {offsetof(struct policy_container, cpus), true, true},
+    {offsetof(struct policy_container, max_replicas), false, true},
+    {offsetof(struct policy_container, replicas_step), false, true},
+};
+const char *const policy_label_keys[POLICY_N_LABELS] = {
+    "trip.enable",
+    "trip.cpu-shares",
+    "trip.memory",
+    "trip.scale-duration",
+    "trip.heal",
+    "trip.heal-operator-stops",
+    "com.docker.swarm.service.name",
+    "trip.cpus",
+    "trip.max-replicas",
+    "trip.replicas-step",
+};
+
+const char *policy_label_value(const struct policy_container *c, const char *key)
+{
+    for (size_t i = 0; key && i < POLICY_N_LABELS; i++) {
+        if (strcmp(policy_label_keys[i], key) == 0) {
+            const char *v;
+            memcpy(&v, (const char *)c + label_rows[i].field, sizeof(v));
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void from_labels(struct policy_container *c, const struct policy_kv *kv, size_t n,
+                        bool service)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < POLICY_N_LABELS; k++) {
+            bool counts = service ? label_rows[k].service : label_rows[k].container;
+            if (counts && kv[i].key && strcmp(kv[i].key, policy_label_keys[k]) == 0)
+                memcpy((char *)c + label_rows[k].field, &kv[i].value, sizeof(kv[i].value));
+        }
+    }
+}
+
+void policy_container_from_labels(struct policy_container *c, const struct policy_kv *kv, size_t n,
                                   bool running)
 {
     memset(c, 0, sizeof(*c));
     c->known = true;
     c->exists = true;
     c->running = running;
-    c->enable = docker_labels_get(l, "trip.enable");
-    c->cpu_shares = docker_labels_get(l, "trip.cpu-shares");
-    c->memory = docker_labels_get(l, "trip.memory");
-    c->scale_duration = docker_labels_get(l, "trip.scale-duration");
-    c->heal = docker_labels_get(l, "trip.heal");
-    c->heal_operator_stops = docker_labels_get(l, "trip.heal-operator-stops");
-    c->swarm_service = docker_labels_get(l, "com.docker.swarm.service.name");
+    from_labels(c, kv, n, false);
 }
 
-void policy_service_from_labels(struct policy_container *c, const struct docker_labels *l,
+void policy_service_from_labels(struct policy_container *c, const struct policy_kv *kv, size_t n,
                                 bool global)
 {
-    policy_container_from_labels(c, l, true);
-    c->swarm_service = NULL;
+    memset(c, 0, sizeof(*c));
+    c->known = c->exists = c->running = true;
     c->service = true;
     c->global = global;
-    c->cpus = docker_labels_get(l, "trip.cpus");
-    c->max_replicas = docker_labels_get(l, "trip.max-replicas");
-    c->replicas_step = docker_labels_get(l, "trip.replicas-step");
+    from_labels(c, kv, n, true);
 }
 
 void policy_request_from_alert(struct policy_request *req, const struct alerts_record *r)
@@ -91,21 +192,15 @@ void policy_request_from_alert(struct policy_request *req, const struct alerts_r
     req->duration = r->duration[0] ? r->duration : NULL;
     if (r->problem[0])
         return;
-    switch (r->action) {
-    case ALERTS_SCALE_CPU:
-    case ALERTS_SCALE_MEMORY:
-        req->kind = r->status == ALERTS_FIRING ? POLICY_SCALE_OUT : POLICY_RESOLVE;
-        req->resource = r->action == ALERTS_SCALE_CPU ? POLICY_CPU : POLICY_MEMORY;
-        break;
-    case ALERTS_RESTART:
+    if (r->action == ALERTS_RESTART) {
         req->kind = r->status == ALERTS_FIRING ? POLICY_RESTART : POLICY_NONE;
-        break;
-    case ALERTS_SCALE_REPLICAS:
-        req->kind = r->status == ALERTS_FIRING ? POLICY_SCALE_OUT : POLICY_RESOLVE;
-        req->resource = POLICY_REPLICAS;
-        break;
-    default:
-        break;
+        return;
+    }
+    for (size_t i = 0; i < POLICY_N_RESOURCES; i++) {
+        if (r->action == policy_resources[i].action) {
+            req->kind = r->status == ALERTS_FIRING ? POLICY_SCALE_OUT : POLICY_RESOLVE;
+            req->resource = (enum policy_resource)i;
+        }
     }
 }
 
@@ -116,11 +211,11 @@ bool policy_managed(const struct policy_limits *lim, const char *enable)
     return enable && strcmp(enable, "true") == 0;
 }
 
-static void verdict(struct policy_decision *d, enum policy_verdict v, int status,
+static void verdict(struct policy_decision *d, enum policy_verdict v, enum outcome outcome,
                     const char *reason)
 {
     d->verdict = v;
-    d->http_status = status;
+    d->outcome = outcome;
     snprintf(d->reason, sizeof(d->reason), "%s", reason);
 }
 
@@ -172,62 +267,59 @@ static int pick_count(const char *label, const char *name, int64_t def, int64_t 
     return 0;
 }
 
-static int pick_service_target(const struct policy_limits *lim, enum policy_resource r,
-                               const struct policy_container *c, struct policy_decision *d)
+/* The scaled-out level of resource r on c from its label (rule->label), bounded; without the
+ * label the configured level, or 0 (twice the current limit, decided by the engine on what it
+ * inspected). Replicas: trip.max-replicas and trip.replicas-step. */
+static int pick_target(const struct policy_limits *lim, enum policy_resource r,
+                       const struct policy_container *c, struct policy_decision *d)
 {
-    if (r == POLICY_REPLICAS) {
-        int64_t max_cap = lim->max_replicas > 0 ? lim->max_replicas : 1;
-        if (pick_count(c->max_replicas, "trip.max-replicas", max_cap, max_cap, &d->max, d) != 0 ||
-            pick_count(c->replicas_step, "trip.replicas-step",
+    const struct policy_target_rule *rule = policy_target_rule(r, c->service);
+    const char *label = policy_label_value(c, rule->label);
+    int64_t max = limit_of(lim, rule->max_offset);
+    int64_t v = limit_of(lim, rule->def_offset);
+
+    switch (rule->unit) {
+    case POLICY_UNIT_STEPS: {
+        int64_t max_cap = max > 0 ? max : 1;
+        if (pick_count(label, rule->label, max_cap, max_cap, &d->max, d) != 0 ||
+            pick_count(policy_label_value(c, "trip.replicas-step"), "trip.replicas-step",
                        lim->replicas_step > 0 ? lim->replicas_step : 1, 1000, &d->step, d) != 0)
             return -1;
         d->target = 0;
         return 0;
     }
-    if (r == POLICY_CPU) {
-        int64_t v = 0, min = 10000000; /* 0.01 CPU */
-        if (c->cpus && config_cpus_parse(c->cpus, &v) != 0) {
+    case POLICY_UNIT_NANO_CPUS:
+        if (label && config_cpus_parse(label, &v) != 0) {
             snprintf(d->reason, sizeof(d->reason),
-                     "label trip.cpus=\"%.40s\" is not a number of CPUs (e.g. 1.5)", c->cpus);
+                     "label %s=\"%.40s\" is not a number of CPUs (e.g. 1.5)", rule->label, label);
             return -1;
         }
-        if (c->cpus && (v < min || v > lim->max_nano_cpus)) {
-            snprintf(d->reason, sizeof(d->reason), "label trip.cpus=%.40s is outside [0.01, %g]",
-                     c->cpus, (double)lim->max_nano_cpus / 1e9);
+        if (label && (v < rule->min || v > max)) {
+            snprintf(d->reason, sizeof(d->reason), "label %s=%.40s is outside [%g, %g]",
+                     rule->label, label, (double)rule->min / 1e9, (double)max / 1e9);
             return -1;
         }
-        d->target = v; /* 0: twice the service's current limit */
+        d->target = label ? v : 0; /* 0: twice the current limit */
+        return 0;
+    case POLICY_UNIT_SHARES:
+    case POLICY_UNIT_BYTES:
+        break;
+    default:
+        d->target = 0;
         return 0;
     }
-    return 1; /* memory: as for containers */
-}
-
-static int pick_target(const struct policy_limits *lim, enum policy_resource r,
-                       const struct policy_container *c, struct policy_decision *d)
-{
-    if (c->service) {
-        int rc = pick_service_target(lim, r, c, d);
-        if (rc <= 0)
-            return rc;
-    }
-    const char *label = r == POLICY_CPU ? c->cpu_shares : c->memory;
-    int64_t max = r == POLICY_CPU ? lim->max_cpu_shares : lim->max_memory;
-    int64_t min = r == POLICY_CPU ? 2 : 6 * 1024 * 1024;
-    int64_t v = r == POLICY_CPU ? lim->cpu_shares : lim->memory;
-    const char *name = r == POLICY_CPU ? "trip.cpu-shares" : "trip.memory";
-
     if (label) {
-        int bad = r == POLICY_CPU ? (config_size_parse(label, &v) != 0 ||
-                                     strspn(label, "0123456789") != strlen(label))
-                                  : config_size_parse(label, &v) != 0;
+        int bad =
+            config_size_parse(label, &v) != 0 ||
+            (rule->unit == POLICY_UNIT_SHARES && strspn(label, "0123456789") != strlen(label));
         if (bad) {
-            snprintf(d->reason, sizeof(d->reason), "label %s=\"%.40s\" is not a number", name,
-                     label);
+            snprintf(d->reason, sizeof(d->reason), "label %s=\"%.40s\" is not a number",
+                     rule->label, label);
             return -1;
         }
-        if (v < min || v > max) {
-            snprintf(d->reason, sizeof(d->reason), "label %s=%.40s is outside [%lld, %lld]", name,
-                     label, (long long)min, (long long)max);
+        if (v < rule->min || v > max) {
+            snprintf(d->reason, sizeof(d->reason), "label %s=%.40s is outside [%lld, %lld]",
+                     rule->label, label, (long long)rule->min, (long long)max);
             return -1;
         }
     }
@@ -248,11 +340,11 @@ static void decide_known(const struct policy_limits *lim, const struct policy_re
                          const struct policy_container *c, struct policy_decision *d)
 {
     if (!c->exists) {
-        verdict(d, POLICY_IGNORE, 404, "no such container");
+        verdict(d, POLICY_IGNORE, OUTCOME_NOT_FOUND, "no such container");
         return;
     }
     if (!policy_managed(lim, c->enable)) {
-        verdict(d, POLICY_IGNORE, 403,
+        verdict(d, POLICY_IGNORE, OUTCOME_NOT_MANAGED,
                 lim->manage_all ? "container is not managed (label trip.enable=false)"
                                 : "container is not managed (needs label trip.enable=true)");
         return;
@@ -262,30 +354,38 @@ static void decide_known(const struct policy_limits *lim, const struct policy_re
         snprintf(why, sizeof(why),
                  "a Swarm task of service \"%.60s\": Swarm heals it; scale the service",
                  c->swarm_service);
-        verdict(d, POLICY_IGNORE, 409, why);
+        verdict(d, POLICY_IGNORE, OUTCOME_CONFLICT, why);
         return;
     }
     if (c->service && req->kind == POLICY_RESTART) {
-        verdict(d, POLICY_IGNORE, 422,
+        verdict(d, POLICY_IGNORE, OUTCOME_REFUSED,
                 "a Swarm service: its tasks are healed by Swarm's restart policy");
         return;
     }
-    if (req->resource == POLICY_REPLICAS && req->kind == POLICY_SCALE_OUT && !c->service) {
-        verdict(d, POLICY_IGNORE, 422, "replicas: only Swarm services are scaled horizontally");
+    const struct policy_target_rule *rule = policy_target_rule(req->resource, c->service);
+    bool steps = policy_target_rule(req->resource, true)->unit == POLICY_UNIT_STEPS;
+    if (req->kind == POLICY_SCALE_OUT && rule->unit == POLICY_UNIT_NONE) {
+        char why[160];
+        snprintf(why, sizeof(why), "%s: only %s", policy_resources[req->resource].name,
+                 c->service ? "containers have it"
+                 : steps    ? "Swarm services are scaled horizontally"
+                            : "Swarm services have it");
+        verdict(d, POLICY_IGNORE, OUTCOME_REFUSED, why);
         return;
     }
-    if (req->resource == POLICY_REPLICAS && req->kind == POLICY_SCALE_OUT && c->global) {
-        verdict(d, POLICY_IGNORE, 422,
+    if (req->kind == POLICY_SCALE_OUT && steps && c->global) {
+        verdict(d, POLICY_IGNORE, OUTCOME_REFUSED,
                 "a global service runs one task per node: never scaled horizontally");
         return;
     }
     if (req->kind == POLICY_RESTART && req->from_alert && !heal_enabled(lim, c)) {
-        verdict(d, POLICY_IGNORE, 403, "healing is disabled for this container (trip.heal)");
+        verdict(d, POLICY_IGNORE, OUTCOME_NOT_MANAGED,
+                "healing is disabled for this container (trip.heal)");
         return;
     }
     if (req->kind == POLICY_SCALE_OUT && pick_target(lim, req->resource, c, d) != 0) {
         d->verdict = POLICY_IGNORE;
-        d->http_status = 422;
+        d->outcome = OUTCOME_REFUSED;
     }
 }
 
@@ -296,22 +396,20 @@ static void decide(const struct policy_limits *lim, const struct policy_request 
     d->kind = req->kind;
     d->resource = req->resource;
     d->force = req->force;
-    verdict(d, POLICY_ACCEPT, 200, "");
+    verdict(d, POLICY_ACCEPT, OUTCOME_DONE, "");
     if (req->kind == POLICY_NONE) {
-        verdict(d, POLICY_IGNORE, 422, "nothing to do for this alert");
+        verdict(d, POLICY_IGNORE, OUTCOME_REFUSED, "nothing to do for this alert");
         return;
     }
     if (req->kind == POLICY_SCALE_OUT) {
         struct policy_container none = {0};
         if (pick_duration(lim, req, c->known ? c : &none, d) != 0) {
             d->verdict = POLICY_IGNORE;
-            d->http_status = 422;
+            d->outcome = OUTCOME_REFUSED;
             return;
         }
         d->deadline_ms = now_ms + d->duration_ms;
-        d->target = req->resource == POLICY_CPU      ? lim->cpu_shares
-                    : req->resource == POLICY_MEMORY ? lim->memory
-                                                     : 0;
+        d->target = limit_of(lim, policy_target_rule(req->resource, false)->def_offset);
     }
     if (req->kind == POLICY_RESOLVE) {
         snprintf(d->reason, sizeof(d->reason), "alert resolved");
@@ -388,4 +486,47 @@ bool policy_heal_allowed(const struct policy_limits *lim, const struct policy_ba
     }
     reason[0] = '\0';
     return true;
+}
+
+int64_t policy_scale_out_level(const struct policy_decision *d, bool service, int64_t cur,
+                               const char **why)
+{
+    const struct policy_target_rule *rule = policy_target_rule(d->resource, service);
+
+    *why = NULL;
+    if (rule->unit == POLICY_UNIT_STEPS)
+        return policy_replicas_next(cur, d->step, d->max);
+    if (cur == 0 && rule->no_limit) {
+        *why = rule->no_limit;
+        return 0;
+    }
+    if (rule->unit == POLICY_UNIT_NANO_CPUS && d->target == 0)
+        return 2 * cur; /* no label: twice the current limit */
+    return d->target;
+}
+
+bool policy_scale_out_again(const struct policy_decision *d, int64_t cur, int64_t applied,
+                            int64_t since_ms, int64_t now_ms)
+{
+    return policy_resources[d->resource].service.unit == POLICY_UNIT_STEPS && cur == applied &&
+           cur < d->max && now_ms - since_ms >= d->duration_ms;
+}
+
+int64_t policy_prometheus_hold_ms(const struct policy_limits *lim)
+{
+    int64_t wait = lim->scale_duration_ms < 1000 ? 1000 : lim->scale_duration_ms;
+
+    return wait > 15000 ? 15000 : wait;
+}
+
+bool policy_memory_fits(uint64_t usage, int64_t baseline)
+{
+    return baseline <= 0 || usage <= (uint64_t)baseline / 100 * POLICY_MEMORY_GUARD_PCT;
+}
+
+bool policy_memory_scale_in_fits(uint64_t working_set, int64_t baseline, bool manual)
+{
+    if (manual)
+        return policy_memory_fits(working_set, baseline);
+    return baseline <= 0 || working_set <= (uint64_t)baseline / 100 * POLICY_MEMORY_SCALE_IN_PCT;
 }

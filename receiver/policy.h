@@ -8,8 +8,7 @@
 #include <stdint.h>
 
 #include "alerts.h"
-
-struct docker_labels;
+#include "outcome.h"
 
 enum policy_kind {
     POLICY_NONE,
@@ -19,10 +18,54 @@ enum policy_kind {
     POLICY_RESTART,   /* start a stopped container (restart a running one when forced) */
 };
 /* CPU: CpuShares of a container, the CPU limit (NanoCPUs) of a Swarm service. MEMORY: the memory
- * limit. REPLICAS: Mode.Replicated.Replicas of a Swarm service (never of a container). */
-enum policy_resource { POLICY_CPU, POLICY_MEMORY, POLICY_REPLICAS };
-#define POLICY_N_RESOURCES 3
+ * limit. REPLICAS: Mode.Replicated.Replicas of a Swarm service (never of a container). CPUS: the
+ * CPU quota (NanoCpus) of a container (a service's CPU limit already is its CPU). Each has
+ * one row of policy_resources[]; how Docker stores it is engine_resource.c's row. */
+enum policy_resource {
+    POLICY_CPU,
+    POLICY_MEMORY,
+    POLICY_REPLICAS,
+    POLICY_CPUS,
+    POLICY_N_RESOURCES
+};
 enum policy_verdict { POLICY_ACCEPT, POLICY_IGNORE };
+
+/* How a target label's value reads and what a scale-out without it aims at. */
+enum policy_unit {
+    POLICY_UNIT_NONE,      /* the resource does not apply to this kind of target */
+    POLICY_UNIT_SHARES,    /* a plain integer (CpuShares); no label: the configured level */
+    POLICY_UNIT_BYTES,     /* a size ("2g"); no label: the configured level */
+    POLICY_UNIT_NANO_CPUS, /* a number of CPUs ("1.5"); no label: twice the current limit */
+    POLICY_UNIT_STEPS,     /* replicas: trip.max-replicas and trip.replicas-step, one step a time */
+};
+
+/* How one resource is scaled on one kind of target (container or service). */
+struct policy_target_rule {
+    enum policy_unit unit;
+    const char *label;    /* the label naming the scaled-out level ("trip.cpu-shares"), or NULL */
+    int64_t min;          /* the smallest level the label may ask for */
+    size_t def_offset;    /* offsetof(struct policy_limits, the configured level), SIZE_MAX: none */
+    size_t max_offset;    /* offsetof(struct policy_limits, the largest level accepted) */
+    const char *no_limit; /* why a target without any limit is left unchanged; NULL: scaled from
+                             unset_level instead */
+    int64_t unset_level;  /* the level an unset (0) value stands for (CpuShares: 1024) */
+};
+
+/* One row per resource: its names, its alert, and its rule for containers and for services. */
+struct policy_resource_def {
+    const char *name;          /* the manual API's "resource", the state and view key, metrics */
+    enum alerts_action action; /* the alert action that scales it */
+    const char *action_label;  /* that action's value of the alert label `action` */
+    const char *default_alert; /* the alertname asked of Prometheus before a scale-in */
+    const char *kind_out;      /* the action's name in logs and metrics */
+    const char *kind_in;
+    struct policy_target_rule container, service;
+};
+extern const struct policy_resource_def policy_resources[POLICY_N_RESOURCES];
+/* The row whose name is name; NULL when none. */
+const struct policy_resource_def *policy_resource_by_name(const char *name);
+/* The rule of resource r for a container or a service. */
+const struct policy_target_rule *policy_target_rule(enum policy_resource r, bool service);
 
 /* The configured defaults and bounds (see config.h). */
 struct policy_limits {
@@ -59,8 +102,8 @@ struct policy_container {
     const char *swarm_service;
     /* The target is a Swarm service (labels are the service's own Spec.Labels). */
     bool service;
-    bool global;               /* a global-mode service: no horizontal scaling */
-    const char *cpus;          /* trip.cpus: CPU limit of a service's CPU scale-out ("1.5") */
+    bool global;      /* a global-mode service: no horizontal scaling */
+    const char *cpus; /* trip.cpus: the CPU limit (service) or quota (container) to scale to */
     const char *max_replicas;  /* trip.max-replicas */
     const char *replicas_step; /* trip.replicas-step */
 };
@@ -75,7 +118,8 @@ struct policy_request {
 
 struct policy_decision {
     enum policy_verdict verdict;
-    int http_status; /* for the manual API: 200, 403 unmanaged, 404 unknown, 422 out of bounds */
+    enum outcome outcome; /* OUTCOME_DONE when accepted; else NOT_FOUND, NOT_MANAGED, CONFLICT,
+                             REFUSED */
     enum policy_kind kind;
     enum policy_resource resource;
     int64_t target;      /* SCALE_OUT: CpuShares, memory bytes or NanoCPUs; 0 for a service's CPU
@@ -88,16 +132,56 @@ struct policy_decision {
     char reason[160]; /* why ignored, or a short note when accepted */
 };
 
-/* Fills c from a container's labels (values borrow from l). known=exists=true. */
-void policy_container_from_labels(struct policy_container *c, const struct docker_labels *l,
+/* A label as it reaches policy: plain key and value, borrowed from the caller. */
+struct policy_kv {
+    const char *key;
+    const char *value;
+};
+/* The labels policy reads (trip.* and Swarm's service name), in one table: the engine copies
+ * these keys, and only these, out of Docker's labels and into its cache. */
+#define POLICY_N_LABELS 10
+extern const char *const policy_label_keys[POLICY_N_LABELS];
+
+/* Fills c from a container's labels (kv[0..n), values borrowed). known=exists=true. */
+void policy_container_from_labels(struct policy_container *c, const struct policy_kv *kv, size_t n,
                                   bool running);
 /* Fills c from a Swarm service's own labels (Spec.Labels). known=exists=running=service=true. */
-void policy_service_from_labels(struct policy_container *c, const struct docker_labels *l,
+void policy_service_from_labels(struct policy_container *c, const struct policy_kv *kv, size_t n,
                                 bool global);
+/* The value of label key in c (one of policy_label_keys), or NULL. */
+const char *policy_label_value(const struct policy_container *c, const char *key);
 
 /* The next replica count of a step from `current`: current + step, at most max (never below
  * current). Pure. */
 int64_t policy_replicas_next(int64_t current, int64_t step, int64_t max);
+
+/* The level an accepted scale-out of d sets on a target whose level is now `cur` (kind service or
+ * container): the label's level, twice the current limit, or one step of replicas. 0 with *why set
+ * when there is nothing to raise (no limit at all). Pure. */
+int64_t policy_scale_out_level(const struct policy_decision *d, bool service, int64_t cur,
+                               const char **why);
+/* While scaled out to `applied` since since_ms, whether a repeated scale-out of d adds a step
+ * (replicas: the alert still fires a whole scale duration after the last step, below the max)
+ * rather than only extending the deadline. Pure. */
+bool policy_scale_out_again(const struct policy_decision *d, int64_t cur, int64_t applied,
+                            int64_t since_ms, int64_t now_ms);
+/* A memory scale-in waits while the container uses more than this share (percent) of the
+ * baseline limit: at the limit the kernel would reclaim hard or OOM-kill the workload. */
+#define POLICY_MEMORY_GUARD_PCT 90
+/* Whether a memory scale-in to baseline may happen with `usage` bytes in use: at most
+ * POLICY_MEMORY_GUARD_PCT % of it. A baseline of 0 (no limit) always fits. Pure. */
+bool policy_memory_fits(uint64_t usage, int64_t baseline);
+/* The margin of an automatic memory scale-in: the memory rules fire at 60 % of the limit, so a
+ * container put back to its baseline above that would fire again and be scaled out again, a
+ * cycle every scale duration (rules/README.md). */
+#define POLICY_MEMORY_SCALE_IN_PCT 50
+/* Whether a memory scale-in to baseline may happen with `working_set` bytes (usage minus
+ * reclaimable page cache): at most POLICY_MEMORY_SCALE_IN_PCT % of it, or for a manual scale-in
+ * (manual) what policy_memory_fits() allows. A baseline of 0 (no limit) always fits. Pure. */
+bool policy_memory_scale_in_fits(uint64_t working_set, int64_t baseline, bool manual);
+/* How long a scale-in waits when Prometheus says the alert still fires: the scale duration, at
+ * least 1 s, at most 15 s. Pure. */
+int64_t policy_prometheus_hold_ms(const struct policy_limits *lim);
 
 /* Maps an alert record to a request (firing scale-* -> SCALE_OUT, resolved scale-* -> RESOLVE,
  * firing restart -> RESTART, anything else -> NONE). Borrows r's strings. */

@@ -9,8 +9,7 @@ static void check_record(const struct alerts_record *r)
 {
     struct policy_request req;
     struct policy_container unknown = {0};
-    struct docker_kv kv[2] = {{"trip.enable", "true"}, {"trip.scale-duration", "1m"}};
-    struct docker_labels labels = {kv, 2};
+    struct policy_kv kv[2] = {{"trip.enable", "true"}, {"trip.scale-duration", "1m"}};
     struct policy_container c;
 
     FUZZ_CHECK(FUZZ_TERMINATED(r->alertname) && FUZZ_TERMINATED(r->container));
@@ -29,7 +28,7 @@ static void check_record(const struct alerts_record *r)
     if (r->problem[0])
         FUZZ_CHECK(req.kind == POLICY_NONE);
     fuzz_decide_and_check(&req, &unknown);
-    policy_container_from_labels(&c, &labels, true);
+    policy_container_from_labels(&c, kv, 2, true);
     fuzz_decide_and_check(&req, &c);
 }
 

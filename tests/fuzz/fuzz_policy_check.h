@@ -32,10 +32,11 @@ static inline void fuzz_decide_and_check(const struct policy_request *req,
     FUZZ_CHECK(d.verdict == POLICY_ACCEPT || d.verdict == POLICY_IGNORE);
     FUZZ_CHECK(d.kind == req->kind);
     if (d.verdict == POLICY_IGNORE) {
-        FUZZ_CHECK(d.http_status >= 400 && d.http_status < 500 && d.reason[0] != '\0');
+        FUZZ_CHECK(d.outcome >= OUTCOME_NOT_MANAGED && d.outcome <= OUTCOME_REFUSED &&
+                   d.reason[0] != '\0');
         return;
     }
-    FUZZ_CHECK(d.http_status == 200);
+    FUZZ_CHECK(d.outcome == OUTCOME_DONE);
     if (req->kind == POLICY_NONE)
         FUZZ_CHECK(0); /* nothing to do is never accepted */
     if (req->kind == POLICY_SCALE_OUT) {

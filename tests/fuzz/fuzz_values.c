@@ -55,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                        "trip.enable", "trip.heal"};
     char *text = fuzz_strndup(data, size);
     char *f[NFIELDS] = {0};
-    struct docker_kv kv[5];
-    struct docker_labels labels = {kv, 0};
+    struct policy_kv kv[5];
+    size_t n_kv = 0;
     struct policy_container c;
     size_t n = 0;
 
@@ -73,12 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_bool_time_quote(f[2] ? f[2] : "");
     for (size_t i = 3; i < NFIELDS; i++) {
         if (f[i]) {
-            kv[labels.n].key = (char *)keys[i - 3];
-            kv[labels.n].value = f[i];
-            labels.n++;
+            kv[n_kv].key = keys[i - 3];
+            kv[n_kv].value = f[i];
+            n_kv++;
         }
     }
-    policy_container_from_labels(&c, &labels, (size & 1) != 0);
+    policy_container_from_labels(&c, kv, n_kv, (size & 1) != 0);
     for (int r = 0; r < 2; r++) {
         struct policy_request req = {.kind = POLICY_SCALE_OUT, .resource = r ? POLICY_MEMORY : POLICY_CPU,
                                      .duration = f[0]};

@@ -328,7 +328,7 @@ static void alerts_that_cannot_be_acted_on_are_ignored_with_a_reason(void **stat
               "container is not managed");
     row_alert("unknown container (webhook)",
               "\"alertname\":\"ContainerHighCpu\",\"name\":\"trip-it-no-such-container\"", 200,
-              "checked before acting", 500);
+              "no such container", 500);
     row_scale("unknown container (manual)", "trip-it-no-such-container", "{\"resource\":\"cpu\"}",
               404, "no such container");
 }
@@ -377,7 +377,7 @@ static void hostile_names_never_reach_another_container(void **state)
     snprintf(labels, sizeof(labels), "\"alertname\":\"ContainerHighMemory\",\"name\":\"%.6s\"",
              mid);
     row_alert("label = 6-char ID prefix of a managed container", labels, 200,
-              "checked before acting", 800);
+              "no such container", 800);
     free(long_name);
     free(long_labels);
 }

@@ -246,7 +246,7 @@ static void kill9_cycles_keep_every_container_at_baseline_or_claimed(void **stat
     (void)state;
 
     ts_require_docker_image();
-    fig.seed = env_seed ? strtoull(env_seed, NULL, 10) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
+    fig.seed = env_seed ? (uint64_t)strtoull(env_seed, NULL, 10) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
     fig.cycles = env_cycles ? atoi(env_cycles) : 200;
     rng_state = fig.seed;
     print_message("crash consistency: seed=%" PRIu64 " cycles=%d (TRIP_RELIABILITY_SEED=%" PRIu64

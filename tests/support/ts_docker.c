@@ -117,7 +117,7 @@ int ts_docker_argv(char *out, size_t len, char *errout, size_t errlen, const cha
         dup2(epipe[1], STDERR_FILENO);
         close(opipe[0]);
         close(epipe[0]);
-        execvp("docker", (char *const *)args);
+        execvp("docker", (char *const *)(uintptr_t)args); /* exec does not modify them */
         _exit(127);
     }
     close(opipe[1]);
@@ -346,7 +346,8 @@ static bool has_controller(const char *ctrls, const char *ctrl)
     return false;
 }
 
-/* The cgroup path of the container's init for controller ctrl ("" for v2), from /proc/<pid>/cgroup. */
+/* The cgroup path of the container's init for controller ctrl ("" for v2), from /proc/<pid>/cgroup.
+ */
 static int proc_cgroup_path(const char *id, const char *ctrl, char *path, size_t len)
 {
     char pid[32];

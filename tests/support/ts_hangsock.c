@@ -73,7 +73,7 @@ struct ts_hangsock *ts_hangsock_new(const char *path)
 
 int ts_hangsock_accepted(const struct ts_hangsock *h)
 {
-    return atomic_load(&((struct ts_hangsock *)h)->accepted);
+    return atomic_load(&h->accepted);
 }
 
 void ts_hangsock_free(struct ts_hangsock *h)

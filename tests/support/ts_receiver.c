@@ -3,6 +3,7 @@
 #include "ts_common.h"
 #include "ts_docker.h"
 
+#include <stdint.h>
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -84,7 +85,7 @@ static int spawn(struct ts_receiver *r)
             dup2(fd, STDOUT_FILENO);
             close(fd);
         }
-        execv(bin, (char *const *)argv);
+        execv(bin, (char *const *)(uintptr_t)argv); /* exec does not modify them */
         _exit(127);
     }
     r->pid = pid;

@@ -1,5 +1,6 @@
 /* test_http.c: the real HTTP front and engine on a loopback port, with a Docker that takes 2 s per
- * update (the one thing the real daemon cannot be made to do on demand): webhooks are still
+ * update (the shared fake, tests/support/ts_fakedocker.h: the one thing the real daemon cannot be
+ * made to do on demand): webhooks are still
  * answered in milliseconds, and a manual call that outlives --request-timeout gets 504 while the
  * action finishes in the background. Also the auth helpers. */
 #include <setjmp.h>
@@ -14,83 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "engine.h"
 #include "http.h"
 #include "log.h"
+#include "ts_fakedocker.h"
 #include "ts_receiver.h"
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int64_t shares = 512;
-static int updates;
-
-static void fill(struct docker_labels *l)
-{
-    l->v = calloc(1, sizeof(*l->v));
-    l->v[0].key = strdup("trip.enable");
-    l->v[0].value = strdup("true");
-    l->n = 1;
-}
-
-static docker_code f_inspect(void *ud, const char *name, struct docker_container *out,
-                             struct docker_err *err)
-{
-    (void)ud;
-    if (strcmp(name, "slow") != 0) {
-        err->code = DOCKER_E_NOT_FOUND;
-        snprintf(err->msg, sizeof(err->msg), "No such container: %s", name);
-        return DOCKER_E_NOT_FOUND;
-    }
-    snprintf(out->id, sizeof(out->id), "id-slow");
-    snprintf(out->name, sizeof(out->name), "slow");
-    snprintf(out->status, sizeof(out->status), "running");
-    out->running = true;
-    pthread_mutex_lock(&lock);
-    out->res.cpu_shares = shares;
-    pthread_mutex_unlock(&lock);
-    out->res.memory = 1 << 30;
-    out->res.memory_swap = 2LL << 30;
-    fill(&out->labels);
-    return DOCKER_OK;
-}
-
-static docker_code f_update(void *ud, const char *id, const struct docker_update *u,
-                            struct docker_err *err)
-{
-    (void)ud;
-    (void)id;
-    (void)err;
-    sleep(2);
-    pthread_mutex_lock(&lock);
-    updates++;
-    if (u->has_cpu_shares)
-        shares = u->cpu_shares;
-    pthread_mutex_unlock(&lock);
-    return DOCKER_OK;
-}
-
-static docker_code f_start(void *ud, const char *id, struct docker_err *err)
-{
-    (void)ud;
-    (void)id;
-    (void)err;
-    return DOCKER_OK;
-}
-
-static docker_code f_list(void *ud, struct docker_summary_list *out, struct docker_err *err)
-{
-    (void)ud;
-    (void)err;
-    out->v = calloc(1, sizeof(*out->v));
-    out->n = 1;
-    snprintf(out->v[0].name, sizeof(out->v[0].name), "slow");
-    snprintf(out->v[0].state, sizeof(out->v[0].state), "running");
-    fill(&out->v[0].labels);
-    return DOCKER_OK;
-}
-
-static const struct engine_docker_ops slow_ops = {f_inspect, f_update, f_start, f_start, f_list,
-                                                  NULL,      NULL,     NULL,    NULL};
+#include "ts_webhook.h"
 
 static struct config cfg;
 static struct engine *eng;
@@ -98,17 +30,13 @@ static struct http *srv;
 static struct ts_receiver rx; /* only base_url, for ts_http() */
 static struct ts_http_reply *rep;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int setup(void **state)
 {
-    struct engine_opts o = {.workers = 2, .ops = &slow_ops};
+    struct engine_opts o = {.workers = 2, .ops = &ts_fake_ops_containers};
     (void)state;
+    ts_fake_reset();
+    ts_fk.list = true; /* the webhook decides from the engine's cache */
+    ts_fake_add("slow", 512, TS_GIB, true)->update_delay_ms = 2000;
     log_set_level(LOG_LEVEL_ERROR);
     config_defaults(&cfg);
     snprintf(cfg.listen_host, sizeof(cfg.listen_host), "127.0.0.1");
@@ -136,50 +64,71 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char firing[] =
-    "{\"version\":\"4\",\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":"
-    "\"ContainerHighCpu\",\"name\":\"slow\"},\"fingerprint\":\"f1\"}]}";
+/* shares and updates of the fake container "slow" */
+static int64_t slow_shares(void)
+{
+    pthread_mutex_lock(&ts_fk.lock);
+    int64_t v = ts_fake_find("slow")->shares;
+    pthread_mutex_unlock(&ts_fk.lock);
+    return v;
+}
 
 static void webhook_never_waits_on_docker(void **state)
 {
+    const struct ts_alert a = {"firing", "ContainerHighCpu", "slow", "f1", NULL};
+    char *firing = ts_webhook_body(&a, 1);
     (void)state;
     assert_int_equal(ts_http_json(&rx, "POST", "/webhook", NULL, firing, rep), 0);
     assert_int_equal(rep->status, 200);
     /* the worker is now inside the 2 s update: the next webhook must not wait for it */
     usleep(100000);
-    int64_t t0 = mono_ms();
+    int64_t t0 = clock_mono_ms();
     assert_int_equal(ts_http_json(&rx, "POST", "/webhook", NULL, firing, rep), 0);
     assert_int_equal(rep->status, 200);
-    int64_t took = mono_ms() - t0;
+    int64_t took = clock_mono_ms() - t0;
     print_message("webhook answered in %lld ms while an update takes 2 s\n", (long long)took);
     assert_true(took < 1000); /* typically ~1 ms; bound loose enough for valgrind */
     assert_non_null(strstr(rep->body, "\"result\":\"accepted\""));
     engine_wait_idle(eng);
-    pthread_mutex_lock(&lock);
-    assert_int_equal(updates, 1);
-    assert_int_equal(shares, 1024);
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&ts_fk.lock);
+    assert_int_equal(ts_fk.updates, 1);
+    pthread_mutex_unlock(&ts_fk.lock);
+    assert_int_equal(slow_shares(), 1024);
+    free(firing);
 }
 
 static void slow_manual_call_gets_504_and_still_completes(void **state)
 {
     (void)state;
-    int64_t t0 = mono_ms();
+    int64_t t0 = clock_mono_ms();
     assert_int_equal(ts_http_json(&rx, "POST", "/api/v1/containers/slow/scale", NULL,
                                   "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep),
                      0);
-    int64_t took = mono_ms() - t0;
+    int64_t took = clock_mono_ms() - t0;
     assert_int_equal(rep->status, 504);
     assert_non_null(strstr(rep->body, "--request-timeout"));
     assert_true(took >= 450 && took < 1500);
     engine_wait_idle(eng);
-    pthread_mutex_lock(&lock);
-    assert_int_equal(shares, 512); /* the scale-in finished after the reply */
-    pthread_mutex_unlock(&lock);
+    assert_int_equal(slow_shares(), 512); /* the scale-in finished after the reply */
     /* a fast call on the same connection pool still works */
     assert_int_equal(ts_http_json(&rx, "GET", "/api/v1/containers/slow", NULL, NULL, rep), 0);
     assert_int_equal(rep->status, 200);
     assert_non_null(strstr(rep->body, "\"result\": \"ok\""));
+}
+
+/* A webhook for a container Docker does not have (the cache lists every one) is answered
+ * "ignored: no such container", not "accepted". */
+static void webhook_for_an_unknown_container_is_ignored(void **state)
+{
+    const struct ts_alert a = {"firing", "ContainerHighCpu", "ghost", "g1", NULL};
+    char *body = ts_webhook_body(&a, 1);
+    (void)state;
+    assert_int_equal(ts_http_json(&rx, "POST", "/webhook", NULL, body, rep), 0);
+    assert_int_equal(rep->status, 200);
+    assert_non_null(strstr(rep->body, "\"accepted\":0"));
+    assert_non_null(strstr(rep->body, "\"result\":\"ignored\""));
+    assert_non_null(strstr(rep->body, "no such container"));
+    free(body);
 }
 
 static void auth_helpers(void **state)
@@ -201,6 +150,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(webhook_never_waits_on_docker),
+        cmocka_unit_test(webhook_for_an_unknown_container_is_ignored),
         cmocka_unit_test(slow_manual_call_gets_504_and_still_completes),
         cmocka_unit_test(auth_helpers),
     };

@@ -14,7 +14,7 @@ static void counters_are_labelled_and_counted(void **state)
 {
     struct metrics *m = metrics_new();
     struct metrics_gauges g = {
-        .managed = 3, .scaled_out_cpu = 1, .scaled_out_memory = 2, .ready = 1};
+        .managed = 3, .scaled_out = {{"cpu", 1}, {"memory", 2}}, .n_scaled_out = 2, .ready = 1};
     (void)state;
     metrics_request(m, "webhook", 200);
     metrics_request(m, "webhook", 200);

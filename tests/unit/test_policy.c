@@ -7,31 +7,19 @@
 #include <string.h>
 
 #include "policy.h"
+#include "ts_engine.h"
 
 #define NOW 1000000000LL
 #define GIB (1024LL * 1024 * 1024)
 
-static const struct policy_limits lim = {
-    .cpu_shares = 1024,
-    .max_cpu_shares = 4096,
-    .memory = 2 * GIB,
-    .max_memory = 16 * GIB,
-    .scale_duration_ms = 300000,
-    .min_duration_ms = 1000,
-    .max_duration_ms = 86400000,
-    .manage_all = false,
-    .heal = true,
-    .max_nano_cpus = 8000000000LL,
-    .max_replicas = 10,
-    .replicas_step = 1,
-};
+static const struct policy_limits lim = TS_POLICY_LIMITS;
 
 struct row {
     const char *name;
     struct policy_request req;
     struct policy_container c;
     enum policy_verdict verdict;
-    int status;
+    enum outcome outcome;
     int64_t target;
     int64_t duration_ms;
     const char *reason;
@@ -45,7 +33,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
      {MANAGED},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      1024,
      300000,
      ""},
@@ -53,7 +41,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_MEMORY, NULL, false, true},
      {MANAGED, .memory = "3g"},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      3 * GIB,
      300000,
      ""},
@@ -61,7 +49,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
      {MANAGED, .cpu_shares = "2048"},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      2048,
      300000,
      ""},
@@ -69,7 +57,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, "20s", false, false},
      {MANAGED, .scale_duration = "1h"},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      1024,
      20000,
      ""},
@@ -77,7 +65,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
      {MANAGED, .scale_duration = "1h"},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      1024,
      3600000,
      ""},
@@ -85,7 +73,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
      {.known = true, .exists = true},
      POLICY_IGNORE,
-     403,
+     OUTCOME_NOT_MANAGED,
      0,
      0,
      "container is not managed (needs label trip.enable=true)"},
@@ -93,7 +81,7 @@ static const struct row rows[] = {
      {POLICY_RESTART, POLICY_CPU, NULL, false, false},
      {.known = true, .exists = true, .enable = "false"},
      POLICY_IGNORE,
-     403,
+     OUTCOME_NOT_MANAGED,
      0,
      0,
      "container is not managed (needs label trip.enable=true)"},
@@ -101,7 +89,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
      {.known = true},
      POLICY_IGNORE,
-     404,
+     OUTCOME_NOT_FOUND,
      0,
      0,
      "no such container"},
@@ -109,7 +97,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
      {MANAGED, .cpu_shares = "9000"},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      300000,
      "label trip.cpu-shares=9000 is outside [2, 4096]"},
@@ -117,7 +105,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
      {MANAGED, .cpu_shares = "1k"},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      300000,
      "label trip.cpu-shares=\"1k\" is not a number"},
@@ -125,7 +113,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_MEMORY, NULL, false, false},
      {MANAGED, .memory = "32g"},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      300000,
      "label trip.memory=32g is outside [6291456, 17179869184]"},
@@ -133,7 +121,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, "48h", false, false},
      {MANAGED},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      0,
      "duration \"48h\" is outside [1s, 86400s]"},
@@ -141,7 +129,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, "soon", false, false},
      {MANAGED},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      0,
      "duration \"soon\" is not a duration (e.g. 20s, 5m, 1h)"},
@@ -149,7 +137,7 @@ static const struct row rows[] = {
      {POLICY_RESTART, POLICY_CPU, NULL, false, true},
      {MANAGED, .heal = "false"},
      POLICY_IGNORE,
-     403,
+     OUTCOME_NOT_MANAGED,
      0,
      0,
      "healing is disabled for this container (trip.heal)"},
@@ -157,7 +145,7 @@ static const struct row rows[] = {
      {POLICY_RESTART, POLICY_CPU, NULL, true, false},
      {MANAGED, .heal = "false"},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      0,
      0,
      ""},
@@ -165,7 +153,7 @@ static const struct row rows[] = {
      {POLICY_RESOLVE, POLICY_CPU, NULL, false, true},
      {.known = true},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      0,
      0,
      "alert resolved"},
@@ -173,7 +161,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_MEMORY, NULL, false, true},
      {.known = false},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      2 * GIB,
      300000,
      "queued; container not seen yet, checked before acting"},
@@ -181,7 +169,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
      {SERVICE},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      0,
      300000,
      ""},
@@ -189,7 +177,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
      {SERVICE, .cpus = "1.5"},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      1500000000LL,
      300000,
      ""},
@@ -197,7 +185,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
      {SERVICE, .cpus = "9"},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      0,
      "label trip.cpus=9 is outside [0.01, 8]"},
@@ -205,7 +193,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, false},
      {SERVICE, .cpus = "lots"},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      0,
      "label trip.cpus=\"lots\" is not a number of CPUs (e.g. 1.5)"},
@@ -213,7 +201,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_MEMORY, NULL, false, true},
      {SERVICE, .memory = "3g"},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      3 * GIB,
      300000,
      ""},
@@ -221,7 +209,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true},
      {SERVICE, .max_replicas = "4", .replicas_step = "2"},
      POLICY_ACCEPT,
-     200,
+     OUTCOME_DONE,
      0,
      300000,
      ""},
@@ -229,7 +217,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true},
      {SERVICE, .max_replicas = "11"},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      0,
      "label trip.max-replicas=11 is outside [1, 10]"},
@@ -237,7 +225,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true},
      {SERVICE, .replicas_step = "0"},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      0,
      "label trip.replicas-step=0 is outside [1, 1000]"},
@@ -245,7 +233,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true},
      {SERVICE, .global = true},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      0,
      "a global service runs one task per node: never scaled horizontally"},
@@ -253,7 +241,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, false},
      {MANAGED},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      0,
      "replicas: only Swarm services are scaled horizontally"},
@@ -261,7 +249,7 @@ static const struct row rows[] = {
      {POLICY_RESTART, POLICY_CPU, NULL, true, false},
      {SERVICE},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      0,
      "a Swarm service: its tasks are healed by Swarm's restart policy"},
@@ -269,7 +257,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_REPLICAS, NULL, false, true},
      {.known = true, .exists = true, .running = true, .service = true},
      POLICY_IGNORE,
-     403,
+     OUTCOME_NOT_MANAGED,
      0,
      0,
      "container is not managed (needs label trip.enable=true)"},
@@ -277,7 +265,7 @@ static const struct row rows[] = {
      {POLICY_SCALE_OUT, POLICY_CPU, NULL, false, true},
      {MANAGED, .swarm_service = "web"},
      POLICY_IGNORE,
-     409,
+     OUTCOME_CONFLICT,
      0,
      0,
      "a Swarm task of service \"web\": Swarm heals it; scale the service"},
@@ -285,7 +273,7 @@ static const struct row rows[] = {
      {POLICY_NONE, POLICY_CPU, NULL, false, true},
      {MANAGED},
      POLICY_IGNORE,
-     422,
+     OUTCOME_REFUSED,
      0,
      0,
      "nothing to do for this alert"},
@@ -300,7 +288,7 @@ static void decision_table(void **state)
         policy_decide(&lim, &r->req, &r->c, NOW, &d);
         print_message("row: %s\n", r->name);
         assert_int_equal(d.verdict, r->verdict);
-        assert_int_equal(d.http_status, r->status);
+        assert_int_equal(d.outcome, r->outcome);
         assert_string_equal(d.reason, r->reason);
         if (r->verdict == POLICY_ACCEPT && r->req.kind == POLICY_SCALE_OUT) {
             assert_int_equal(d.target, r->target);
@@ -420,10 +408,60 @@ static void scale_in_needs_deadline_and_no_firing_alert(void **state)
     }
 }
 
+/* The rules the engine used to hold: the level of a scale-out, the replicas step, the Prometheus
+ * hold, the memory guard, all from the resource table. */
+static void scale_rules_come_from_the_resource_table(void **state)
+{
+    struct policy_decision d = {.resource = POLICY_CPU, .target = 0};
+    const char *why;
+    (void)state;
+    /* a service's CPU without trip.cpus: twice its current limit */
+    assert_int_equal(policy_scale_out_level(&d, true, 500000000, &why), 1000000000);
+    assert_null(why);
+    assert_int_equal(policy_scale_out_level(&d, true, 0, &why), 0);
+    assert_string_equal(why, "service has no CPU limit; nothing to raise");
+    /* a container's CPU shares: the decided target; unset shares are scaled from 1024 */
+    d.target = 2048;
+    assert_int_equal(policy_scale_out_level(&d, false, 0, &why), 2048);
+    assert_null(why);
+    /* the CPU quota row: twice the quota without trip.cpus, none left alone */
+    d = (struct policy_decision){.resource = POLICY_CPUS};
+    assert_int_equal(policy_scale_out_level(&d, false, 250000000, &why), 500000000);
+    assert_int_equal(policy_scale_out_level(&d, false, 0, &why), 0);
+    assert_string_equal(why, "container has no CPU quota; nothing to raise");
+    /* replicas: one step, at most the max; another step only a whole duration later */
+    d = (struct policy_decision){
+        .resource = POLICY_REPLICAS, .step = 2, .max = 5, .duration_ms = 60000};
+    assert_int_equal(policy_scale_out_level(&d, true, 4, &why), 5);
+    assert_true(policy_scale_out_again(&d, 3, 3, NOW - 60000, NOW));
+    assert_false(policy_scale_out_again(&d, 3, 3, NOW - 59999, NOW));
+    assert_false(policy_scale_out_again(&d, 5, 5, NOW - 60000, NOW));
+    /* the Prometheus hold: the scale duration within [1 s, 15 s] */
+    struct policy_limits l = lim;
+    assert_int_equal(policy_prometheus_hold_ms(&l), 15000);
+    l.scale_duration_ms = 200;
+    assert_int_equal(policy_prometheus_hold_ms(&l), 1000);
+    /* the memory guard: 90 % of the baseline */
+    assert_true(policy_memory_fits(900, 1000));
+    assert_false(policy_memory_fits(901, 1000));
+    assert_true(policy_memory_fits(1u << 30, 0));
+    /* an automatic scale-in keeps a margin under the rules' 60 %: 50 %; a manual one only 90 % */
+    assert_true(policy_memory_scale_in_fits(500, 1000, false));
+    assert_false(policy_memory_scale_in_fits(501, 1000, false));
+    assert_true(policy_memory_scale_in_fits(900, 1000, true));
+    assert_false(policy_memory_scale_in_fits(901, 1000, true));
+    assert_true(policy_memory_scale_in_fits(1u << 30, 0, false));
+    /* names and the manual API */
+    assert_ptr_equal(policy_resource_by_name("cpus"), &policy_resources[POLICY_CPUS]);
+    assert_null(policy_resource_by_name("pids"));
+    assert_string_equal(policy_resources[POLICY_REPLICAS].default_alert, "ServiceHighCpu");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decision_table),
+        cmocka_unit_test(scale_rules_come_from_the_resource_table),
         cmocka_unit_test(replicas_step_up_to_the_max),
         cmocka_unit_test(swarm_tasks_are_not_healed),
         cmocka_unit_test(manage_all_is_opt_out),
