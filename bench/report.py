@@ -600,16 +600,40 @@ def write():
     table = headline_table(head)
     lines += ["## Headline (targets from the benchmark specification)\n"] + table + [""]
     lines += body
-    # bench/services writes its own section between these markers: kept as it is.
-    path, keep = os.path.join(HERE, "results.md"), ""
-    if os.path.exists(path):
-        old = open(path).read()
-        start, end = "<!-- services:start -->", "<!-- services:end -->"
-        if start in old and end in old:
-            keep = "\n" + old[old.index(start):old.index(end) + len(end)] + "\n"
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n" + keep)
+    lines += kept_sections()
+    with open(os.path.join(HERE, "results.md"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
     update_readme(table, cmd)
+
+
+def old_results():
+    try:
+        with open(os.path.join(HERE, "results.md")) as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+# Sections written by other bench scripts (bench/services, bench/scaling) between their markers:
+# kept as they are, in this order.
+KEPT = [("<!-- services:start -->", "<!-- services:end -->"),
+        ("<!-- scaling:start -->", "<!-- scaling:end -->")]
+
+
+def kept_sections():
+    s, out = old_results(), []
+    for a, b in KEPT:
+        if a in s and b in s:
+            out += ["", s[s.index(a):s.index(b) + len(b)]]
+    return out
+
+
+def kept_headline_rows():
+    """Headline rows that another bench script measured: each names it, as (`bench/NAME`)."""
+    m = re.search(r"^## Headline[^\n]*\n\n((?:\|[^\n]*\n)+)", old_results(), re.M)
+    if not m:
+        return []
+    return [r for r in m.group(1).splitlines() if re.search(r"\(`bench/(services|scaling)`\)", r)]
 
 
 def headline_table(head):
@@ -617,7 +641,7 @@ def headline_table(head):
          "|---|---|---|---:|---|"]
     for row in head:
         t.append("| %s |" % " | ".join(row))
-    return t
+    return t + kept_headline_rows()
 
 
 def update_readme(table, cmd):

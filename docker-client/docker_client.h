@@ -203,6 +203,9 @@ struct docker_stats {
     uint32_t online_cpus;
     uint64_t memory_usage;    /* memory_stats.usage */
     uint64_t memory_limit;    /* memory_stats.limit */
+    /* memory_stats.stats.total_inactive_file (cgroup v1) or .inactive_file (v2): page cache
+     * the kernel can reclaim; usage minus it is the working set (cAdvisor, `docker stats`) */
+    uint64_t memory_inactive_file;
 };
 /* GET /containers/{id}/stats?stream=false&one-shot=true. */
 docker_code docker_container_stats(struct docker_client *c, const char *id,

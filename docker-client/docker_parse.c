@@ -325,6 +325,9 @@ docker_code docker_parse_stats(const char *body, size_t len, struct docker_stats
     out->presystem_cpu_ns = get_u64(pre, "system_cpu_usage");
     out->memory_usage = get_u64(mem, "usage");
     out->memory_limit = get_u64(mem, "limit");
+    out->memory_inactive_file = get_u64(json_object_get(mem, "stats"), "total_inactive_file");
+    if (!out->memory_inactive_file)
+        out->memory_inactive_file = get_u64(json_object_get(mem, "stats"), "inactive_file");
     json_decref(root);
     return DOCKER_OK;
 }

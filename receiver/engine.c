@@ -208,6 +208,7 @@ void engine_gauges(struct engine *e, struct metrics_gauges *g)
         for (size_t r = 0; r < POLICY_N_RESOURCES; r++)
             g->scaled_out[r].n += e->t[i].r[r].out;
         g->crashloop += e->t[i].h.crashloop;
+        g->oom_at_limit += e->t[i].oom_at_limit;
         g->maintenance += e->t[i].h.maintenance;
     }
     pthread_mutex_unlock(&e->lock);

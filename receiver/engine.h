@@ -143,6 +143,7 @@ struct engine_job {
     char duration[32]; /* "" : label, then config */
     bool force;
     bool from_alert;
+    bool oom;            /* memory scale-out for Docker's `oom` event (engine_oom()) */
     char remote[64];     /* requester address, for the logs */
     engine_done_fn done; /* NULL: fire and forget (webhooks) */
     void *done_ud;
@@ -210,6 +211,12 @@ engine_code engine_heal(struct engine *e, const struct engine_heal_req *req,
 /* Docker reported the container started: the stable-run clock starts (a crash-loop flag clears
  * after the backoff's stable_ms of running) and an operator-stop mark is forgotten. Any thread. */
 void engine_container_started(struct engine *e, const char *name);
+
+/* Docker reported an `oom` event for managed container `name`: queues a memory scale-out with the
+ * rules of a memory alert (baseline, claim, scale duration, scale-in), or, when the container is
+ * already at its largest allowed memory limit, flags it (API memory.oom_at_limit, metrics, log)
+ * instead. The heal that follows its death is the event watcher's as before. Any thread. */
+engine_code engine_oom(struct engine *e, const char *name, struct engine_err *err);
 /* Docker reported the container removed: its state and any pending heal are dropped (never
  * restarted). Any thread. */
 void engine_container_destroyed(struct engine *e, const char *name);

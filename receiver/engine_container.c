@@ -55,7 +55,8 @@ static void scale_out(struct engine *e, const struct engine_job *job,
     if (!engine_unlock_save_claim(e, job, kind, &prev, t0))
         return;
     if (!e->o.dry_run) {
-        docker_code rc = e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
+        docker_code rc = job->oom ? engine_oom_update(e, ct->id, &u, &derr)
+                                  : e->o.ops->update(e->o.docker_ud, ct->id, &u, &derr);
         if (rc != DOCKER_OK) {
             engine_unclaim(e, job, &prev, kind, NULL);
             engine_docker_failed(e, job, "update", rc, &derr, t0);
@@ -107,6 +108,8 @@ void engine_do_scale_out(struct engine *e, const struct engine_job *job, int64_t
         metrics_action(e->o.metrics, engine_kind_label(job->kind, job->resource), "skipped",
                        engine_since_s(t0));
         engine_reply_state(e, job, OUTCOME_CONFLICT, "container is in maintenance");
+    } else if (job->oom && engine_oom_at_limit(e, job, ct->res.memory, d.target, t0)) {
+        /* flagged: nothing left to raise */
     } else if (!engine_extend_if_out(e, job, &d, t0)) {
         scale_out(e, job, ct, &d, t0);
     }
@@ -124,9 +127,13 @@ static bool changed_by_hand(const struct res_state *r, const struct docker_conta
 }
 
 /* Before a memory scale-in to baseline B: true (postponed, retried in RETRY_MS, noted as the
- * container's last action) when policy_memory_fits() says no (more than 90 % of B), or when its
- * usage cannot be read. Shrinking below the usage would make the kernel OOM-kill the workload the
- * receiver protects, so this wins even over --max-hold. B of 0 (no limit) needs no check. */
+ * container's last action with the reason) when the container's working set (usage minus the
+ * page cache the kernel can reclaim) does not fit policy_memory_scale_in_fits(): above 50 % of B
+ * for an automatic scale-in (the margin under the memory rules' 60 %), above 90 % for a manual
+ * one (policy_memory_fits: never below the workload); or when its usage cannot be read.
+ * Shrinking below the usage would make the kernel OOM-kill the workload the receiver protects,
+ * so this wins even over --max-hold. B of 0 (no limit) needs no check. The first postponement of
+ * a hold is logged at info, the retries every RETRY_MS at debug. */
 static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
                                const struct res_state *r, const char *id)
 {
@@ -134,32 +141,49 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
     struct docker_stats st = {0};
     struct docker_err derr = {0};
     char qn[300], qe[300], why[256];
+    int pct = job->force ? POLICY_MEMORY_GUARD_PCT : POLICY_MEMORY_SCALE_IN_PCT;
+    bool first = true;
 
     if (!engine_res_docker[job->resource].guard_usage || r->base <= 0 || !e->o.ops->stats)
         return false;
     docker_code rc = e->o.ops->stats(e->o.docker_ud, id, &st, &derr);
-    if (rc == DOCKER_OK && policy_memory_fits(st.memory_usage, r->base))
+    uint64_t ws =
+        st.memory_usage > st.memory_inactive_file ? st.memory_usage - st.memory_inactive_file : 0;
+    if (rc == DOCKER_OK && policy_memory_scale_in_fits(ws, r->base, job->force))
         return false;
+    if (rc != DOCKER_OK)
+        snprintf(why, sizeof(why), "usage unknown: %.200s", derr.msg);
+    else
+        snprintf(why, sizeof(why),
+                 "working set %" PRIu64 " MiB above %d%% of the baseline %" PRId64
+                 " MiB%s; holding the scale-out",
+                 ws >> 20, pct, r->base >> 20,
+                 job->force ? ""
+                            : " (back at the baseline the memory rules, 60%, would fire again)");
+    pthread_mutex_lock(&e->lock);
+    struct entry *en = engine_find_entry(e, job->container);
+    if (en) {
+        first = strcmp(en->last_result, "postponed") != 0 || strcmp(en->last_action, kind) != 0;
+        engine_note(en, engine_now(e), kind, "postponed", why);
+    }
+    engine_unlock_persist(e);
+    engine_retry_later(e, job);
     if (rc != DOCKER_OK) {
         metrics_docker_error(e->o.metrics, docker_code_name(rc));
         log_error("memory scale-in postponed: usage unknown",
                   "container=%s baseline=%" PRId64 " error=%s",
                   log_quote(qn, sizeof(qn), job->container), r->base,
                   log_quote(qe, sizeof(qe), derr.msg));
-        snprintf(why, sizeof(why), "usage unknown: %.200s", derr.msg);
+    } else if (first) {
+        log_info("memory scale-in postponed: working set above the scale-in margin",
+                 "container=%s working_set=%" PRIu64 " usage=%" PRIu64 " baseline=%" PRId64
+                 " margin_pct=%d retry_ms=%d reason=%s",
+                 log_quote(qn, sizeof(qn), job->container), ws, st.memory_usage, r->base, pct,
+                 RETRY_MS, log_quote(qe, sizeof(qe), why));
     } else {
-        log_warn("memory scale-in postponed: usage above the baseline limit",
-                 "container=%s usage=%" PRIu64 " baseline=%" PRId64 " retry_ms=%d",
-                 log_quote(qn, sizeof(qn), job->container), st.memory_usage, r->base, RETRY_MS);
-        snprintf(why, sizeof(why), "usage %" PRIu64 " above %d%% of the baseline %" PRId64,
-                 st.memory_usage, POLICY_MEMORY_GUARD_PCT, r->base);
+        log_debug("memory scale-in still postponed", "container=%s working_set=%" PRIu64,
+                  log_quote(qn, sizeof(qn), job->container), ws);
     }
-    engine_retry_later(e, job);
-    pthread_mutex_lock(&e->lock);
-    struct entry *en = engine_find_entry(e, job->container);
-    if (en)
-        engine_note(en, engine_now(e), kind, "postponed", why);
-    engine_unlock_persist(e);
     return true;
 }
 
@@ -190,7 +214,7 @@ void engine_container_scale_in(struct engine *e, const struct engine_job *job,
     if (!e->o.dry_run && memory_guard_holds(e, job, r, ct.id)) {
         metrics_action(e->o.metrics, kind, "skipped", engine_since_s(t0));
         engine_reply_state(e, job, OUTCOME_POSTPONED,
-                           "memory usage above the baseline limit; retrying");
+                           "working set above the scale-in margin of the baseline; retrying");
         goto out_free;
     }
     int64_t unset = policy_target_rule(job->resource, false)->unset_level;

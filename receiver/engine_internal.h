@@ -76,6 +76,8 @@ struct entry {
     char last_result[32];
     char last_error[512]; /* the daemon's message, whole (it may quote a 64-digit ID) */
     int64_t last_action_ms;
+    int64_t ooms;      /* Docker oom events seen (not persisted) */
+    bool oom_at_limit; /* the last one found it at its largest allowed memory limit */
 };
 
 struct cache_entry {
@@ -84,6 +86,13 @@ struct cache_entry {
 };
 
 /* A queued job: a node of the shared FIFO (queued) or of the spare list (free). */
+/* engine_oom.c: an `oom` scale-out job that finds nothing left to raise. True: flagged, done. */
+bool engine_oom_at_limit(struct engine *e, const struct engine_job *job, int64_t current,
+                         int64_t target, int64_t t0);
+/* The update of an `oom` scale-out, tried again while the killed container is still dying. */
+docker_code engine_oom_update(struct engine *e, const char *id, const struct docker_update *u,
+                              struct docker_err *derr);
+
 struct item {
     enum op op;
     struct engine_job job;

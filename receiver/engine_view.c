@@ -71,6 +71,11 @@ json_t *engine_entry_json(const struct entry *en)
             json_object_set_new(o, policy_resources[r].name,
                                 res_json(&en->r[r], (enum policy_resource)r, en->service));
     }
+    json_t *mem = o && !en->service ? json_object_get(o, "memory") : NULL;
+    if (mem) {
+        json_object_set_new(mem, "oom_events", json_integer((json_int_t)en->ooms));
+        json_object_set_new(mem, "oom_at_limit", json_boolean(en->oom_at_limit));
+    }
     if (o && en->service)
         json_object_set_new(o, "version", json_integer((json_int_t)en->version));
     return o;

@@ -122,6 +122,17 @@ static int on_event(const struct docker_event *e, void *ud)
     switch (events_classify(&ev->o.lim, e, fresh && m->kill, fresh && m->oom, &trigger, &op_stop)) {
     case EVENTS_MARK:
         add_mark(ev, e);
+        if (strcmp(e->action, "oom") == 0 && e->name && e->name[0] &&
+            policy_managed(&ev->o.lim, e->attributes
+                                           ? docker_labels_get(e->attributes, "trip.enable")
+                                           : NULL)) {
+            log_info("oom event: raising the memory limit", "container=%s",
+                     log_quote(qn, sizeof(qn), e->name));
+            if (engine_oom(ev->o.engine, e->name, &eerr) != ENGINE_OK &&
+                eerr.code != ENGINE_E_STOPPED)
+                log_error("cannot queue the oom scale-out", "container=%s error=%s",
+                          log_quote(qn, sizeof(qn), e->name), eerr.msg);
+        }
         break;
     case EVENTS_STARTED:
         engine_container_started(ev->o.engine, e->name);

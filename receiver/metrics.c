@@ -36,6 +36,7 @@ struct metrics {
     struct family docker;   /* code */
     struct family alerts;   /* result */
     struct family heals;    /* trigger, result */
+    struct family ooms;     /* result */
     struct hist hist[16];
     size_t n_hist;
     struct hist heal_latency;
@@ -161,6 +162,15 @@ void metrics_alert(struct metrics *m, const char *result)
     pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_oom(struct metrics *m, const char *result)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    bump(&m->ooms, result, "");
+    pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_heal(struct metrics *m, const char *trigger, const char *result, double latency_s)
 {
     if (!m)
@@ -276,6 +286,10 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const ch
               g ? g->crashloop : 0);
     gauge_out(f, "trip_maintenance_containers", "Containers in maintenance (no heal, no scaling).",
               "", g ? g->maintenance : 0);
+    gauge_out(
+        f, "trip_oom_at_limit_containers",
+        "Containers OOM-killed at their largest allowed memory limit (nothing left to raise).", "",
+        g ? g->oom_at_limit : 0);
     if (m) {
         pthread_mutex_lock(&m->lock);
         family_out(f, "trip_http_requests_total", "HTTP requests by route and status code.",
@@ -291,6 +305,8 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const ch
                    "result", NULL);
         family_out(f, "trip_heals_total", "Event-driven heals by trigger and result.", &m->heals,
                    "trigger", "result");
+        family_out(f, "trip_oom_total", "Docker oom events of managed containers, by outcome.",
+                   &m->ooms, "result", NULL);
         hist_out(f, m);
         heal_out(f, m);
         pthread_mutex_unlock(&m->lock);

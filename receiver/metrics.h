@@ -37,6 +37,9 @@ void metrics_alert(struct metrics *m, const char *result);
  * gone, skipped, maintenance, running) and, for "ok", the trip_heal_latency_seconds histogram
  * (Docker's die event to the container started again). */
 void metrics_heal(struct metrics *m, const char *trigger, const char *result, double latency_s);
+/* trip_oom_total{result}: Docker `oom` events of managed containers (result: raise, the memory
+ * scale-out was queued; at_limit, already at its largest allowed limit, flagged). */
+void metrics_oom(struct metrics *m, const char *result);
 /* The events stream went up (up=1: trip_events_connected 1, trip_events_connects_total + 1) or
  * down (up=0). */
 void metrics_events_connected(struct metrics *m, int up);
@@ -54,6 +57,8 @@ struct metrics_gauges {
     int ready;           /* Docker reachable at the last refresh */
     int64_t crashloop;   /* containers flagged crash-looping */
     int64_t maintenance; /* containers in maintenance */
+    /* containers whose last OOM kill found them at their largest allowed memory limit */
+    int64_t oom_at_limit;
 };
 
 /* The whole exposition text (NUL-terminated, caller frees), or NULL when out of memory. */

@@ -523,3 +523,10 @@ bool policy_memory_fits(uint64_t usage, int64_t baseline)
 {
     return baseline <= 0 || usage <= (uint64_t)baseline / 100 * POLICY_MEMORY_GUARD_PCT;
 }
+
+bool policy_memory_scale_in_fits(uint64_t working_set, int64_t baseline, bool manual)
+{
+    if (manual)
+        return policy_memory_fits(working_set, baseline);
+    return baseline <= 0 || working_set <= (uint64_t)baseline / 100 * POLICY_MEMORY_SCALE_IN_PCT;
+}

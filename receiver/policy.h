@@ -171,6 +171,14 @@ bool policy_scale_out_again(const struct policy_decision *d, int64_t cur, int64_
 /* Whether a memory scale-in to baseline may happen with `usage` bytes in use: at most
  * POLICY_MEMORY_GUARD_PCT % of it. A baseline of 0 (no limit) always fits. Pure. */
 bool policy_memory_fits(uint64_t usage, int64_t baseline);
+/* The margin of an automatic memory scale-in: the memory rules fire at 60 % of the limit, so a
+ * container put back to its baseline above that would fire again and be scaled out again, a
+ * cycle every scale duration (rules/README.md). */
+#define POLICY_MEMORY_SCALE_IN_PCT 50
+/* Whether a memory scale-in to baseline may happen with `working_set` bytes (usage minus
+ * reclaimable page cache): at most POLICY_MEMORY_SCALE_IN_PCT % of it, or for a manual scale-in
+ * (manual) what policy_memory_fits() allows. A baseline of 0 (no limit) always fits. Pure. */
+bool policy_memory_scale_in_fits(uint64_t working_set, int64_t baseline, bool manual);
 /* How long a scale-in waits when Prometheus says the alert still fires: the scale duration, at
  * least 1 s, at most 15 s. Pure. */
 int64_t policy_prometheus_hold_ms(const struct policy_limits *lim);

@@ -62,8 +62,8 @@ static void scale_in_waits_until_the_workload_fits_the_baseline(void **state)
 
     /* Past the 1 s deadline: still 512 MiB, the workload still runs, the log and the API say why.
      */
-    assert_true(
-        ts_receiver_log_has(&r, "memory scale-in postponed: usage above the baseline limit", 8000));
+    assert_true(ts_receiver_log_has(
+        &r, "memory scale-in postponed: working set above the scale-in margin", 8000));
     sleep(2);
     assert_int_equal(ts_docker_inspect_i64(name, "{{.HostConfig.Memory}}"), 512 * MIB);
     assert_int_equal(ts_docker_inspect_i64(name, "{{if .State.Running}}1{{else}}0{{end}}"), 1);

@@ -10,6 +10,8 @@
  *   /cpu/start?workers=N  N busy threads (1..64, default 1), replacing the current ones
  *   /cpu/stop             stops them
  *   /mem/hold?mb=N        allocates and touches N MiB (0..4096), replacing what was held
+ *   /mem/add?mb=N         allocates and touches N more MiB, kept beside what is held (a growth
+ *                         in steps: each step adds to the working set, none frees it first)
  *   /mem/release          frees it
  *   /exit?code=N          replies, then exits with code N (0..255, default 1)
  *   /metrics              Prometheus text: workload_cpu_workers, workload_memory_held_bytes,
@@ -50,6 +52,8 @@ static pthread_t workers[MAX_WORKERS]; /* guarded by lock */
 static int nworkers;                   /* guarded by lock */
 static char *held;                     /* guarded by lock */
 static size_t held_bytes;              /* guarded by lock */
+static char *added[MAX_HOLD_MB];       /* 1 MiB blocks of /mem/add; guarded by lock */
+static size_t n_added;                 /* guarded by lock */
 static atomic_uint burn_gen;
 static atomic_int active_conns;
 static atomic_ulong requests_total;
@@ -125,6 +129,8 @@ static int mem_hold(long mb)
     free(held);
     held = NULL;
     held_bytes = 0;
+    while (n_added > 0)
+        free(added[--n_added]);
     if (bytes > 0) {
         p = malloc(bytes);
         if (p) {
@@ -137,6 +143,28 @@ static int mem_hold(long mb)
         }
     }
     atomic_store(&reported_held, held_bytes);
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+/* Adds mb MiB in 1 MiB blocks, every page written, to what is held. Returns 0, or -1 when out of
+ * memory or past MAX_HOLD_MB blocks (what was added so far stays). */
+static int mem_add(long mb)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&lock);
+    for (long i = 0; i < mb; i++) {
+        char *p = n_added < MAX_HOLD_MB ? malloc((size_t)1 << 20) : NULL;
+        if (!p) {
+            rc = -1;
+            break;
+        }
+        for (size_t off = 0; off < ((size_t)1 << 20); off += 4096)
+            p[off] = (char)(off >> 12 | 1);
+        added[n_added++] = p;
+    }
+    atomic_store(&reported_held, held_bytes + (n_added << 20));
     pthread_mutex_unlock(&lock);
     return rc;
 }
@@ -203,7 +231,7 @@ static int query_long(const char *q, const char *name, long lo, long hi, long *o
 
 static const char index_body[] =
     "{\"endpoints\":[\"/health\",\"/cpu/start?workers=N\",\"/cpu/stop\",\"/mem/hold?mb=N\","
-    "\"/mem/release\",\"/exit?code=N\",\"/metrics\"]}";
+    "\"/mem/add?mb=N\",\"/mem/release\",\"/exit?code=N\",\"/metrics\"]}";
 
 static void route(int fd, const char *path, const char *query)
 {
@@ -231,6 +259,17 @@ static void route(int fd, const char *path, const char *query)
             return;
         }
         if (mem_hold(v) != 0) {
+            reply_json(fd, 503, "{\"error\":\"out of memory\"}");
+            return;
+        }
+        snprintf(body, sizeof(body), "{\"memory_held_bytes\":%zu}", atomic_load(&reported_held));
+        reply_json(fd, 200, body);
+    } else if (strcmp(path, "/mem/add") == 0) {
+        if (query_long(query, "mb", 0, MAX_HOLD_MB, &v) <= 0) {
+            reply_json(fd, 400, "{\"error\":\"mb must be 0..4096\"}");
+            return;
+        }
+        if (mem_add(v) != 0) {
             reply_json(fd, 503, "{\"error\":\"out of memory\"}");
             return;
         }

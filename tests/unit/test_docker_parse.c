@@ -172,6 +172,16 @@ static void stats_version_and_info_are_read(void **state)
     assert_int_equal(st.online_cpus, 2);
     assert_int_equal(st.memory_usage, 1531904);
     assert_int_equal(st.memory_limit, 1073741824);
+    assert_int_equal(st.memory_inactive_file, 0);
+    /* Page cache: cgroup v1's total_inactive_file, cgroup v2's inactive_file. */
+    const char v1[] = "{\"cpu_stats\":{},\"memory_stats\":{\"usage\":9000,\"stats\":"
+                      "{\"inactive_file\":5,\"total_inactive_file\":4096}}}";
+    const char v2[] = "{\"cpu_stats\":{},\"memory_stats\":{\"usage\":9000,\"stats\":"
+                      "{\"inactive_file\":2048}}}";
+    assert_int_equal(docker_parse_stats(v1, strlen(v1), &st, NULL), DOCKER_OK);
+    assert_int_equal(st.memory_inactive_file, 4096);
+    assert_int_equal(docker_parse_stats(v2, strlen(v2), &st, NULL), DOCKER_OK);
+    assert_int_equal(st.memory_inactive_file, 2048);
     assert_int_equal(docker_parse_stats("{\"cpu_stats\":{}}", 16, &st, NULL), DOCKER_E_MALFORMED);
     assert_int_equal(docker_parse_version(version, strlen(version), &v, NULL), DOCKER_OK);
     assert_string_equal(v.version, "20.10.24+dfsg1");

@@ -455,9 +455,10 @@ static void set_usage(struct ts_fake_ct *c, int64_t usage, int fail_stats)
     pthread_mutex_unlock(&ts_fk.lock);
 }
 
-/* The workload grew into the scaled-out memory: shrinking to the baseline would OOM-kill it, so
- * scale-in waits (shown in the state) and is tried again until the usage fits under 90 % of the
- * baseline, even past --max-hold; unreadable usage postpones too. */
+/* The workload grew into the scaled-out memory: shrinking to the baseline would OOM-kill it, or
+ * make the memory rule fire again, so scale-in waits (shown in the state) and is tried again until
+ * the working set fits under 50 % of the baseline, even past --max-hold; unreadable usage
+ * postpones too. */
 static void memory_scale_in_waits_while_usage_is_above_baseline(void **state)
 {
     struct engine_opts o = base_opts();
@@ -475,9 +476,12 @@ static void memory_scale_in_waits_while_usage_is_above_baseline(void **state)
     char *js = engine_state_json(e, "db");
     assert_non_null(js);
     assert_non_null(strstr(js, "\"postponed\""));
-    assert_non_null(strstr(js, "above 90% of the baseline"));
+    assert_non_null(strstr(js, "above 50% of the baseline"));
     free(js);
     set_usage(c, 240 * MIB, 0); /* 240 MiB > 90 % of 256 MiB: still too close */
+    ts_engine_advance(e, 5000);
+    assert_int_equal(memory_of(c), 2 * GIB);
+    set_usage(c, 150 * MIB, 0); /* 59 %: fits, but above the 50 % margin the rules need (60 %) */
     ts_engine_advance(e, 5000);
     assert_int_equal(memory_of(c), 2 * GIB);
     set_usage(c, 100 * MIB, 1); /* usage unknown: postponed as well */

@@ -445,6 +445,12 @@ static void scale_rules_come_from_the_resource_table(void **state)
     assert_true(policy_memory_fits(900, 1000));
     assert_false(policy_memory_fits(901, 1000));
     assert_true(policy_memory_fits(1u << 30, 0));
+    /* an automatic scale-in keeps a margin under the rules' 60 %: 50 %; a manual one only 90 % */
+    assert_true(policy_memory_scale_in_fits(500, 1000, false));
+    assert_false(policy_memory_scale_in_fits(501, 1000, false));
+    assert_true(policy_memory_scale_in_fits(900, 1000, true));
+    assert_false(policy_memory_scale_in_fits(901, 1000, true));
+    assert_true(policy_memory_scale_in_fits(1u << 30, 0, false));
     /* names and the manual API */
     assert_ptr_equal(policy_resource_by_name("cpus"), &policy_resources[POLICY_CPUS]);
     assert_null(policy_resource_by_name("pids"));

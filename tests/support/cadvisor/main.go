@@ -8,7 +8,8 @@
 // no web UI, no REST API, no storage drivers. Flags kept with upstream's names and defaults:
 // -listen_ip, -port, -prometheus_endpoint, -store_container_labels, -whitelisted_container_labels,
 // -disable_metrics, -enable_metrics, -storage_duration, plus every flag the library registers itself
-// (-docker_only, -housekeeping_interval, -docker, -max_housekeeping_interval, ...).
+// (-docker_only, -housekeeping_interval, -docker, -max_housekeeping_interval, -enable_load_reader,
+// ...). Run-queue wait (rules/README.md): -enable_load_reader and `sched` left out of -disable_metrics.
 package main
 
 import (
