@@ -15,14 +15,14 @@ static docker_code container_path(struct docker_client *c, const char *verb, con
                                   const char *action, const char *query, char *path, size_t len,
                                   char *what, size_t wlen, struct docker_err *err)
 {
-    const char *ver;
+    char ver[16];
     docker_code code;
 
     /* a full 64-hex id is shortened as the docker CLI does, so the daemon's message still fits */
     snprintf(what, wlen, "%s %.*s", verb, id && strlen(id) == 64 ? 12 : 64, id ? id : "(null)");
     if (!c)
         return docker_err_set(err, DOCKER_E_INVALID, 0, "%s: no client", what);
-    code = docker_client_version_for_call(c, &ver, err);
+    code = docker_client_version_for_call(c, ver, err);
     if (code != DOCKER_OK)
         return code;
     return docker_container_path(ver, id, action, query, what, path, len, err);
@@ -58,14 +58,14 @@ docker_code docker_container_list(struct docker_client *c, const char *const *la
 {
     char path[DOCKER_PATH_MAX];
     struct docker_reply rep;
-    const char *ver;
+    char ver[16];
     docker_code code;
 
     if (!c || !out)
         return docker_err_set(err, DOCKER_E_INVALID, 0, "list: no client or output");
     out->v = NULL;
     out->n = 0;
-    code = docker_client_version_for_call(c, &ver, err);
+    code = docker_client_version_for_call(c, ver, err);
     if (code == DOCKER_OK)
         code = docker_list_path(ver, label_filters, all, path, sizeof(path), err);
     if (code == DOCKER_OK)

@@ -191,7 +191,7 @@ docker_code docker_events_stream(struct docker_client *c, const struct docker_ev
     struct stream s = {.fn = fn, .ud = ud, .k = k, .err = err, .code = DOCKER_OK};
     char path[DOCKER_PATH_MAX];
     char errbuf[CURL_ERROR_SIZE] = "";
-    const char *ver;
+    char ver[16];
     docker_code code;
     CURLcode rc;
 
@@ -199,7 +199,9 @@ docker_code docker_events_stream(struct docker_client *c, const struct docker_ev
         return docker_err_set(err, DOCKER_E_INVALID, 0, "events: no client or callback");
     if (is_cancelled(k))
         return docker_err_set(err, DOCKER_E_CANCELLED, 0, "events: cancelled");
-    code = docker_client_version_for_call(c, &ver, err);
+    /* a stream (re)starts after the daemon was down or restarted: it may be another version now */
+    docker_client_renegotiate(c);
+    code = docker_client_version_for_call(c, ver, err);
     if (code == DOCKER_OK)
         code = docker_events_path(ver, f, path, sizeof(path), err);
     if (code != DOCKER_OK)

@@ -101,24 +101,35 @@ static void engine_reports_api_and_cgroups(void **state)
 {
     struct docker_version v;
     struct docker_info info;
+    struct docker_engine e;
     struct docker_err err = {0};
     int major = 0;
     int minor = 0;
+    int cmajor = 0;
+    int cminor = 0;
 
     (void)state;
     need_client();
     assert_int_equal(docker_ping(client, &err), DOCKER_OK);
     assert_int_equal(docker_version(client, &v, &err), DOCKER_OK);
     assert_int_equal(docker_info(client, &info, &err), DOCKER_OK);
-    /* the pinned version is what the daemon speaks, capped at the client's 1.41 */
+    /* the version in use is the newest the daemon speaks, capped at the client's newest; never
+     * below the daemon's oldest */
+    docker_client_engine(client, &e);
     assert_int_equal(sscanf(v.api_version, "%d.%d", &major, &minor), 2);
-    assert_string_equal(docker_client_api_version(client),
-                        major == 1 && minor < 41 ? v.api_version : "1.41");
+    assert_int_equal(sscanf(DOCKER_API_MAX, "%d.%d", &cmajor, &cminor), 2);
+    assert_string_equal(e.api, major < cmajor || (major == cmajor && minor < cminor)
+                                   ? v.api_version
+                                   : DOCKER_API_MAX);
+    assert_string_equal(e.version, v.version);
+    assert_string_equal(e.api_min, v.min_api_version);
+    assert_int_equal(e.code, DOCKER_OK);
     assert_int_equal(info.cgroup_version, ts_cgroup_version());
     assert_true(info.cgroup_driver[0] != '\0');
-    printf("engine %s API %s (min %s), pinned %s; cgroup v%d driver %s, storage %s, swap limit %d\n",
-           v.version, v.api_version, v.min_api_version, docker_client_api_version(client),
-           info.cgroup_version, info.cgroup_driver, info.storage_driver, info.swap_limit);
+    printf("engine %s %s API %s (min %s), in use %s; cgroup v%d driver %s, storage %s, swap limit "
+           "%d\n",
+           e.name, v.version, v.api_version, v.min_api_version, e.api, info.cgroup_version,
+           info.cgroup_driver, info.storage_driver, info.swap_limit);
 }
 
 static void inspect_reports_created_resources_and_labels(void **state)
