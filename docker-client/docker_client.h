@@ -92,6 +92,16 @@ struct docker_engine {
 /* Copies the engine's identity and the negotiation result into *out. Any thread. A pinned client
  * learns the identity from docker_version(). */
 void docker_client_engine(struct docker_client *c, struct docker_engine *out);
+/* "reachable", "unreachable" or "refused" (the daemon refuses the API version, or the ranges do not
+ * meet): the docker field of /readyz. engine_ready: the caller's last call to the daemon worked. */
+const char *docker_engine_state(const struct docker_engine *e, bool engine_ready);
+/* What this engine cannot do that the receiver would ask of it, in words ("" for Docker). */
+const char *docker_engine_unsupported(const struct docker_engine *e);
+/* The /readyz body: {"status":"ready"|"not ready","docker":<state>,"error":<the daemon's own
+ * message when refused>,"engine","engine_version","api","api_range","unsupported","api_pinned"}
+ * (empty fields left out). *ready: engine_ready and the version not refused. Caller frees; NULL
+ * when out of memory. Pure. */
+char *docker_engine_ready_json(const struct docker_engine *e, bool engine_ready, bool *ready);
 /* Marks the negotiated version stale: the next call negotiates again. Any thread. */
 void docker_client_renegotiate(struct docker_client *c);
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "alerts.h"
+#include "docker_client.h"
 #include "log.h"
 #include "policy.h"
 #include "utf8.h"
@@ -692,10 +693,15 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum 
     switch (rt) {
     case R_HEALTHZ:
         return queue_json(r, c, 200, "{\"status\":\"ok\"}");
-    case R_READYZ:
-        return engine_ready(h->e)
-                   ? queue_json(r, c, 200, "{\"status\":\"ready\",\"docker\":\"reachable\"}")
-                   : queue_json(r, c, 503, "{\"status\":\"not ready\",\"docker\":\"unreachable\"}");
+    case R_READYZ: {
+        struct docker_engine de; /* the engine, its version, the API in use (docker-client) */
+        bool ready;
+        docker_client_engine(engine_docker_client(h->e), &de);
+        text = docker_engine_ready_json(&de, engine_ready(h->e), &ready);
+        ret = text ? queue_json(r, c, ready ? 200 : 503, text) : queue_error(r, c, 500, "out of memory");
+        free(text);
+        return ret;
+    }
     case R_METRICS:
         engine_gauges(h->e, &g);
         metrics_request(h->m, "metrics",

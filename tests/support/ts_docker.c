@@ -2,6 +2,7 @@
 #include "ts_docker.h"
 
 #include "ts_common.h"
+#include "docker_client.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -117,6 +118,9 @@ int ts_docker_argv(char *out, size_t len, char *errout, size_t errlen, const cha
         dup2(epipe[1], STDERR_FILENO);
         close(opipe[0]);
         close(epipe[0]);
+        /* the test engine's API floor may be above the docker CLI's default (tests/engines) */
+        if (getenv("TRIP_TEST_CLI_API_VERSION"))
+            setenv("DOCKER_API_VERSION", getenv("TRIP_TEST_CLI_API_VERSION"), 1);
         execvp("docker", (char *const *)args);
         _exit(127);
     }
@@ -321,6 +325,25 @@ int ts_docker_inspect(const char *target, const char *format, char *out, size_t 
     char err[512];
 
     return ts_docker_argv(out, len, err, sizeof(err), argv);
+}
+
+const char *ts_docker_socket(void)
+{
+    const char *h = getenv("DOCKER_HOST");
+
+    return h && strncmp(h, "unix://", 7) == 0 && h[7] ? h + 7 : "/var/run/docker.sock";
+}
+
+int ts_docker_api_in_use(char *out, size_t len)
+{
+    struct docker_client *c = NULL;
+    struct docker_engine e;
+    docker_code code = docker_client_new(NULL, &c, NULL);
+
+    docker_client_engine(c, &e);
+    docker_client_free(c);
+    snprintf(out, len, "%s", e.api);
+    return code == DOCKER_OK && e.api[0] ? 0 : -1;
 }
 
 int ts_cgroup_version(void)

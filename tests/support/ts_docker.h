@@ -71,6 +71,13 @@ int ts_docker_group_teardown(void **state);
 /* `docker inspect -f format target` into out. Returns the docker exit status. */
 int ts_docker_inspect(const char *target, const char *format, char *out, size_t len);
 
+/* The engine's socket path: $DOCKER_HOST's when it is unix://..., else /var/run/docker.sock (the
+ * engine tests, tests/engines/, point DOCKER_HOST at a test engine). Static or environment storage. */
+const char *ts_docker_socket(void);
+/* The API version a docker-client negotiates with the engine now (DOCKER_API_MAX or the engine's
+ * newest), into out. 0, or -1 when the engine cannot be reached. */
+int ts_docker_api_in_use(char *out, size_t len);
+
 /* Cgroup version of this host: 2 when /sys/fs/cgroup/cgroup.controllers exists, else 1. */
 int ts_cgroup_version(void);
 /* Reads one integer from a container's cgroup file: v1 <ctrl>/docker/<id>/<file> (found through

@@ -373,6 +373,75 @@ static void swap_keeps_the_ratio_it_had(void **state)
     assert_int_equal(docker_memory_swap_for(0, 0, INT64_MAX - 1), INT64_MAX);
 }
 
+/* Podman 4.3.1's libpod update takes OCI LinuxResources; this body, sent to a running container,
+ * set cpu.shares 512, memory.limit_in_bytes 64 MiB and memory.memsw.limit_in_bytes 128 MiB. */
+static void libpod_update_body_is_oci_linux_resources(void **state)
+{
+    struct docker_update all = {.has_cpu_shares = true, .cpu_shares = 512, .has_memory = true,
+                                .memory = 67108864, .has_memory_swap = true,
+                                .memory_swap = 134217728};
+    struct docker_update cpu = {.has_cpu_shares = true, .cpu_shares = 1024};
+    struct docker_update bad = {.has_memory = true, .memory = -5};
+    struct docker_err err = {0};
+    char *body = NULL;
+
+    (void)state;
+    assert_int_equal(docker_libpod_update_body(&all, &body, NULL), DOCKER_OK);
+    assert_string_equal(body, "{\"cpu\":{\"shares\":512},\"memory\":{\"limit\":67108864,"
+                              "\"swap\":134217728}}");
+    free(body);
+    assert_int_equal(docker_libpod_update_body(&cpu, &body, NULL), DOCKER_OK);
+    assert_string_equal(body, "{\"cpu\":{\"shares\":1024}}");
+    free(body);
+    assert_int_equal(docker_libpod_update_body(&bad, &body, &err), DOCKER_E_INVALID);
+    assert_null(body);
+}
+
+/* The /readyz body for each engine state, from the engines' real identities. */
+static void readyz_names_the_engine_and_says_why_not_ready(void **state)
+{
+    struct docker_engine d29 = {.name = "Docker Engine", .version = "29.8.1", .api_min = "1.40",
+                                .api_max = "1.56", .api = "1.56"};
+    struct docker_engine floor = {.name = "Docker Engine", .version = "29.8.1", .api_min = "1.44",
+                                  .api_max = "1.56", .api = "1.41", .pinned = true,
+                                  .code = DOCKER_E_API_VERSION,
+                                  .message = "list: client version 1.41 is too old. Minimum "
+                                             "supported API version is 1.44, please upgrade your "
+                                             "client to a newer version"};
+    struct docker_engine podman = {.name = "Podman Engine", .version = "4.3.1", .api_min = "1.24",
+                                   .api_max = "1.41", .api = "1.41", .podman = true};
+    struct docker_engine gone = {.code = DOCKER_E_UNREACHABLE, .message = "version: daemon "
+                                                                          "unreachable: x"};
+    bool ready;
+    char *t;
+
+    (void)state;
+    t = docker_engine_ready_json(&d29, true, &ready);
+    assert_true(ready);
+    assert_string_equal(t, "{\"status\":\"ready\",\"docker\":\"reachable\",\"engine\":\"Docker "
+                           "Engine\",\"engine_version\":\"29.8.1\",\"api\":\"1.56\",\"api_range\":"
+                           "\"1.40..1.56\"}");
+    free(t);
+    t = docker_engine_ready_json(&floor, false, &ready);
+    assert_false(ready);
+    assert_non_null(strstr(t, "\"status\":\"not ready\",\"docker\":\"refused\",\"error\":\"list: "
+                              "client version 1.41 is too old. Minimum supported API version is "
+                              "1.44"));
+    assert_non_null(strstr(t, "\"api_range\":\"1.44..1.56\""));
+    assert_non_null(strstr(t, "\"api_pinned\":true"));
+    free(t);
+    t = docker_engine_ready_json(&podman, true, &ready);
+    assert_true(ready);
+    assert_non_null(strstr(t, "\"engine\":\"Podman Engine\""));
+    assert_non_null(strstr(t, "\"unsupported\":\"swarm services"));
+    free(t);
+    t = docker_engine_ready_json(&gone, false, &ready);
+    assert_false(ready);
+    assert_string_equal(t, "{\"status\":\"not ready\",\"docker\":\"unreachable\",\"error\":"
+                           "\"version: daemon unreachable: x\"}");
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +456,8 @@ int main(void)
         cmocka_unit_test(list_path_carries_label_filters_as_escaped_json),
         cmocka_unit_test(events_path_filters_types_actions_labels_and_since),
         cmocka_unit_test(update_body_holds_only_the_fields_asked_for),
+        cmocka_unit_test(libpod_update_body_is_oci_linux_resources),
+        cmocka_unit_test(readyz_names_the_engine_and_says_why_not_ready),
         cmocka_unit_test(statuses_map_to_codes),
         cmocka_unit_test(reply_errors_carry_the_daemon_message),
         cmocka_unit_test(error_messages_stay_valid_utf8_when_cut),
