@@ -259,6 +259,29 @@ docker_code docker_ping(struct docker_client *c, struct docker_err *err)
     return code;
 }
 
+/* Reads the engine's identity with the unversioned GET /version, which every engine answers
+ * whatever version it refuses, into c->engine. Failures are ignored (the identity stays unknown). */
+static void learn_identity(struct docker_client *c)
+{
+    struct docker_engine e = {0};
+    struct docker_reply rep;
+
+    if (docker_http(c, &(struct docker_request){.method = "GET", .path = "/version",
+                                                .timeout_ms = c->timeout_ms, .what = "version"},
+                    &rep, NULL) != DOCKER_OK)
+        return;
+    if (rep.status == 200 && docker_parse_engine(rep.body, rep.len, &e, NULL) == DOCKER_OK) {
+        pthread_mutex_lock(&c->lock);
+        memcpy(c->engine.name, e.name, sizeof(e.name));
+        memcpy(c->engine.version, e.version, sizeof(e.version));
+        memcpy(c->engine.api_min, e.api_min, sizeof(e.api_min));
+        memcpy(c->engine.api_max, e.api_max, sizeof(e.api_max));
+        c->engine.podman = e.podman;
+        pthread_mutex_unlock(&c->lock);
+    }
+    docker_reply_free(&rep);
+}
+
 docker_code docker_version(struct docker_client *c, struct docker_version *out,
                            struct docker_err *err)
 {
@@ -268,6 +291,8 @@ docker_code docker_version(struct docker_client *c, struct docker_version *out,
     if (!c || !out)
         return docker_err_set(err, DOCKER_E_INVALID, 0, "version: no client or output");
     code = get_versioned(c, "version", &rep, err);
+    if (code == DOCKER_E_API_VERSION)
+        learn_identity(c); /* a refused pinned version: still say which engine refused it */
     if (code != DOCKER_OK)
         return code;
     code = docker_parse_version(rep.body, rep.len, out, err);

@@ -85,7 +85,8 @@ struct docker_engine {
     char api_max[16];     /* the daemon's ApiVersion */
     char api[16];         /* the version in use; "" when none is (not reached yet, or refused) */
     bool pinned;          /* api was set by option or $DOCKER_API_VERSION, not negotiated */
-    bool podman;          /* Podman's Docker-compatible API: no container update (see below) */
+    bool podman;          /* Podman's Docker-compatible API: container update refused
+                             (DOCKER_E_UNSUPPORTED), event filter "die" also sent as "died" */
     docker_code code;     /* DOCKER_OK; else why no version is in use (unreachable, api_version) */
     char message[512];    /* for code != DOCKER_OK: the error, with the daemon's own message */
 };
@@ -219,6 +220,7 @@ struct docker_update {
     bool has_memory_swap;
     int64_t memory_swap;
 };
+/* DOCKER_E_UNSUPPORTED, sending nothing, on Podman (see struct docker_engine). */
 docker_code docker_container_update(struct docker_client *c, const char *id,
                                     const struct docker_update *u, struct docker_err *err);
 

@@ -19,8 +19,9 @@ const char *docker_engine_unsupported(const struct docker_engine *e)
 {
     /* measured on Podman 4.3.1 (docs/docker-engine.md) */
     if (e->podman)
-        return "swarm services (no swarm); container limits are changed through libpod's update, "
-               "and its inspect keeps reporting the limits a container was created with";
+        return "scaling container limits (its Docker API has no container update; libpod's "
+               "update is not reported by inspect, so a scale-in could not be verified or undone), "
+               "swarm services (no swarm)";
     return "";
 }
 

@@ -85,13 +85,6 @@ docker_code docker_events_path(const char *ver, const struct docker_events_filte
  * memory_swap < -1). */
 docker_code docker_update_body(const struct docker_update *u, char **out, struct docker_err *err);
 
-/* Body of Podman's POST /v<podman version>/libpod/containers/{id}/update (Podman's Docker API has
- * no container update; libpod's takes the OCI runtime spec's LinuxResources):
- * {"cpu":{"shares":N},"memory":{"limit":M,"swap":S}}, only the fields whose has_ flag is set.
- * Same refusals as docker_update_body(). Caller frees. */
-docker_code docker_libpod_update_body(const struct docker_update *u, char **out,
-                                      struct docker_err *err);
-
 /* Maps an HTTP status to a code: 2xx OK, 304 NOT_MODIFIED, 400 BAD_REQUEST, 404 NOT_FOUND,
  * 409 CONFLICT, anything else SERVER. (docker_reply_error() refines 400 for the API version.) */
 docker_code docker_code_for_status(long status);

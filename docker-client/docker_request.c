@@ -442,41 +442,6 @@ docker_code docker_update_body(const struct docker_update *u, char **out, struct
     return DOCKER_OK;
 }
 
-docker_code docker_libpod_update_body(const struct docker_update *u, char **out,
-                                     struct docker_err *err)
-{
-    json_t *obj;
-    json_t *cpu;
-    json_t *mem;
-
-    *out = NULL;
-    if (!u || !(u->has_cpu_shares || u->has_memory || u->has_memory_swap))
-        return docker_err_set(err, DOCKER_E_INVALID, 0, "update: no field to change");
-    if ((u->has_cpu_shares && u->cpu_shares < 0) || (u->has_memory && u->memory < 0) ||
-        (u->has_memory_swap && u->memory_swap < -1))
-        return docker_err_set(err, DOCKER_E_INVALID, 0, "update: negative value");
-    obj = json_object();
-    cpu = json_object();
-    mem = json_object();
-    if (obj && cpu && mem && u->has_cpu_shares)
-        json_object_set_new(cpu, "shares", json_integer(u->cpu_shares));
-    if (obj && cpu && mem && u->has_memory)
-        json_object_set_new(mem, "limit", json_integer(u->memory));
-    if (obj && cpu && mem && u->has_memory_swap)
-        json_object_set_new(mem, "swap", json_integer(u->memory_swap));
-    if (obj && cpu && mem && json_object_size(cpu))
-        json_object_set(obj, "cpu", cpu);
-    if (obj && cpu && mem && json_object_size(mem))
-        json_object_set(obj, "memory", mem);
-    *out = obj && cpu && mem ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(cpu);
-    json_decref(mem);
-    json_decref(obj);
-    if (!*out)
-        return docker_err_set(err, DOCKER_E_NOMEM, 0, "update: out of memory");
-    return DOCKER_OK;
-}
-
 docker_code docker_code_for_status(long status)
 {
     if (status >= 200 && status < 300)

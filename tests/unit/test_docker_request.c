@@ -373,30 +373,6 @@ static void swap_keeps_the_ratio_it_had(void **state)
     assert_int_equal(docker_memory_swap_for(0, 0, INT64_MAX - 1), INT64_MAX);
 }
 
-/* Podman 4.3.1's libpod update takes OCI LinuxResources; this body, sent to a running container,
- * set cpu.shares 512, memory.limit_in_bytes 64 MiB and memory.memsw.limit_in_bytes 128 MiB. */
-static void libpod_update_body_is_oci_linux_resources(void **state)
-{
-    struct docker_update all = {.has_cpu_shares = true, .cpu_shares = 512, .has_memory = true,
-                                .memory = 67108864, .has_memory_swap = true,
-                                .memory_swap = 134217728};
-    struct docker_update cpu = {.has_cpu_shares = true, .cpu_shares = 1024};
-    struct docker_update bad = {.has_memory = true, .memory = -5};
-    struct docker_err err = {0};
-    char *body = NULL;
-
-    (void)state;
-    assert_int_equal(docker_libpod_update_body(&all, &body, NULL), DOCKER_OK);
-    assert_string_equal(body, "{\"cpu\":{\"shares\":512},\"memory\":{\"limit\":67108864,"
-                              "\"swap\":134217728}}");
-    free(body);
-    assert_int_equal(docker_libpod_update_body(&cpu, &body, NULL), DOCKER_OK);
-    assert_string_equal(body, "{\"cpu\":{\"shares\":1024}}");
-    free(body);
-    assert_int_equal(docker_libpod_update_body(&bad, &body, &err), DOCKER_E_INVALID);
-    assert_null(body);
-}
-
 /* The /readyz body for each engine state, from the engines' real identities. */
 static void readyz_names_the_engine_and_says_why_not_ready(void **state)
 {
@@ -433,7 +409,8 @@ static void readyz_names_the_engine_and_says_why_not_ready(void **state)
     t = docker_engine_ready_json(&podman, true, &ready);
     assert_true(ready);
     assert_non_null(strstr(t, "\"engine\":\"Podman Engine\""));
-    assert_non_null(strstr(t, "\"unsupported\":\"swarm services"));
+    assert_non_null(strstr(t, "\"unsupported\":\"scaling container limits (its Docker API has no "
+                              "container update"));
     free(t);
     t = docker_engine_ready_json(&gone, false, &ready);
     assert_false(ready);
@@ -456,7 +433,6 @@ int main(void)
         cmocka_unit_test(list_path_carries_label_filters_as_escaped_json),
         cmocka_unit_test(events_path_filters_types_actions_labels_and_since),
         cmocka_unit_test(update_body_holds_only_the_fields_asked_for),
-        cmocka_unit_test(libpod_update_body_is_oci_linux_resources),
         cmocka_unit_test(readyz_names_the_engine_and_says_why_not_ready),
         cmocka_unit_test(statuses_map_to_codes),
         cmocka_unit_test(reply_errors_carry_the_daemon_message),
