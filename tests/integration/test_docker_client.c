@@ -220,10 +220,12 @@ static void scale_and_prove(const char *id, int64_t cpu, int64_t memory)
     assert_int_equal(after.res.memory_swap, u.memory_swap);
     assert_int_equal(cgroup_cpu_as_shares(id, cpu), cpu);
     assert_int_equal(cgroup_memory(id), memory);
-    if (ts_cgroup_version() == 1 && u.memory_swap > 0) {
+    /* v1 memory.memsw.limit_in_bytes (unlimited is a huge number there), v2 memory.max +
+     * memory.swap.max ("max": -1) */
+    if (u.memory_swap > 0 || (u.memory_swap == -1 && ts_cgroup_version() == 2)) {
         int64_t memsw = 0;
 
-        if (ts_cgroup_read(id, "memory", "memory.memsw.limit_in_bytes", &memsw) == 0)
+        if (ts_cgroup_memory_swap(id, &memsw) == 0)
             assert_int_equal(memsw, u.memory_swap);
     }
     printf("scaled %.12s: %lld/%lld/%lld -> cpu %lld memory %lld swap %lld (inspect and cgroup)\n",

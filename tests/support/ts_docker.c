@@ -460,6 +460,20 @@ int ts_cgroup_memory_limit(const char *id, int64_t *out)
     return ts_cgroup_read(id, "memory", v2 ? "memory.max" : "memory.limit_in_bytes", out);
 }
 
+int ts_cgroup_memory_swap(const char *id, int64_t *out)
+{
+    int64_t mem = 0;
+    int64_t swap = 0;
+
+    if (ts_cgroup_version() == 1)
+        return ts_cgroup_read(id, "memory", "memory.memsw.limit_in_bytes", out);
+    if (ts_cgroup_read(id, "memory", "memory.max", &mem) != 0 ||
+        ts_cgroup_read(id, "memory", "memory.swap.max", &swap) != 0)
+        return -1;
+    *out = mem < 0 || swap < 0 ? -1 : mem + swap;
+    return 0;
+}
+
 int64_t ts_cgroup_weight_from_shares(int64_t shares)
 {
     if (shares == 0)

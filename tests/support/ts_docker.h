@@ -91,6 +91,10 @@ int ts_cgroup_read(const char *id, const char *ctrl, const char *file, int64_t *
 int ts_cgroup_cpu(const char *id, int64_t *out, bool *is_weight);
 /* The container's memory limit in bytes: v1 memory.limit_in_bytes, v2 memory.max (-1: max). */
 int ts_cgroup_memory_limit(const char *id, int64_t *out);
+/* Memory plus swap, Docker's MemorySwap: v1 memory.memsw.limit_in_bytes, v2 memory.max +
+ * memory.swap.max (-1 when either is "max"). 0, or -1 when a file is unreadable (v1 without
+ * swap accounting has no memsw file). */
+int ts_cgroup_memory_swap(const char *id, int64_t *out);
 /* runc's conversion of CpuShares to cgroup v2 cpu.weight. */
 int64_t ts_cgroup_weight_from_shares(int64_t shares);
 
