@@ -68,7 +68,7 @@ struct docker_client;
  * $DOCKER_API_VERSION) is used as given, without asking the daemon (as the CLI does); a daemon that
  * refuses it answers every call with DOCKER_E_API_VERSION and its own message ("client version
  * 1.41 is too old. Minimum supported API version is 1.44, ..."). A negotiated version is negotiated
- * again after the daemon was unreachable or refused it, and at the start of every event stream (a
+ * again after the daemon was unreachable or refused it, and after an event stream was lost (its
  * reconnect follows a daemon restart or upgrade). Performs libcurl's global init once
  * per process (thread-safe). When the daemon is unreachable (or refuses the version), the client
  * is still returned, with that code in err and as the return value, and negotiates again on its

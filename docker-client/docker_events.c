@@ -229,8 +229,6 @@ docker_code docker_events_stream(struct docker_client *c, const struct docker_ev
         return docker_err_set(err, DOCKER_E_INVALID, 0, "events: no client or callback");
     if (is_cancelled(k))
         return docker_err_set(err, DOCKER_E_CANCELLED, 0, "events: cancelled");
-    /* a stream (re)starts after the daemon was down or restarted: it may be another version now */
-    docker_client_renegotiate(c);
     code = docker_client_version_for_call(c, ver, err);
     if (code == DOCKER_OK)
         code = events_path_for_engine(c, ver, f, path, sizeof(path), err);
@@ -248,6 +246,9 @@ docker_code docker_events_stream(struct docker_client *c, const struct docker_ev
     if (s.status == 0)
         curl_easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &s.status);
     code = finish(&s, rc, errbuf);
+    /* a stream lost (daemon stopped, restarted, upgraded): its reconnect negotiates again */
+    if (code != DOCKER_OK && code != DOCKER_E_CANCELLED)
+        docker_client_renegotiate(c);
     docker_linebuf_free(&s.lines);
     curl_easy_cleanup(s.h);
     return code;

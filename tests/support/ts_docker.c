@@ -346,6 +346,17 @@ int ts_docker_api_in_use(char *out, size_t len)
     return code == DOCKER_OK && e.api[0] ? 0 : -1;
 }
 
+bool ts_docker_is_podman(void)
+{
+    struct docker_client *c = NULL;
+    struct docker_engine e;
+
+    docker_client_new(NULL, &c, NULL);
+    docker_client_engine(c, &e);
+    docker_client_free(c);
+    return e.podman;
+}
+
 int ts_cgroup_version(void)
 {
     struct stat st;

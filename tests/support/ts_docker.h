@@ -78,6 +78,9 @@ const char *ts_docker_socket(void);
  * newest), into out. 0, or -1 when the engine cannot be reached. */
 int ts_docker_api_in_use(char *out, size_t len);
 
+/* True when the engine is Podman's Docker-compatible API (docs/docker-engine.md lists what differs). */
+bool ts_docker_is_podman(void);
+
 /* Cgroup version of this host: 2 when /sys/fs/cgroup/cgroup.controllers exists, else 1. */
 int ts_cgroup_version(void);
 /* Reads one integer from a container's cgroup file: v1 <ctrl>/docker/<id>/<file> (found through

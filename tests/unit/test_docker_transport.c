@@ -248,6 +248,41 @@ static void an_upgraded_daemon_is_negotiated_again(void **state)
     fake_stop(&f);
 }
 
+static int ignore_event(const struct docker_event *ev, void *ud)
+{
+    (void)ev;
+    (void)ud;
+    return 0;
+}
+
+/* The event stream lost (the daemon closed it: stopped, restarted, upgraded) makes the next call,
+ * the reconnect, negotiate again: here Podman's 1.41 came back as Docker 29's 1.56. */
+static void a_lost_event_stream_makes_the_reconnect_negotiate_again(void **state)
+{
+    static const struct script s[] = {
+        {.reply = VERSION_PODMAN},
+        {.reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n"},
+        {.reply = VERSION_DOCKER29},
+        {.reply = NOT_FOUND_AB}};
+    struct fake f;
+    struct docker_opts o = {.host = NULL};
+    struct docker_client *c = NULL;
+    struct docker_container ct;
+    struct docker_err err = {0};
+
+    (void)state;
+    fake_start(&f, s, 4);
+    o.host = f.host;
+    assert_int_equal(docker_client_new(&o, &c, NULL), DOCKER_OK);
+    assert_int_equal(docker_events_stream(c, NULL, ignore_event, NULL, NULL, &err),
+                     DOCKER_E_TRANSPORT);
+    assert_string_equal(f.last_request, "GET /v1.41/events HTTP/1.1");
+    assert_int_equal(docker_container_inspect(c, "a b", &ct, NULL), DOCKER_E_NOT_FOUND);
+    assert_string_equal(f.last_request, "GET /v" DOCKER_API_MAX "/containers/a%20b/json HTTP/1.1");
+    docker_client_free(c);
+    fake_stop(&f);
+}
+
 static void ranges_that_do_not_meet_keep_the_client_and_say_why(void **state)
 {
     static const struct script s[] = {{.reply = VERSION_FUTURE}, {.reply = VERSION_FUTURE}};
@@ -523,6 +558,7 @@ int main(void)
         cmocka_unit_test(client_refuses_bad_options),
         cmocka_unit_test(version_is_negotiated_once_and_pinned_in_paths),
         cmocka_unit_test(an_upgraded_daemon_is_negotiated_again),
+        cmocka_unit_test(a_lost_event_stream_makes_the_reconnect_negotiate_again),
         cmocka_unit_test(ranges_that_do_not_meet_keep_the_client_and_say_why),
         cmocka_unit_test(a_pinned_version_the_daemon_refuses_gives_its_message),
         cmocka_unit_test(docker_api_version_in_the_environment_pins_like_the_cli),
