@@ -260,14 +260,18 @@ docker_code docker_ping(struct docker_client *c, struct docker_err *err)
 }
 
 /* Reads the engine's identity with the unversioned GET /version, which every engine answers
- * whatever version it refuses, into c->engine. Failures are ignored (the identity stays unknown). */
+ * whatever version it refuses, into c->engine. Failures are ignored (the identity stays unknown).
+ */
 static void learn_identity(struct docker_client *c)
 {
     struct docker_engine e = {0};
     struct docker_reply rep;
 
-    if (docker_http(c, &(struct docker_request){.method = "GET", .path = "/version",
-                                                .timeout_ms = c->timeout_ms, .what = "version"},
+    if (docker_http(c,
+                    &(struct docker_request){.method = "GET",
+                                             .path = "/version",
+                                             .timeout_ms = c->timeout_ms,
+                                             .what = "version"},
                     &rep, NULL) != DOCKER_OK)
         return;
     if (rep.status == 200 && docker_parse_engine(rep.body, rep.len, &e, NULL) == DOCKER_OK) {

@@ -63,8 +63,8 @@ struct docker_client;
 
 /* Creates a client and negotiates the API version like the Docker CLI: GET /version gives the
  * daemon's range [MinAPIVersion, ApiVersion]; the client uses min(ApiVersion, DOCKER_API_MAX), and
- * DOCKER_E_API_VERSION ("... the daemon speaks 1.57..1.60, this client 1.41..1.56 ...") when that is
- * below MinAPIVersion or DOCKER_API_MIN. A pinned version (opts->api_version, else
+ * DOCKER_E_API_VERSION ("... the daemon speaks 1.57..1.60, this client 1.41..1.56 ...") when that
+ * is below MinAPIVersion or DOCKER_API_MIN. A pinned version (opts->api_version, else
  * $DOCKER_API_VERSION) is used as given, without asking the daemon (as the CLI does); a daemon that
  * refuses it answers every call with DOCKER_E_API_VERSION and its own message ("client version
  * 1.41 is too old. Minimum supported API version is 1.44, ..."). A negotiated version is negotiated
@@ -79,16 +79,16 @@ void docker_client_free(struct docker_client *c);
 
 /* What the client knows of the engine it talks to, as of the last negotiation. */
 struct docker_engine {
-    char name[64];        /* "Docker Engine", "Docker Engine - Community", "Podman Engine"; "" */
-    char version[64];     /* the engine's version ("29.8.1"); "" before first contact */
-    char api_min[16];     /* the daemon's MinAPIVersion */
-    char api_max[16];     /* the daemon's ApiVersion */
-    char api[16];         /* the version in use; "" when none is (not reached yet, or refused) */
-    bool pinned;          /* api was set by option or $DOCKER_API_VERSION, not negotiated */
-    bool podman;          /* Podman's Docker-compatible API: container update refused
-                             (DOCKER_E_UNSUPPORTED), event filter "die" also sent as "died" */
-    docker_code code;     /* DOCKER_OK; else why no version is in use (unreachable, api_version) */
-    char message[512];    /* for code != DOCKER_OK: the error, with the daemon's own message */
+    char name[64];     /* "Docker Engine", "Docker Engine - Community", "Podman Engine"; "" */
+    char version[64];  /* the engine's version ("29.8.1"); "" before first contact */
+    char api_min[16];  /* the daemon's MinAPIVersion */
+    char api_max[16];  /* the daemon's ApiVersion */
+    char api[16];      /* the version in use; "" when none is (not reached yet, or refused) */
+    bool pinned;       /* api was set by option or $DOCKER_API_VERSION, not negotiated */
+    bool podman;       /* Podman's Docker-compatible API: container update refused
+                          (DOCKER_E_UNSUPPORTED), event filter "die" also sent as "died" */
+    docker_code code;  /* DOCKER_OK; else why no version is in use (unreachable, api_version) */
+    char message[512]; /* for code != DOCKER_OK: the error, with the daemon's own message */
 };
 /* Copies the engine's identity and the negotiation result into *out. Any thread. A pinned client
  * learns the identity from docker_version(). */

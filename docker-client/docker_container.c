@@ -141,12 +141,13 @@ docker_code docker_container_update(struct docker_client *c, const char *id,
         return code;
     docker_client_engine(c, &e);
     if (e.podman) /* measured on Podman 4.3.1: docs/docker-engine.md */
-        return docker_err_set(err, DOCKER_E_UNSUPPORTED, 0,
-                              "%s: %s %s cannot change a container's limits in a way this "
-                              "receiver can verify or undo: its Docker API has no container update "
-                              "(404 Not Found) and libpod's update changes the cgroup while inspect "
-                              "keeps reporting the limits the container was created with",
-                              what, e.name, e.version);
+        return docker_err_set(
+            err, DOCKER_E_UNSUPPORTED, 0,
+            "%s: %s %s cannot change a container's limits in a way this "
+            "receiver can verify or undo: its Docker API has no container update "
+            "(404 Not Found) and libpod's update changes the cgroup while inspect "
+            "keeps reporting the limits the container was created with",
+            what, e.name, e.version);
     code = docker_update_body(u, &body, err);
     if (code != DOCKER_OK)
         return code;

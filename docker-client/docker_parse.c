@@ -280,13 +280,15 @@ docker_code docker_parse_version(const char *body, size_t len, struct docker_ver
 }
 
 /* The engine's name: Podman's compat API names its component "Podman Engine"; Docker sets
- * Platform.Name ("Docker Engine - Community") or leaves it empty (Debian's build: "Docker Engine"). */
+ * Platform.Name ("Docker Engine - Community") or leaves it empty (Debian's build: "Docker Engine").
+ */
 static void engine_name(json_t *root, struct docker_engine *out)
 {
     json_t *comp;
     size_t i;
 
-    json_array_foreach (json_object_get(root, "Components"), i, comp) {
+    json_array_foreach(json_object_get(root, "Components"), i, comp)
+    {
         const char *n = json_string_value(json_object_get(comp, "Name"));
 
         if (n && strstr(n, "Podman")) {

@@ -194,7 +194,8 @@ docker_code docker_api_negotiate(const char *daemon_max, const char *daemon_min,
                               "negotiate API version: daemon sent \"%.32s\"..\"%.32s\"",
                               daemon_min ? daemon_min : "", daemon_max ? daemon_max : "");
     pick = docker_api_cmp(daemon_max, DOCKER_API_MAX) < 0 ? daemon_max : DOCKER_API_MAX;
-    if ((has_min && docker_api_cmp(pick, daemon_min) < 0) || docker_api_cmp(pick, DOCKER_API_MIN) < 0)
+    if ((has_min && docker_api_cmp(pick, daemon_min) < 0) ||
+        docker_api_cmp(pick, DOCKER_API_MIN) < 0)
         return docker_err_set(err, DOCKER_E_API_VERSION, 0,
                               "negotiate API version: the daemon speaks %s..%s, this client "
                               "%s..%s; no version in common",

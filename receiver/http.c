@@ -698,7 +698,8 @@ static enum MHD_Result handle_get(struct req *r, struct MHD_Connection *c, enum 
         bool ready;
         docker_client_engine(engine_docker_client(h->e), &de);
         text = docker_engine_ready_json(&de, engine_ready(h->e), &ready);
-        ret = text ? queue_json(r, c, ready ? 200 : 503, text) : queue_error(r, c, 500, "out of memory");
+        ret = text ? queue_json(r, c, ready ? 200 : 503, text)
+                   : queue_error(r, c, 500, "out of memory");
         free(text);
         return ret;
     }

@@ -75,15 +75,16 @@ static void log_engine(struct docker_client *dc)
         log_info("docker engine", "engine=%s engine_version=%s api=%s api_range=%s..%s pinned=%s",
                  name, e.version, e.api, e.api_min, e.api_max, e.pinned ? "true" : "false");
     if (docker_engine_unsupported(&e)[0])
-        log_warn("docker engine cannot do everything the receiver asks of it", "engine=%s unsupported=%s",
-                 name, log_quote(what, sizeof(what), docker_engine_unsupported(&e)));
+        log_warn("docker engine cannot do everything the receiver asks of it",
+                 "engine=%s unsupported=%s", name,
+                 log_quote(what, sizeof(what), docker_engine_unsupported(&e)));
 }
 
 static int run(const struct config *cfg)
 {
     struct docker_opts dopts = {.host = cfg->docker_host[0] ? cfg->docker_host : NULL,
-                                .api_version = cfg->docker_api_version[0] ? cfg->docker_api_version
-                                                                          : NULL,
+                                .api_version =
+                                    cfg->docker_api_version[0] ? cfg->docker_api_version : NULL,
                                 .timeout_ms = (long)cfg->docker_timeout_ms};
     struct docker_client *dc = NULL;
     struct docker_err derr = {0};

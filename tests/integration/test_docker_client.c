@@ -106,8 +106,8 @@ static bool podman(void)
     return e.podman;
 }
 
-/* On Podman the client refuses container updates, sends nothing, and says why (docs/docker-engine.md):
- * asserts exactly that and returns true; false on Docker. */
+/* On Podman the client refuses container updates, sends nothing, and says why
+ * (docs/docker-engine.md): asserts exactly that and returns true; false on Docker. */
 static bool refused_on_podman(const char *id)
 {
     struct docker_update u = {.has_cpu_shares = true, .cpu_shares = 1024};
@@ -539,7 +539,8 @@ static void unknown_container_is_not_found_with_the_daemon_message(void **state)
     ts_docker_name(name, sizeof(name), "missing");
     /* each engine's own words: Docker's, else Podman's */
     snprintf(expect, sizeof(expect),
-             podman() ? "no container with name or ID \"%s\" found" : "No such container: %s", name);
+             podman() ? "no container with name or ID \"%s\" found" : "No such container: %s",
+             name);
     assert_int_equal(docker_container_inspect(client, name, &ct, &err), DOCKER_E_NOT_FOUND);
     assert_int_equal(err.http_status, 404);
     assert_non_null(strstr(err.msg, expect));

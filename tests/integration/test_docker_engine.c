@@ -82,8 +82,10 @@ static void refused(const char *pin, const char *words)
     char want[300];
 
     start_with(&r, pin);
-    assert_true(ts_receiver_log_has(&r, "level=error msg=\"docker engine refuses this client's API "
-                                        "version; not ready until it accepts\"", 5000));
+    assert_true(ts_receiver_log_has(&r,
+                                    "level=error msg=\"docker engine refuses this client's API "
+                                    "version; not ready until it accepts\"",
+                                    5000));
     assert_true(ts_receiver_log_has(&r, words, 0));
     snprintf(want, sizeof(want), "\"status\":\"not ready\",\"docker\":\"refused\",\"error\":");
     for (int i = 0; i < 50; i++) {
@@ -164,8 +166,10 @@ static void scale_out_is_done_or_refused_with_the_reason(void **state)
     assert_int_equal(ts_cgroup_cpu(id, &shares, &weight), 0);
     if (e.podman) {
         assert_true(ts_receiver_log_has(&r, "msg=\"docker call failed\"", 0));
-        assert_true(ts_receiver_log_has(&r, "Podman Engine 4.3.1 cannot change a container's "
-                                            "limits in a way this receiver can verify or undo", 0));
+        assert_true(ts_receiver_log_has(&r,
+                                        "Podman Engine 4.3.1 cannot change a container's "
+                                        "limits in a way this receiver can verify or undo",
+                                        0));
         assert_int_equal(shares, weight ? ts_cgroup_weight_from_shares(512) : 512);
     } else {
         assert_int_equal(shares, weight ? ts_cgroup_weight_from_shares(1024) : 1024);

@@ -173,7 +173,8 @@ static void unhealthy_container_is_restarted(void **state)
     if (ts_docker_is_podman()) { /* Podman runs health checks from systemd timers: none here */
         char health[32] = "";
         sleep_ms(5000);
-        assert_int_equal(ts_docker_inspect(name, "{{.State.Health.Status}}", health, sizeof(health)), 0);
+        assert_int_equal(
+            ts_docker_inspect(name, "{{.State.Health.Status}}", health, sizeof(health)), 0);
         printf("podman: health after 5 s at 1 s intervals: \"%s\" (no check ran)\n", health);
         assert_string_not_equal(health, "unhealthy");
         assert_int_equal(ts_docker(NULL, 0, "rm", "-f", name, NULL), 0);

@@ -72,13 +72,15 @@ int ts_docker_group_teardown(void **state);
 int ts_docker_inspect(const char *target, const char *format, char *out, size_t len);
 
 /* The engine's socket path: $DOCKER_HOST's when it is unix://..., else /var/run/docker.sock (the
- * engine tests, tests/engines/, point DOCKER_HOST at a test engine). Static or environment storage. */
+ * engine tests, tests/engines/, point DOCKER_HOST at a test engine). Static or environment storage.
+ */
 const char *ts_docker_socket(void);
 /* The API version a docker-client negotiates with the engine now (DOCKER_API_MAX or the engine's
  * newest), into out. 0, or -1 when the engine cannot be reached. */
 int ts_docker_api_in_use(char *out, size_t len);
 
-/* True when the engine is Podman's Docker-compatible API (docs/docker-engine.md lists what differs). */
+/* True when the engine is Podman's Docker-compatible API (docs/docker-engine.md lists what
+ * differs). */
 bool ts_docker_is_podman(void);
 
 /* Cgroup version of this host: 2 when /sys/fs/cgroup/cgroup.controllers exists, else 1. */

@@ -312,9 +312,9 @@ static void docker_29_replies_at_1_56_are_read_like_1_41(void **state)
     assert_non_null(body);
     assert_null(strstr(body, "\"status\"")); /* absent (a jq reading shows null) */
     assert_null(strstr(body, "\"from\""));
-    assert_int_equal(docker_parse_event(body, len - (body[len - 1] == '\n'), record, &g, &stop,
-                                        NULL),
-                     DOCKER_OK);
+    assert_int_equal(
+        docker_parse_event(body, len - (body[len - 1] == '\n'), record, &g, &stop, NULL),
+        DOCKER_OK);
     assert_int_equal(g.n, 1);
     assert_string_equal(g.action, "die");
     assert_string_equal(g.name, "trip-eng-fixture");

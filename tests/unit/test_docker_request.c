@@ -106,11 +106,13 @@ static void ranges_that_do_not_meet_are_refused_naming_both(void **state)
 /* The replies are Docker 29.8.1's (DOCKER_MIN_API_VERSION=1.44) and Docker 20.10's, as received. */
 static void a_refused_version_is_an_api_version_error_with_the_daemons_message(void **state)
 {
-    static const char too_old[] = "{\"message\":\"client version 1.41 is too old. Minimum supported "
-                                  "API version is 1.44, please upgrade your client to a newer "
-                                  "version\"}\n";
-    static const char too_new[] = "{\"message\":\"client version 1.99 is too new. Maximum supported "
-                                  "API version is 1.41\"}\n";
+    static const char too_old[] =
+        "{\"message\":\"client version 1.41 is too old. Minimum supported "
+        "API version is 1.44, please upgrade your client to a newer "
+        "version\"}\n";
+    static const char too_new[] =
+        "{\"message\":\"client version 1.99 is too new. Maximum supported "
+        "API version is 1.41\"}\n";
     static const char other_400[] = "{\"message\":\"invalid filter 'foo'\"}\n";
     struct docker_err err = {0};
 
@@ -376,18 +378,30 @@ static void swap_keeps_the_ratio_it_had(void **state)
 /* The /readyz body for each engine state, from the engines' real identities. */
 static void readyz_names_the_engine_and_says_why_not_ready(void **state)
 {
-    struct docker_engine d29 = {.name = "Docker Engine", .version = "29.8.1", .api_min = "1.40",
-                                .api_max = "1.56", .api = "1.56"};
-    struct docker_engine floor = {.name = "Docker Engine", .version = "29.8.1", .api_min = "1.44",
-                                  .api_max = "1.56", .api = "1.41", .pinned = true,
+    struct docker_engine d29 = {.name = "Docker Engine",
+                                .version = "29.8.1",
+                                .api_min = "1.40",
+                                .api_max = "1.56",
+                                .api = "1.56"};
+    struct docker_engine floor = {.name = "Docker Engine",
+                                  .version = "29.8.1",
+                                  .api_min = "1.44",
+                                  .api_max = "1.56",
+                                  .api = "1.41",
+                                  .pinned = true,
                                   .code = DOCKER_E_API_VERSION,
                                   .message = "list: client version 1.41 is too old. Minimum "
                                              "supported API version is 1.44, please upgrade your "
                                              "client to a newer version"};
-    struct docker_engine podman = {.name = "Podman Engine", .version = "4.3.1", .api_min = "1.24",
-                                   .api_max = "1.41", .api = "1.41", .podman = true};
-    struct docker_engine gone = {.code = DOCKER_E_UNREACHABLE, .message = "version: daemon "
-                                                                          "unreachable: x"};
+    struct docker_engine podman = {.name = "Podman Engine",
+                                   .version = "4.3.1",
+                                   .api_min = "1.24",
+                                   .api_max = "1.41",
+                                   .api = "1.41",
+                                   .podman = true};
+    struct docker_engine gone = {.code = DOCKER_E_UNREACHABLE,
+                                 .message = "version: daemon "
+                                            "unreachable: x"};
     bool ready;
     char *t;
 

@@ -129,27 +129,29 @@ static int64_t now_ms(void)
 }
 
 /* GET /version replies trimmed to the fields negotiation reads, with each engine's real range:
- * Podman 4.3.1's compat API, Docker 29.8.1, and a future Docker whose floor is above this client. */
-#define JSON_REPLY(body) \
+ * Podman 4.3.1's compat API, Docker 29.8.1, and a future Docker whose floor is above this client.
+ */
+#define JSON_REPLY(body)                                                                           \
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " body
-#define VERSION_PODMAN                                                                         \
-    JSON_REPLY("148\r\n\r\n{\"Components\":[{\"Name\":\"Podman Engine\",\"Version\":\"4.3.1\"}],"   \
-               "\"Version\":\"4.3.1\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.24\","           \
+#define VERSION_PODMAN                                                                             \
+    JSON_REPLY("148\r\n\r\n{\"Components\":[{\"Name\":\"Podman Engine\",\"Version\":\"4.3.1\"}],"  \
+               "\"Version\":\"4.3.1\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.24\","         \
                "\"Os\":\"linux\",\"Arch\":\"amd64\"}")
-#define VERSION_DOCKER29                                                                       \
-    JSON_REPLY("166\r\n\r\n{\"Platform\":{\"Name\":\"\"},\"Components\":[{\"Name\":\"Engine\","      \
-               "\"Version\":\"29.8.1\"}],\"Version\":\"29.8.1\",\"ApiVersion\":\"1.56\","            \
+#define VERSION_DOCKER29                                                                           \
+    JSON_REPLY("166\r\n\r\n{\"Platform\":{\"Name\":\"\"},\"Components\":[{\"Name\":\"Engine\","    \
+               "\"Version\":\"29.8.1\"}],\"Version\":\"29.8.1\",\"ApiVersion\":\"1.56\","          \
                "\"MinAPIVersion\":\"1.40\",\"Os\":\"linux\",\"Arch\":\"amd64\"}")
-#define VERSION_FUTURE                                                                         \
-    JSON_REPLY("127\r\n\r\n{\"Platform\":{\"Name\":\"Docker Engine\"},\"Version\":\"40.0.0\","       \
-               "\"ApiVersion\":\"1.60\",\"MinAPIVersion\":\"1.57\",\"Os\":\"linux\",\"Arch\":\"amd64\"}")
-#define NOT_FOUND_AB                                                                           \
-    "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 37\r\n\r\n"     \
+#define VERSION_FUTURE                                                                             \
+    JSON_REPLY(                                                                                    \
+        "127\r\n\r\n{\"Platform\":{\"Name\":\"Docker Engine\"},\"Version\":\"40.0.0\","            \
+        "\"ApiVersion\":\"1.60\",\"MinAPIVersion\":\"1.57\",\"Os\":\"linux\",\"Arch\":\"amd64\"}")
+#define NOT_FOUND_AB                                                                               \
+    "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 37\r\n\r\n"       \
     "{\"message\":\"No such container: a b\"}\n"
 /* Docker 29.8.1 started with DOCKER_MIN_API_VERSION=1.44, asked with /v1.41/: its real reply */
-#define TOO_OLD                                                                                \
-    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 131\r\n\r\n"  \
-    "{\"message\":\"client version 1.41 is too old. Minimum supported API version is 1.44, "      \
+#define TOO_OLD                                                                                    \
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 131\r\n\r\n"    \
+    "{\"message\":\"client version 1.41 is too old. Minimum supported API version is 1.44, "       \
     "please upgrade your client to a newer version\"}\n"
 
 static void missing_socket_is_unreachable_and_negotiates_later(void **state)
@@ -221,9 +223,10 @@ static void version_is_negotiated_once_and_pinned_in_paths(void **state)
  * negotiated again once the client was told to (the event stream's reconnect does). */
 static void an_upgraded_daemon_is_negotiated_again(void **state)
 {
-    static const struct script s[] = {
-        {.reply = VERSION_PODMAN}, {.reply = NOT_FOUND_AB},
-        {.reply = VERSION_DOCKER29}, {.reply = NOT_FOUND_AB}};
+    static const struct script s[] = {{.reply = VERSION_PODMAN},
+                                      {.reply = NOT_FOUND_AB},
+                                      {.reply = VERSION_DOCKER29},
+                                      {.reply = NOT_FOUND_AB}};
     struct fake f;
     struct docker_opts o = {.host = NULL};
     struct docker_client *c = NULL;
@@ -329,8 +332,9 @@ static void a_pinned_version_the_daemon_refuses_gives_its_message(void **state)
     assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_OK); /* pinned: nothing asked */
     assert_int_equal(docker_container_inspect(c, "web", &ct, &err), DOCKER_E_API_VERSION);
     assert_string_equal(f.last_request, "GET /v1.41/containers/web/json HTTP/1.1");
-    assert_string_equal(err.msg, "inspect web: client version 1.41 is too old. Minimum supported "
-                                 "API version is 1.44, please upgrade your client to a newer version");
+    assert_string_equal(err.msg,
+                        "inspect web: client version 1.41 is too old. Minimum supported "
+                        "API version is 1.44, please upgrade your client to a newer version");
     docker_client_engine(c, &e);
     assert_true(e.pinned);
     assert_string_equal(e.api, "1.41");
@@ -343,7 +347,8 @@ static void a_pinned_version_the_daemon_refuses_gives_its_message(void **state)
 static void docker_api_version_in_the_environment_pins_like_the_cli(void **state)
 {
     struct docker_opts o = {.host = "unix:///nonexistent/trip/docker.sock"};
-    struct docker_opts flag = {.host = "unix:///nonexistent/trip/docker.sock", .api_version = "1.45"};
+    struct docker_opts flag = {.host = "unix:///nonexistent/trip/docker.sock",
+                               .api_version = "1.45"};
     struct docker_client *c = NULL;
     struct docker_err err = {0};
     struct docker_engine e;
