@@ -10,11 +10,13 @@
 
 /*
  * DESIGN
- * The client's fields are set in docker_client_new() and never change, except api_version, which is
- * written at most once, under negotiate_lock, before `negotiated` is stored with release order
- * (the daemon is asked for its version outside the lock, so callers never queue behind a hung ping);
- * readers load `negotiated` with acquire order and only then read api_version. Every call creates
- * its own CURL easy handle, so calls from many threads never share libcurl state.
+ * The client's fields are set in docker_client_new() and never change, except `engine` (the
+ * daemon's identity and the version in use), which `lock` guards: it is rewritten by each
+ * negotiation and copied out by readers, never read through a pointer. `negotiated` (atomic) says
+ * whether engine.api is current; it is cleared when the daemon was unreachable or refused the
+ * version, and at the start of each event stream, so the next call negotiates again. The daemon is
+ * asked outside the lock, so callers never queue behind a hung daemon. Every call creates its own
+ * CURL easy handle, so calls from many threads never share libcurl state.
  */
 
 #define DEFAULT_CONNECT_MS 2000
@@ -29,6 +31,20 @@ static void curl_init(void)
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Records that the daemon refused the version in use (code DOCKER_E_API_VERSION, with its message)
+ * or, after a refusal, accepted a call again (DOCKER_OK): for docker_client_engine() and so that a
+ * negotiated version is negotiated again. */
+static void note_refusal(struct docker_client *c, docker_code code, const char *msg)
+{
+    pthread_mutex_lock(&c->lock);
+    c->engine.code = code;
+    snprintf(c->engine.message, sizeof(c->engine.message), "%s", msg);
+    atomic_store_explicit(&c->refused, code != DOCKER_OK, memory_order_release);
+    pthread_mutex_unlock(&c->lock);
+    if (code != DOCKER_OK)
+        docker_client_renegotiate(c);
+}
+
 docker_code docker_call(struct docker_client *c, const char *method, const char *path,
                         const char *body, long timeout_ms, const char *what,
                         struct docker_reply *rep, struct docker_err *err)
@@ -37,64 +53,121 @@ docker_code docker_call(struct docker_client *c, const char *method, const char 
         .method = method, .path = path, .body = body, .timeout_ms = timeout_ms, .what = what};
     docker_code code = docker_http(c, &req, rep, err);
 
+    if (code == DOCKER_E_UNREACHABLE)
+        docker_client_renegotiate(c); /* the daemon may come back as another version */
     if (code != DOCKER_OK)
         return code;
     code = docker_code_for_status(rep->status);
+    if (code == DOCKER_OK && atomic_load_explicit(&c->refused, memory_order_acquire))
+        note_refusal(c, DOCKER_OK, "");
     if (code != DOCKER_OK) {
-        docker_reply_error(rep->status, rep->body, rep->len, what, err);
+        struct docker_err mine = {0};
+
+        code = docker_reply_error(rep->status, rep->body, rep->len, what, &mine);
         docker_reply_free(rep);
+        if (code == DOCKER_E_API_VERSION)
+            note_refusal(c, code, mine.msg);
+        docker_err_set(err, code, mine.http_status, "%s", mine.msg);
     }
     return code;
 }
 
-/* Asks the daemon for its API version: the Api-Version header of GET /_ping, else GET /version. */
-static docker_code daemon_api(struct docker_client *c, char *out, size_t len, struct docker_err *err)
+/* Asks the daemon for its range (GET /version, unversioned: every engine answers it) and picks the
+ * version. Fills *e (identity, api, code, message); returns e->code. */
+static docker_code negotiate(struct docker_client *c, struct docker_engine *e,
+                             struct docker_err *err)
 {
+    struct docker_err mine = {0};
     struct docker_reply rep;
-    struct docker_version v;
     docker_code code;
 
-    code = docker_call(c, "GET", "/_ping", NULL, c->timeout_ms, "ping", &rep, err);
-    if (code != DOCKER_OK)
-        return code;
-    snprintf(out, len, "%s", rep.api_version);
-    docker_reply_free(&rep);
-    if (out[0])
-        return DOCKER_OK;
-    code = docker_call(c, "GET", "/version", NULL, c->timeout_ms, "version", &rep, err);
-    if (code != DOCKER_OK)
-        return code;
-    code = docker_parse_version(rep.body, rep.len, &v, err);
-    docker_reply_free(&rep);
+    memset(e, 0, sizeof(*e));
+    code = docker_call(c, "GET", "/version", NULL, c->timeout_ms, "version", &rep, &mine);
+    if (code == DOCKER_OK) {
+        code = docker_parse_engine(rep.body, rep.len, e, &mine);
+        docker_reply_free(&rep);
+    }
     if (code == DOCKER_OK)
-        snprintf(out, len, "%s", v.api_version);
+        code = docker_api_negotiate(e->api_max, e->api_min, e->api, sizeof(e->api), &mine);
+    if (code != DOCKER_OK) {
+        e->api[0] = '\0';
+        e->code = code;
+        snprintf(e->message, sizeof(e->message), "%s", mine.msg);
+        docker_err_set(err, code, mine.http_status, "%s", mine.msg);
+    }
     return code;
 }
 
-docker_code docker_client_version_for_call(struct docker_client *c, const char **ver,
+docker_code docker_client_version_for_call(struct docker_client *c, char ver[16],
                                            struct docker_err *err)
 {
-    char daemon[16];
-    docker_code code = DOCKER_OK;
+    struct docker_engine e;
+    docker_code code;
 
-    if (atomic_load_explicit(&c->negotiated, memory_order_acquire)) {
-        *ver = c->api_version;
+    if (c->pinned[0]) {
+        memcpy(ver, c->pinned, sizeof(c->pinned));
         return DOCKER_OK;
     }
-    /* Asked outside the lock: while the daemon hangs, each caller waits for its own ping (at most
-     * its timeout), not for every other caller's ping in turn. */
-    code = daemon_api(c, daemon, sizeof(daemon), err);
-    if (code != DOCKER_OK)
-        return code;
-    pthread_mutex_lock(&c->negotiate_lock);
-    if (!atomic_load_explicit(&c->negotiated, memory_order_acquire)) {
-        code = docker_api_negotiate(daemon, c->api_version, sizeof(c->api_version), err);
+    if (atomic_load_explicit(&c->negotiated, memory_order_acquire)) {
+        pthread_mutex_lock(&c->lock);
+        memcpy(ver, c->engine.api, 16);
+        code = c->engine.api[0] ? DOCKER_OK : c->engine.code;
+        pthread_mutex_unlock(&c->lock);
         if (code == DOCKER_OK)
-            atomic_store_explicit(&c->negotiated, 1, memory_order_release);
+            return DOCKER_OK;
     }
-    pthread_mutex_unlock(&c->negotiate_lock);
-    *ver = c->api_version;
+    code = negotiate(c, &e, err);
+    pthread_mutex_lock(&c->lock);
+    if (code == DOCKER_OK || code == DOCKER_E_API_VERSION || !c->engine.version[0]) {
+        c->engine = e;
+        atomic_store_explicit(&c->refused, code == DOCKER_E_API_VERSION, memory_order_release);
+    } else { /* unreachable now: keep the identity last seen, say why no version is in use */
+        c->engine.api[0] = '\0';
+        c->engine.code = e.code;
+        memcpy(c->engine.message, e.message, sizeof(e.message));
+    }
+    if (code == DOCKER_OK)
+        atomic_store_explicit(&c->negotiated, 1, memory_order_release);
+    pthread_mutex_unlock(&c->lock);
+    memcpy(ver, e.api, 16);
     return code;
+}
+
+void docker_client_renegotiate(struct docker_client *c)
+{
+    if (c)
+        atomic_store_explicit(&c->negotiated, 0, memory_order_release);
+}
+
+void docker_client_engine(struct docker_client *c, struct docker_engine *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    *out = c->engine;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* The pinned version: opts->api_version, else $DOCKER_API_VERSION; "" to negotiate. */
+static docker_code pinned_version(const struct docker_opts *opts, char out[16],
+                                  struct docker_err *err)
+{
+    const char *v = opts->api_version;
+    const char *from = "API version";
+
+    if (!v) {
+        v = getenv("DOCKER_API_VERSION");
+        from = "DOCKER_API_VERSION";
+    }
+    out[0] = '\0';
+    if (!v || (!opts->api_version && !*v))
+        return DOCKER_OK;
+    if (!docker_api_valid(v))
+        return docker_err_set(err, DOCKER_E_INVALID, 0, "client: %s \"%.16s\" is not MAJOR.MINOR",
+                              from, v);
+    snprintf(out, 16, "%s", v);
+    return DOCKER_OK;
 }
 
 docker_code docker_client_new(const struct docker_opts *opts, struct docker_client **out,
@@ -102,8 +175,9 @@ docker_code docker_client_new(const struct docker_opts *opts, struct docker_clie
 {
     struct docker_opts none = {0};
     struct docker_client *c;
+    char pinned[16];
+    char ver[16];
     const char *host;
-    const char *ver;
     docker_code code;
 
     *out = NULL;
@@ -113,9 +187,9 @@ docker_code docker_client_new(const struct docker_opts *opts, struct docker_clie
     if (curl_init_rc != CURLE_OK)
         return docker_err_set(err, DOCKER_E_TRANSPORT, 0, "client: libcurl init failed: %s",
                               curl_easy_strerror(curl_init_rc));
-    if (opts->api_version && !docker_api_valid(opts->api_version))
-        return docker_err_set(err, DOCKER_E_INVALID, 0, "client: API version \"%.16s\" is not "
-                              "MAJOR.MINOR", opts->api_version);
+    code = pinned_version(opts, pinned, err);
+    if (code != DOCKER_OK)
+        return code;
     if (opts->connect_timeout_ms < 0 || opts->timeout_ms < 0)
         return docker_err_set(err, DOCKER_E_INVALID, 0, "client: negative timeout");
     c = calloc(1, sizeof(*c));
@@ -130,17 +204,16 @@ docker_code docker_client_new(const struct docker_opts *opts, struct docker_clie
     c->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_MS;
     c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
     c->max_reply = opts->max_reply ? opts->max_reply : DEFAULT_MAX_REPLY;
-    pthread_mutex_init(&c->negotiate_lock, NULL);
+    memcpy(c->pinned, pinned, sizeof(pinned));
+    pthread_mutex_init(&c->lock, NULL);
     atomic_init(&c->negotiated, 0);
-    if (opts->api_version) {
-        snprintf(c->api_version, sizeof(c->api_version), "%s", opts->api_version);
-        atomic_store(&c->negotiated, 1);
-    }
+    atomic_init(&c->refused, 0);
+    c->engine.pinned = pinned[0] != '\0';
+    memcpy(c->engine.api, pinned, sizeof(pinned));
     *out = c;
-    if (opts->api_version)
-        return DOCKER_OK;
-    code = docker_client_version_for_call(c, &ver, err);
-    if (code == DOCKER_OK || code == DOCKER_E_UNREACHABLE || code == DOCKER_E_TIMEOUT)
+    code = docker_client_version_for_call(c, ver, err);
+    if (code == DOCKER_OK || code == DOCKER_E_UNREACHABLE || code == DOCKER_E_TIMEOUT ||
+        code == DOCKER_E_API_VERSION)
         return code; /* the client stays usable: the next call negotiates again */
     docker_client_free(c);
     *out = NULL;
@@ -151,15 +224,8 @@ void docker_client_free(struct docker_client *c)
 {
     if (!c)
         return;
-    pthread_mutex_destroy(&c->negotiate_lock);
+    pthread_mutex_destroy(&c->lock);
     free(c);
-}
-
-const char *docker_client_api_version(const struct docker_client *c)
-{
-    if (!c || !atomic_load_explicit(&c->negotiated, memory_order_acquire))
-        return "";
-    return c->api_version;
 }
 
 /* GET /v<ver>/<what> into rep. */
@@ -167,8 +233,8 @@ static docker_code get_versioned(struct docker_client *c, const char *what,
                                  struct docker_reply *rep, struct docker_err *err)
 {
     char path[64];
-    const char *ver;
-    docker_code code = docker_client_version_for_call(c, &ver, err);
+    char ver[16];
+    docker_code code = docker_client_version_for_call(c, ver, err);
 
     if (code != DOCKER_OK)
         return code;
@@ -193,6 +259,33 @@ docker_code docker_ping(struct docker_client *c, struct docker_err *err)
     return code;
 }
 
+/* Reads the engine's identity with the unversioned GET /version, which every engine answers
+ * whatever version it refuses, into c->engine. Failures are ignored (the identity stays unknown).
+ */
+static void learn_identity(struct docker_client *c)
+{
+    struct docker_engine e = {0};
+    struct docker_reply rep;
+
+    if (docker_http(c,
+                    &(struct docker_request){.method = "GET",
+                                             .path = "/version",
+                                             .timeout_ms = c->timeout_ms,
+                                             .what = "version"},
+                    &rep, NULL) != DOCKER_OK)
+        return;
+    if (rep.status == 200 && docker_parse_engine(rep.body, rep.len, &e, NULL) == DOCKER_OK) {
+        pthread_mutex_lock(&c->lock);
+        memcpy(c->engine.name, e.name, sizeof(e.name));
+        memcpy(c->engine.version, e.version, sizeof(e.version));
+        memcpy(c->engine.api_min, e.api_min, sizeof(e.api_min));
+        memcpy(c->engine.api_max, e.api_max, sizeof(e.api_max));
+        c->engine.podman = e.podman;
+        pthread_mutex_unlock(&c->lock);
+    }
+    docker_reply_free(&rep);
+}
+
 docker_code docker_version(struct docker_client *c, struct docker_version *out,
                            struct docker_err *err)
 {
@@ -202,9 +295,16 @@ docker_code docker_version(struct docker_client *c, struct docker_version *out,
     if (!c || !out)
         return docker_err_set(err, DOCKER_E_INVALID, 0, "version: no client or output");
     code = get_versioned(c, "version", &rep, err);
+    if (code == DOCKER_E_API_VERSION)
+        learn_identity(c); /* a refused pinned version: still say which engine refused it */
     if (code != DOCKER_OK)
         return code;
     code = docker_parse_version(rep.body, rep.len, out, err);
+    if (code == DOCKER_OK) { /* what a pinned client knows of its engine comes from here */
+        pthread_mutex_lock(&c->lock);
+        docker_parse_engine(rep.body, rep.len, &c->engine, NULL);
+        pthread_mutex_unlock(&c->lock);
+    }
     docker_reply_free(&rep);
     return code;
 }

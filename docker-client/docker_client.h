@@ -31,6 +31,9 @@ typedef enum docker_code {
     DOCKER_E_MALFORMED,    /* the reply could not be parsed or lacks a required field */
     DOCKER_E_TOOBIG,       /* the reply exceeded the configured maximum size */
     DOCKER_E_NO_SWARM,     /* 503 on a service call: this node is not a swarm manager */
+    DOCKER_E_API_VERSION,  /* the daemon refuses the API version (its own message), or the daemon's
+                              and this client's version ranges do not meet (both ranges named) */
+    DOCKER_E_UNSUPPORTED,  /* the engine has no such call (Podman's Docker API: container update) */
 } docker_code;
 
 struct docker_err {
@@ -45,7 +48,8 @@ const char *docker_code_name(docker_code code);
 struct docker_opts {
     const char *host;       /* "unix:///path" or "tcp://host:port"; NULL: $DOCKER_HOST, then
                                unix:///var/run/docker.sock */
-    const char *api_version; /* "1.41" to pin; NULL: negotiate once with GET /_ping */
+    const char *api_version; /* "1.44" to pin; NULL: $DOCKER_API_VERSION when set (as the Docker
+                                CLI), else negotiate with GET /version (see docker_client_new) */
     long connect_timeout_ms; /* 0: 2000 */
     long timeout_ms;         /* total per non-streaming call; 0: 10000 */
     size_t max_reply;        /* largest reply body accepted; 0: 8 MiB */
@@ -53,19 +57,54 @@ struct docker_opts {
 
 struct docker_client;
 
-/* Creates a client and, unless opts->api_version is set, negotiates the API version (GET /_ping:
- * min of the daemon's Api-Version and the newest this client speaks, 1.41). Performs libcurl's
- * global init once per process (thread-safe). When negotiation fails because the daemon is
- * unreachable, the client is still returned (with DOCKER_E_UNREACHABLE in err and as the return
- * value) and negotiates lazily on its next call, so a daemon that starts later is picked up.
- * Caller owns *out; free with docker_client_free(). */
+/* The API versions this client has checked every field it uses against (docs/docker-engine.md). */
+#define DOCKER_API_MIN "1.41"
+#define DOCKER_API_MAX "1.56"
+
+/* Creates a client and negotiates the API version like the Docker CLI: GET /version gives the
+ * daemon's range [MinAPIVersion, ApiVersion]; the client uses min(ApiVersion, DOCKER_API_MAX), and
+ * DOCKER_E_API_VERSION ("... the daemon speaks 1.57..1.60, this client 1.41..1.56 ...") when that
+ * is below MinAPIVersion or DOCKER_API_MIN. A pinned version (opts->api_version, else
+ * $DOCKER_API_VERSION) is used as given, without asking the daemon (as the CLI does); a daemon that
+ * refuses it answers every call with DOCKER_E_API_VERSION and its own message ("client version
+ * 1.41 is too old. Minimum supported API version is 1.44, ..."). A negotiated version is negotiated
+ * again after the daemon was unreachable or refused it, and after an event stream was lost (its
+ * reconnect follows a daemon restart or upgrade). Performs libcurl's global init once
+ * per process (thread-safe). When the daemon is unreachable (or refuses the version), the client
+ * is still returned, with that code in err and as the return value, and negotiates again on its
+ * next call. Caller owns *out; free with docker_client_free(). */
 docker_code docker_client_new(const struct docker_opts *opts, struct docker_client **out,
                               struct docker_err *err);
 void docker_client_free(struct docker_client *c);
 
-/* The pinned API version ("1.41"), or "" if not negotiated yet. Pointer valid for the client's
- * lifetime. */
-const char *docker_client_api_version(const struct docker_client *c);
+/* What the client knows of the engine it talks to, as of the last negotiation. */
+struct docker_engine {
+    char name[64];     /* "Docker Engine", "Docker Engine - Community", "Podman Engine"; "" */
+    char version[64];  /* the engine's version ("29.8.1"); "" before first contact */
+    char api_min[16];  /* the daemon's MinAPIVersion */
+    char api_max[16];  /* the daemon's ApiVersion */
+    char api[16];      /* the version in use; "" when none is (not reached yet, or refused) */
+    bool pinned;       /* api was set by option or $DOCKER_API_VERSION, not negotiated */
+    bool podman;       /* Podman's Docker-compatible API: container update refused
+                          (DOCKER_E_UNSUPPORTED), event filter "die" also sent as "died" */
+    docker_code code;  /* DOCKER_OK; else why no version is in use (unreachable, api_version) */
+    char message[512]; /* for code != DOCKER_OK: the error, with the daemon's own message */
+};
+/* Copies the engine's identity and the negotiation result into *out. Any thread. A pinned client
+ * learns the identity from docker_version(). */
+void docker_client_engine(struct docker_client *c, struct docker_engine *out);
+/* "reachable", "unreachable" or "refused" (the daemon refuses the API version, or the ranges do not
+ * meet): the docker field of /readyz. engine_ready: the caller's last call to the daemon worked. */
+const char *docker_engine_state(const struct docker_engine *e, bool engine_ready);
+/* What this engine cannot do that the receiver would ask of it, in words ("" for Docker). */
+const char *docker_engine_unsupported(const struct docker_engine *e);
+/* The /readyz body: {"status":"ready"|"not ready","docker":<state>,"error":<the daemon's own
+ * message when refused>,"engine","engine_version","api","api_range","unsupported","api_pinned"}
+ * (empty fields left out). *ready: engine_ready and the version not refused. Caller frees; NULL
+ * when out of memory. Pure. */
+char *docker_engine_ready_json(const struct docker_engine *e, bool engine_ready, bool *ready);
+/* Marks the negotiated version stale: the next call negotiates again. Any thread. */
+void docker_client_renegotiate(struct docker_client *c);
 
 /* GET /_ping. DOCKER_OK when the daemon answered "OK". */
 docker_code docker_ping(struct docker_client *c, struct docker_err *err);
@@ -183,6 +222,7 @@ struct docker_update {
     bool has_nano_cpus;
     int64_t nano_cpus; /* HostConfig.NanoCpus: the CPU quota, 1e9 = one CPU; 0 = none */
 };
+/* DOCKER_E_UNSUPPORTED, sending nothing, on Podman (see struct docker_engine). */
 docker_code docker_container_update(struct docker_client *c, const char *id,
                                     const struct docker_update *u, struct docker_err *err);
 

@@ -15,14 +15,14 @@ static docker_code container_path(struct docker_client *c, const char *verb, con
                                   const char *action, const char *query, char *path, size_t len,
                                   char *what, size_t wlen, struct docker_err *err)
 {
-    const char *ver;
+    char ver[16];
     docker_code code;
 
     /* a full 64-hex id is shortened as the docker CLI does, so the daemon's message still fits */
     snprintf(what, wlen, "%s %.*s", verb, id && strlen(id) == 64 ? 12 : 64, id ? id : "(null)");
     if (!c)
         return docker_err_set(err, DOCKER_E_INVALID, 0, "%s: no client", what);
-    code = docker_client_version_for_call(c, &ver, err);
+    code = docker_client_version_for_call(c, ver, err);
     if (code != DOCKER_OK)
         return code;
     return docker_container_path(ver, id, action, query, what, path, len, err);
@@ -58,14 +58,14 @@ docker_code docker_container_list(struct docker_client *c, const char *const *la
 {
     char path[DOCKER_PATH_MAX];
     struct docker_reply rep;
-    const char *ver;
+    char ver[16];
     docker_code code;
 
     if (!c || !out)
         return docker_err_set(err, DOCKER_E_INVALID, 0, "list: no client or output");
     out->v = NULL;
     out->n = 0;
-    code = docker_client_version_for_call(c, &ver, err);
+    code = docker_client_version_for_call(c, ver, err);
     if (code == DOCKER_OK)
         code = docker_list_path(ver, label_filters, all, path, sizeof(path), err);
     if (code == DOCKER_OK)
@@ -131,6 +131,7 @@ docker_code docker_container_update(struct docker_client *c, const char *id,
     char path[DOCKER_PATH_MAX];
     char what[96];
     struct docker_reply rep;
+    struct docker_engine e;
     char *body;
     docker_code code;
 
@@ -138,6 +139,15 @@ docker_code docker_container_update(struct docker_client *c, const char *id,
                           err);
     if (code != DOCKER_OK)
         return code;
+    docker_client_engine(c, &e);
+    if (e.podman) /* measured on Podman 4.3.1: docs/docker-engine.md */
+        return docker_err_set(
+            err, DOCKER_E_UNSUPPORTED, 0,
+            "%s: %s %s cannot change a container's limits in a way this "
+            "receiver can verify or undo: its Docker API has no container update "
+            "(404 Not Found) and libpod's update changes the cgroup while inspect "
+            "keeps reporting the limits the container was created with",
+            what, e.name, e.version);
     code = docker_update_body(u, &body, err);
     if (code != DOCKER_OK)
         return code;

@@ -184,6 +184,36 @@ static CURLcode run_multi(CURL *h, struct docker_cancel *k)
     return rc;
 }
 
+#define MAX_FILTER_EVENTS 32
+
+/* Podman's Docker API reports a container exit as "die" but filters on its own name for it,
+ * "died" (measured on 4.3.1: a filter event=die delivers no exit at all), so on Podman a filter
+ * naming "die" also names "died". */
+static docker_code events_path_for_engine(struct docker_client *c, const char *ver,
+                                          const struct docker_events_filter *f, char *path,
+                                          size_t len, struct docker_err *err)
+{
+    const char *events[MAX_FILTER_EVENTS + 2];
+    struct docker_events_filter pf;
+    struct docker_engine e;
+    size_t n = 0;
+    bool die = false;
+
+    docker_client_engine(c, &e);
+    if (!e.podman || !f || !f->events)
+        return docker_events_path(ver, f, path, len, err);
+    for (; f->events[n] && n < MAX_FILTER_EVENTS; n++) {
+        events[n] = f->events[n];
+        die = die || strcmp(f->events[n], "die") == 0;
+    }
+    if (die)
+        events[n++] = "died";
+    events[n] = NULL;
+    pf = *f;
+    pf.events = events;
+    return docker_events_path(ver, &pf, path, len, err);
+}
+
 docker_code docker_events_stream(struct docker_client *c, const struct docker_events_filter *f,
                                  docker_event_fn fn, void *ud, struct docker_cancel *k,
                                  struct docker_err *err)
@@ -191,7 +221,7 @@ docker_code docker_events_stream(struct docker_client *c, const struct docker_ev
     struct stream s = {.fn = fn, .ud = ud, .k = k, .err = err, .code = DOCKER_OK};
     char path[DOCKER_PATH_MAX];
     char errbuf[CURL_ERROR_SIZE] = "";
-    const char *ver;
+    char ver[16];
     docker_code code;
     CURLcode rc;
 
@@ -199,9 +229,9 @@ docker_code docker_events_stream(struct docker_client *c, const struct docker_ev
         return docker_err_set(err, DOCKER_E_INVALID, 0, "events: no client or callback");
     if (is_cancelled(k))
         return docker_err_set(err, DOCKER_E_CANCELLED, 0, "events: cancelled");
-    code = docker_client_version_for_call(c, &ver, err);
+    code = docker_client_version_for_call(c, ver, err);
     if (code == DOCKER_OK)
-        code = docker_events_path(ver, f, path, sizeof(path), err);
+        code = events_path_for_engine(c, ver, f, path, sizeof(path), err);
     if (code != DOCKER_OK)
         return code;
     s.h = docker_easy_new(c, path, 0);
@@ -216,6 +246,9 @@ docker_code docker_events_stream(struct docker_client *c, const struct docker_ev
     if (s.status == 0)
         curl_easy_getinfo(s.h, CURLINFO_RESPONSE_CODE, &s.status);
     code = finish(&s, rc, errbuf);
+    /* a stream lost (daemon stopped, restarted, upgraded): its reconnect negotiates again */
+    if (code != DOCKER_OK && code != DOCKER_E_CANCELLED)
+        docker_client_renegotiate(c);
     docker_linebuf_free(&s.lines);
     curl_easy_cleanup(s.h);
     return code;

@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <stdarg.h>
 
-#define DOCKER_API_MAX "1.41"
 #define DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
 #define DOCKER_PATH_MAX 2048
 
@@ -28,10 +27,14 @@ struct docker_endpoint {
 docker_code docker_endpoint_parse(const char *host, struct docker_endpoint *out,
                                   struct docker_err *err);
 
-/* min(daemon_api, DOCKER_API_MAX), compared numerically ("1.9" < "1.41"), into out (len >= 16).
- * DOCKER_E_MALFORMED when daemon_api is not "MAJOR.MINOR". */
-docker_code docker_api_negotiate(const char *daemon_api, char *out, size_t len,
-                                 struct docker_err *err);
+/* The version to use with a daemon speaking [daemon_min, daemon_max] (daemon_min may be "":
+ * unknown): min(daemon_max, DOCKER_API_MAX), compared numerically ("1.9" < "1.41"), into out
+ * (len >= 16). DOCKER_E_API_VERSION naming both ranges when that is below daemon_min or below
+ * DOCKER_API_MIN; DOCKER_E_MALFORMED when a version is not "MAJOR.MINOR". */
+docker_code docker_api_negotiate(const char *daemon_max, const char *daemon_min, char *out,
+                                 size_t len, struct docker_err *err);
+/* Compares two valid versions numerically: <0, 0, >0. */
+int docker_api_cmp(const char *a, const char *b);
 /* True when v is "MAJOR.MINOR" with small decimal numbers. */
 bool docker_api_valid(const char *v);
 
@@ -83,10 +86,12 @@ docker_code docker_events_path(const char *ver, const struct docker_events_filte
 docker_code docker_update_body(const struct docker_update *u, char **out, struct docker_err *err);
 
 /* Maps an HTTP status to a code: 2xx OK, 304 NOT_MODIFIED, 400 BAD_REQUEST, 404 NOT_FOUND,
- * 409 CONFLICT, anything else SERVER. */
+ * 409 CONFLICT, anything else SERVER. (docker_reply_error() refines 400 for the API version.) */
 docker_code docker_code_for_status(long status);
 /* Sets err for a non-2xx reply: "<what>: <daemon message>" where the message is the reply's JSON
- * "message", else its first line of text, else "HTTP <status>". Returns the mapped code. */
+ * "message", else its first line of text, else "HTTP <status>". Returns the mapped code, except
+ * DOCKER_E_API_VERSION for a 400 whose message is the daemon's refusal of the client's version
+ * ("client version 1.41 is too old. Minimum supported API version is 1.44, ..."). */
 docker_code docker_reply_error(long status, const char *body, size_t len, const char *what,
                                struct docker_err *err);
 
@@ -103,6 +108,10 @@ docker_code docker_parse_list(const char *body, size_t len, struct docker_summar
                               struct docker_err *err);
 docker_code docker_parse_version(const char *body, size_t len, struct docker_version *out,
                                  struct docker_err *err);
+/* GET /version reply into the identity part of *out (name, version, api_min, api_max, podman);
+ * the other fields are left as they are. DOCKER_E_MALFORMED as docker_parse_version(). */
+docker_code docker_parse_engine(const char *body, size_t len, struct docker_engine *out,
+                                struct docker_err *err);
 docker_code docker_parse_info(const char *body, size_t len, struct docker_info *out,
                               struct docker_err *err);
 docker_code docker_parse_stats(const char *body, size_t len, struct docker_stats *out,
@@ -161,9 +170,11 @@ struct docker_client {
     long connect_timeout_ms;
     long timeout_ms;
     size_t max_reply;
-    char api_version[16]; /* written once (under negotiate_lock), then read-only */
-    _Atomic int negotiated;
-    pthread_mutex_t negotiate_lock;
+    char pinned[16];      /* set at creation, then read-only: "" to negotiate */
+    pthread_mutex_t lock; /* guards engine (and engine.api, the version in use) */
+    struct docker_engine engine;
+    _Atomic int negotiated; /* 1 while engine.api is current; cleared to negotiate again */
+    _Atomic int refused;    /* 1 while engine.code records a refusal of the version */
 };
 /* Sends req; on any HTTP reply returns DOCKER_OK with *rep filled (status may be any value);
  * transport failures map to UNREACHABLE / TIMEOUT / TOOBIG / TRANSPORT. */
@@ -175,8 +186,8 @@ void docker_reply_free(struct docker_reply *rep);
 docker_code docker_call(struct docker_client *c, const char *method, const char *path,
                         const char *body, long timeout_ms, const char *what,
                         struct docker_reply *rep, struct docker_err *err);
-/* The pinned version, negotiating first if needed. Any thread. */
-docker_code docker_client_version_for_call(struct docker_client *c, const char **ver,
+/* The version to use (copied into ver, 16 bytes), negotiating first if needed. Any thread. */
+docker_code docker_client_version_for_call(struct docker_client *c, char ver[16],
                                            struct docker_err *err);
 /* Sets up libcurl for a request on c (unix socket, timeouts, NOSIGNAL). */
 void *docker_easy_new(const struct docker_client *c, const char *path, long timeout_ms);

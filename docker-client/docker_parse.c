@@ -279,6 +279,51 @@ docker_code docker_parse_version(const char *body, size_t len, struct docker_ver
     return DOCKER_OK;
 }
 
+/* The engine's name: Podman's compat API names its component "Podman Engine"; Docker sets
+ * Platform.Name ("Docker Engine - Community") or leaves it empty (Debian's build: "Docker Engine").
+ */
+static void engine_name(json_t *root, struct docker_engine *out)
+{
+    json_t *comp;
+    size_t i;
+
+    json_array_foreach(json_object_get(root, "Components"), i, comp)
+    {
+        const char *n = json_string_value(json_object_get(comp, "Name"));
+
+        if (n && strstr(n, "Podman")) {
+            snprintf(out->name, sizeof(out->name), "%s", n);
+            out->podman = true;
+            return;
+        }
+    }
+    copy_str(json_object_get(root, "Platform"), "Name", out->name, sizeof(out->name));
+    if (!out->name[0])
+        snprintf(out->name, sizeof(out->name), "Docker Engine");
+}
+
+docker_code docker_parse_engine(const char *body, size_t len, struct docker_engine *out,
+                                struct docker_err *err)
+{
+    struct docker_version v;
+    json_t *root;
+    docker_code code = docker_parse_version(body, len, &v, err);
+
+    if (code != DOCKER_OK)
+        return code;
+    root = load(body, len, JSON_OBJECT, "version", err);
+    if (!root)
+        return DOCKER_E_MALFORMED;
+    out->podman = false;
+    out->name[0] = '\0';
+    engine_name(root, out);
+    json_decref(root);
+    snprintf(out->version, sizeof(out->version), "%s", v.version);
+    snprintf(out->api_max, sizeof(out->api_max), "%s", v.api_version);
+    snprintf(out->api_min, sizeof(out->api_min), "%s", v.min_api_version);
+    return DOCKER_OK;
+}
+
 docker_code docker_parse_info(const char *body, size_t len, struct docker_info *out,
                               struct docker_err *err)
 {

@@ -41,6 +41,10 @@ const char *docker_code_name(docker_code code)
         return "toobig";
     case DOCKER_E_NO_SWARM:
         return "no_swarm";
+    case DOCKER_E_API_VERSION:
+        return "api_version";
+    case DOCKER_E_UNSUPPORTED:
+        return "unsupported";
     }
     return "unknown";
 }
@@ -165,23 +169,39 @@ bool docker_api_valid(const char *v)
     return api_split(v, &major, &minor);
 }
 
-docker_code docker_api_negotiate(const char *daemon_api, char *out, size_t len,
-                                 struct docker_err *err)
+int docker_api_cmp(const char *a, const char *b)
 {
-    long dmaj;
-    long dmin;
-    long cmaj = 0;
-    long cmin = 0;
+    long amaj = 0;
+    long amin = 0;
+    long bmaj = 0;
+    long bmin = 0;
 
-    if (!api_split(daemon_api, &dmaj, &dmin))
+    api_split(a, &amaj, &amin);
+    api_split(b, &bmaj, &bmin);
+    if (amaj != bmaj)
+        return amaj < bmaj ? -1 : 1;
+    return amin < bmin ? -1 : amin > bmin;
+}
+
+docker_code docker_api_negotiate(const char *daemon_max, const char *daemon_min, char *out,
+                                 size_t len, struct docker_err *err)
+{
+    bool has_min = daemon_min && daemon_min[0];
+    const char *pick;
+
+    if (!docker_api_valid(daemon_max) || (has_min && !docker_api_valid(daemon_min)))
         return docker_err_set(err, DOCKER_E_MALFORMED, 0,
-                              "negotiate API version: daemon sent \"%.32s\"",
-                              daemon_api ? daemon_api : "");
-    api_split(DOCKER_API_MAX, &cmaj, &cmin);
-    if (dmaj < cmaj || (dmaj == cmaj && dmin < cmin))
-        snprintf(out, len, "%ld.%ld", dmaj, dmin);
-    else
-        snprintf(out, len, "%s", DOCKER_API_MAX);
+                              "negotiate API version: daemon sent \"%.32s\"..\"%.32s\"",
+                              daemon_min ? daemon_min : "", daemon_max ? daemon_max : "");
+    pick = docker_api_cmp(daemon_max, DOCKER_API_MAX) < 0 ? daemon_max : DOCKER_API_MAX;
+    if ((has_min && docker_api_cmp(pick, daemon_min) < 0) ||
+        docker_api_cmp(pick, DOCKER_API_MIN) < 0)
+        return docker_err_set(err, DOCKER_E_API_VERSION, 0,
+                              "negotiate API version: the daemon speaks %s..%s, this client "
+                              "%s..%s; no version in common",
+                              has_min ? daemon_min : "?", daemon_max, DOCKER_API_MIN,
+                              DOCKER_API_MAX);
+    snprintf(out, len, "%s", pick);
     return DOCKER_OK;
 }
 
@@ -474,6 +494,11 @@ docker_code docker_reply_error(long status, const char *body, size_t len, const 
     else if (!text[0])
         snprintf(text, sizeof(text), "HTTP %ld", status);
     json_decref(root);
+    /* Docker: "client version 1.41 is too old. Minimum supported API version is 1.44, ..." and
+     * "client version 1.99 is too new. Maximum supported API version is 1.41" */
+    if (status == 400 && strstr(text, "client version ") &&
+        (strstr(text, " is too old") || strstr(text, " is too new")))
+        code = DOCKER_E_API_VERSION;
     return docker_err_set(err, code, (int)status, "%s: %s", what, text);
 }
 

@@ -25,7 +25,7 @@ static docker_code service_call(struct docker_client *c, const char *method, con
 }
 
 /* The API version for a call on c; `what` names the call in messages. */
-static docker_code version_for(struct docker_client *c, const char *what, const char **ver,
+static docker_code version_for(struct docker_client *c, const char *what, char ver[16],
                                struct docker_err *err)
 {
     if (!c)
@@ -39,13 +39,13 @@ docker_code docker_service_inspect(struct docker_client *c, const char *id,
     char path[DOCKER_PATH_MAX];
     char what[96];
     struct docker_reply rep;
-    const char *ver;
+    char ver[16];
     docker_code code;
 
     if (out)
         memset(out, 0, sizeof(*out));
     snprintf(what, sizeof(what), "inspect service %.64s", id ? id : "(null)");
-    code = version_for(c, what, &ver, err);
+    code = version_for(c, what, ver, err);
     if (code == DOCKER_OK)
         code = docker_service_path(ver, id, NULL, NULL, what, path, sizeof(path), err);
     if (code != DOCKER_OK)
@@ -65,14 +65,14 @@ docker_code docker_service_list(struct docker_client *c, const char *const *labe
 {
     char path[DOCKER_PATH_MAX];
     struct docker_reply rep;
-    const char *ver;
+    char ver[16];
     docker_code code;
 
     if (!c || !out)
         return docker_err_set(err, DOCKER_E_INVALID, 0, "list services: no client or output");
     out->v = NULL;
     out->n = 0;
-    code = docker_client_version_for_call(c, &ver, err);
+    code = docker_client_version_for_call(c, ver, err);
     if (code == DOCKER_OK)
         code = docker_service_list_path(ver, label_filters, path, sizeof(path), err);
     if (code == DOCKER_OK)
@@ -91,7 +91,7 @@ docker_code docker_service_update(struct docker_client *c, const struct docker_s
     char what[96];
     char query[32];
     struct docker_reply rep;
-    const char *ver;
+    char ver[16];
     char *body;
     docker_code code;
 
@@ -102,7 +102,7 @@ docker_code docker_service_update(struct docker_client *c, const struct docker_s
     if (code != DOCKER_OK)
         return code;
     snprintf(query, sizeof(query), "version=%llu", (unsigned long long)cur->version);
-    code = version_for(c, what, &ver, err);
+    code = version_for(c, what, ver, err);
     if (code == DOCKER_OK)
         code = docker_service_path(ver, cur->id, "update", query, what, path, sizeof(path), err);
     if (code == DOCKER_OK)
@@ -119,13 +119,13 @@ docker_code docker_service_tasks(struct docker_client *c, const char *service_id
     char path[DOCKER_PATH_MAX];
     char what[96];
     struct docker_reply rep;
-    const char *ver;
+    char ver[16];
     docker_code code;
 
     if (out)
         memset(out, 0, sizeof(*out));
     snprintf(what, sizeof(what), "tasks of %.64s", service_id ? service_id : "(null)");
-    code = version_for(c, what, &ver, err);
+    code = version_for(c, what, ver, err);
     if (code == DOCKER_OK && !out)
         code = docker_err_set(err, DOCKER_E_INVALID, 0, "%s: no output", what);
     if (code == DOCKER_OK)

@@ -130,6 +130,9 @@ static const struct opt opts[] = {
     {"docker-host", "TRIP_DOCKER_HOST", OPT_STR, OFF(docker_host), SZ(docker_host), 0, 0, "",
      "Docker daemon (unix:///path or tcp://host:port; empty: $DOCKER_HOST, then the default "
      "socket)"},
+    {"docker-api-version", "TRIP_DOCKER_API_VERSION", OPT_STR, OFF(docker_api_version),
+     SZ(docker_api_version), 0, 0, "",
+     "pin the Docker API version (empty: $DOCKER_API_VERSION, else negotiate up to 1.56)"},
     {"docker-timeout", "TRIP_DOCKER_TIMEOUT", OPT_DURATION, OFF(docker_timeout_ms), 0, 100,
      3600 * 1000, "10s", "timeout of one Docker API call"},
     {"prometheus-url", "TRIP_PROMETHEUS_URL", OPT_STR, OFF(prometheus_url), SZ(prometheus_url), 0,

@@ -66,6 +66,7 @@ struct config {
     int64_t shutdown_timeout_ms; /* bound on finishing in-flight actions at SIGTERM */
     int64_t refresh_interval_ms; /* container cache and readiness refresh */
     char docker_host[CONFIG_STR_MAX];
+    char docker_api_version[16]; /* pinned Docker API version; "": $DOCKER_API_VERSION, negotiate */
     int64_t docker_timeout_ms;
     char prometheus_url[CONFIG_STR_MAX];
     char log_level[16];

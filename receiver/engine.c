@@ -191,6 +191,11 @@ bool engine_ready(struct engine *e)
     return r;
 }
 
+struct docker_client *engine_docker_client(struct engine *e)
+{
+    return e->o.ops == &engine_docker_real ? e->o.docker_ud : NULL;
+}
+
 void engine_gauges(struct engine *e, struct metrics_gauges *g)
 {
     memset(g, 0, sizeof(*g));

@@ -228,6 +228,9 @@ engine_code engine_set_maintenance(struct engine *e, const char *name, bool enab
 
 /* Whether the last refresh reached Docker. */
 bool engine_ready(struct engine *e);
+/* The docker client the engine calls (engine_opts.docker_ud), or NULL when the engine runs on
+ * other ops (tests). Any thread. */
+struct docker_client *engine_docker_client(struct engine *e);
 void engine_gauges(struct engine *e, struct metrics_gauges *g);
 
 /* The action history given in engine_opts (NULL when none); the engine adds every action it ends

@@ -10,6 +10,7 @@
 
 #include "alerts.h"
 #include "clock.h"
+#include "docker_client.h"
 #include "log.h"
 #include "policy.h"
 
@@ -360,11 +361,16 @@ enum MHD_Result http_handle_get(struct req *r, struct MHD_Connection *c, enum ro
     switch (rt) {
     case R_HEALTHZ:
         return http_queue_json(r, c, 200, "{\"status\":\"ok\"}");
-    case R_READYZ:
-        return engine_ready(h->e)
-                   ? http_queue_json(r, c, 200, "{\"status\":\"ready\",\"docker\":\"reachable\"}")
-                   : http_queue_json(r, c, 503,
-                                     "{\"status\":\"not ready\",\"docker\":\"unreachable\"}");
+    case R_READYZ: {
+        struct docker_engine de; /* the engine, its version, the API in use (docker-client) */
+        bool ready;
+        docker_client_engine(engine_docker_client(h->e), &de);
+        text = docker_engine_ready_json(&de, engine_ready(h->e), &ready);
+        ret = text ? http_queue_json(r, c, ready ? 200 : 503, text)
+                   : http_queue_error(r, c, 500, "out of memory");
+        free(text);
+        return ret;
+    }
     case R_METRICS:
         engine_gauges(h->e, &g);
         metrics_request(h->m, "metrics",

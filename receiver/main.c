@@ -73,9 +73,35 @@ static int wait_for_signal(const sigset_t *set, struct store *st, struct actions
     }
 }
 
+/* The start-up line naming the engine, its version and the API in use; an error when the engine
+ * refuses this client's API version, a warning for what the engine cannot do. */
+static void log_engine(struct docker_client *dc)
+{
+    struct docker_version v;
+    struct docker_engine e;
+    char name[96], msg[600], what[400];
+
+    docker_version(dc, &v, NULL); /* a pinned client learns its engine from this call */
+    docker_client_engine(dc, &e);
+    log_quote(name, sizeof(name), e.name[0] ? e.name : "unknown");
+    if (e.code == DOCKER_E_API_VERSION)
+        log_error("docker engine refuses this client's API version; not ready until it accepts",
+                  "engine=%s engine_version=%s api_range=%s..%s error=%s", name, e.version,
+                  e.api_min, e.api_max, log_quote(msg, sizeof(msg), e.message));
+    else if (e.version[0])
+        log_info("docker engine", "engine=%s engine_version=%s api=%s api_range=%s..%s pinned=%s",
+                 name, e.version, e.api, e.api_min, e.api_max, e.pinned ? "true" : "false");
+    if (docker_engine_unsupported(&e)[0])
+        log_warn("docker engine cannot do everything the receiver asks of it",
+                 "engine=%s unsupported=%s", name,
+                 log_quote(what, sizeof(what), docker_engine_unsupported(&e)));
+}
+
 static int run(const struct config *cfg)
 {
     struct docker_opts dopts = {.host = cfg->docker_host[0] ? cfg->docker_host : NULL,
+                                .api_version =
+                                    cfg->docker_api_version[0] ? cfg->docker_api_version : NULL,
                                 .timeout_ms = (long)cfg->docker_timeout_ms};
     struct docker_client *dc = NULL;
     struct docker_err derr = {0};
@@ -106,8 +132,9 @@ static int run(const struct config *cfg)
         log_error("cannot create the docker client", "error=%s", derr.msg);
         return 1;
     }
-    if (dcode != DOCKER_OK)
+    if (dcode != DOCKER_OK && dcode != DOCKER_E_API_VERSION)
         log_warn("docker not reachable yet; will retry", "error=%s", derr.msg);
+    log_engine(dc);
     struct metrics *m = metrics_new();
     struct store *st = store_new(cfg->state_dir, &serr);
     if (!st || !m) {

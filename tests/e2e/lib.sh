@@ -138,9 +138,12 @@ e2e_workload_url() {
 
 e2e_inspect() { docker inspect -f "$2" "$1"; }
 
-# cgroup v1 files of a container (the cgroupfs driver puts them under docker/<id>).
-e2e_cgroup_shares() { cat "/sys/fs/cgroup/cpu/docker/$1/cpu.shares"; }
-e2e_cgroup_memlimit() { cat "/sys/fs/cgroup/memory/docker/$1/memory.limit_in_bytes"; }
+# A container's cgroup values, from the v1 files on a v1 host and the v2 files on a v2 host
+# (tests/support/cgroup.sh: cg_cpu is cpu.weight on v2; compare with cg_cpu_want SHARES).
+# shellcheck source=../support/cgroup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/cgroup.sh"
+e2e_cgroup_shares() { cg_cpu "$1"; }
+e2e_cgroup_memlimit() { cg_mem "$1"; }
 
 # --- Prometheus ---------------------------------------------------------------------------------
 

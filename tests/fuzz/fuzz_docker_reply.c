@@ -1,6 +1,6 @@
 /* fuzz_docker_reply.c: the daemon's small replies: error bodies (docker_reply_error), the
- * Api-Version header (docker_api_negotiate, as taken from GET /_ping), GET /version, /info and
- * /containers/{id}/stats.
+ * version range (docker_api_negotiate: the body's first line as ApiVersion, its second as
+ * MinAPIVersion), GET /version (also as the engine's identity), /info and /containers/{id}/stats.
  * Input: 2 bytes of HTTP status (big endian, 0..65535), then the body. */
 #include "docker_internal.h"
 #include "fuzz_common.h"
@@ -10,7 +10,8 @@ static void fuzz_error(long status, const char *body, size_t len)
     struct docker_err err = {0};
     docker_code code = docker_reply_error(status, body, len, "inspect x", &err);
 
-    FUZZ_CHECK(code == docker_code_for_status(status));
+    FUZZ_CHECK(code == docker_code_for_status(status) ||
+               (status == 400 && code == DOCKER_E_API_VERSION));
     FUZZ_CHECK(err.code == code && err.http_status == (int)status);
     FUZZ_CHECK(FUZZ_TERMINATED(err.msg));
     FUZZ_CHECK(strncmp(err.msg, "inspect x: ", 11) == 0 && err.msg[11] != '\0');
@@ -19,19 +20,41 @@ static void fuzz_error(long status, const char *body, size_t len)
 
 static void fuzz_negotiate(const char *body, size_t len)
 {
-    char hdr[64];
+    char max[64];
     char out[16];
+    const char *min;
+    char *nl;
     struct docker_err err = {0};
-    size_t n = len < sizeof(hdr) - 1 ? len : sizeof(hdr) - 1;
+    size_t n = len < sizeof(max) - 1 ? len : sizeof(max) - 1;
 
-    memcpy(hdr, body, n);
-    hdr[n] = '\0';
-    if (docker_api_negotiate(hdr, out, sizeof(out), &err) == DOCKER_OK) {
-        FUZZ_CHECK(docker_api_valid(hdr));
-        FUZZ_CHECK(docker_api_valid(out));
+    memcpy(max, body, n);
+    max[n] = '\0';
+    nl = strchr(max, '\n');
+    if (nl)
+        *nl = '\0';
+    min = nl ? nl + 1 : "";
+    if (docker_api_negotiate(max, min, out, sizeof(out), &err) == DOCKER_OK) {
+        FUZZ_CHECK(docker_api_valid(max) && docker_api_valid(out));
+        FUZZ_CHECK(docker_api_cmp(out, DOCKER_API_MAX) <= 0 && docker_api_cmp(out, max) <= 0);
+        FUZZ_CHECK(docker_api_cmp(out, DOCKER_API_MIN) >= 0);
+        FUZZ_CHECK(!min[0] || docker_api_cmp(out, min) >= 0);
+    } else if (err.code == DOCKER_E_API_VERSION) {
+        FUZZ_CHECK(docker_api_valid(max) && FUZZ_TERMINATED(err.msg));
     } else {
-        FUZZ_CHECK(!docker_api_valid(hdr) && err.code == DOCKER_E_MALFORMED);
+        FUZZ_CHECK(err.code == DOCKER_E_MALFORMED);
+        FUZZ_CHECK(!docker_api_valid(max) || (min[0] && !docker_api_valid(min)));
     }
+}
+
+static void fuzz_engine(const char *body, size_t len)
+{
+    struct docker_engine e = {0};
+    struct docker_err err = {0};
+
+    if (docker_parse_engine(body, len, &e, &err) == DOCKER_OK)
+        FUZZ_CHECK(docker_api_valid(e.api_max) && e.name[0] && FUZZ_TERMINATED(e.version));
+    else
+        FUZZ_CHECK(err.code == DOCKER_E_MALFORMED);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -50,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size -= 2;
     fuzz_error(status, body, size);
     fuzz_negotiate(body, size);
+    fuzz_engine(body, size);
     if (docker_parse_version(body, size, &v, &err) == DOCKER_OK)
         FUZZ_CHECK(docker_api_valid(v.api_version) && FUZZ_TERMINATED(v.kernel));
     else

@@ -284,15 +284,18 @@ static void version_conflict_is_detected_and_the_other_change_kept(void **state)
     struct ts_http_reply *rep = malloc(sizeof(*rep));
     struct ts_proxy *px;
     struct oob o = {.rc = -1};
+    char api[16], prefix[64];
 
     (void)state;
     need_swarm();
     make_service(name, sizeof(name), id, sizeof(id), "race");
     wait_running(id, 1);
-    px = ts_proxy_new("/var/run/docker.sock");
+    px = ts_proxy_new(ts_docker_socket());
     assert_non_null(px);
     o.service = name;
-    ts_proxy_on_request(px, "POST /v1.41/services/", out_of_band_update, &o);
+    assert_int_equal(ts_docker_api_in_use(api, sizeof(api)), 0); /* what the receiver will use */
+    snprintf(prefix, sizeof(prefix), "POST /v%s/services/", api);
+    ts_proxy_on_request(px, prefix, out_of_band_update, &o);
     start_receiver(r, ts_proxy_url(px));
 
     int64_t v0 = ts_docker_inspect_i64(name, "{{.Version.Index}}");

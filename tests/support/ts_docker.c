@@ -2,6 +2,7 @@
 #include "ts_docker.h"
 
 #include "ts_common.h"
+#include "docker_client.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -117,6 +118,9 @@ int ts_docker_argv(char *out, size_t len, char *errout, size_t errlen, const cha
         dup2(epipe[1], STDERR_FILENO);
         close(opipe[0]);
         close(epipe[0]);
+        /* the test engine's API floor may be above the docker CLI's default (tests/engines) */
+        if (getenv("TRIP_TEST_CLI_API_VERSION"))
+            setenv("DOCKER_API_VERSION", getenv("TRIP_TEST_CLI_API_VERSION"), 1);
         execvp("docker", (char *const *)(uintptr_t)args); /* exec does not modify them */
         _exit(127);
     }
@@ -315,6 +319,36 @@ int ts_docker_inspect(const char *target, const char *format, char *out, size_t 
     return ts_docker_argv(out, len, err, sizeof(err), argv);
 }
 
+const char *ts_docker_socket(void)
+{
+    const char *h = getenv("DOCKER_HOST");
+
+    return h && strncmp(h, "unix://", 7) == 0 && h[7] ? h + 7 : "/var/run/docker.sock";
+}
+
+int ts_docker_api_in_use(char *out, size_t len)
+{
+    struct docker_client *c = NULL;
+    struct docker_engine e;
+    docker_code code = docker_client_new(NULL, &c, NULL);
+
+    docker_client_engine(c, &e);
+    docker_client_free(c);
+    snprintf(out, len, "%s", e.api);
+    return code == DOCKER_OK && e.api[0] ? 0 : -1;
+}
+
+bool ts_docker_is_podman(void)
+{
+    struct docker_client *c = NULL;
+    struct docker_engine e;
+
+    docker_client_new(NULL, &c, NULL);
+    docker_client_engine(c, &e);
+    docker_client_free(c);
+    return e.podman;
+}
+
 int ts_cgroup_version(void)
 {
     struct stat st;
@@ -428,6 +462,20 @@ int ts_cgroup_memory_limit(const char *id, int64_t *out)
     bool v2 = ts_cgroup_version() == 2;
 
     return ts_cgroup_read(id, "memory", v2 ? "memory.max" : "memory.limit_in_bytes", out);
+}
+
+int ts_cgroup_memory_swap(const char *id, int64_t *out)
+{
+    int64_t mem = 0;
+    int64_t swap = 0;
+
+    if (ts_cgroup_version() == 1)
+        return ts_cgroup_read(id, "memory", "memory.memsw.limit_in_bytes", out);
+    if (ts_cgroup_read(id, "memory", "memory.max", &mem) != 0 ||
+        ts_cgroup_read(id, "memory", "memory.swap.max", &swap) != 0)
+        return -1;
+    *out = mem < 0 || swap < 0 ? -1 : mem + swap;
+    return 0;
 }
 
 int64_t ts_cgroup_weight_from_shares(int64_t shares)

@@ -71,6 +71,18 @@ int ts_docker_group_teardown(void **state);
 /* `docker inspect -f format target` into out. Returns the docker exit status. */
 int ts_docker_inspect(const char *target, const char *format, char *out, size_t len);
 
+/* The engine's socket path: $DOCKER_HOST's when it is unix://..., else /var/run/docker.sock (the
+ * engine tests, tests/engines/, point DOCKER_HOST at a test engine). Static or environment storage.
+ */
+const char *ts_docker_socket(void);
+/* The API version a docker-client negotiates with the engine now (DOCKER_API_MAX or the engine's
+ * newest), into out. 0, or -1 when the engine cannot be reached. */
+int ts_docker_api_in_use(char *out, size_t len);
+
+/* True when the engine is Podman's Docker-compatible API (docs/docker-engine.md lists what
+ * differs). */
+bool ts_docker_is_podman(void);
+
 /* Cgroup version of this host: 2 when /sys/fs/cgroup/cgroup.controllers exists, else 1. */
 int ts_cgroup_version(void);
 /* Reads one integer from a container's cgroup file: v1 <ctrl>/docker/<id>/<file> (found through
@@ -84,6 +96,10 @@ int ts_cgroup_read(const char *id, const char *ctrl, const char *file, int64_t *
 int ts_cgroup_cpu(const char *id, int64_t *out, bool *is_weight);
 /* The container's memory limit in bytes: v1 memory.limit_in_bytes, v2 memory.max (-1: max). */
 int ts_cgroup_memory_limit(const char *id, int64_t *out);
+/* Memory plus swap, Docker's MemorySwap: v1 memory.memsw.limit_in_bytes, v2 memory.max +
+ * memory.swap.max (-1 when either is "max"). 0, or -1 when a file is unreadable (v1 without
+ * swap accounting has no memsw file). */
+int ts_cgroup_memory_swap(const char *id, int64_t *out);
 /* runc's conversion of CpuShares to cgroup v2 cpu.weight. */
 int64_t ts_cgroup_weight_from_shares(int64_t shares);
 

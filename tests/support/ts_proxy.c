@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -97,11 +98,20 @@ static int unix_connect(const char *path)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+    /* bounded: a daemon whose accept backlog is full (Podman's API service under a receiver's
+     * 200 ms refresh) would otherwise block the acceptor, and with it ts_proxy_cut(), forever */
+    struct timeval bound = {.tv_sec = 2};
+    struct timeval none = {0};
+
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof(bound));
     if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         close(fd);
         return -1;
     }
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
     return fd;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "docker_internal.h"
+#include "ts_common.h"
 
 /* Trimmed from a real GET /v1.41/containers/{id}/json of Docker 20.10.24. */
 static const char inspect_json[] =
@@ -265,6 +266,73 @@ static void event_line_becomes_one_callback(void **state)
                      DOCKER_E_MALFORMED);
 }
 
+/* Real replies captured from each engine (tests/fixtures/<engine>-*.json): the engine's identity
+ * and range from GET /version. */
+static void version_of_each_engine_gives_its_identity_and_range(void **state)
+{
+    static const struct {
+        const char *fixture, *name, *version, *min, *max;
+        bool podman;
+    } rows[] = {
+        {"docker-20.10-version.json", "Docker Engine", "20.10.24+dfsg1", "1.12", "1.41", false},
+        {"docker-29.8.1-version.json", "Docker Engine", "29.8.1", "1.40", "1.56", false},
+        {"podman-4.3.1-version.json", "Podman Engine", "4.3.1", "1.24", "1.41", true},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct docker_engine e = {0};
+        size_t len = 0;
+        char *body = ts_read_file(ts_fixture(rows[i].fixture), &len);
+
+        assert_non_null(body);
+        assert_int_equal(docker_parse_engine(body, len, &e, NULL), DOCKER_OK);
+        assert_string_equal(e.name, rows[i].name);
+        assert_string_equal(e.version, rows[i].version);
+        assert_string_equal(e.api_min, rows[i].min);
+        assert_string_equal(e.api_max, rows[i].max);
+        assert_int_equal(e.podman, rows[i].podman);
+        free(body);
+    }
+}
+
+/* Docker 29.8.1 at API 1.56: inspect without a top-level NetworkSettings.IPAddress, and a die
+ * event without status, id and from (both removed in 1.52), read as on 1.41. */
+static void docker_29_replies_at_1_56_are_read_like_1_41(void **state)
+{
+    struct docker_container ct;
+    struct got g = {0};
+    size_t len = 0;
+    int stop = 0;
+    char *body = ts_read_file(ts_fixture("docker-29.8.1-inspect.json"), &len);
+
+    (void)state;
+    assert_non_null(body);
+    assert_int_equal(docker_parse_inspect(body, len, &ct, NULL), DOCKER_OK);
+    assert_string_equal(ct.name, "trip-eng-fixture");
+    assert_string_equal(ct.status, "exited");
+    assert_int_equal(ct.exit_code, 3);
+    assert_int_equal(ct.res.cpu_shares, 512);
+    assert_int_equal(ct.res.memory, 64 << 20);
+    assert_int_equal(ct.res.memory_swap, 128 << 20);
+    assert_string_equal(docker_labels_get(&ct.labels, "trip.enable"), "true");
+    docker_container_free(&ct);
+    free(body);
+    body = ts_read_file(ts_fixture("docker-29.8.1-event-die.json"), &len);
+    assert_non_null(body);
+    assert_null(strstr(body, "\"status\"")); /* absent (a jq reading shows null) */
+    assert_null(strstr(body, "\"from\""));
+    assert_int_equal(
+        docker_parse_event(body, len - (body[len - 1] == '\n'), record, &g, &stop, NULL),
+        DOCKER_OK);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.action, "die");
+    assert_string_equal(g.name, "trip-eng-fixture");
+    assert_int_equal(g.exit_code, 3);
+    assert_true(g.time_nano > 0);
+    free(body);
+}
+
 /* Found by fuzzing (tests/fuzz/regressions/docker_events): a "time" in seconds too large for
  * nanoseconds overflowed int64 (undefined behaviour); an out-of-range exitCode went through atoi. */
 static void event_with_out_of_range_time_or_exit_code_is_read_safely(void **state)
@@ -368,6 +436,8 @@ int main(void)
         cmocka_unit_test(list_truncated_or_odd_is_malformed),
         cmocka_unit_test(stats_version_and_info_are_read),
         cmocka_unit_test(event_line_becomes_one_callback),
+        cmocka_unit_test(version_of_each_engine_gives_its_identity_and_range),
+        cmocka_unit_test(docker_29_replies_at_1_56_are_read_like_1_41),
         cmocka_unit_test(event_with_out_of_range_time_or_exit_code_is_read_safely),
         cmocka_unit_test(lines_split_alike_at_every_chunk_boundary),
         cmocka_unit_test(lines_byte_by_byte_and_bounded),

@@ -45,28 +45,88 @@ static void endpoint_refuses_other_schemes_with_a_message(void **state)
     }
 }
 
+/* The ranges are the real ones: GET /version's MinAPIVersion..ApiVersion of each engine. */
 static void api_version_is_the_lower_of_daemon_and_client(void **state)
 {
+    static const struct {
+        const char *engine, *min, *max, *want;
+    } rows[] = {
+        {"Docker 20.10.24 (Debian 12)", "1.12", "1.41", "1.41"},
+        {"Docker 29.8.1", "1.40", "1.56", "1.56"},
+        {"Docker 29.8.1, DOCKER_MIN_API_VERSION=1.44", "1.44", "1.56", "1.56"},
+        {"Docker 29.2.0", "1.44", "1.52", "1.52"},
+        {"Podman 4.3.1 compat API", "1.24", "1.41", "1.41"},
+        {"a future Docker", "1.44", "1.60", DOCKER_API_MAX},
+        {"no MinAPIVersion (unknown)", "", "1.43", "1.43"},
+    };
     char v[16];
     struct docker_err err = {0};
 
     (void)state;
-    assert_int_equal(docker_api_negotiate("1.41", v, sizeof(v), NULL), DOCKER_OK);
-    assert_string_equal(v, "1.41");
-    assert_int_equal(docker_api_negotiate("1.50", v, sizeof(v), NULL), DOCKER_OK);
-    assert_string_equal(v, "1.41");
-    assert_int_equal(docker_api_negotiate("1.9", v, sizeof(v), NULL), DOCKER_OK);
-    assert_string_equal(v, "1.9"); /* numeric, not string, comparison */
-    assert_int_equal(docker_api_negotiate("1.40", v, sizeof(v), NULL), DOCKER_OK);
-    assert_string_equal(v, "1.40");
-    assert_int_equal(docker_api_negotiate("2.0", v, sizeof(v), NULL), DOCKER_OK);
-    assert_string_equal(v, "1.41");
-    assert_int_equal(docker_api_negotiate("v1.41", v, sizeof(v), &err), DOCKER_E_MALFORMED);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        print_message("%s\n", rows[i].engine);
+        assert_int_equal(docker_api_negotiate(rows[i].max, rows[i].min, v, sizeof(v), NULL),
+                         DOCKER_OK);
+        assert_string_equal(v, rows[i].want);
+    }
+    assert_int_equal(docker_api_negotiate("1.9", "", v, sizeof(v), &err), DOCKER_E_API_VERSION);
+    assert_int_equal(docker_api_cmp("1.9", "1.41"), -1); /* numeric, not string, comparison */
+    assert_int_equal(docker_api_cmp("2.0", "1.56"), 1);
+    assert_int_equal(docker_api_cmp("1.56", "1.56"), 0);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(docker_api_negotiate("v1.41", "1.12", v, sizeof(v), &err), DOCKER_E_MALFORMED);
     assert_non_null(strstr(err.msg, "v1.41"));
-    assert_int_equal(docker_api_negotiate("", v, sizeof(v), NULL), DOCKER_E_MALFORMED);
-    assert_int_equal(docker_api_negotiate("1.", v, sizeof(v), NULL), DOCKER_E_MALFORMED);
-    assert_int_equal(docker_api_negotiate("1.41x", v, sizeof(v), NULL), DOCKER_E_MALFORMED);
+    assert_int_equal(docker_api_negotiate("", "", v, sizeof(v), NULL), DOCKER_E_MALFORMED);
+    assert_int_equal(docker_api_negotiate("1.", "", v, sizeof(v), NULL), DOCKER_E_MALFORMED);
+    assert_int_equal(docker_api_negotiate("1.41x", "", v, sizeof(v), NULL), DOCKER_E_MALFORMED);
+    assert_int_equal(docker_api_negotiate("1.41", "1.x", v, sizeof(v), NULL), DOCKER_E_MALFORMED);
     assert_false(docker_api_valid("1.41/../"));
+}
+
+static void ranges_that_do_not_meet_are_refused_naming_both(void **state)
+{
+    char v[16] = "unchanged";
+    struct docker_err err = {0};
+
+    (void)state;
+    /* a daemon newer than anything this client has checked, with a floor above it */
+    assert_int_equal(docker_api_negotiate("1.60", "1.57", v, sizeof(v), &err),
+                     DOCKER_E_API_VERSION);
+    assert_string_equal(err.msg, "negotiate API version: the daemon speaks 1.57..1.60, this client "
+                                 "1.41.." DOCKER_API_MAX "; no version in common");
+    assert_string_equal(v, "unchanged");
+    /* a daemon older than the oldest version this client was checked against (Docker 19.03) */
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(docker_api_negotiate("1.40", "1.12", v, sizeof(v), &err),
+                     DOCKER_E_API_VERSION);
+    assert_non_null(strstr(err.msg, "the daemon speaks 1.12..1.40, this client 1.41.."));
+    assert_string_equal(docker_code_name(DOCKER_E_API_VERSION), "api_version");
+}
+
+/* The replies are Docker 29.8.1's (DOCKER_MIN_API_VERSION=1.44) and Docker 20.10's, as received. */
+static void a_refused_version_is_an_api_version_error_with_the_daemons_message(void **state)
+{
+    static const char too_old[] =
+        "{\"message\":\"client version 1.41 is too old. Minimum supported "
+        "API version is 1.44, please upgrade your client to a newer "
+        "version\"}\n";
+    static const char too_new[] =
+        "{\"message\":\"client version 1.99 is too new. Maximum supported "
+        "API version is 1.41\"}\n";
+    static const char other_400[] = "{\"message\":\"invalid filter 'foo'\"}\n";
+    struct docker_err err = {0};
+
+    (void)state;
+    assert_int_equal(docker_reply_error(400, too_old, strlen(too_old), "version", &err),
+                     DOCKER_E_API_VERSION);
+    assert_string_equal(err.msg, "version: client version 1.41 is too old. Minimum supported API "
+                                 "version is 1.44, please upgrade your client to a newer version");
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(docker_reply_error(400, too_new, strlen(too_new), "list", &err),
+                     DOCKER_E_API_VERSION);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(docker_reply_error(400, other_400, strlen(other_400), "list", &err),
+                     DOCKER_E_BAD_REQUEST);
 }
 
 static void escape_encodes_everything_but_unreserved(void **state)
@@ -315,18 +375,79 @@ static void swap_keeps_the_ratio_it_had(void **state)
     assert_int_equal(docker_memory_swap_for(0, 0, INT64_MAX - 1), INT64_MAX);
 }
 
+/* The /readyz body for each engine state, from the engines' real identities. */
+static void readyz_names_the_engine_and_says_why_not_ready(void **state)
+{
+    struct docker_engine d29 = {.name = "Docker Engine",
+                                .version = "29.8.1",
+                                .api_min = "1.40",
+                                .api_max = "1.56",
+                                .api = "1.56"};
+    struct docker_engine floor = {.name = "Docker Engine",
+                                  .version = "29.8.1",
+                                  .api_min = "1.44",
+                                  .api_max = "1.56",
+                                  .api = "1.41",
+                                  .pinned = true,
+                                  .code = DOCKER_E_API_VERSION,
+                                  .message = "list: client version 1.41 is too old. Minimum "
+                                             "supported API version is 1.44, please upgrade your "
+                                             "client to a newer version"};
+    struct docker_engine podman = {.name = "Podman Engine",
+                                   .version = "4.3.1",
+                                   .api_min = "1.24",
+                                   .api_max = "1.41",
+                                   .api = "1.41",
+                                   .podman = true};
+    struct docker_engine gone = {.code = DOCKER_E_UNREACHABLE,
+                                 .message = "version: daemon "
+                                            "unreachable: x"};
+    bool ready;
+    char *t;
+
+    (void)state;
+    t = docker_engine_ready_json(&d29, true, &ready);
+    assert_true(ready);
+    assert_string_equal(t, "{\"status\":\"ready\",\"docker\":\"reachable\",\"engine\":\"Docker "
+                           "Engine\",\"engine_version\":\"29.8.1\",\"api\":\"1.56\",\"api_range\":"
+                           "\"1.40..1.56\"}");
+    free(t);
+    t = docker_engine_ready_json(&floor, false, &ready);
+    assert_false(ready);
+    assert_non_null(strstr(t, "\"status\":\"not ready\",\"docker\":\"refused\",\"error\":\"list: "
+                              "client version 1.41 is too old. Minimum supported API version is "
+                              "1.44"));
+    assert_non_null(strstr(t, "\"api_range\":\"1.44..1.56\""));
+    assert_non_null(strstr(t, "\"api_pinned\":true"));
+    free(t);
+    t = docker_engine_ready_json(&podman, true, &ready);
+    assert_true(ready);
+    assert_non_null(strstr(t, "\"engine\":\"Podman Engine\""));
+    assert_non_null(strstr(t, "\"unsupported\":\"scaling container limits (its Docker API has no "
+                              "container update"));
+    free(t);
+    t = docker_engine_ready_json(&gone, false, &ready);
+    assert_false(ready);
+    assert_string_equal(t, "{\"status\":\"not ready\",\"docker\":\"unreachable\",\"error\":"
+                           "\"version: daemon unreachable: x\"}");
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(endpoint_defaults_to_the_docker_socket),
         cmocka_unit_test(endpoint_refuses_other_schemes_with_a_message),
         cmocka_unit_test(api_version_is_the_lower_of_daemon_and_client),
+        cmocka_unit_test(ranges_that_do_not_meet_are_refused_naming_both),
+        cmocka_unit_test(a_refused_version_is_an_api_version_error_with_the_daemons_message),
         cmocka_unit_test(escape_encodes_everything_but_unreserved),
         cmocka_unit_test(container_paths_pin_the_version_and_escape_the_id),
         cmocka_unit_test(container_paths_refuse_slashes_and_dot_segments),
         cmocka_unit_test(list_path_carries_label_filters_as_escaped_json),
         cmocka_unit_test(events_path_filters_types_actions_labels_and_since),
         cmocka_unit_test(update_body_holds_only_the_fields_asked_for),
+        cmocka_unit_test(readyz_names_the_engine_and_says_why_not_ready),
         cmocka_unit_test(statuses_map_to_codes),
         cmocka_unit_test(reply_errors_carry_the_daemon_message),
         cmocka_unit_test(error_messages_stay_valid_utf8_when_cut),

@@ -128,7 +128,31 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-#define PING_140 "HTTP/1.1 200 OK\r\nApi-Version: 1.40\r\nContent-Length: 2\r\n\r\nOK"
+/* GET /version replies trimmed to the fields negotiation reads, with each engine's real range:
+ * Podman 4.3.1's compat API, Docker 29.8.1, and a future Docker whose floor is above this client.
+ */
+#define JSON_REPLY(body)                                                                           \
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " body
+#define VERSION_PODMAN                                                                             \
+    JSON_REPLY("148\r\n\r\n{\"Components\":[{\"Name\":\"Podman Engine\",\"Version\":\"4.3.1\"}],"  \
+               "\"Version\":\"4.3.1\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.24\","         \
+               "\"Os\":\"linux\",\"Arch\":\"amd64\"}")
+#define VERSION_DOCKER29                                                                           \
+    JSON_REPLY("166\r\n\r\n{\"Platform\":{\"Name\":\"\"},\"Components\":[{\"Name\":\"Engine\","    \
+               "\"Version\":\"29.8.1\"}],\"Version\":\"29.8.1\",\"ApiVersion\":\"1.56\","          \
+               "\"MinAPIVersion\":\"1.40\",\"Os\":\"linux\",\"Arch\":\"amd64\"}")
+#define VERSION_FUTURE                                                                             \
+    JSON_REPLY(                                                                                    \
+        "127\r\n\r\n{\"Platform\":{\"Name\":\"Docker Engine\"},\"Version\":\"40.0.0\","            \
+        "\"ApiVersion\":\"1.60\",\"MinAPIVersion\":\"1.57\",\"Os\":\"linux\",\"Arch\":\"amd64\"}")
+#define NOT_FOUND_AB                                                                               \
+    "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 37\r\n\r\n"       \
+    "{\"message\":\"No such container: a b\"}\n"
+/* Docker 29.8.1 started with DOCKER_MIN_API_VERSION=1.44, asked with /v1.41/: its real reply */
+#define TOO_OLD                                                                                    \
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 131\r\n\r\n"    \
+    "{\"message\":\"client version 1.41 is too old. Minimum supported API version is 1.44, "       \
+    "please upgrade your client to a newer version\"}\n"
 
 static void missing_socket_is_unreachable_and_negotiates_later(void **state)
 {
@@ -142,7 +166,10 @@ static void missing_socket_is_unreachable_and_negotiates_later(void **state)
     assert_non_null(c);
     assert_non_null(strstr(err.msg, "daemon unreachable"));
     assert_non_null(strstr(err.msg, "unix socket /nonexistent/trip/docker.sock: No such file"));
-    assert_string_equal(docker_client_api_version(c), "");
+    struct docker_engine e;
+    docker_client_engine(c, &e);
+    assert_string_equal(e.api, "");
+    assert_int_equal(e.code, DOCKER_E_UNREACHABLE);
     memset(&err, 0, sizeof(err));
     assert_int_equal(docker_container_inspect(c, "web", &ct, &err), DOCKER_E_UNREACHABLE);
     docker_client_free(c);
@@ -166,28 +193,184 @@ static void client_refuses_bad_options(void **state)
 
 static void version_is_negotiated_once_and_pinned_in_paths(void **state)
 {
-    static const struct script s[] = {
-        {.reply = PING_140},
-        {.reply = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 37\r\n\r\n"
-         "{\"message\":\"No such container: a b\"}\n"},
-    };
+    static const struct script s[] = {{.reply = VERSION_PODMAN}, {.reply = NOT_FOUND_AB}};
     struct fake f;
     struct docker_opts o = {.host = NULL};
     struct docker_client *c = NULL;
     struct docker_err err = {0};
     struct docker_container ct;
+    struct docker_engine e;
 
     (void)state;
     fake_start(&f, s, 2);
     o.host = f.host;
     assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_OK);
-    assert_string_equal(f.last_request, "GET /_ping HTTP/1.1");
-    assert_string_equal(docker_client_api_version(c), "1.40");
+    assert_string_equal(f.last_request, "GET /version HTTP/1.1");
+    docker_client_engine(c, &e);
+    assert_string_equal(e.api, "1.41");
+    assert_string_equal(e.name, "Podman Engine");
+    assert_string_equal(e.version, "4.3.1");
+    assert_string_equal(e.api_min, "1.24");
+    assert_true(e.podman);
+    assert_false(e.pinned);
     assert_int_equal(docker_container_inspect(c, "a b", &ct, &err), DOCKER_E_NOT_FOUND);
-    assert_string_equal(f.last_request, "GET /v1.40/containers/a%20b/json HTTP/1.1");
+    assert_string_equal(f.last_request, "GET /v1.41/containers/a%20b/json HTTP/1.1");
     assert_string_equal(err.msg, "inspect a b: No such container: a b");
     docker_client_free(c);
     fake_stop(&f);
+}
+
+/* A daemon upgraded under a running client (here Podman's 1.41 replaced by Docker 29's 1.56) is
+ * negotiated again once the client was told to (the event stream's reconnect does). */
+static void an_upgraded_daemon_is_negotiated_again(void **state)
+{
+    static const struct script s[] = {{.reply = VERSION_PODMAN},
+                                      {.reply = NOT_FOUND_AB},
+                                      {.reply = VERSION_DOCKER29},
+                                      {.reply = NOT_FOUND_AB}};
+    struct fake f;
+    struct docker_opts o = {.host = NULL};
+    struct docker_client *c = NULL;
+    struct docker_container ct;
+    struct docker_engine e;
+
+    (void)state;
+    fake_start(&f, s, 4);
+    o.host = f.host;
+    assert_int_equal(docker_client_new(&o, &c, NULL), DOCKER_OK);
+    assert_int_equal(docker_container_inspect(c, "a b", &ct, NULL), DOCKER_E_NOT_FOUND);
+    assert_string_equal(f.last_request, "GET /v1.41/containers/a%20b/json HTTP/1.1");
+    docker_client_renegotiate(c);
+    assert_int_equal(docker_container_inspect(c, "a b", &ct, NULL), DOCKER_E_NOT_FOUND);
+    assert_string_equal(f.last_request, "GET /v" DOCKER_API_MAX "/containers/a%20b/json HTTP/1.1");
+    docker_client_engine(c, &e);
+    assert_string_equal(e.name, "Docker Engine");
+    assert_string_equal(e.version, "29.8.1");
+    assert_string_equal(e.api, DOCKER_API_MAX);
+    assert_false(e.podman);
+    docker_client_free(c);
+    fake_stop(&f);
+}
+
+static int ignore_event(const struct docker_event *ev, void *ud)
+{
+    (void)ev;
+    (void)ud;
+    return 0;
+}
+
+/* The event stream lost (the daemon closed it: stopped, restarted, upgraded) makes the next call,
+ * the reconnect, negotiate again: here Podman's 1.41 came back as Docker 29's 1.56. */
+static void a_lost_event_stream_makes_the_reconnect_negotiate_again(void **state)
+{
+    static const struct script s[] = {
+        {.reply = VERSION_PODMAN},
+        {.reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n"},
+        {.reply = VERSION_DOCKER29},
+        {.reply = NOT_FOUND_AB}};
+    struct fake f;
+    struct docker_opts o = {.host = NULL};
+    struct docker_client *c = NULL;
+    struct docker_container ct;
+    struct docker_err err = {0};
+
+    (void)state;
+    fake_start(&f, s, 4);
+    o.host = f.host;
+    assert_int_equal(docker_client_new(&o, &c, NULL), DOCKER_OK);
+    assert_int_equal(docker_events_stream(c, NULL, ignore_event, NULL, NULL, &err),
+                     DOCKER_E_TRANSPORT);
+    assert_string_equal(f.last_request, "GET /v1.41/events HTTP/1.1");
+    assert_int_equal(docker_container_inspect(c, "a b", &ct, NULL), DOCKER_E_NOT_FOUND);
+    assert_string_equal(f.last_request, "GET /v" DOCKER_API_MAX "/containers/a%20b/json HTTP/1.1");
+    docker_client_free(c);
+    fake_stop(&f);
+}
+
+static void ranges_that_do_not_meet_keep_the_client_and_say_why(void **state)
+{
+    static const struct script s[] = {{.reply = VERSION_FUTURE}, {.reply = VERSION_FUTURE}};
+    struct fake f;
+    struct docker_opts o = {.host = NULL};
+    struct docker_client *c = NULL;
+    struct docker_err err = {0};
+    struct docker_container ct;
+    struct docker_engine e;
+
+    (void)state;
+    fake_start(&f, s, 2);
+    o.host = f.host;
+    assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_E_API_VERSION);
+    assert_non_null(c);
+    assert_string_equal(err.msg, "negotiate API version: the daemon speaks 1.57..1.60, this client "
+                                 "1.41.." DOCKER_API_MAX "; no version in common");
+    docker_client_engine(c, &e);
+    assert_int_equal(e.code, DOCKER_E_API_VERSION);
+    assert_string_equal(e.message, err.msg);
+    assert_string_equal(e.version, "40.0.0");
+    assert_string_equal(e.api, "");
+    memset(&err, 0, sizeof(err));
+    /* every call asks again (the daemon may be replaced) and is refused the same way */
+    assert_int_equal(docker_container_inspect(c, "web", &ct, &err), DOCKER_E_API_VERSION);
+    assert_string_equal(f.last_request, "GET /version HTTP/1.1");
+    docker_client_free(c);
+    fake_stop(&f);
+}
+
+static void a_pinned_version_the_daemon_refuses_gives_its_message(void **state)
+{
+    static const struct script s[] = {{.reply = TOO_OLD}};
+    struct fake f;
+    struct docker_opts o = {.api_version = "1.41"};
+    struct docker_client *c = NULL;
+    struct docker_err err = {0};
+    struct docker_container ct;
+    struct docker_engine e;
+
+    (void)state;
+    fake_start(&f, s, 1);
+    o.host = f.host;
+    assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_OK); /* pinned: nothing asked */
+    assert_int_equal(docker_container_inspect(c, "web", &ct, &err), DOCKER_E_API_VERSION);
+    assert_string_equal(f.last_request, "GET /v1.41/containers/web/json HTTP/1.1");
+    assert_string_equal(err.msg,
+                        "inspect web: client version 1.41 is too old. Minimum supported "
+                        "API version is 1.44, please upgrade your client to a newer version");
+    docker_client_engine(c, &e);
+    assert_true(e.pinned);
+    assert_string_equal(e.api, "1.41");
+    assert_int_equal(e.code, DOCKER_E_API_VERSION);
+    assert_string_equal(e.message, err.msg);
+    docker_client_free(c);
+    fake_stop(&f);
+}
+
+static void docker_api_version_in_the_environment_pins_like_the_cli(void **state)
+{
+    struct docker_opts o = {.host = "unix:///nonexistent/trip/docker.sock"};
+    struct docker_opts flag = {.host = "unix:///nonexistent/trip/docker.sock",
+                               .api_version = "1.45"};
+    struct docker_client *c = NULL;
+    struct docker_err err = {0};
+    struct docker_engine e;
+
+    (void)state;
+    setenv("DOCKER_API_VERSION", "1.44", 1);
+    assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_OK); /* pinned: nothing asked */
+    docker_client_engine(c, &e);
+    assert_string_equal(e.api, "1.44");
+    assert_true(e.pinned);
+    docker_client_free(c);
+    assert_int_equal(docker_client_new(&flag, &c, &err), DOCKER_OK); /* the flag wins */
+    docker_client_engine(c, &e);
+    assert_string_equal(e.api, "1.45");
+    docker_client_free(c);
+    setenv("DOCKER_API_VERSION", "latest", 1);
+    c = NULL;
+    assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_E_INVALID);
+    assert_null(c);
+    assert_string_equal(err.msg, "client: DOCKER_API_VERSION \"latest\" is not MAJOR.MINOR");
+    unsetenv("DOCKER_API_VERSION");
 }
 
 static void a_hanging_daemon_times_out(void **state)
@@ -381,6 +564,11 @@ int main(void)
         cmocka_unit_test(missing_socket_is_unreachable_and_negotiates_later),
         cmocka_unit_test(client_refuses_bad_options),
         cmocka_unit_test(version_is_negotiated_once_and_pinned_in_paths),
+        cmocka_unit_test(an_upgraded_daemon_is_negotiated_again),
+        cmocka_unit_test(a_lost_event_stream_makes_the_reconnect_negotiate_again),
+        cmocka_unit_test(ranges_that_do_not_meet_keep_the_client_and_say_why),
+        cmocka_unit_test(a_pinned_version_the_daemon_refuses_gives_its_message),
+        cmocka_unit_test(docker_api_version_in_the_environment_pins_like_the_cli),
         cmocka_unit_test(a_hanging_daemon_times_out),
         cmocka_unit_test(truncated_and_oversized_replies_are_errors),
         cmocka_unit_test(events_arrive_whole_whatever_the_chunking),
