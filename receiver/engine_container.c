@@ -124,7 +124,7 @@ static bool changed_by_hand(const struct res_state *r, const struct docker_conta
 }
 
 /* Before a memory scale-in to baseline B: true (postponed, retried in RETRY_MS, noted as the
- * container's last action) when the container uses more than MEM_GUARD_PCT % of B, or when its
+ * container's last action) when policy_memory_fits() says no (more than 90 % of B), or when its
  * usage cannot be read. Shrinking below the usage would make the kernel OOM-kill the workload the
  * receiver protects, so this wins even over --max-hold. B of 0 (no limit) needs no check. */
 static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
@@ -138,7 +138,7 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
     if (!engine_res_docker[job->resource].guard_usage || r->base <= 0 || !e->o.ops->stats)
         return false;
     docker_code rc = e->o.ops->stats(e->o.docker_ud, id, &st, &derr);
-    if (rc == DOCKER_OK && st.memory_usage <= (uint64_t)r->base / 100 * MEM_GUARD_PCT)
+    if (rc == DOCKER_OK && policy_memory_fits(st.memory_usage, r->base))
         return false;
     if (rc != DOCKER_OK) {
         metrics_docker_error(e->o.metrics, docker_code_name(rc));
@@ -152,16 +152,13 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
                  "container=%s usage=%" PRIu64 " baseline=%" PRId64 " retry_ms=%d",
                  log_quote(qn, sizeof(qn), job->container), st.memory_usage, r->base, RETRY_MS);
         snprintf(why, sizeof(why), "usage %" PRIu64 " above %d%% of the baseline %" PRId64,
-                 st.memory_usage, MEM_GUARD_PCT, r->base);
+                 st.memory_usage, POLICY_MEMORY_GUARD_PCT, r->base);
     }
+    engine_retry_later(e, job);
     pthread_mutex_lock(&e->lock);
     struct entry *en = engine_find_entry(e, job->container);
-    if (en) {
-        en->r[job->resource].check_queued = false;
-        en->r[job->resource].hold_until = engine_now(e) + RETRY_MS;
-        en->r[job->resource].manual_pending |= engine_job_is_manual_scale_in(job);
+    if (en)
         engine_note(en, engine_now(e), kind, "postponed", why);
-    }
     engine_unlock_persist(e);
     return true;
 }

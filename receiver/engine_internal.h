@@ -23,10 +23,6 @@ struct store_err;
 #define MAX_CACHE 4096
 #define RETRY_MS 5000 /* a failed scale-in is tried again after this */
 
-/* A memory scale-in waits while the container uses more than this share (percent) of the
- * baseline limit: at the limit the kernel would reclaim hard or OOM-kill the workload. */
-#define MEM_GUARD_PCT 90
-
 enum op { OP_SUBMIT, OP_CHECK, OP_RECONCILE, OP_HEAL };
 
 struct firing {

@@ -548,3 +548,8 @@ int64_t policy_prometheus_hold_ms(const struct policy_limits *lim)
 
     return wait > 15000 ? 15000 : wait;
 }
+
+bool policy_memory_fits(uint64_t usage, int64_t baseline)
+{
+    return baseline <= 0 || usage <= (uint64_t)baseline / 100 * POLICY_MEMORY_GUARD_PCT;
+}

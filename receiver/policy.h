@@ -168,6 +168,12 @@ int64_t policy_scale_out_level(const struct policy_decision *d, bool service, in
  * rather than only extending the deadline. Pure. */
 bool policy_scale_out_again(const struct policy_decision *d, int64_t cur, int64_t applied,
                             int64_t since_ms, int64_t now_ms);
+/* A memory scale-in waits while the container uses more than this share (percent) of the
+ * baseline limit: at the limit the kernel would reclaim hard or OOM-kill the workload. */
+#define POLICY_MEMORY_GUARD_PCT 90
+/* Whether a memory scale-in to baseline may happen with `usage` bytes in use: at most
+ * POLICY_MEMORY_GUARD_PCT % of it. A baseline of 0 (no limit) always fits. Pure. */
+bool policy_memory_fits(uint64_t usage, int64_t baseline);
 /* How long a scale-in waits when Prometheus says the alert still fires: the scale duration, at
  * least 1 s, at most 15 s. Pure. */
 int64_t policy_prometheus_hold_ms(const struct policy_limits *lim);

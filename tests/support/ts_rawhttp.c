@@ -14,12 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "clock.h"
 
 int ts_raw_connect(uint16_t port)
 {
@@ -88,13 +83,13 @@ static int complete_responses(const char *text, size_t len, int *statuses, int m
 
 void ts_raw_read(int fd, int timeout_ms, int want_responses, struct ts_raw_reply *out)
 {
-    int64_t t0 = mono_ms();
+    int64_t t0 = clock_mono_ms();
     size_t used = 0;
 
     memset(out, 0, offsetof(struct ts_raw_reply, text));
     out->text[0] = '\0';
     for (;;) {
-        int64_t left = timeout_ms - (mono_ms() - t0);
+        int64_t left = timeout_ms - (clock_mono_ms() - t0);
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         char buf[16384];
         if (left <= 0)
@@ -121,7 +116,7 @@ void ts_raw_read(int fd, int timeout_ms, int want_responses, struct ts_raw_reply
         if (want_responses > 0 && complete_responses(out->text, used, NULL, 0) >= want_responses)
             break;
     }
-    out->elapsed_ms = mono_ms() - t0;
+    out->elapsed_ms = clock_mono_ms() - t0;
     out->responses = complete_responses(out->text, used, out->statuses, 8);
     if (out->responses == 0 && strncmp(out->text, "HTTP/1.", 7) == 0 && used > 12) {
         out->responses = 1; /* a status line without a complete body */

@@ -414,10 +414,54 @@ static void scale_in_needs_deadline_and_no_firing_alert(void **state)
     }
 }
 
+/* The rules the engine used to hold: the level of a scale-out, the replicas step, the Prometheus
+ * hold, the memory guard, all from the resource table. */
+static void scale_rules_come_from_the_resource_table(void **state)
+{
+    struct policy_decision d = {.resource = POLICY_CPU, .target = 0};
+    const char *why;
+    (void)state;
+    /* a service's CPU without trip.cpus: twice its current limit */
+    assert_int_equal(policy_scale_out_level(&d, true, 500000000, &why), 1000000000);
+    assert_null(why);
+    assert_int_equal(policy_scale_out_level(&d, true, 0, &why), 0);
+    assert_string_equal(why, "service has no CPU limit; nothing to raise");
+    /* a container's CPU shares: the decided target; unset shares are scaled from 1024 */
+    d.target = 2048;
+    assert_int_equal(policy_scale_out_level(&d, false, 0, &why), 2048);
+    assert_null(why);
+    /* the CPU quota row: twice the quota without trip.cpus, none left alone */
+    d = (struct policy_decision){.resource = POLICY_CPUS};
+    assert_int_equal(policy_scale_out_level(&d, false, 250000000, &why), 500000000);
+    assert_int_equal(policy_scale_out_level(&d, false, 0, &why), 0);
+    assert_string_equal(why, "container has no CPU quota; nothing to raise");
+    /* replicas: one step, at most the max; another step only a whole duration later */
+    d = (struct policy_decision){
+        .resource = POLICY_REPLICAS, .step = 2, .max = 5, .duration_ms = 60000};
+    assert_int_equal(policy_scale_out_level(&d, true, 4, &why), 5);
+    assert_true(policy_scale_out_again(&d, 3, 3, NOW - 60000, NOW));
+    assert_false(policy_scale_out_again(&d, 3, 3, NOW - 59999, NOW));
+    assert_false(policy_scale_out_again(&d, 5, 5, NOW - 60000, NOW));
+    /* the Prometheus hold: the scale duration within [1 s, 15 s] */
+    struct policy_limits l = lim;
+    assert_int_equal(policy_prometheus_hold_ms(&l), 15000);
+    l.scale_duration_ms = 200;
+    assert_int_equal(policy_prometheus_hold_ms(&l), 1000);
+    /* the memory guard: 90 % of the baseline */
+    assert_true(policy_memory_fits(900, 1000));
+    assert_false(policy_memory_fits(901, 1000));
+    assert_true(policy_memory_fits(1u << 30, 0));
+    /* names and the manual API */
+    assert_ptr_equal(policy_resource_by_name("cpus"), &policy_resources[POLICY_CPUS]);
+    assert_null(policy_resource_by_name("pids"));
+    assert_string_equal(policy_resources[POLICY_REPLICAS].default_alert, "ServiceHighCpu");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decision_table),
+        cmocka_unit_test(scale_rules_come_from_the_resource_table),
         cmocka_unit_test(replicas_step_up_to_the_max),
         cmocka_unit_test(swarm_tasks_are_not_healed),
         cmocka_unit_test(manage_all_is_opt_out),
