@@ -83,8 +83,9 @@ void config_defaults(struct config *cfg);
  * flags also stand alone. --token-file / --basic-auth-password-file are read here, whole, white
  * space trimmed; an empty, blank, multi-line or too long file is CONFIG_E_INVALID (never cut or
  * silently dropped). Without a token or basic auth the result is CONFIG_E_INVALID unless
- * --insecure-no-auth, which makes the default listen address 127.0.0.1. Returns CONFIG_HELP / CONFIG_VERSION when asked, CONFIG_E_* with a
- * message naming the flag or variable otherwise. Not thread-safe only in that it reads files.
+ * --insecure-no-auth, which makes the default listen address 127.0.0.1. Returns CONFIG_HELP /
+ * CONFIG_VERSION when asked, CONFIG_E_* with a message naming the flag or variable otherwise. Not
+ * thread-safe only in that it reads files.
  */
 config_code config_parse(struct config *cfg, int argc, char *const *argv, char *const *envp,
                          struct config_err *err);

@@ -250,9 +250,8 @@ enum MHD_Result http_finish_pending(struct req *r, struct MHD_Connection *c)
     else
         ret = http_queue_error(
             r, c, stopping ? 503 : 504,
-            stopping
-                ? "shutting down"
-                : "the action did not finish within --request-timeout; it may still complete");
+            stopping ? "shutting down"
+                     : "the action did not finish within --request-timeout; it may still complete");
     free(body);
     return ret;
 }

@@ -167,8 +167,7 @@ static int run(const struct config *cfg)
         : cfg->token[0]                     ? "bearer"
         : cfg->basic_user[0]                ? "basic"
                                             : "none",
-        store_path(st), prom,
-        cfg->heal_events ? "true" : "false");
+        store_path(st), prom, cfg->heal_events ? "true" : "false");
     warn_auth(cfg);
     int sig = wait_for_signal(&set, st);
     log_info("shutting down", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");

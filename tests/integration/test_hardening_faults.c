@@ -755,8 +755,10 @@ static int run_on_state_dir(const char *d, char *log_text, size_t len)
     const char *bdir = getenv("TRIP_BINARY_DIR");
     snprintf(bin, sizeof(bin), "%s/receiver/trip-receiver", bdir ? bdir : "build");
     snprintf(log, sizeof(log), "%s.log", d);
-    const char *argv[] = {bin, "--token", TOKEN, "--listen", "127.0.0.1:0", "--state-dir", d,
-                          "--docker-host", url, "--heal-events=false", NULL};
+    const char *argv[] = {
+        bin,           "--token", TOKEN,           "--listen", "127.0.0.1:0",
+        "--state-dir", d,         "--docker-host", url,        "--heal-events=false",
+        NULL};
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {

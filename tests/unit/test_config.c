@@ -313,7 +313,8 @@ static void url_credentials_are_redacted(void **state)
     (void)state;
     assert_string_equal(config_redact_url(buf, sizeof(buf), "http://u:p4ss@prom:9090/x?a=b@c"),
                         "http://***@prom:9090/x?a=b@c");
-    assert_string_equal(config_redact_url(buf, sizeof(buf), "http://prom:9090"), "http://prom:9090");
+    assert_string_equal(config_redact_url(buf, sizeof(buf), "http://prom:9090"),
+                        "http://prom:9090");
     assert_string_equal(config_redact_url(buf, sizeof(buf), "u:p@h:1"), "***@h:1");
 }
 

@@ -240,7 +240,8 @@ static void unwritable_dir_is_an_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(temp_file_symlink_is_never_written_through, setup, teardown),
+        cmocka_unit_test_setup_teardown(temp_file_symlink_is_never_written_through, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(first_start_has_no_state, setup, teardown),
         cmocka_unit_test_setup_teardown(saved_state_loads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(older_generation_never_overwrites_newer, setup, teardown),
