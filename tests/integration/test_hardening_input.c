@@ -1103,6 +1103,15 @@ static void manage_all_false_any_case_and_insecure_start_up(void **state)
     r->pass = r->got == 1;
     assert_true(r->pass);
 
+    r = add_row("--token on the command line", "trip-receiver --token ... (the shared daemon)", 1,
+                "level=warn: it shows in ps");
+    r->got = ts_receiver_log_has(&rx, "level=warn msg=\"a secret given on the command line shows "
+                                      "in ps",
+                                 0);
+    snprintf(r->got_msg, sizeof(r->got_msg), "%s", r->got ? "warned" : "no warning");
+    r->pass = r->got == 1;
+    assert_true(r->pass);
+
     r = add_row("--prometheus-url with user:pass@", "--prometheus-url http://u:p@...", 1,
                 "password not in the log; ***@ instead");
     r->got = ts_receiver_log_has(&rx2, "prometheus=http://***@127.0.0.1:1", 2000) &&
