@@ -179,6 +179,22 @@ static void parse_times(const json_t *a, struct alerts_record *r)
         snprintf(r->problem, sizeof(r->problem), "malformed endsAt \"%.40s\"", s);
 }
 
+/* Copies the label `key` into dst; a value that does not fit is refused (r->problem), never cut
+ * into another meaning ("000...005ms" must not become "000...00"). */
+static void copy_label(struct alerts_record *r, const json_t *labels, const char *key, char *dst,
+                       size_t size)
+{
+    const char *v = json_string_value(json_object_get(labels, key));
+
+    if (v && strlen(v) >= size) {
+        if (!r->problem[0])
+            snprintf(r->problem, sizeof(r->problem), "label %s is longer than %zu bytes", key,
+                     size - 1);
+        return;
+    }
+    copy_str(dst, size, v);
+}
+
 static void parse_one(const json_t *a, const struct alerts_opts *o, struct alerts_record *r)
 {
     const json_t *labels = json_object_get(a, "labels");
@@ -199,10 +215,8 @@ static void parse_one(const json_t *a, const struct alerts_opts *o, struct alert
             copy_str(r->problem, sizeof(r->problem), "alert has no labels object");
         return;
     }
-    copy_str(r->alertname, sizeof(r->alertname),
-             json_string_value(json_object_get(labels, "alertname")));
-    copy_str(r->duration, sizeof(r->duration),
-             json_string_value(json_object_get(labels, "scale_duration")));
+    copy_label(r, labels, "alertname", r->alertname, sizeof(r->alertname));
+    copy_label(r, labels, "scale_duration", r->duration, sizeof(r->duration));
     const char *fp = json_string_value(json_object_get(a, "fingerprint"));
     if (fp && *fp)
         copy_str(r->fingerprint, sizeof(r->fingerprint), fp);

@@ -19,7 +19,8 @@ enum opt_type {
     OPT_BOOL,
     OPT_LIST,
     OPT_LISTEN,
-    OPT_FILE
+    OPT_FILE,
+    OPT_SECRET /* OPT_STR for a secret: not blank, no control bytes */
 };
 
 struct opt {
@@ -44,7 +45,7 @@ struct opt {
 
 static const struct opt opts[] = {
     {"listen", "TRIP_LISTEN", OPT_LISTEN, 0, 0, 0, 0, "0.0.0.0:9095",
-     "address and port to listen on"},
+     "address and port to listen on (127.0.0.1:9095 by default with --insecure-no-auth)"},
     {"state-dir", "TRIP_STATE_DIR", OPT_STR, OFF(state_dir), SZ(state_dir), 0, 0,
      "/var/lib/trip-receiver", "directory of the persisted state table (state.json)"},
     {"scale-duration", "TRIP_SCALE_DURATION", OPT_DURATION, OFF(scale_duration_ms), 0, 1,
@@ -100,16 +101,21 @@ static const struct opt opts[] = {
      "heal from events only containers with this label (key or key=value; empty: all managed)"},
     {"dry-run", "TRIP_DRY_RUN", OPT_BOOL, OFF(dry_run), 0, 0, 0, "false",
      "decide and log everything, change nothing in Docker"},
-    {"token", "TRIP_TOKEN", OPT_STR, OFF(token), SZ(token), 0, 0, "",
-     "bearer token required on /webhook and /api/ (empty: none)"},
+    {"token", "TRIP_TOKEN", OPT_SECRET, OFF(token), SZ(token), 0, 0, "",
+     "bearer token required on /webhook and /api/ (on the command line it shows in ps: prefer "
+     "--token-file or TRIP_TOKEN)"},
     {"token-file", "TRIP_TOKEN_FILE", OPT_FILE, OFF(token), SZ(token), 0, 0, "",
-     "read the bearer token from this file"},
-    {"basic-auth-user", "TRIP_BASIC_AUTH_USER", OPT_STR, OFF(basic_user), SZ(basic_user), 0, 0, "",
-     "basic auth user required on /webhook and /api/ (empty: none)"},
-    {"basic-auth-password", "TRIP_BASIC_AUTH_PASSWORD", OPT_STR, OFF(basic_password),
-     SZ(basic_password), 0, 0, "", "basic auth password"},
+     "read the bearer token from this file (whole file, trimmed; empty or too long is an error)"},
+    {"basic-auth-user", "TRIP_BASIC_AUTH_USER", OPT_SECRET, OFF(basic_user), SZ(basic_user), 0, 0,
+     "", "basic auth user required on /webhook and /api/"},
+    {"basic-auth-password", "TRIP_BASIC_AUTH_PASSWORD", OPT_SECRET, OFF(basic_password),
+     SZ(basic_password), 0, 0, "",
+     "basic auth password (on the command line it shows in ps: prefer the file)"},
     {"basic-auth-password-file", "TRIP_BASIC_AUTH_PASSWORD_FILE", OPT_FILE, OFF(basic_password),
      SZ(basic_password), 0, 0, "", "read the basic auth password from this file"},
+    {"insecure-no-auth", "TRIP_INSECURE_NO_AUTH", OPT_BOOL, OFF(insecure_no_auth), 0, 0, 0, "false",
+     "start without a token or basic auth (anyone who reaches the port may scale and restart); "
+     "the default --listen becomes 127.0.0.1:9095"},
     {"max-body", "TRIP_MAX_BODY", OPT_SIZE, OFF(max_body), 0, 1024, 64 * MIB, "1m",
      "largest request body accepted (413 beyond)"},
     {"max-connections", "TRIP_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 0, 4, 10000, "128",
@@ -316,17 +322,73 @@ static int parse_list(struct config *cfg, const char *v)
     return 0;
 }
 
-static int read_first_line(const char *path, char *buf, size_t size)
+/* Reads a whole secret file into buf, surrounding white space trimmed. Refuses (message in err)
+ * a file that cannot be read, is empty or blank, starts with an empty line, holds more than one
+ * line or control bytes, or does not fit: a secret is never cut nor silently dropped. */
+static config_code read_secret(const char *path, char *buf, size_t size, const char *src,
+                               struct config_err *err)
 {
+    char raw[CONFIG_STR_MAX * 4];
     FILE *f = fopen(path, "r");
 
-    if (!f)
-        return -1;
-    if (!fgets(buf, (int)size, f))
-        buf[0] = '\0';
+    if (!f) {
+        ERR_SET(err, CONFIG_E_IO, "%s: cannot read %s: %s", src, path, strerror(errno));
+        return CONFIG_E_IO;
+    }
+    size_t n = fread(raw, 1, sizeof(raw) - 1, f);
+    bool more = !ferror(f) && fgetc(f) != EOF;
+    bool failed = ferror(f);
     fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return 0;
+    if (failed) {
+        ERR_SET(err, CONFIG_E_IO, "%s: cannot read %s", src, path);
+        return CONFIG_E_IO;
+    }
+    raw[n] = '\0';
+    char *p = raw;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t len = strlen(p);
+    while (len && isspace((unsigned char)p[len - 1]))
+        len--;
+    p[len] = '\0';
+    if (len == 0 && !more) {
+        ERR_SET(err, CONFIG_E_INVALID, "%s: %s is empty", src, path);
+        return CONFIG_E_INVALID;
+    }
+    if (*p == '\r' || *p == '\n') {
+        ERR_SET(err, CONFIG_E_INVALID, "%s: %s: its first line is empty", src, path);
+        return CONFIG_E_INVALID;
+    }
+    if (more || len >= size) {
+        ERR_SET(err, CONFIG_E_INVALID, "%s: %s is longer than %zu bytes", src, path, size - 1);
+        return CONFIG_E_INVALID;
+    }
+    if (strlen(p) != len || strpbrk(p, "\r\n")) {
+        ERR_SET(err, CONFIG_E_INVALID, "%s: %s holds more than one line", src, path);
+        return CONFIG_E_INVALID;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)p[i] < ' ' || p[i] == 0x7f) {
+            ERR_SET(err, CONFIG_E_INVALID, "%s: %s holds a control byte", src, path);
+            return CONFIG_E_INVALID;
+        }
+    }
+    memcpy(buf, p, len + 1);
+    return CONFIG_OK;
+}
+
+/* A secret given as a value: empty means unset, blank or control bytes are refused. */
+static int check_secret(const char *v)
+{
+    bool blank = true;
+
+    for (const char *p = v; *p; p++) {
+        if ((unsigned char)*p < ' ' || *p == 0x7f)
+            return -1;
+        if (!isspace((unsigned char)*p))
+            blank = false;
+    }
+    return *v && blank ? -1 : 0;
 }
 
 static int parse_int(const char *v, int64_t *out)
@@ -352,6 +414,17 @@ static config_code apply(struct config *cfg, const struct opt *o, const char *v,
     int rc = 0;
 
     switch (o->type) {
+    case OPT_SECRET:
+        if (check_secret(v) != 0) {
+            ERR_SET(err, CONFIG_E_INVALID, "%s: blank or holds a control byte", src);
+            return CONFIG_E_INVALID;
+        }
+        if (strlen(v) >= o->size) {
+            ERR_SET(err, CONFIG_E_INVALID, "%s: value longer than %zu bytes", src, o->size - 1);
+            return CONFIG_E_INVALID;
+        }
+        memcpy(field, v, strlen(v) + 1);
+        return CONFIG_OK;
     case OPT_STR:
         if (strlen(v) >= o->size) {
             ERR_SET(err, CONFIG_E_INVALID, "%s: value longer than %zu bytes", src, o->size - 1);
@@ -360,16 +433,13 @@ static config_code apply(struct config *cfg, const struct opt *o, const char *v,
         memcpy(field, v, strlen(v) + 1);
         return CONFIG_OK;
     case OPT_FILE:
-        if (*v && read_first_line(v, field, o->size) != 0) {
-            ERR_SET(err, CONFIG_E_IO, "%s: cannot read %s: %s", src, v, strerror(errno));
-            return CONFIG_E_IO;
-        }
-        return CONFIG_OK;
+        return *v ? read_secret(v, field, o->size, src, err) : CONFIG_OK;
     case OPT_BOOL:
         rc = config_bool_parse(v, (bool *)field);
         break;
     case OPT_LISTEN:
         rc = parse_listen(cfg, v);
+        cfg->listen_set = true;
         break;
     case OPT_LIST:
         rc = parse_list(cfg, v);
@@ -438,6 +508,7 @@ void config_defaults(struct config *cfg)
         if (opts[i].type != OPT_FILE)
             (void)apply(cfg, &opts[i], opts[i].def, opts[i].flag, NULL);
     }
+    cfg->listen_set = false;
 }
 
 static const struct opt *find_flag(const char *name, size_t len)
@@ -494,6 +565,8 @@ static config_code apply_flag(struct config *cfg, int argc, char *const *argv, i
         return CONFIG_E_INVALID;
     }
     snprintf(src, sizeof(src), "--%s", o->flag);
+    if (o->type == OPT_SECRET && o->off != OFF(basic_user))
+        cfg->secret_on_cmdline = true;
     if (eq)
         return apply(cfg, o, eq + 1, src, err);
     if (o->type == OPT_BOOL)
@@ -541,6 +614,43 @@ static config_code check(const struct config *cfg, struct config_err *err)
     return CONFIG_OK;
 }
 
+/* Closed by default: no token and no basic auth is refused unless --insecure-no-auth, which then
+ * listens on loopback unless --listen says otherwise. */
+static config_code check_auth(struct config *cfg, struct config_err *err)
+{
+    if (cfg->token[0] || cfg->basic_user[0])
+        return CONFIG_OK;
+    if (!cfg->insecure_no_auth) {
+        ERR_SET(err, CONFIG_E_INVALID,
+                "no authentication: give --token-file (or TRIP_TOKEN_FILE, TRIP_TOKEN) or "
+                "--basic-auth-user with --basic-auth-password-file; --insecure-no-auth runs "
+                "without (on 127.0.0.1 unless --listen)");
+        return CONFIG_E_INVALID;
+    }
+    if (!cfg->listen_set)
+        snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+    return CONFIG_OK;
+}
+
+const char *config_redact_url(char *buf, size_t size, const char *url)
+{
+    const char *scheme = strstr(url, "://");
+    const char *host = scheme ? scheme + 3 : url;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = NULL;
+
+    for (const char *p = host; p < end; p++) {
+        if (*p == '@')
+            at = p;
+    }
+    if (!at) {
+        snprintf(buf, size, "%s", url);
+        return buf;
+    }
+    snprintf(buf, size, "%.*s***@%s", (int)(host - url), url, at + 1);
+    return buf;
+}
+
 config_code config_parse(struct config *cfg, int argc, char *const *argv, char *const *envp,
                          struct config_err *err)
 {
@@ -555,7 +665,8 @@ config_code config_parse(struct config *cfg, int argc, char *const *argv, char *
         if (rc != CONFIG_OK)
             return rc;
     }
-    return check(cfg, err);
+    rc = check(cfg, err);
+    return rc == CONFIG_OK ? check_auth(cfg, err) : rc;
 }
 
 void config_usage(FILE *f, const char *prog)
@@ -574,6 +685,7 @@ void config_usage(FILE *f, const char *prog)
                           : o->type == OPT_INT      ? " N"
                           : o->type == OPT_CPUS     ? " CPUS"
                           : o->type == OPT_FILE     ? " PATH"
+                          : o->type == OPT_SECRET   ? " SECRET"
                                                     : " VALUE";
         fprintf(f, "  --%s%s\n      %s (env %s, default \"%s\")\n", o->flag, arg, o->help, o->env,
                 o->def);

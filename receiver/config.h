@@ -27,6 +27,7 @@ struct config_err {
 struct config {
     char listen_host[CONFIG_STR_MAX]; /* from --listen HOST:PORT */
     uint16_t listen_port;
+    bool listen_set; /* --listen or TRIP_LISTEN given (else loopback under --insecure-no-auth) */
     char state_dir[CONFIG_PATH_MAX];
     int64_t scale_duration_ms;
     int64_t max_hold_ms;
@@ -57,6 +58,8 @@ struct config {
     char token[CONFIG_STR_MAX];
     char basic_user[128];
     char basic_password[CONFIG_STR_MAX];
+    bool insecure_no_auth;  /* start without token or basic auth (refused otherwise) */
+    bool secret_on_cmdline; /* --token or --basic-auth-password given as a flag (shows in ps) */
     int64_t max_body;
     int64_t max_connections;
     int64_t connection_timeout_ms;
@@ -78,9 +81,12 @@ void config_defaults(struct config *cfg);
 /*
  * Builds *cfg from defaults, then the environment (envp, a NULL-terminated "K=V" array such as
  * environ; NULL: none), then argv (flags win). Flags take `--flag VALUE` or `--flag=VALUE`; boolean
- * flags also stand alone. --token-file / --basic-auth-password-file are read here (first line,
- * trailing newline removed). Returns CONFIG_HELP / CONFIG_VERSION when asked, CONFIG_E_* with a
- * message naming the flag or variable otherwise. Not thread-safe only in that it reads files.
+ * flags also stand alone. --token-file / --basic-auth-password-file are read here, whole, white
+ * space trimmed; an empty, blank, multi-line or too long file is CONFIG_E_INVALID (never cut or
+ * silently dropped). Without a token or basic auth the result is CONFIG_E_INVALID unless
+ * --insecure-no-auth, which makes the default listen address 127.0.0.1. Returns CONFIG_HELP /
+ * CONFIG_VERSION when asked, CONFIG_E_* with a message naming the flag or variable otherwise. Not
+ * thread-safe only in that it reads files.
  */
 config_code config_parse(struct config *cfg, int argc, char *const *argv, char *const *envp,
                          struct config_err *err);
@@ -104,6 +110,9 @@ const char *config_duration_format(char *buf, size_t size, int64_t ms);
 /* Parses a number of CPUs, "2", "1.5", "0.25" (up to 9 decimals, at most 1000000), into
  * NanoCPUs (1e9 per CPU). Returns 0 on success, -1 otherwise. Pure. */
 int config_cpus_parse(const char *s, int64_t *nano);
+
+/* Copies url into buf with any user:password@ replaced by ***@ (for logs). Returns buf. Pure. */
+const char *config_redact_url(char *buf, size_t size, const char *url);
 
 /* Parses "true/false/1/0/yes/no/on/off". Returns 0/1 into *out, -1 if unrecognised. Pure. */
 int config_bool_parse(const char *s, bool *out);

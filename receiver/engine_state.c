@@ -197,6 +197,42 @@ void engine_unlock_persist(struct engine *e)
     engine_unlock_persist_err(e, NULL);
 }
 
+/* The document's shape before anything of it is read: an object with "containers" an array of
+ * objects each with a non-empty string "name", and "version" an integer >= 1 (absent only in the
+ * first files, which are version 1). Anything else is refused whole and the file left as it is:
+ * "{}" is not an empty table to be rewritten over what the operator had. 0, or -1 with why set. */
+static int check_shape(const json_t *doc, json_int_t *version, char *why, size_t size)
+{
+    const json_t *v = json_object_get(doc, "version");
+    const json_t *arr = json_object_get(doc, "containers");
+    const json_t *c;
+    size_t i;
+
+    *version = v ? json_integer_value(v) : 1; /* the first files had no number */
+    if (v && !json_is_integer(v)) {
+        snprintf(why, size, "\"version\" is not a number");
+        return -1;
+    }
+    if (*version < 1) {
+        snprintf(why, size, "state file version %" JSON_INTEGER_FORMAT " was never written",
+                 *version);
+        return -1;
+    }
+    if (!json_is_array(arr)) {
+        snprintf(why, size, "no \"containers\" array");
+        return -1;
+    }
+    json_array_foreach(arr, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        if (!json_is_object(c) || !name || !*name) {
+            snprintf(why, size, "containers[%zu] is not an object with a \"name\"", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 engine_code engine_load(struct engine *e, struct engine_err *err)
 {
     struct store_err serr = {0};
@@ -210,9 +246,15 @@ engine_code engine_load(struct engine *e, struct engine_err *err)
         return ENGINE_OK;
     if (rc != STORE_OK)
         return ERR_SET(err, ENGINE_E_STORE, "%s", serr.msg);
-    json_int_t version = json_integer_value(json_object_get(doc, "version"));
-    if (version == 0)
-        version = 1; /* the first files had no number */
+    json_int_t version = 0;
+    char why[128];
+    if (check_shape(doc, &version, why, sizeof(why)) != 0) {
+        json_decref(doc);
+        return ERR_SET(err, ENGINE_E_STORE,
+                       "%s: %s: not a state file this receiver wrote; move it aside to start "
+                       "with an empty table (its scaled-out containers are then left as they are)",
+                       store_path(e->o.store), why);
+    }
     if (version > STATE_VERSION) {
         json_decref(doc);
         return ERR_SET(err, ENGINE_E_STORE,

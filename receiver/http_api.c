@@ -240,6 +240,7 @@ enum MHD_Result http_finish_pending(struct req *r, struct MHD_Connection *c)
         }
     }
     bool done = p->done;
+    bool stopping = h->stopping; /* read under the lock: http_free() sets it */
     int status = p->status;
     char *body = p->body ? strdup(p->body) : NULL;
     r->p = NULL;
@@ -249,10 +250,9 @@ enum MHD_Result http_finish_pending(struct req *r, struct MHD_Connection *c)
         ret = http_queue_json(r, c, status, body ? body : "{}");
     else
         ret = http_queue_error(
-            r, c, h->stopping ? 503 : 504,
-            h->stopping
-                ? "shutting down"
-                : "the action did not finish within --request-timeout; it may still complete");
+            r, c, stopping ? 503 : 504,
+            stopping ? "shutting down"
+                     : "the action did not finish within --request-timeout; it may still complete");
     free(body);
     return ret;
 }

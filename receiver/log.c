@@ -1,9 +1,11 @@
 /* log.c: logfmt lines on stderr. */
 #include "log.h"
+#include "utf8.h"
 
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -48,6 +50,20 @@ static int is_bare(const char *s)
     return 1;
 }
 
+/* Bytes of the UTF-8 character at s when it is valid and printable (not a C1 control such as the
+ * 8-bit CSI), else 0: such bytes are written as \xNN. */
+static size_t utf8_char_len(const char *s)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+
+    if (!k || strnlen(s, k) < k || utf8_valid_prefix(s, k) != k)
+        return 0;
+    if (c == 0xc2 && (unsigned char)s[1] < 0xa0)
+        return 0;
+    return k;
+}
+
 const char *log_quote(char *buf, size_t size, const char *s)
 {
     size_t n = 0;
@@ -72,8 +88,17 @@ const char *log_quote(char *buf, size_t size, const char *s)
         } else if (c == '\t') {
             buf[n++] = '\\';
             buf[n++] = 't';
-        } else if (c < ' ' || c == 0x7f) {
-            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+        } else if (c < ' ' || c == 0x7f || c >= 0x80) {
+            size_t k = c >= 0x80 ? utf8_char_len(s) : 0;
+            if (k && n + k + 2 < size) {
+                memcpy(buf + n, s, k);
+                n += k;
+                s += k - 1;
+            } else if (!k) {
+                n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+            } else {
+                break;
+            }
         } else {
             buf[n++] = (char)c;
         }
@@ -96,35 +121,195 @@ static size_t format_time(char *buf, size_t size)
     return n;
 }
 
+/* A bounded line under construction; appends past the end are dropped. */
+struct line {
+    char *buf;
+    size_t size;
+    size_t n;
+};
+
+static void put(struct line *l, const char *s, size_t len)
+{
+    if (len > l->size - 1 - l->n)
+        len = l->size - 1 - l->n;
+    memcpy(l->buf + l->n, s, len);
+    l->n += len;
+    l->buf[l->n] = '\0';
+}
+
+/* True when s is one whole quoted logfmt value as log_quote() writes it (a caller quoted it). */
+static bool is_quoted(const char *s)
+{
+    size_t len = strlen(s);
+
+    if (len < 2 || s[0] != '"' || s[len - 1] != '"')
+        return false;
+    for (size_t i = 1; i < len - 1; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c < ' ' || c == 0x7f)
+            return false;
+        if (c == '\\') {
+            if (i + 1 >= len - 1)
+                return false;
+            i++;
+        }
+    }
+    return true;
+}
+
+/* Formats one conversion `spec` (e.g. "%" PRId64, "%.0f", "%.200s") taking its argument from ap;
+ * a %s right after "key=" is a value and is quoted unless the caller quoted it already. */
+static void put_conversion(struct line *l, const char *spec, char conv, const char *len_mod,
+                           bool value, va_list *ap)
+{
+    char tmp[LINE_MAX_BYTES];
+    char q[LINE_MAX_BYTES];
+    int m = 0;
+
+    switch (conv) {
+    case 's': {
+        const char *str = va_arg(*ap, const char *);
+        m = snprintf(tmp, sizeof(tmp), spec, str ? str : "(null)");
+        if (m >= 0 && value && !is_quoted(tmp)) {
+            log_quote(q, sizeof(q), tmp);
+            put(l, q, strlen(q));
+            return;
+        }
+        break;
+    }
+    case 'd':
+    case 'i':
+    case 'u':
+    case 'o':
+    case 'x':
+    case 'X':
+        if (strcmp(len_mod, "ll") == 0 || strcmp(len_mod, "j") == 0)
+            m = snprintf(tmp, sizeof(tmp), spec, va_arg(*ap, long long));
+        else if (strcmp(len_mod, "l") == 0 || strcmp(len_mod, "z") == 0 ||
+                 strcmp(len_mod, "t") == 0)
+            m = snprintf(tmp, sizeof(tmp), spec, va_arg(*ap, long));
+        else
+            m = snprintf(tmp, sizeof(tmp), spec, va_arg(*ap, int));
+        break;
+    case 'c':
+        m = snprintf(tmp, sizeof(tmp), spec, va_arg(*ap, int));
+        break;
+    case 'p':
+        m = snprintf(tmp, sizeof(tmp), spec, va_arg(*ap, void *));
+        break;
+    case 'f':
+    case 'F':
+    case 'e':
+    case 'E':
+    case 'g':
+    case 'G':
+    case 'a':
+    case 'A':
+        if (strcmp(len_mod, "L") == 0)
+            m = snprintf(tmp, sizeof(tmp), spec, va_arg(*ap, long double));
+        else
+            m = snprintf(tmp, sizeof(tmp), spec, va_arg(*ap, double));
+        break;
+    default: /* %n and unknown conversions are not formatted */
+        return;
+    }
+    if (m > 0)
+        put(l, tmp, strlen(tmp));
+}
+
+/* printf for the fields, except that every %s value is quoted (see log_write in log.h). Widths and
+ * precisions given as `*` are not supported (none of our formats use them). */
+static void put_fields(struct line *l, const char *fmt, va_list *ap)
+{
+    const char *p = fmt;
+
+    while (*p) {
+        if (*p != '%') {
+            size_t run = strcspn(p, "%");
+            put(l, p, run);
+            p += run;
+            continue;
+        }
+        if (p[1] == '%') {
+            put(l, "%", 1);
+            p += 2;
+            continue;
+        }
+        const char *q = p + 1 + strspn(p + 1, "-+ #0123456789.");
+        char len_mod[3] = "";
+        size_t lm = strspn(q, "hljztL");
+        if (lm > 2)
+            return;
+        memcpy(len_mod, q, lm);
+        len_mod[lm] = '\0';
+        q += lm;
+        if (!*q)
+            return;
+        char spec[32];
+        size_t slen = (size_t)(q + 1 - p);
+        if (slen >= sizeof(spec))
+            return;
+        memcpy(spec, p, slen);
+        spec[slen] = '\0';
+        put_conversion(l, spec, *q, len_mod, p > fmt && p[-1] == '=', ap);
+        p = q + 1;
+    }
+}
+
+/* Last guard: no byte below space or DEL leaves the line raw (no forged line, no terminal escape
+ * sequence), whatever a caller passed. */
+static void escape_controls(struct line *l, size_t from)
+{
+    char out[LINE_MAX_BYTES];
+    size_t n = 0;
+
+    for (size_t i = from; i < l->n && n + 5 < sizeof(out); i++) {
+        unsigned char c = (unsigned char)l->buf[i];
+        if (c == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else if (c < ' ' || c == 0x7f) {
+            n += (size_t)snprintf(out + n, sizeof(out) - n, "\\x%02x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    l->n = from;
+    l->buf[from] = '\0';
+    put(l, out, n);
+}
+
 void log_write(enum log_level level, const char *msg, const char *fmt, ...)
 {
-    char line[LINE_MAX_BYTES];
+    char buf[LINE_MAX_BYTES];
     char ts[40];
     char qmsg[512];
+    struct line l = {buf, sizeof(buf) - 1, 0}; /* room for the newline */
     va_list ap;
-    int n;
 
     if ((int)level > atomic_load(&max_level))
         return;
     format_time(ts, sizeof(ts));
-    n = snprintf(line, sizeof(line), "ts=%s level=%s msg=%s", ts, level_names[level],
-                 log_quote(qmsg, sizeof(qmsg), msg));
-    if (n < 0)
-        return;
-    if (fmt && *fmt && (size_t)n < sizeof(line) - 2) {
-        line[n++] = ' ';
+    buf[0] = '\0';
+    put(&l, "ts=", 3);
+    put(&l, ts, strlen(ts));
+    put(&l, " level=", 7);
+    put(&l, level_names[level], strlen(level_names[level]));
+    put(&l, " msg=", 5);
+    log_quote(qmsg, sizeof(qmsg), msg);
+    put(&l, qmsg, strlen(qmsg));
+    if (fmt && *fmt) {
+        size_t from = l.n;
+        put(&l, " ", 1);
         va_start(ap, fmt);
-        int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+        put_fields(&l, fmt, &ap);
         va_end(ap);
-        if (m > 0)
-            n += m;
+        escape_controls(&l, from);
     }
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
+    buf[l.n++] = '\n';
     pthread_mutex_lock(&out_lock);
     FILE *f = out_stream ? out_stream : stderr;
-    fwrite(line, 1, (size_t)n, f);
+    fwrite(buf, 1, l.n, f);
     fflush(f);
     pthread_mutex_unlock(&out_lock);
 }

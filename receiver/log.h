@@ -14,10 +14,12 @@ int log_level_parse(const char *s);
 void log_set_stream(FILE *f);
 
 /*
- * Writes `ts=<RFC 3339 UTC ms> level=<level> msg="<msg>" <fields>`, where fields is a printf format of
- * further `key=value` pairs. Values given with %s must be passed through log_quote() when they may
- * hold spaces, quotes or control characters. Lines are written whole (one fwrite under a lock): safe
- * from any thread. Lines are cut at 2 KiB.
+ * Writes `ts=<RFC 3339 UTC ms> level=<level> msg="<msg>" <fields>`, where fields is a printf format
+ * of further `key=value` pairs. Every %s written right after `key=` is a value and is quoted here
+ * as log_quote() does (a value the caller already passed through log_quote() is kept as is), so an
+ * outside string (an alertname, a label, Docker's message) cannot add a field or a line; any
+ * control byte left anywhere in the fields is written as \n or \xNN. `*` widths are not supported.
+ * Lines are written whole (one fwrite under a lock): safe from any thread. Lines are cut at 2 KiB.
  */
 void log_write(enum log_level level, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -97,6 +97,24 @@ static void log_engine(struct docker_client *dc)
                  log_quote(what, sizeof(what), docker_engine_unsupported(&e)));
 }
 
+/* Says loudly what --insecure-no-auth and secrets on the command line expose. */
+static void warn_auth(const struct config *cfg)
+{
+    bool none = !cfg->token[0] && !cfg->basic_user[0];
+
+    if (none)
+        log_warn("AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches this address can "
+                 "scale, restart and start managed containers",
+                 "address=%s", cfg->listen_host);
+    else if (cfg->insecure_no_auth)
+        log_warn("--insecure-no-auth ignored: authentication is configured", "auth=%s",
+                 cfg->token[0] ? "bearer" : "basic");
+    if (cfg->secret_on_cmdline)
+        log_warn("a secret given on the command line shows in ps and /proc/PID/cmdline; prefer "
+                 "--token-file, --basic-auth-password-file or the environment",
+                 "flag=%s", cfg->token[0] ? "--token" : "--basic-auth-password");
+}
+
 static int run(const struct config *cfg)
 {
     struct docker_opts dopts = {.host = cfg->docker_host[0] ? cfg->docker_host : NULL,
@@ -196,6 +214,8 @@ static int run(const struct config *cfg)
         log_error("cannot start HTTP server", "error=%s", herr.msg);
         goto out_free;
     }
+    char prom[CONFIG_STR_MAX];
+    config_redact_url(prom, sizeof(prom), cfg->prometheus_url[0] ? cfg->prometheus_url : "-");
     log_info(
         "listening",
         "address=%s port=%u version=%s dry_run=%s manage_all=%s auth=%s state=%s prometheus=%s "
@@ -206,8 +226,8 @@ static int run(const struct config *cfg)
         : cfg->token[0]                     ? "bearer"
         : cfg->basic_user[0]                ? "basic"
                                             : "none",
-        store_path(st), cfg->prometheus_url[0] ? cfg->prometheus_url : "-",
-        cfg->heal_events ? "true" : "false");
+        store_path(st), prom, cfg->heal_events ? "true" : "false");
+    warn_auth(cfg);
     int sig = wait_for_signal(&set, st, acts);
     log_info("shutting down", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_quiesce(h);

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "utf8.h"
@@ -206,9 +207,40 @@ void policy_request_from_alert(struct policy_request *req, const struct alerts_r
 
 bool policy_managed(const struct policy_limits *lim, const char *enable)
 {
-    if (lim->manage_all)
-        return !(enable && strcmp(enable, "false") == 0);
-    return enable && strcmp(enable, "true") == 0;
+    bool on = false;
+
+    if (!enable)
+        return lim->manage_all;
+    if (!lim->manage_all)
+        return strcasecmp(enable, "true") == 0;
+    /* opted out by false/no/0/off in any case; a value that is no boolean (a typo) is not an
+     * opt-in either: such a container is left alone */
+    return config_bool_parse(enable, &on) == 0 && on;
+}
+
+/* A label value longer than POLICY_LABEL_MAX is refused whole: never cut into another meaning. */
+static int check_label_lengths(const struct policy_container *c, struct policy_decision *d)
+{
+    for (size_t i = 0; i < POLICY_N_LABELS; i++) {
+        const char *v;
+        memcpy(&v, (const char *)c + label_rows[i].field, sizeof(v));
+        if (v && strlen(v) > POLICY_LABEL_MAX) {
+            snprintf(d->reason, sizeof(d->reason), "label %s is longer than %d bytes",
+                     policy_label_keys[i], POLICY_LABEL_MAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A boolean label: true or false in any case (see policy_managed), else dflt. */
+static bool label_bool(const char *l, bool dflt)
+{
+    bool v = dflt;
+
+    if (l && config_bool_parse(l, &v) != 0)
+        v = dflt;
+    return v;
 }
 
 static void verdict(struct policy_decision *d, enum policy_verdict v, enum outcome outcome,
@@ -329,11 +361,7 @@ static int pick_target(const struct policy_limits *lim, enum policy_resource r,
 
 static bool heal_enabled(const struct policy_limits *lim, const struct policy_container *c)
 {
-    if (c->heal && strcmp(c->heal, "false") == 0)
-        return false;
-    if (c->heal && strcmp(c->heal, "true") == 0)
-        return true;
-    return lim->heal;
+    return label_bool(c->heal, lim->heal);
 }
 
 static void decide_known(const struct policy_limits *lim, const struct policy_request *req,
@@ -401,6 +429,11 @@ static void decide(const struct policy_limits *lim, const struct policy_request 
         verdict(d, POLICY_IGNORE, OUTCOME_REFUSED, "nothing to do for this alert");
         return;
     }
+    if (c->known && req->kind != POLICY_RESOLVE && check_label_lengths(c, d) != 0) {
+        d->verdict = POLICY_IGNORE;
+        d->outcome = OUTCOME_REFUSED;
+        return;
+    }
     if (req->kind == POLICY_SCALE_OUT) {
         struct policy_container none = {0};
         if (pick_duration(lim, req, c->known ? c : &none, d) != 0) {
@@ -463,10 +496,7 @@ bool policy_heal_allowed(const struct policy_limits *lim, const struct policy_ba
                          const struct policy_container *c, bool operator_stop, char *reason,
                          size_t size)
 {
-    const char *l = c->heal_operator_stops;
-    bool ops = l && strcmp(l, "true") == 0    ? true
-               : l && strcmp(l, "false") == 0 ? false
-                                              : b->operator_stops;
+    bool ops = label_bool(c->heal_operator_stops, b->operator_stops);
 
     if (c->swarm_service) {
         snprintf(reason, size, "a Swarm task: Swarm's restart policy heals it");

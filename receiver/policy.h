@@ -140,6 +140,9 @@ struct policy_kv {
 /* The labels policy reads (trip.* and Swarm's service name), in one table: the engine copies
  * these keys, and only these, out of Docker's labels and into its cache. */
 #define POLICY_N_LABELS 10
+/* Longest label value policy accepts (the engine's cache keeps 127 bytes, so a longer one is seen
+ * as too long, never read cut). */
+#define POLICY_LABEL_MAX 100
 extern const char *const policy_label_keys[POLICY_N_LABELS];
 
 /* Fills c from a container's labels (kv[0..n), values borrowed). known=exists=true. */
@@ -191,8 +194,9 @@ void policy_request_from_alert(struct policy_request *req, const struct alerts_r
 void policy_decide(const struct policy_limits *lim, const struct policy_request *req,
                    const struct policy_container *c, int64_t now_ms, struct policy_decision *d);
 
-/* True when the container is managed under lim (trip.enable=true, or not "false" with manage_all).
- */
+/* True when the container is managed under lim: trip.enable=true (any case); with manage_all also
+ * when the label is absent or a true boolean (true/yes/1/on, any case). FALSE, a typo or any other
+ * value is unmanaged under manage_all: only a clear opt-in is acted on. */
 bool policy_managed(const struct policy_limits *lim, const char *enable_label);
 
 /* A scaled-out resource as the scale-in decision sees it. */

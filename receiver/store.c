@@ -90,7 +90,8 @@ static int fsync_dir(const char *dir)
 /* Called with s->lock held. */
 static store_code write_locked(struct store *s, const char *text, struct store_err *err)
 {
-    int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* O_NOFOLLOW: a symlink planted as the temp file is refused, never written through */
+    int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 
     if (fd < 0) {
         ERR_SET(err, STORE_E_IO, "open %s: %s", s->tmp, strerror(errno));

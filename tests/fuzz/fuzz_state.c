@@ -1,6 +1,7 @@
 /* fuzz_state.c: the state file as trip-receiver reloads it at start: store_load() + engine_load(),
  * then the table rendered back (engine_state_json) as GET /api/v1/containers shows it.
- * Checks: a file is refused exactly when it is not a JSON object; a loaded file never crashes the
+ * Checks: a file is refused exactly when it is not of the shape the codec wrote (well_formed());
+ * a loaded file never crashes the
  * engine; every container the file names (up to the table's size) is in the table afterwards, under
  * its exact name: a state file must not make the receiver forget a container it scaled out.
  * Input: the file's bytes. The file lives in a private temporary directory. */
@@ -98,6 +99,26 @@ static void check_table(struct engine *e, const json_t *in)
     free(text);
 }
 
+/* The shape engine_load() accepts (engine_state.c): an object, "version" absent or an integer in
+ * [1, 2], "containers" an array of objects each with a non-empty string "name". */
+static bool well_formed(const json_t *in)
+{
+    const json_t *v = json_object_get(in, "version");
+    const json_t *c;
+    size_t i;
+
+    if (!json_is_object(in) || !json_is_array(json_object_get(in, "containers")))
+        return false;
+    if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 2))
+        return false;
+    json_array_foreach(json_object_get(in, "containers"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        if (!json_is_object(c) || !name || !*name)
+            return false;
+    }
+    return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct engine_opts o = {.workers = 1, .queue_max = 1, .store = st};
@@ -111,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     write_file(data, size);
     FUZZ_CHECK(engine_new(&o, &e, &err) == ENGINE_OK);
     code = engine_load(e, &err);
-    if (json_is_object(in)) {
+    if (well_formed(in)) {
         FUZZ_CHECK(code == ENGINE_OK);
         check_table(e, in);
     } else {

@@ -1,5 +1,6 @@
 /* fuzz_values.c: the values users and alerts hand in as text: durations, sizes, booleans, RFC 3339
- * times, trip.* container labels (through policy_decide) and log quoting of outside strings.
+ * times, trip.* container labels (through policy_decide) and log quoting of outside strings (as
+ * log_quote() and as a key=%s value of a whole log line).
  * Input: fields separated by '\n': duration, size, bool/time, trip.cpu-shares, trip.memory,
  * trip.scale-duration, trip.enable, trip.heal (missing fields are absent labels). */
 #include "alerts.h"
@@ -49,6 +50,27 @@ static void check_bool_time_quote(const char *s)
         FUZZ_CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
 }
 
+/* an outside value logged as key=%s leaves one line whose only level is the real one, and no
+ * control byte (the log module quotes and escapes it) */
+static void check_log_line(const char *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (!f)
+        return;
+    log_set_stream(f);
+    log_info("fuzz", "value=%s next=%s", s, "ok");
+    log_set_stream(NULL);
+    fclose(f);
+    FUZZ_CHECK(len > 0 && buf[len - 1] == '\n');
+    for (size_t i = 0; i + 1 < len; i++)
+        FUZZ_CHECK((unsigned char)buf[i] >= 0x20 && buf[i] != 0x7f);
+    FUZZ_CHECK(strstr(buf, " level=") == strstr(buf, " level=info msg=fuzz value="));
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const keys[] = {"trip.cpu-shares", "trip.memory", "trip.scale-duration",
@@ -71,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_duration(f[0] ? f[0] : "");
     check_size(f[1] ? f[1] : "");
     check_bool_time_quote(f[2] ? f[2] : "");
+    check_log_line(f[2] ? f[2] : "");
     for (size_t i = 3; i < NFIELDS; i++) {
         if (f[i]) {
             kv[n_kv].key = keys[i - 3];

@@ -19,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -768,6 +771,120 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
     assert_int_equal(stopped, 0);
 }
 
+/* ---- the state file: wrong shape at start, a symlink planted as its temp file ---- */
+
+/* Runs the receiver on state dir d (no shell), stderr kept in log; returns its exit status, or -1
+ * when it still ran after 5 s (then killed): it took the file for a state table. */
+static int run_on_state_dir(const char *d, char *log_text, size_t len)
+{
+    char bin[512], log[200];
+    const char *bdir = getenv("TRIP_BINARY_DIR");
+    snprintf(bin, sizeof(bin), "%s/receiver/trip-receiver", bdir ? bdir : "build");
+    snprintf(log, sizeof(log), "%s.log", d);
+    const char *argv[] = {
+        bin,           "--token", TOKEN,           "--listen", "127.0.0.1:0",
+        "--state-dir", d,         "--docker-host", url,        "--heal-events=false",
+        NULL};
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0)
+            dup2(fd, STDERR_FILENO);
+        execv(bin, (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    int status = 0, rc = -1;
+    for (int waited = 0; waited < 5000 && rc < 0; waited += 20) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        else
+            sleep_ms(20);
+    }
+    if (rc < 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    char *text = ts_read_file(log, NULL);
+    snprintf(log_text, len, "%s", text ? text : "");
+    free(text);
+    unlink(log);
+    return rc;
+}
+
+static void state_file_of_the_wrong_shape_stops_the_start_and_is_kept(void **state)
+{
+    static const char *const files[] = {"{}", "{\"version\": 0, \"containers\": []}",
+                                        "{\"version\": 2, \"containers\": [{\"id\": \"x\"}]}"};
+    char log_text[4096], d[128], path[200];
+    (void)state;
+    ts_require_docker_image();
+    point_socket(real_sock);
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char what[96];
+        snprintf(what, sizeof(what), "state.json %s at start", files[i]);
+        struct row *r = add_row(what, "exit 1, \"not a state file this receiver wrote\"; "
+                                      "file unchanged");
+        snprintf(d, sizeof(d), "/tmp/trip-hf-state-%d-XXXXXX", (int)getpid());
+        assert_non_null(mkdtemp(d));
+        snprintf(path, sizeof(path), "%s/state.json", d);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(files[i], f);
+        fclose(f);
+        int rc = run_on_state_dir(d, log_text, sizeof(log_text));
+        char *after = ts_read_file(path, NULL);
+        const char *msg = strstr(log_text, "not a state file");
+        const char *line = strstr(log_text, "msg=\"cannot load state\"");
+        snprintf(r->got, sizeof(r->got), "exit %d (-1: ran on); %.200s; file %s", rc,
+                 line ? line : "no \"cannot load state\"",
+                 after && strcmp(after, files[i]) == 0 ? "unchanged" : "REWRITTEN");
+        for (char *p = r->got; *p; p++)
+            *p = *p == '\n' || *p == '|' ? ' ' : *p;
+        r->pass = rc == 1 && msg && after && strcmp(after, files[i]) == 0;
+        free(after);
+        unlink(path);
+        rmdir(d);
+        assert_true(r->pass);
+    }
+}
+
+static void symlink_planted_as_the_state_temp_file_is_not_followed(void **state)
+{
+    struct ts_receiver rx;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    const char *args[] = {"--token", TOKEN, "--docker-host", url, NULL};
+    char tmp[200], victim[200];
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    point_socket(real_sock);
+    assert_int_equal(ts_receiver_start(&rx, args), 0);
+    snprintf(tmp, sizeof(tmp), "%s/.state.json.tmp", rx.state_dir);
+    snprintf(victim, sizeof(victim), "%s.victim", rx.state_dir);
+    FILE *f = fopen(victim, "w");
+    assert_non_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    assert_int_equal(symlink(victim, tmp), 0);
+    struct row *r = add_row("symlink planted as .state.json.tmp, then a scale-out",
+                            "503 (claim not saved), nothing written through the link, "
+                            "CpuShares unchanged");
+    long st = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
+    char *after = ts_read_file(victim, NULL);
+    int64_t cpu = inspect_cpu();
+    snprintf(r->got, sizeof(r->got), "scale-out %ld: %.160s; target file %s; CpuShares %" PRId64,
+             st, rep->body, after && strcmp(after, "precious\n") == 0 ? "unchanged" : "WRITTEN",
+             cpu);
+    r->pass = st == 503 && after && strcmp(after, "precious\n") == 0 && cpu == 512;
+    free(after);
+    unlink(tmp);
+    unlink(victim);
+    assert_int_equal(ts_receiver_stop(&rx, !r->pass), 0);
+    free(rep);
+    assert_true(r->pass);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +894,8 @@ int main(void)
         cmocka_unit_test(container_removed_after_scale_out_is_dropped_others_unaffected),
         cmocka_unit_test(update_refused_by_the_daemon_is_reported_and_not_recorded),
         cmocka_unit_test(container_removed_between_alert_and_action_is_dropped_others_unaffected),
+        cmocka_unit_test(state_file_of_the_wrong_shape_stops_the_start_and_is_kept),
+        cmocka_unit_test(symlink_planted_as_the_state_temp_file_is_not_followed),
     };
     return ts_exit_status(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -893,6 +894,250 @@ static void thousand_idle_connections_are_freed_quickly(void **state)
     assert_true(r->pass);
 }
 
+/* ---- rows: start-up auth, log injection, labels (issue 19) ---- */
+
+/* Runs the receiver binary with args (no shell), stderr to a file; returns its exit status, or -1
+ * when it was still running after 3 s (then killed): a daemon that should have refused to start. */
+static int run_receiver(const char *const *args, char *err, size_t errlen)
+{
+    char bin[512], log[64];
+    const char *argv[16];
+    size_t n = 0;
+    const char *dir = getenv("TRIP_BINARY_DIR");
+    snprintf(bin, sizeof(bin), "%s/receiver/trip-receiver", dir ? dir : "build");
+    snprintf(log, sizeof(log), "/tmp/trip-hin-start-%d.log", (int)getpid());
+    argv[n++] = bin;
+    for (size_t i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0)
+            dup2(fd, STDERR_FILENO);
+        execv(bin, (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    int status = 0, rc = -1;
+    for (int waited = 0; waited < 3000; waited += 20) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            break;
+        }
+        sleep_ms(20);
+    }
+    if (rc < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    char *text = ts_read_file(log, NULL);
+    snprintf(err, errlen, "%s", text ? text : "");
+    err[strcspn(err, "\n")] = '\0';
+    free(text);
+    unlink(log);
+    return rc;
+}
+
+/* A secret file with text; path is a mkstemp template. */
+static void write_secret(char *path, const char *text, size_t len)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+/* One start-up row: args must make the receiver exit 2 at once with want_msg on stderr. */
+static void row_startup(const char *what, const char *sent, const char *const *args,
+                        const char *want_msg)
+{
+    struct row *r = add_row(what, sent, 2, want_msg);
+    int64_t t0 = now_ms();
+    r->got = run_receiver(args, r->got_msg, sizeof(r->got_msg));
+    r->ms = now_ms() - t0;
+    r->pass = r->got == 2 && strstr(r->got_msg, want_msg);
+    if (!r->pass)
+        fprintf(stderr, "row \"%s\": exit %d (want 2, -1: still running), stderr %s\n", what,
+                r->got, r->got_msg);
+    assert_true(r->pass);
+}
+
+static void start_up_without_auth_or_with_a_broken_secret_is_refused(void **state)
+{
+    char empty[] = "/tmp/trip-hin-XXXXXX", blank[] = "/tmp/trip-hin-XXXXXX";
+    char first[] = "/tmp/trip-hin-XXXXXX", big[] = "/tmp/trip-hin-XXXXXX";
+    char text[300];
+    (void)state;
+    write_secret(empty, "", 0);
+    write_secret(blank, " \n\n", 3);
+    write_secret(first, "\nhardening-t0ken\n", 17);
+    memset(text, 't', sizeof(text));
+    write_secret(big, text, sizeof(text));
+    const char *none[] = {"--listen", "127.0.0.1:0", NULL};
+    const char *a_empty[] = {"--listen", "127.0.0.1:0", "--token-file", empty, NULL};
+    const char *a_blank[] = {"--listen", "127.0.0.1:0", "--token-file", blank, NULL};
+    const char *a_first[] = {"--listen", "127.0.0.1:0", "--token-file", first, NULL};
+    const char *a_big[] = {"--listen", "127.0.0.1:0", "--token-file", big, NULL};
+    const char *a_basic[] = {"--listen", "127.0.0.1:0", "--basic-auth-user", "op",
+                             "--basic-auth-password-file", empty, NULL};
+    const char *a_tok[] = {"--listen", "127.0.0.1:0", "--token", "  ", NULL};
+    row_startup("no token, no basic auth", "trip-receiver (no auth flag)", none,
+                "no authentication: give --token-file");
+    row_startup("empty --token-file", "--token-file <0 bytes>", a_empty, "is empty");
+    row_startup("blank --token-file", "--token-file <\" \\n\\n\">", a_blank, "is empty");
+    row_startup("--token-file with an empty first line", "--token-file <\"\\ntoken\\n\">", a_first,
+                "its first line is empty");
+    row_startup("--token-file of 300 bytes", "--token-file <300 x t>", a_big,
+                "is longer than 255 bytes");
+    row_startup("empty --basic-auth-password-file", "--basic-auth-password-file <0 bytes>",
+                a_basic, "is empty");
+    row_startup("blank --token", "--token \"  \"", a_tok, "--token: blank");
+    unlink(empty);
+    unlink(blank);
+    unlink(first);
+    unlink(big);
+}
+
+/* Every line of the daemon's log that holds marker: 1 when it is one line whose only level is
+ * info or warn (the forged "level=error" stayed inside a quoted value), and no raw ESC anywhere. */
+static int log_lines_with(const char *marker, char *first_line, size_t len, bool *forged)
+{
+    char *text = ts_read_file(rx.log_path, NULL);
+    int n = 0;
+    *forged = text && strchr(text, 0x1b);
+    first_line[0] = '\0';
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (!strstr(line, marker))
+            continue;
+        if (!n++)
+            snprintf(first_line, len, "%s", line);
+        const char *level = strstr(line, " level=");
+        if (strncmp(line, "ts=", 3) != 0 || !level || strncmp(level, " level=error", 12) == 0)
+            *forged = true;
+    }
+    free(text);
+    return n;
+}
+
+static void newline_in_an_alertname_forges_no_log_line(void **state)
+{
+    char labels[512], line[320];
+    bool forged = false;
+    (void)state;
+    ts_require_docker_image();
+    snprintf(labels, sizeof(labels),
+             "\"alertname\":\"hin-forge\\nts=2026-01-01T00:00:00.000Z level=error "
+             "msg=\\\"hin-forged\\\" \\u001b[2J\",\"name\":\"%s\"",
+             mname);
+    row_alert("alertname with a newline and ESC", labels, 200, "maps to no action", 0);
+    struct row *r = add_row("... its log line", "the daemon's log after that webhook", 1,
+                            "one line, level=info, no raw ESC");
+    for (int waited = 0; waited < 2000 && r->got == 0; waited += 50) {
+        r->got = log_lines_with("hin-forge", line, sizeof(line), &forged);
+        if (!r->got)
+            sleep_ms(50);
+    }
+    snprintf(r->got_msg, sizeof(r->got_msg), "%d line(s)%s: %.240s", r->got,
+             forged ? ", FORGED or raw ESC" : "", line);
+    r->pass = r->got == 1 && !forged;
+    if (!r->pass)
+        fprintf(stderr, "log injection: %s\n", r->got_msg);
+    assert_true(r->pass);
+}
+
+static void over_long_labels_are_refused_not_cut(void **state)
+{
+    char labels[512], name[128], id[80], dur[160], label[200];
+    (void)state;
+    ts_require_docker_image();
+    /* 40 bytes: cut to 31 it read "000...0" (0 s) or, longer, another duration */
+    snprintf(labels, sizeof(labels),
+             "\"alertname\":\"ContainerHighCpu\",\"name\":\"%s\",\"scale_duration\":"
+             "\"0000000000000000000000000000000000005m\"",
+             mname);
+    row_alert("scale_duration label of 38 bytes (webhook)", labels, 200,
+              "label scale_duration is longer than 31 bytes", 300);
+    /* a container label of 110 bytes meaning 5m: cut or not, it was read and acted on */
+    memset(dur, '0', 107);
+    strcpy(dur + 107, "5m");
+    snprintf(label, sizeof(label), "trip.scale-duration=%s", dur);
+    const char *const long_label[] = {"trip.enable=true", label, NULL};
+    ts_docker_name(name, sizeof(name), "hin-longlabel");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, long_label, NULL), 0);
+    int64_t before = ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}");
+    sleep_ms(500); /* the cache sees it */
+    row_scale("trip.scale-duration label of 109 bytes (manual)", name, "{\"resource\":\"cpu\"}",
+              422, "label trip.scale-duration is longer than 100 bytes");
+    sleep_ms(300);
+    assert_int_equal(ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}"), before);
+}
+
+/* A second daemon: --manage-all, no auth (the helper's --insecure-no-auth), Prometheus URL with
+ * credentials; no event healing (with --manage-all it would see the whole host's containers). */
+static void manage_all_false_any_case_and_insecure_start_up(void **state)
+{
+    struct ts_receiver rx2;
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    char name[128], id[80], path[256];
+    const char *const upper[] = {"trip.enable=FALSE", NULL};
+    const char *args[] = {"--manage-all", "--heal-events=false", "--prometheus-url",
+                          "http://hin-user:hin-s3cret@127.0.0.1:1", NULL};
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    ts_docker_name(name, sizeof(name), "hin-upper-false");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), name, upper, NULL), 0);
+    int64_t before = ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}");
+    assert_int_equal(ts_receiver_start(&rx2, args), 0);
+
+    struct row *r = add_row("--insecure-no-auth start-up", "trip-receiver --insecure-no-auth", 1,
+                            "level=warn \"AUTHENTICATION IS OFF\"");
+    r->got = ts_receiver_log_has(&rx2, "level=warn msg=\"AUTHENTICATION IS OFF", 2000);
+    snprintf(r->got_msg, sizeof(r->got_msg), "%s", r->got ? "warned" : "no warning");
+    r->pass = r->got == 1;
+    assert_true(r->pass);
+
+    r = add_row("--token on the command line", "trip-receiver --token ... (the shared daemon)", 1,
+                "level=warn: it shows in ps");
+    r->got = ts_receiver_log_has(&rx, "level=warn msg=\"a secret given on the command line shows "
+                                      "in ps",
+                                 0);
+    snprintf(r->got_msg, sizeof(r->got_msg), "%s", r->got ? "warned" : "no warning");
+    r->pass = r->got == 1;
+    assert_true(r->pass);
+
+    r = add_row("--prometheus-url with user:pass@", "--prometheus-url http://u:p@...", 1,
+                "password not in the log; ***@ instead");
+    r->got = ts_receiver_log_has(&rx2, "prometheus=http://***@127.0.0.1:1", 2000) &&
+             !ts_receiver_log_has(&rx2, "hin-s3cret", 0);
+    snprintf(r->got_msg, sizeof(r->got_msg), "%s", r->got ? "redacted" : "password printed");
+    r->pass = r->got == 1;
+    assert_true(r->pass);
+
+    sleep_ms(500); /* the cache sees the container */
+    snprintf(path, sizeof(path), "/api/v1/containers/%s/scale", name);
+    r = add_row("trip.enable=FALSE under --manage-all", "POST .../scale (FALSE, --manage-all)",
+                403, "container is not managed");
+    int64_t t0 = now_ms();
+    assert_int_equal(ts_http_json(&rx2, "POST", path, NULL, "{\"resource\":\"cpu\"}", rep), 0);
+    r->ms = now_ms() - t0;
+    r->got = (int)rep->status;
+    message_of(rep->body, r->got_msg, sizeof(r->got_msg));
+    sleep_ms(300);
+    int64_t after = ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}");
+    r->pass = r->got == 403 && strstr(rep->body, "container is not managed") && after == before;
+    if (!r->pass)
+        fprintf(stderr, "FALSE row: %ld %s; CpuShares %" PRId64 " -> %" PRId64 "\n", rep->status,
+                rep->body, before, after);
+    free(rep);
+    assert_int_equal(ts_receiver_stop(&rx2, false), 0);
+    assert_true(r->pass);
+}
+
 /* Runs last: the shared daemon stops on SIGTERM with exit status 0, which under ASan/TSan also
  * means no leak and no sanitizer report at shutdown. (A failed cmocka group teardown exits 0, so
  * the status is checked here and again, through ts_fail_outside_tests, in the teardown.) */
@@ -918,6 +1163,10 @@ int main(void)
         cmocka_unit_test(connections_beyond_the_limit_get_503_at_once),
         cmocka_unit_test(thousand_simultaneous_connections_answered_or_refused_cleanly),
         cmocka_unit_test(thousand_idle_connections_are_freed_quickly),
+        cmocka_unit_test(start_up_without_auth_or_with_a_broken_secret_is_refused),
+        cmocka_unit_test(newline_in_an_alertname_forges_no_log_line),
+        cmocka_unit_test(over_long_labels_are_refused_not_cut),
+        cmocka_unit_test(manage_all_false_any_case_and_insecure_start_up),
         cmocka_unit_test(shared_daemon_exits_cleanly_at_sigterm),
     };
     return ts_exit_status(cmocka_run_group_tests(tests, group_setup, group_teardown));

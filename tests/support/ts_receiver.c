@@ -72,6 +72,15 @@ static int spawn(struct ts_receiver *r)
     argv[n++] = "200ms";
     argv[n++] = "--heal-label-filter"; /* this run's containers only (flags given below win) */
     argv[n++] = ts_docker_run_label();
+    bool auth = false;
+    for (size_t i = 0; r->args[i]; i++) {
+        if (strncmp(r->args[i], "--token", 7) == 0 ||
+            strncmp(r->args[i], "--basic-auth-user", 17) == 0)
+            auth = true;
+    }
+    if (!auth)
+        argv[n++] =
+            "--insecure-no-auth"; /* closed by default; the tests' loopback port is theirs */
     for (size_t i = 0; r->args[i] && n < 46; i++)
         argv[n++] = r->args[i];
     argv[n] = NULL;

@@ -24,7 +24,7 @@ struct ts_receiver {
 };
 
 /* Starts the daemon with --listen 127.0.0.1:<free port> --state-dir <tmp> --refresh-interval 200ms
- * plus `args` (NULL-terminated extra flags, may be NULL), and waits up to 10 s for GET /healthz.
+ * (and --insecure-no-auth unless args give --token* or --basic-auth-user) plus `args` (NULL-terminated extra flags, may be NULL), and waits up to 10 s for GET /healthz.
  * Returns 0, or -1 (the log is printed). */
 int ts_receiver_start(struct ts_receiver *r, const char *const *args);
 /* Starts it again with the same state dir, port and flags (after a kill or stop). */

@@ -115,8 +115,9 @@ static void defaults_match_the_seed_rules(void **state)
 {
     struct config c;
     char *argv[] = {"trip-receiver", NULL};
+    char *envp[] = {"TRIP_TOKEN=t0ken", NULL};
     (void)state;
-    assert_int_equal(config_parse(&c, 1, argv, NULL, NULL), CONFIG_OK);
+    assert_int_equal(config_parse(&c, 1, argv, envp, NULL), CONFIG_OK);
     assert_string_equal(c.listen_host, "0.0.0.0");
     assert_int_equal(c.listen_port, 9095);
     assert_int_equal(c.cpu_shares, 1024);
@@ -145,6 +146,7 @@ static void flags_override_environment(void **state)
                     "TRIP_DRY_RUN=true",
                     "TRIP_CONTAINER_LABELS=container_label_com_docker_compose_service, name",
                     "PATH=/bin",
+                    "TRIP_TOKEN=t0ken",
                     NULL};
     char *argv[] = {
         "trip-receiver",   "--listen", "127.0.0.1:19095", "--state-dir=/tmp/x", "--manage-all",
@@ -218,9 +220,102 @@ static void token_file_is_read_without_newline(void **state)
     char *argv[] = {"trip-receiver", "--token-file", path, NULL};
     assert_int_equal(config_parse(&c, 3, argv, NULL, &err), CONFIG_OK);
     assert_string_equal(c.token, "s3cret");
+    assert_false(c.secret_on_cmdline);
     unlink(path);
     assert_int_equal(config_parse(&c, 3, argv, NULL, &err), CONFIG_E_IO);
     assert_non_null(strstr(err.msg, "--token-file: cannot read"));
+}
+
+/* Writes text to a fresh temporary file whose path lands in path (a mkstemp template). */
+static void secret_file(char *path, const char *text, size_t len)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+static void token_files_that_would_turn_auth_off_or_cut_it_are_refused(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *msg;
+    } rows[] = {
+        {"", "is empty"},
+        {" \n\t\n", "is empty"},
+        {"\ns3cret\n", "its first line is empty"},
+        {"s3cret\nsecond\n", "holds more than one line"},
+        {"s3\x01cret", "holds a control byte"},
+    };
+    struct config c;
+    struct config_err err = {0};
+    char big[300];
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char path[] = "/tmp/trip-config-XXXXXX";
+        secret_file(path, rows[i].text, strlen(rows[i].text));
+        char *argv[] = {"trip-receiver", "--token-file", path, NULL};
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(config_parse(&c, 3, argv, NULL, &err), CONFIG_E_INVALID);
+        assert_non_null(strstr(err.msg, "--token-file: "));
+        assert_non_null(strstr(err.msg, rows[i].msg));
+        unlink(path);
+    }
+    /* 300 bytes: once its 255-byte prefix was accepted */
+    memset(big, 'k', sizeof(big));
+    char path[] = "/tmp/trip-config-XXXXXX";
+    secret_file(path, big, sizeof(big));
+    char *argv[] = {"trip-receiver", "--token-file", path, NULL};
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(config_parse(&c, 3, argv, NULL, &err), CONFIG_E_INVALID);
+    assert_non_null(strstr(err.msg, "is longer than 255 bytes"));
+    unlink(path);
+    /* surrounding white space is trimmed, the whole token kept */
+    char ok[] = "/tmp/trip-config-XXXXXX";
+    secret_file(ok, "  s3cret \r\n\n", 13);
+    char *argv2[] = {"trip-receiver", "--token-file", ok, NULL};
+    assert_int_equal(config_parse(&c, 3, argv2, NULL, &err), CONFIG_OK);
+    assert_string_equal(c.token, "s3cret");
+    unlink(ok);
+}
+
+static void no_auth_is_refused_unless_insecure_no_auth_then_loopback(void **state)
+{
+    struct config c;
+    struct config_err err = {0};
+    char *none[] = {"trip-receiver", NULL};
+    char *blank[] = {"trip-receiver", "--token", "   ", NULL};
+    char *insecure[] = {"trip-receiver", "--insecure-no-auth", NULL};
+    char *listen[] = {"trip-receiver", "--insecure-no-auth", "--listen", "0.0.0.0:9", NULL};
+    char *flag[] = {"trip-receiver", "--token", "t0ken", NULL};
+    char *envp[] = {"TRIP_TOKEN=t0ken", NULL};
+    (void)state;
+    assert_int_equal(config_parse(&c, 1, none, NULL, &err), CONFIG_E_INVALID);
+    assert_non_null(strstr(err.msg, "no authentication"));
+    assert_non_null(strstr(err.msg, "--insecure-no-auth"));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(config_parse(&c, 3, blank, NULL, &err), CONFIG_E_INVALID);
+    assert_string_equal(err.msg, "--token: blank or holds a control byte");
+    assert_int_equal(config_parse(&c, 2, insecure, NULL, &err), CONFIG_OK);
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 9095);
+    assert_int_equal(config_parse(&c, 4, listen, NULL, &err), CONFIG_OK);
+    assert_string_equal(c.listen_host, "0.0.0.0"); /* an explicit --listen wins */
+    assert_int_equal(config_parse(&c, 3, flag, NULL, &err), CONFIG_OK);
+    assert_true(c.secret_on_cmdline); /* main() warns: it shows in ps */
+    assert_int_equal(config_parse(&c, 1, none, envp, &err), CONFIG_OK);
+    assert_false(c.secret_on_cmdline);
+}
+
+static void url_credentials_are_redacted(void **state)
+{
+    char buf[256];
+    (void)state;
+    assert_string_equal(config_redact_url(buf, sizeof(buf), "http://u:p4ss@prom:9090/x?a=b@c"),
+                        "http://***@prom:9090/x?a=b@c");
+    assert_string_equal(config_redact_url(buf, sizeof(buf), "http://prom:9090"),
+                        "http://prom:9090");
+    assert_string_equal(config_redact_url(buf, sizeof(buf), "u:p@h:1"), "***@h:1");
 }
 
 static void help_lists_every_flag_with_env_and_default(void **state)
@@ -256,6 +351,9 @@ int main(void)
         cmocka_unit_test(errors_name_the_flag_or_variable),
         cmocka_unit_test(bounds_are_enforced),
         cmocka_unit_test(token_file_is_read_without_newline),
+        cmocka_unit_test(token_files_that_would_turn_auth_off_or_cut_it_are_refused),
+        cmocka_unit_test(no_auth_is_refused_unless_insecure_no_auth_then_loopback),
+        cmocka_unit_test(url_credentials_are_redacted),
         cmocka_unit_test(help_lists_every_flag_with_env_and_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

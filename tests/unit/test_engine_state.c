@@ -200,6 +200,50 @@ static void state_file_of_a_newer_version_is_refused(void **state)
     ts_state_dir_remove(dir, o.store);
 }
 
+/* A file of the wrong shape is refused whole and left as it is (once "{}" loaded as an empty table
+ * and was rewritten over what the operator had; "version": 0 or a string was read as version 1). */
+static void state_files_of_the_wrong_shape_are_refused(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *msg;
+    } rows[] = {
+        {"{}", "no \"containers\" array"},
+        {"{\"version\": 2}", "no \"containers\" array"},
+        {"{\"version\": 2, \"containers\": {}}", "no \"containers\" array"},
+        {"{\"version\": \"2\", \"containers\": []}", "\"version\" is not a number"},
+        {"{\"version\": 0, \"containers\": []}", "version 0 was never written"},
+        {"{\"version\": -3, \"containers\": []}", "version -3 was never written"},
+        {"{\"version\": 2, \"containers\": [1]}", "containers[0] is not an object"},
+        {"{\"version\": 2, \"containers\": [{\"id\": \"abc\"}]}", "containers[0] is not an object"},
+        {"{\"version\": 2, \"containers\": [{\"name\": \"\"}]}", "containers[0] is not an object"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char dir[] = "/tmp/trip-engine-XXXXXX", path[64];
+        struct engine_opts o = base_opts();
+        struct engine *e = NULL;
+        struct engine_err err = {0};
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/state.json", dir);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(rows[i].text, f);
+        fclose(f);
+        o.store = store_new(dir, NULL);
+        assert_int_equal(engine_new(&o, &e, NULL), ENGINE_OK);
+        assert_int_equal(engine_load(e, &err), ENGINE_E_STORE);
+        if (!strstr(err.msg, rows[i].msg))
+            fail_msg("%s: %s", rows[i].text, err.msg);
+        assert_non_null(strstr(err.msg, "move it aside"));
+        engine_free(e);
+        char *after = ts_read_file(path, NULL);
+        assert_string_equal(after, rows[i].text); /* not rewritten */
+        free(after);
+        ts_state_dir_remove(dir, o.store);
+    }
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -208,6 +252,7 @@ int main(void)
         cmocka_unit_test_setup(multibyte_text_in_the_state_file_survives_a_reload, ts_engine_setup),
         cmocka_unit_test_setup(state_file_of_version_1_loads_and_is_rewritten, ts_engine_setup),
         cmocka_unit_test_setup(state_file_of_a_newer_version_is_refused, ts_engine_setup),
+        cmocka_unit_test_setup(state_files_of_the_wrong_shape_are_refused, ts_engine_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -335,6 +335,12 @@ static void manage_all_is_opt_out(void **state)
     assert_true(policy_managed(&all, NULL));
     assert_true(policy_managed(&all, "true"));
     assert_false(policy_managed(&all, "false"));
+    assert_false(policy_managed(&all, "FALSE")); /* any case opts out under --manage-all */
+    assert_false(policy_managed(&all, "False"));
+    assert_false(policy_managed(&all, "no"));
+    assert_false(policy_managed(&all, "flase")); /* not a clear opt-in: left alone */
+    assert_true(policy_managed(&all, "TRUE"));
+    assert_true(policy_managed(&lim, "True"));
     assert_false(policy_managed(&lim, NULL));
     assert_false(policy_managed(&lim, "yes"));
     assert_true(policy_managed(&lim, "true"));

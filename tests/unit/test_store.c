@@ -146,6 +146,33 @@ static void later_save_makes_a_failed_one_obsolete(void **state)
     store_free(s);
 }
 
+/* A symlink planted as the temp file (say to /etc/passwd by whoever can write the state dir) is
+ * refused: the save fails with the error, the target is untouched. */
+static void temp_file_symlink_is_never_written_through(void **state)
+{
+    char tmp[128], victim[128];
+    struct store_err err = {0};
+    struct store *s = store_new(dir, NULL);
+    json_t *in = doc_with(7);
+    (void)state;
+    snprintf(tmp, sizeof(tmp), "%s/.state.json.tmp", dir);
+    snprintf(victim, sizeof(victim), "%s.victim", dir);
+    FILE *f = fopen(victim, "w");
+    assert_non_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    assert_int_equal(symlink(victim, tmp), 0);
+    assert_int_equal(store_save(s, in, 1, &err), STORE_E_IO);
+    assert_non_null(strstr(err.msg, ".state.json.tmp"));
+    char *text = ts_read_file(victim, NULL);
+    assert_string_equal(text, "precious\n");
+    free(text);
+    unlink(victim);
+    unlink(tmp);
+    json_decref(in);
+    store_free(s);
+}
+
 /* Dies the way kill -9 or a power cut ends a writer: no exit handlers, no leak check (valgrind
  * would otherwise replace an exit status with its own). */
 static void crash(void)
@@ -213,6 +240,8 @@ static void unwritable_dir_is_an_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(temp_file_symlink_is_never_written_through, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(first_start_has_no_state, setup, teardown),
         cmocka_unit_test_setup_teardown(saved_state_loads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(older_generation_never_overwrites_newer, setup, teardown),
