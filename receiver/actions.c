@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "utf8.h"
 
 #define FILE_VERSION 1
@@ -264,47 +265,16 @@ actions_code actions_query_parse(const char *since, const char *limit, struct ac
 
 /* ---- file ---- */
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
+/* The rename makes the write durable enough: a failed directory fsync loses nothing already
+ * written, so only a failure before it is an error. */
 static actions_code write_file(struct actions *a, const char *text, struct actions_err *err)
 {
-    int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    struct atomic_file_err ferr = {0};
+    atomic_file_code rc = atomic_file_write(a->dir, a->tmp, a->path, text, NULL, &ferr);
 
-    if (fd < 0) {
-        set_err(err, ACTIONS_E_IO, "open %s: %s", a->tmp, strerror(errno));
-        return ACTIONS_E_IO;
-    }
-    if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
-        set_err(err, ACTIONS_E_IO, "write %s: %s", a->tmp, strerror(errno));
-        goto out_close;
-    }
-    close(fd);
-    if (rename(a->tmp, a->path) != 0) {
-        set_err(err, ACTIONS_E_IO, "rename %s: %s", a->path, strerror(errno));
-        unlink(a->tmp);
-        return ACTIONS_E_IO;
-    }
-    fd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) { /* the rename itself durable; a failure here loses nothing already written */
-        fsync(fd);
-        close(fd);
-    }
-    return ACTIONS_OK;
-out_close:
-    close(fd);
-    unlink(a->tmp);
+    if (rc == ATOMIC_FILE_OK || rc == ATOMIC_FILE_E_SYNC_DIR)
+        return ACTIONS_OK;
+    set_err(err, ACTIONS_E_IO, "%s", ferr.msg);
     return ACTIONS_E_IO;
 }
 

@@ -2,7 +2,6 @@
 #include "store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -12,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "err.h"
 
 void (*store_crash_hook)(void);
@@ -61,66 +61,14 @@ const char *store_path(const struct store *s)
     return s->path;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc;
-
-    if (fd < 0)
-        return -1;
-    rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Called with s->lock held. */
 static store_code write_locked(struct store *s, const char *text, struct store_err *err)
 {
-    /* O_NOFOLLOW: a symlink planted as the temp file is refused, never written through */
-    int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    struct atomic_file_err ferr = {0};
 
-    if (fd < 0) {
-        ERR_SET(err, STORE_E_IO, "open %s: %s", s->tmp, strerror(errno));
-        return STORE_E_IO;
-    }
-    if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0) {
-        ERR_SET(err, STORE_E_IO, "write %s: %s", s->tmp, strerror(errno));
-        goto out_close;
-    }
-    if (store_crash_hook)
-        store_crash_hook();
-    if (fsync(fd) != 0) {
-        ERR_SET(err, STORE_E_IO, "fsync %s: %s", s->tmp, strerror(errno));
-        goto out_close;
-    }
-    close(fd);
-    if (rename(s->tmp, s->path) != 0) {
-        ERR_SET(err, STORE_E_IO, "rename %s: %s", s->path, strerror(errno));
-        return STORE_E_IO;
-    }
-    if (fsync_dir(s->dir) != 0) {
-        ERR_SET(err, STORE_E_IO, "fsync %s: %s", s->dir, strerror(errno));
-        return STORE_E_IO;
-    }
+    if (atomic_file_write(s->dir, s->tmp, s->path, text, store_crash_hook, &ferr) != ATOMIC_FILE_OK)
+        return ERR_SET(err, STORE_E_IO, "%s", ferr.msg);
     return STORE_OK;
-out_close:
-    close(fd);
-    unlink(s->tmp);
-    return STORE_E_IO;
 }
 
 /* Called with s->lock held: remembers text (taken) as the newest unwritten state, or frees it
