@@ -270,7 +270,7 @@ TRIP_SERVICE_NAMES=(user place review bookmark nearspot)
 trip_build_services() {
   local repo=${TRIP_SERVICES_REPO:-trip-msa} tag=${TRIP_SERVICES_TAG:-dev} ctx log t0 s p
   local paths=(CMakeLists.txt compose/services/Dockerfile)
-  for p in cmake docker-client receiver services; do [[ -e $root/$p ]] && paths+=("$p"); done
+  for p in cmake common docker-client receiver services; do [[ -e $root/$p ]] && paths+=("$p"); done
   [[ -f $root/services/CMakeLists.txt ]] || { trip_log "services/ is missing: cannot build the trip services"; return 1; }
   t0=$(date +%s)
   ctx="$(trip_tmp)/services-context.tar"

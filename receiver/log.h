@@ -29,8 +29,8 @@ void log_write(enum log_level level, const char *msg, const char *fmt, ...)
 #define log_info(msg, ...) log_write(LOG_LEVEL_INFO, msg, "" __VA_ARGS__)
 #define log_debug(msg, ...) log_write(LOG_LEVEL_DEBUG, msg, "" __VA_ARGS__)
 
-/* Writes s into buf as a logfmt value: bare when it is a plain token, else double-quoted with
- * \" \\ \n \t and \xNN escapes. Truncates to fit (always NUL-terminated). Returns buf. Pure. */
+/* logfmt_quote() (common/logfmt.h): s into buf as a logfmt value, bare when it is a plain token,
+ * else double-quoted with \" \\ \n \t and \xNN escapes. Truncates to fit. Returns buf. Pure. */
 const char *log_quote(char *buf, size_t size, const char *s);
 
 #endif

@@ -1,5 +1,6 @@
 /* svc_log.c: logfmt lines on stderr. */
 #include "svc_log.h"
+#include "logfmt.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -30,46 +31,9 @@ int svc_log_level_parse(const char *s)
     return -1;
 }
 
-static int is_bare(const char *s)
-{
-    if (*s == '\0')
-        return 0;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f)
-            return 0;
-    }
-    return 1;
-}
-
 const char *svc_log_quote(char *buf, size_t size, const char *s)
 {
-    size_t n = 0;
-
-    if (size == 0)
-        return buf;
-    if (!s)
-        s = "";
-    if (is_bare(s)) {
-        snprintf(buf, size, "%s", s);
-        return buf;
-    }
-    buf[n++] = '"';
-    for (; *s && n + 6 < size; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            buf[n++] = '\\';
-            buf[n++] = (char)c;
-        } else if (c < ' ' || c == 0x7f) {
-            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
-        } else {
-            buf[n++] = (char)c;
-        }
-    }
-    if (n < size - 1)
-        buf[n++] = '"';
-    buf[n < size ? n : size - 1] = '\0';
-    return buf;
+    return logfmt_quote(buf, size, s);
 }
 
 void svc_log_write(enum svc_log_level level, const char *msg, const char *fmt, ...)

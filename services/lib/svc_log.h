@@ -22,8 +22,8 @@ void svc_log_write(enum svc_log_level level, const char *msg, const char *fmt, .
 #define svc_log_info(msg, ...) svc_log_write(SVC_LOG_INFO, msg, "" __VA_ARGS__)
 #define svc_log_debug(msg, ...) svc_log_write(SVC_LOG_DEBUG, msg, "" __VA_ARGS__)
 
-/* Writes s into buf as a logfmt value: bare when a plain token, else quoted and escaped.
- * Truncates to fit (always NUL-terminated). Returns buf. Pure. */
+/* logfmt_quote() (common/logfmt.h), the receiver's quoting: s into buf as a logfmt value, bare
+ * when a plain token, else quoted and escaped. Truncates to fit. Returns buf. Pure. */
 const char *svc_log_quote(char *buf, size_t size, const char *s);
 
 #endif
