@@ -220,20 +220,6 @@ static void query_selects_and_refuses_bad_values(void **state)
 
 /* ---- the Grafana annotation on a real Prometheus ---- */
 
-static uint16_t free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    uint16_t port = 0;
-
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* The expr of the "trip-receiver actions" annotation of compose/grafana/dashboards/containers.json
  * (caller frees). */
 static char *annotation_expr(void)
@@ -299,7 +285,7 @@ static pid_t prom_start(struct ts_receiver *prom, char *dir, size_t dirlen)
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
-    snprintf(prom->base_url, sizeof(prom->base_url), "http://127.0.0.1:%u", free_port());
+    snprintf(prom->base_url, sizeof(prom->base_url), "http://127.0.0.1:%u", ts_free_port());
     snprintf(flags[0], sizeof(flags[0]), "--config.file=%s", cfg);
     snprintf(flags[1], sizeof(flags[1]), "--storage.tsdb.path=%s/data", dir);
     snprintf(flags[2], sizeof(flags[2]), "--web.listen-address=%s",

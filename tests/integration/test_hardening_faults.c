@@ -777,39 +777,10 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
  * when it still ran after 5 s (then killed): it took the file for a state table. */
 static int run_on_state_dir(const char *d, char *log_text, size_t len)
 {
-    char bin[512], log[200];
-    const char *bdir = getenv("TRIP_BINARY_DIR");
-    snprintf(bin, sizeof(bin), "%s/receiver/trip-receiver", bdir ? bdir : "build");
-    snprintf(log, sizeof(log), "%s.log", d);
-    const char *argv[] = {
-        bin,           "--token", TOKEN,           "--listen", "127.0.0.1:0",
-        "--state-dir", d,         "--docker-host", url,        "--heal-events=false",
-        NULL};
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0)
-            dup2(fd, STDERR_FILENO);
-        execv(bin, (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    int status = 0, rc = -1;
-    for (int waited = 0; waited < 5000 && rc < 0; waited += 20) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        else
-            sleep_ms(20);
-    }
-    if (rc < 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
-    char *text = ts_read_file(log, NULL);
-    snprintf(log_text, len, "%s", text ? text : "");
-    free(text);
-    unlink(log);
-    return rc;
+    const char *args[] = {"--token",       TOKEN, "--listen",           "127.0.0.1:0",
+                          "--state-dir",   d,     "--docker-host",      url,
+                          "--heal-events=false", NULL};
+    return ts_receiver_run_once(args, 5000, log_text, len);
 }
 
 static void state_file_of_the_wrong_shape_stops_the_start_and_is_kept(void **state)

@@ -900,42 +900,8 @@ static void thousand_idle_connections_are_freed_quickly(void **state)
  * when it was still running after 3 s (then killed): a daemon that should have refused to start. */
 static int run_receiver(const char *const *args, char *err, size_t errlen)
 {
-    char bin[512], log[64];
-    const char *argv[16];
-    size_t n = 0;
-    const char *dir = getenv("TRIP_BINARY_DIR");
-    snprintf(bin, sizeof(bin), "%s/receiver/trip-receiver", dir ? dir : "build");
-    snprintf(log, sizeof(log), "/tmp/trip-hin-start-%d.log", (int)getpid());
-    argv[n++] = bin;
-    for (size_t i = 0; args[i] && n < 15; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0)
-            dup2(fd, STDERR_FILENO);
-        execv(bin, (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    int status = 0, rc = -1;
-    for (int waited = 0; waited < 3000; waited += 20) {
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            break;
-        }
-        sleep_ms(20);
-    }
-    if (rc < 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    char *text = ts_read_file(log, NULL);
-    snprintf(err, errlen, "%s", text ? text : "");
+    int rc = ts_receiver_run_once(args, 3000, err, errlen);
     err[strcspn(err, "\n")] = '\0';
-    free(text);
-    unlink(log);
     return rc;
 }
 

@@ -36,19 +36,6 @@ static int64_t now_ms(void)
     return ts_now_ns() / 1000000;
 }
 
-static uint16_t free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    uint16_t port = 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -86,7 +73,7 @@ static void prom_start(struct prom *p, const char *container)
     snprintf(storage, sizeof(storage), "%s/data", p->dir);
     write_file(cfg, "global: {evaluation_interval: 1s}\nrule_files: [rules.yml]\n");
     write_rules(p, container);
-    uint16_t port = free_port();
+    uint16_t port = ts_free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
     snprintf(p->http.base_url, sizeof(p->http.base_url), "http://%s", listen);
     snprintf(cfgflag, sizeof(cfgflag), "--config.file=%s", cfg);

@@ -3,6 +3,7 @@
 #define TRIP_TS_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Reads a whole file into a NUL-terminated heap buffer; *len gets its size. NULL on failure.
  * Caller frees. */
@@ -10,6 +11,9 @@ char *ts_read_file(const char *path, size_t *len);
 /* Path of a fixture under $TRIP_SAMPLES_DIR (default tests/fixtures of the source tree). Static
  * buffer: not thread-safe. */
 const char *ts_fixture(const char *name);
+/* A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and released), 0 when no
+ * socket could be bound. Another process may take it before the caller binds it. */
+uint16_t ts_free_port(void);
 /* True when getenv("CI") is "true": a missing dependency must fail, not skip. */
 int ts_in_ci(void);
 

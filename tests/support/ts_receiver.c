@@ -19,22 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint16_t free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    uint16_t port = 0;
-
-    if (fd < 0)
-        return 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
@@ -133,11 +117,51 @@ int ts_receiver_start(struct ts_receiver *r, const char *const *args)
     snprintf(r->log_path, sizeof(r->log_path), "%s.log", r->state_dir);
     for (size_t i = 0; args && args[i] && i < 31; i++)
         r->args[i] = strdup(args[i]);
-    r->port = free_port();
+    r->port = ts_free_port();
     snprintf(r->base_url, sizeof(r->base_url), "http://127.0.0.1:%u", r->port);
     if (spawn(r) != 0)
         return -1;
     return wait_healthy(r);
+}
+
+int ts_receiver_run_once(const char *const *args, int timeout_ms, char *out, size_t size)
+{
+    char bin[512], log[64];
+    const char *argv[32];
+    size_t n = 0;
+    int status = 0, rc = -1;
+
+    binary_path(bin, sizeof(bin));
+    snprintf(log, sizeof(log), "/tmp/trip-run-once-%d.log", (int)getpid());
+    argv[n++] = bin;
+    for (size_t i = 0; args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0)
+            dup2(fd, STDERR_FILENO);
+        execv(bin, (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    for (int waited = 0; waited < timeout_ms && rc < 0; waited += 20) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        else
+            sleep_ms(20);
+    }
+    if (rc < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    char *text = ts_read_file(log, NULL);
+    snprintf(out, size, "%s", text ? text : "");
+    free(text);
+    unlink(log);
+    return rc;
 }
 
 int ts_receiver_restart(struct ts_receiver *r)

@@ -27,6 +27,11 @@ struct ts_receiver {
  * (and --insecure-no-auth unless args give --token* or --basic-auth-user) plus `args` (NULL-terminated extra flags, may be NULL), and waits up to 10 s for GET /healthz.
  * Returns 0, or -1 (the log is printed). */
 int ts_receiver_start(struct ts_receiver *r, const char *const *args);
+/* Runs the daemon once with args alone (NULL-terminated, at most 30; no defaults added, no shell),
+ * for a start that should fail: waits up to timeout_ms for it to exit, SIGKILLs it after that.
+ * Returns its exit status (128 + the signal when a signal ended it), -1 when it still ran at the
+ * timeout or could not be started. out (size bytes) gets what it wrote to stderr. */
+int ts_receiver_run_once(const char *const *args, int timeout_ms, char *out, size_t size);
 /* Starts it again with the same state dir, port and flags (after a kill or stop). */
 int ts_receiver_restart(struct ts_receiver *r);
 /* SIGKILL and reap. */
