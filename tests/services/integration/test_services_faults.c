@@ -29,11 +29,7 @@ static int setup(void **state)
         skipped = skip;
         return skip ? 0 : -1;
     }
-    if (!fx_svc_start(&user, "user", &db, 0, 0, NULL) ||
-        !fx_svc_start(&place, "place", &db, user.port, 0, NULL) ||
-        !fx_svc_start(&review, "review", &db, user.port, place.port, NULL) ||
-        !fx_svc_start(&bookmark, "bookmark", &db, user.port, place.port, NULL) ||
-        !fx_svc_start(&nearspot, "nearspot", &db, user.port, place.port, NULL))
+    if (!fx_svc_start_all(&db, &user, &place, &review, &bookmark, &nearspot))
         return -1;
     token = fx_login(user.port, 5);
     return token ? 0 : -1;
@@ -41,18 +37,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx_svc *all[] = {&nearspot, &bookmark, &review, &place, &user};
-    int bad = 0;
+    bool clean = fx_svc_stop_all(&user, &place, &review, &bookmark, &nearspot);
     (void)state;
-    for (size_t i = 0; i < 5; i++) {
-        if (all[i]->pid > 0 && fx_svc_stop(all[i]) != 0) {
-            fprintf(stderr, "trip-%s did not exit cleanly\n", all[i]->name);
-            bad = 1;
-        }
-    }
     fx_db_remove(&db);
     free(token);
-    return bad ? -1 : 0;
+    return clean ? 0 : -1;
 }
 
 static void need_db(void)

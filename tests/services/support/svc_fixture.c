@@ -366,6 +366,16 @@ bool fx_svc_start(struct fx_svc *s, const char *name, const struct fx_db *db, in
     return wait_ready(s, 60);
 }
 
+bool fx_svc_start_all(const struct fx_db *db, struct fx_svc *user, struct fx_svc *place,
+                      struct fx_svc *review, struct fx_svc *bookmark, struct fx_svc *nearspot)
+{
+    return fx_svc_start(user, "user", db, 0, 0, NULL) &&
+           fx_svc_start(place, "place", db, user->port, 0, NULL) &&
+           fx_svc_start(review, "review", db, user->port, place->port, NULL) &&
+           fx_svc_start(bookmark, "bookmark", db, user->port, place->port, NULL) &&
+           fx_svc_start(nearspot, "nearspot", db, user->port, place->port, NULL);
+}
+
 int fx_svc_stop(struct fx_svc *s)
 {
     int status = 0;
@@ -377,6 +387,21 @@ int fx_svc_stop(struct fx_svc *s)
         ;
     s->pid = 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool fx_svc_stop_all(struct fx_svc *user, struct fx_svc *place, struct fx_svc *review,
+                     struct fx_svc *bookmark, struct fx_svc *nearspot)
+{
+    struct fx_svc *all[] = {nearspot, bookmark, review, place, user};
+    bool clean = true;
+
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (all[i]->pid > 0 && fx_svc_stop(all[i]) != 0) {
+            fprintf(stderr, "trip-%s did not exit cleanly\n", all[i]->name);
+            clean = false;
+        }
+    }
+    return clean;
 }
 
 void fx_svc_kill(struct fx_svc *s)

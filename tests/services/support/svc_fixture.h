@@ -42,6 +42,15 @@ bool fx_db_query(struct fx_db *db, const char *sql, char *out, size_t size);
  * 200 (60 s). extra_env: NULL or "KEY=VALUE" strings, NULL-terminated. */
 bool fx_svc_start(struct fx_svc *s, const char *name, const struct fx_db *db, int user_port,
                   int place_port, const char *const *extra_env);
+/* Starts the five services against db in dependency order (user, place, then review, bookmark and
+ * nearspot pointed at those two), each as fx_svc_start(). False at the first that does not become
+ * ready; the ones already started keep running (the caller's teardown stops them). */
+bool fx_svc_start_all(const struct fx_db *db, struct fx_svc *user, struct fx_svc *place,
+                      struct fx_svc *review, struct fx_svc *bookmark, struct fx_svc *nearspot);
+/* Stops those of the five still running, nearspot first and user last, as fx_svc_stop(). False
+ * when one did not exit cleanly (its name printed on stderr). */
+bool fx_svc_stop_all(struct fx_svc *user, struct fx_svc *place, struct fx_svc *review,
+                     struct fx_svc *bookmark, struct fx_svc *nearspot);
 /* SIGTERM and wait; returns the exit status (0 expected: also no leak under ASan). */
 int fx_svc_stop(struct fx_svc *s);
 /* SIGKILL and wait (the process is gone at once). */
