@@ -120,6 +120,17 @@ static void fake_stop(struct fake *f)
     rmdir(f->dir);
 }
 
+/* Starts the fake with the n replies of s, then a client on it with o (o->host set to the fake's
+ * socket); returns docker_client_new's code. */
+static docker_code client_on_fake(struct fake *f, const struct script *s, size_t n,
+                                  struct docker_opts *o, struct docker_client **c,
+                                  struct docker_err *err)
+{
+    fake_start(f, s, n);
+    o->host = f->host;
+    return docker_client_new(o, c, err);
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -202,9 +213,7 @@ static void version_is_negotiated_once_and_pinned_in_paths(void **state)
     struct docker_engine e;
 
     (void)state;
-    fake_start(&f, s, 2);
-    o.host = f.host;
-    assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_OK);
+    assert_int_equal(client_on_fake(&f, s, 2, &o, &c, &err), DOCKER_OK);
     assert_string_equal(f.last_request, "GET /version HTTP/1.1");
     docker_client_engine(c, &e);
     assert_string_equal(e.api, "1.41");
@@ -235,9 +244,7 @@ static void an_upgraded_daemon_is_negotiated_again(void **state)
     struct docker_engine e;
 
     (void)state;
-    fake_start(&f, s, 4);
-    o.host = f.host;
-    assert_int_equal(docker_client_new(&o, &c, NULL), DOCKER_OK);
+    assert_int_equal(client_on_fake(&f, s, 4, &o, &c, NULL), DOCKER_OK);
     assert_int_equal(docker_container_inspect(c, "a b", &ct, NULL), DOCKER_E_NOT_FOUND);
     assert_string_equal(f.last_request, "GET /v1.41/containers/a%20b/json HTTP/1.1");
     docker_client_renegotiate(c);
@@ -275,9 +282,7 @@ static void a_lost_event_stream_makes_the_reconnect_negotiate_again(void **state
     struct docker_err err = {0};
 
     (void)state;
-    fake_start(&f, s, 4);
-    o.host = f.host;
-    assert_int_equal(docker_client_new(&o, &c, NULL), DOCKER_OK);
+    assert_int_equal(client_on_fake(&f, s, 4, &o, &c, NULL), DOCKER_OK);
     assert_int_equal(docker_events_stream(c, NULL, ignore_event, NULL, NULL, &err),
                      DOCKER_E_TRANSPORT);
     assert_string_equal(f.last_request, "GET /v1.41/events HTTP/1.1");
@@ -298,9 +303,7 @@ static void ranges_that_do_not_meet_keep_the_client_and_say_why(void **state)
     struct docker_engine e;
 
     (void)state;
-    fake_start(&f, s, 2);
-    o.host = f.host;
-    assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_E_API_VERSION);
+    assert_int_equal(client_on_fake(&f, s, 2, &o, &c, &err), DOCKER_E_API_VERSION);
     assert_non_null(c);
     assert_string_equal(err.msg, "negotiate API version: the daemon speaks 1.57..1.60, this client "
                                  "1.41.." DOCKER_API_MAX "; no version in common");
@@ -328,9 +331,7 @@ static void a_pinned_version_the_daemon_refuses_gives_its_message(void **state)
     struct docker_engine e;
 
     (void)state;
-    fake_start(&f, s, 1);
-    o.host = f.host;
-    assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_OK); /* pinned: nothing asked */
+    assert_int_equal(client_on_fake(&f, s, 1, &o, &c, &err), DOCKER_OK); /* pinned: nothing asked */
     assert_int_equal(docker_container_inspect(c, "web", &ct, &err), DOCKER_E_API_VERSION);
     assert_string_equal(f.last_request, "GET /v1.41/containers/web/json HTTP/1.1");
     assert_string_equal(err.msg,
@@ -385,9 +386,7 @@ static void a_hanging_daemon_times_out(void **state)
     int64_t took;
 
     (void)state;
-    fake_start(&f, s, 1);
-    o.host = f.host;
-    assert_int_equal(docker_client_new(&o, &c, &err), DOCKER_OK);
+    assert_int_equal(client_on_fake(&f, s, 1, &o, &c, &err), DOCKER_OK);
     t0 = now_ms();
     assert_int_equal(docker_container_inspect(c, "web", &ct, &err), DOCKER_E_TIMEOUT);
     took = now_ms() - t0;
@@ -423,9 +422,7 @@ static void truncated_and_oversized_replies_are_errors(void **state)
     struct docker_err e4 = {0};
 
     (void)state;
-    fake_start(&f, s, 4);
-    o.host = f.host;
-    assert_int_equal(docker_client_new(&o, &c, NULL), DOCKER_OK);
+    assert_int_equal(client_on_fake(&f, s, 4, &o, &c, NULL), DOCKER_OK);
     assert_int_equal(docker_container_inspect(c, "web", &ct, &e1), DOCKER_E_TRANSPORT);
     assert_int_equal(docker_container_inspect(c, "web", &ct, &e2), DOCKER_E_MALFORMED);
     assert_non_null(strstr(e2.msg, "inspect: invalid JSON"));
@@ -473,9 +470,7 @@ static void events_arrive_whole_whatever_the_chunking(void **state)
     struct names nm = {.all = ""};
 
     (void)state;
-    fake_start(&f, s, 1);
-    o.host = f.host;
-    assert_int_equal(docker_client_new(&o, &c, NULL), DOCKER_OK);
+    assert_int_equal(client_on_fake(&f, s, 1, &o, &c, NULL), DOCKER_OK);
     assert_int_equal(docker_events_stream(c, NULL, on_ev, &nm, NULL, &err), DOCKER_OK);
     assert_string_equal(nm.all, "die:a start:a health_status: unhealthy:b stop:c ");
     docker_client_free(c);
@@ -496,9 +491,7 @@ static void a_malformed_event_ends_the_stream(void **state)
     struct names nm = {.all = ""};
 
     (void)state;
-    fake_start(&f, s, 2);
-    o.host = f.host;
-    assert_int_equal(docker_client_new(&o, &c, NULL), DOCKER_OK);
+    assert_int_equal(client_on_fake(&f, s, 2, &o, &c, NULL), DOCKER_OK);
     assert_int_equal(docker_events_stream(c, NULL, on_ev, &nm, NULL, &err), DOCKER_E_MALFORMED);
     assert_int_equal(nm.n, 1);
     assert_non_null(strstr(err.msg, "event: invalid JSON"));
