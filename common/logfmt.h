@@ -1,4 +1,4 @@
-/* logfmt.h: quoting one value for a logfmt line (key=value pairs), shared by every program's log. */
+/* logfmt.h: quoting one value of a logfmt line (key=value pairs) for every program's log. */
 #ifndef TRIP_LOGFMT_H
 #define TRIP_LOGFMT_H
 

@@ -1,4 +1,4 @@
-/* atomic_file.h: replace a file's whole text so a reader sees the old or the new text, never half. */
+/* atomic_file.h: replace a file's text so a reader sees the old or the new text, never half. */
 #ifndef TRIP_ATOMIC_FILE_H
 #define TRIP_ATOMIC_FILE_H
 

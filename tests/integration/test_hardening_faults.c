@@ -777,9 +777,9 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
  * when it still ran after 5 s (then killed): it took the file for a state table. */
 static int run_on_state_dir(const char *d, char *log_text, size_t len)
 {
-    const char *args[] = {"--token",       TOKEN, "--listen",           "127.0.0.1:0",
-                          "--state-dir",   d,     "--docker-host",      url,
-                          "--heal-events=false", NULL};
+    const char *args[] = {
+        "--token", TOKEN,           "--listen", "127.0.0.1:0",         "--state-dir",
+        d,         "--docker-host", url,        "--heal-events=false", NULL};
     return ts_receiver_run_once(args, 5000, log_text, len);
 }
 
