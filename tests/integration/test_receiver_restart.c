@@ -177,7 +177,7 @@ static void corrupt_state_file_stops_startup_and_says_what_to_do(void **state)
     fclose(f);
     assert_int_equal(ts_receiver_restart(&r), -1); /* exited without serving */
     assert_true(ts_receiver_log_has(&r, "msg=\"cannot load state; not starting", 0));
-    snprintf(needle, sizeof(needle), "error=%s: line 1:", path);
+    snprintf(needle, sizeof(needle), "error=\"%s: line 1:", path); /* a quoted logfmt value */
     assert_true(ts_receiver_log_has(&r, needle, 0));
     assert_true(ts_receiver_log_has(&r, "check=\"the file named in the error", 0));
     snprintf(needle, sizeof(needle), "move_aside=\"mv %s %s.bad lets it start", path, path);
