@@ -853,7 +853,9 @@ static void thousand_simultaneous_connections_answered_or_refused_cleanly(void *
     /* Beyond the limit a connection gets 503 when its request arrives within the 1 s grace, or
      * is closed after it: which one depends on the machine's load, both are clean refusals (the
      * 503 itself is asserted by the 20-requests-over-128-held-connections row). */
-    r->pass = hung == 0 && other == 0 && answered > 0 && refused + closed > 0 &&
+    /* The daemon's answers during the storm are the probe's (p.ok + p.busy): under a sanitizer
+     * the 1 000 clients' own in-slot requests can all be cut at --connection-timeout, as cleanly. */
+    r->pass = hung == 0 && other == 0 && refused + closed > 0 &&
               answered + refused + closed + not_connected == STORM && p.failed == 0 &&
               p.ok + p.busy > 0 && health == 200 && hook && storm_ms < 10000 &&
               fds0 > 0 && fds_after <= fds0 && kill(rx.pid, 0) == 0;
