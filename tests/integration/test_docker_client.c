@@ -61,7 +61,7 @@ static void run(char *name, size_t nlen, char *id, const char *what, const char 
     assert_int_equal(ts_docker_run_container(id, 65, name, labels, opt1, opt2, NULL), 0);
 }
 
-/* `docker run -d` returns once the container started, possibly before its workload listens. */
+/* The workload of container id listens (its IP read from inspect). */
 static void wait_workload(const char *id)
 {
     char ip[64];
@@ -69,12 +69,7 @@ static void wait_workload(const char *id)
     assert_int_equal(ts_docker(ip, sizeof(ip), "inspect", "-f",
                                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id, NULL),
                      0);
-    for (int i = 0; i < 300; i++) {
-        if (ts_workload_get(ip, "/health") == 200)
-            return;
-        usleep(100000);
-    }
-    fail_msg("the workload at %s never answered /health within 30 s", ip);
+    ts_workload_wait_ready(ip);
 }
 
 static void inspect_ok(const char *id, struct docker_container *ct)

@@ -531,17 +531,6 @@ static json_t *api_state(const struct ts_receiver *rx, const char *name, long *s
 
 #define MIB ((int64_t)1024 * 1024)
 
-/* `docker run -d` returns once the container started, possibly before its workload listens. */
-static void wait_workload(const char *ip)
-{
-    for (int i = 0; i < 300; i++) {
-        if (ts_workload_get(ip, "/health") == 200)
-            return;
-        sleep_ms(100);
-    }
-    fail_msg("the workload at %s never answered /health within 30 s", ip);
-}
-
 static void update_refused_by_the_daemon_is_reported_and_not_recorded(void **state)
 {
     struct ts_receiver rx;
@@ -570,7 +559,7 @@ static void update_refused_by_the_daemon_is_reported_and_not_recorded(void **sta
      * below the usage, and the kernel (cgroup v1: EBUSY) and with it the daemon refuse. */
     assert_int_equal(cgroup_write(id, "memory.memsw.limit_in_bytes", 512 * MIB), 0);
     assert_int_equal(cgroup_write(id, "memory.limit_in_bytes", 512 * MIB), 0);
-    wait_workload(ip);
+    ts_workload_wait_ready(ip);
     assert_int_equal(ts_workload_get(ip, "/mem/hold?mb=200"), 200);
     assert_int_equal(ts_docker(before, sizeof(before), "inspect", "-f", fmt, name, NULL), 0);
     assert_int_equal(ts_receiver_start(&rx, args), 0);

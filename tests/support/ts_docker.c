@@ -583,3 +583,13 @@ long ts_workload_get(const char *ip, const char *path)
     curl_easy_cleanup(c);
     return status;
 }
+
+void ts_workload_wait_ready(const char *ip)
+{
+    for (int i = 0; i < 300; i++) {
+        if (ts_workload_get(ip, "/health") == 200)
+            return;
+        usleep(100000);
+    }
+    fail_msg("the workload at %s never answered /health within 30 s", ip);
+}

@@ -62,6 +62,10 @@ int ts_docker_run_container(char *id, size_t len, const char *name, const char *
  * Returns the HTTP status, 0 when no reply came. Thread-safe. */
 long ts_workload_get(const char *ip, const char *path);
 
+/* Waits up to 30 s for the workload at ip to answer /health 200 (`docker run -d` returns once the
+ * container started, possibly before its workload listens); fails the calling cmocka test if not. */
+void ts_workload_wait_ready(const char *ip);
+
 /* `docker rm -f` of every container whose name starts with ts_docker_prefix(). Never touches
  * other containers. Safe to call many times. */
 void ts_docker_cleanup(void);
