@@ -126,6 +126,7 @@ struct docker_info {
     char storage_driver[32];
     bool swap_limit;        /* SwapLimit support */
     bool swarm_active;      /* Swarm.LocalNodeState == "active" */
+    bool swarm_manager;     /* Swarm.ControlAvailable: this node answers the service calls */
 };
 docker_code docker_info(struct docker_client *c, struct docker_info *out, struct docker_err *err);
 

@@ -11,13 +11,15 @@
 /*
  * DESIGN
  * docker_events_stream() runs a libcurl multi handle on the calling thread and waits in
- * curl_multi_poll() at most POLL_MS at a time, then checks the cancel handle's atomic flag, so a
- * cancel from another thread (docker_events_cancel) ends the stream within POLL_MS plus the time
- * one callback takes. The handle's wakeup is signalled too, for a quicker return. `cancelled` is
- * the only field shared between threads; `multi` is guarded by `lock`.
+ * curl_multi_poll() at most POLL_MS at a time, then checks the cancel handle's atomic flag. A
+ * cancel from another thread (docker_events_cancel) sets the flag and signals the multi handle's
+ * wakeup, which ends the wait at once: the handle is registered with the cancel before the first
+ * check of the flag, so a cancel either finds it registered or is seen by that check. POLL_MS is
+ * only a backstop, long enough that an idle stream costs one wake-up a second. `cancelled` is the
+ * only field shared between threads; `multi` is guarded by `lock`.
  */
 
-#define POLL_MS 50
+#define POLL_MS 1000
 #define MAX_EVENT_LINE (1u << 20)
 
 struct docker_cancel {

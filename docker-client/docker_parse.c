@@ -340,6 +340,9 @@ docker_code docker_parse_info(const char *body, size_t len, struct docker_info *
     out->swap_limit = json_is_true(json_object_get(root, "SwapLimit"));
     cg = json_string_value(json_object_get(json_object_get(root, "Swarm"), "LocalNodeState"));
     out->swarm_active = cg && strcmp(cg, "active") == 0;
+    out->swarm_manager =
+        out->swarm_active &&
+        json_is_true(json_object_get(json_object_get(root, "Swarm"), "ControlAvailable"));
     json_decref(root);
     return DOCKER_OK;
 }

@@ -499,6 +499,12 @@ docker_code docker_reply_error(long status, const char *body, size_t len, const 
     if (status == 400 && strstr(text, "client version ") &&
         (strstr(text, " is too old") || strstr(text, " is too new")))
         code = DOCKER_E_API_VERSION;
+    /* Podman: a container removed between its lookup and the call (`rm -f` racing a start) is
+     * 500 "container <id> does not exist in database: no such container", which Docker says
+     * with 404 */
+    size_t tl = strlen(text), nl = strlen(": no such container");
+    if (status == 500 && tl >= nl && strcmp(text + tl - nl, ": no such container") == 0)
+        code = DOCKER_E_NOT_FOUND;
     return docker_err_set(err, code, (int)status, "%s: %s", what, text);
 }
 

@@ -8,6 +8,8 @@
 
 /* CLOCK_MONOTONIC in milliseconds: for durations and timeouts. Any thread. */
 int64_t clock_mono_ms(void);
+/* CLOCK_MONOTONIC in nanoseconds: for the phases of an action. Any thread. */
+int64_t clock_mono_ns(void);
 /* CLOCK_REALTIME in milliseconds since the epoch. Any thread. */
 int64_t clock_wall_ms(void);
 /* CLOCK_REALTIME in nanoseconds since the epoch (Docker's event timestamps). Any thread. */

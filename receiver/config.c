@@ -20,7 +20,8 @@ enum opt_type {
     OPT_LIST,
     OPT_LISTEN,
     OPT_FILE,
-    OPT_SECRET /* OPT_STR for a secret: not blank, no control bytes */
+    OPT_SECRET,  /* OPT_STR for a secret: not blank, no control bytes */
+    OPT_SELECTOR /* terms separated by ',' or newlines, added to cfg->selector */
 };
 
 struct opt {
@@ -96,9 +97,13 @@ static const struct opt opts[] = {
      "a container running this long after a heal starts a new streak"},
     {"crashloop-heals", "TRIP_CRASHLOOP_HEALS", OPT_INT, OFF(crashloop_heals), 0, 1, 1000, "5",
      "heals in one streak that flag a container crash-looping"},
+    {"selector", "TRIP_SELECTOR", OPT_SELECTOR, 0, 0, 0, 0, "",
+     "manage only containers and services carrying this label (key or key=value; repeatable, "
+     "all must match; the variable takes a comma-separated list; empty: the whole host)"},
     {"heal-label-filter", "TRIP_HEAL_LABEL_FILTER", OPT_STR, OFF(heal_label_filter),
      SZ(heal_label_filter), 0, 0, "",
-     "heal from events only containers with this label (key or key=value; empty: all managed)"},
+     "heal from events only containers with this label too (key or key=value), inside "
+     "--selector, which limits everything"},
     {"dry-run", "TRIP_DRY_RUN", OPT_BOOL, OFF(dry_run), 0, 0, 0, "false",
      "decide and log everything, change nothing in Docker"},
     {"token", "TRIP_TOKEN", OPT_SECRET, OFF(token), SZ(token), 0, 0, "",
@@ -116,6 +121,16 @@ static const struct opt opts[] = {
     {"insecure-no-auth", "TRIP_INSECURE_NO_AUTH", OPT_BOOL, OFF(insecure_no_auth), 0, 0, 0, "false",
      "start without a token or basic auth (anyone who reaches the port may scale and restart); "
      "the default --listen becomes 127.0.0.1:9095"},
+    {"privsep-user", "TRIP_PRIVSEP_USER", OPT_STR, OFF(privsep_user), SZ(privsep_user), 0, 0,
+     "nobody",
+     "user the HTTP process (which parses requests, and holds no Docker socket) runs as, when "
+     "started as root or with CAP_SETUID and CAP_SETGID; otherwise it keeps the starting user "
+     "without its privileges"},
+    {"user", "TRIP_USER", OPT_STR, OFF(user), SZ(user), 0, 0, "",
+     "user (name, or uid[:gid]) the privileged process changes to after forking the HTTP "
+     "process, keeping the Docker socket's group as its only other group (needs root or "
+     "CAP_SETUID and CAP_SETGID: a container started as root with only those); empty keeps the "
+     "starting user"},
     {"max-body", "TRIP_MAX_BODY", OPT_SIZE, OFF(max_body), 0, 1024, 64 * MIB, "1m",
      "largest request body accepted (413 beyond)"},
     {"max-connections", "TRIP_MAX_CONNECTIONS", OPT_INT, OFF(max_connections), 0, 4, 10000, "128",
@@ -132,7 +147,8 @@ static const struct opt opts[] = {
     {"shutdown-timeout", "TRIP_SHUTDOWN_TIMEOUT", OPT_DURATION, OFF(shutdown_timeout_ms), 0, 0,
      3600 * 1000, "15s", "bound on finishing in-flight actions at SIGTERM"},
     {"refresh-interval", "TRIP_REFRESH_INTERVAL", OPT_DURATION, OFF(refresh_interval_ms), 0, 100,
-     3600 * 1000, "2s", "container list and readiness refresh period"},
+     3600 * 1000, "60s",
+     "full container list period (Docker's events keep the list fresh in between)"},
     {"docker-host", "TRIP_DOCKER_HOST", OPT_STR, OFF(docker_host), SZ(docker_host), 0, 0, "",
      "Docker daemon (unix:///path or tcp://host:port; empty: $DOCKER_HOST, then the default "
      "socket)"},
@@ -322,6 +338,101 @@ static int parse_list(struct config *cfg, const char *v)
     return 0;
 }
 
+int config_selector_split(const char *term, char key[CONFIG_SELECTOR_PART],
+                          char value[CONFIG_SELECTOR_PART], bool *has_value, char *why, size_t size)
+{
+    const char *eq = strchr(term, '=');
+    size_t klen = eq ? (size_t)(eq - term) : strlen(term);
+
+    *has_value = eq != NULL;
+    if (klen == 0) {
+        snprintf(why, size, "a term has no label key (expected key or key=value)");
+        return -1;
+    }
+    if (klen >= CONFIG_SELECTOR_PART) {
+        snprintf(why, size, "label key longer than %d bytes", CONFIG_SELECTOR_PART - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < klen; i++) {
+        unsigned char ch = (unsigned char)term[i];
+        if (!isalnum(ch) && (i == 0 || !strchr("._/-", ch))) {
+            snprintf(why, size,
+                     "label key \"%.*s\" must be [A-Za-z0-9._/-] starting with a letter or digit",
+                     (int)(klen > 60 ? 60 : klen), term);
+            for (char *p = why; *p; p++) /* never echo a control byte */
+                if ((unsigned char)*p < ' ' || *p == 0x7f)
+                    *p = '?';
+            return -1;
+        }
+    }
+    const char *val = eq ? eq + 1 : "";
+    if (strlen(val) >= CONFIG_SELECTOR_PART) {
+        snprintf(why, size, "label value longer than %d bytes", CONFIG_SELECTOR_PART - 1);
+        return -1;
+    }
+    for (const char *p = val; *p; p++) {
+        if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f || *p == ',') {
+            snprintf(why, size, "label value of \"%.*s\" holds a control byte, a comma or "
+                                "non-ASCII",
+                     (int)klen, term);
+            return -1;
+        }
+    }
+    memcpy(key, term, klen);
+    key[klen] = '\0';
+    memcpy(value, val, strlen(val) + 1);
+    return 0;
+}
+
+/* Adds the terms of v (separated by ',' or newlines, surrounding blanks trimmed) to the selector.
+ * A --selector flag first drops what TRIP_SELECTOR gave (flags win). An empty v adds nothing. */
+static config_code add_selector(struct config *cfg, const char *v, const char *src,
+                                struct config_err *err)
+{
+    if (strncmp(src, "--", 2) == 0 && !cfg->selector_flag) {
+        cfg->selector_flag = true;
+        cfg->n_selector = 0;
+    }
+    size_t vl = strlen(v);
+    while (vl && isspace((unsigned char)v[vl - 1]))
+        vl--;
+    if (vl && v[vl - 1] == ',')
+        return ERR_SET(err, CONFIG_E_INVALID, "%s: empty term in \"%.100s\"", src, v);
+    for (const char *p = v; *p;) {
+        size_t len = strcspn(p, ",\n");
+        const char *t = p;
+        bool comma = p[len] == ',' || (p > v && p[-1] == ',');
+        p += len;
+        if (*p)
+            p++;
+        while (len && isspace((unsigned char)*t)) {
+            t++;
+            len--;
+        }
+        while (len && isspace((unsigned char)t[len - 1]))
+            len--;
+        if (len == 0 && comma) /* "a,,b" or "a,": a mistake, not nothing; blank lines are skipped */
+            return ERR_SET(err, CONFIG_E_INVALID, "%s: empty term in \"%.100s\"", src, v);
+        if (len == 0)
+            continue;
+        char term[2 * CONFIG_SELECTOR_PART], key[CONFIG_SELECTOR_PART], val[CONFIG_SELECTOR_PART];
+        char why[160];
+        bool has;
+        if (len >= sizeof(term))
+            return ERR_SET(err, CONFIG_E_INVALID, "%s: term longer than %zu bytes", src,
+                           sizeof(term) - 1);
+        memcpy(term, t, len);
+        term[len] = '\0';
+        if (config_selector_split(term, key, val, &has, why, sizeof(why)) != 0)
+            return ERR_SET(err, CONFIG_E_INVALID, "%s: %s", src, why);
+        if (cfg->n_selector == CONFIG_MAX_SELECTOR)
+            return ERR_SET(err, CONFIG_E_INVALID, "%s: more than %d selector terms", src,
+                           CONFIG_MAX_SELECTOR);
+        memcpy(cfg->selector[cfg->n_selector++], term, len + 1);
+    }
+    return CONFIG_OK;
+}
+
 /* Reads a whole secret file into buf, surrounding white space trimmed. Refuses (message in err)
  * a file that cannot be read, is empty or blank, starts with an empty line, holds more than one
  * line or control bytes, or does not fit: a secret is never cut nor silently dropped. */
@@ -434,6 +545,8 @@ static config_code apply(struct config *cfg, const struct opt *o, const char *v,
         return CONFIG_OK;
     case OPT_FILE:
         return *v ? read_secret(v, field, o->size, src, err) : CONFIG_OK;
+    case OPT_SELECTOR:
+        return add_selector(cfg, v, src, err);
     case OPT_BOOL:
         rc = config_bool_parse(v, (bool *)field);
         break;
@@ -607,6 +720,13 @@ static config_code check(const struct config *cfg, struct config_err *err)
         ERR_SET(err, CONFIG_E_INVALID, "--basic-auth-user needs a password");
         return CONFIG_E_INVALID;
     }
+    char key[CONFIG_SELECTOR_PART], val[CONFIG_SELECTOR_PART], why[160];
+    bool has;
+    if (cfg->heal_label_filter[0] &&
+        config_selector_split(cfg->heal_label_filter, key, val, &has, why, sizeof(why)) != 0) {
+        ERR_SET(err, CONFIG_E_INVALID, "--heal-label-filter: %s", why);
+        return CONFIG_E_INVALID;
+    }
     if (!cfg->state_dir[0]) {
         ERR_SET(err, CONFIG_E_INVALID, "--state-dir must not be empty");
         return CONFIG_E_INVALID;
@@ -686,6 +806,7 @@ void config_usage(FILE *f, const char *prog)
                           : o->type == OPT_CPUS     ? " CPUS"
                           : o->type == OPT_FILE     ? " PATH"
                           : o->type == OPT_SECRET   ? " SECRET"
+                          : o->type == OPT_SELECTOR ? " LABEL[=VALUE]"
                                                     : " VALUE";
         fprintf(f, "  --%s%s\n      %s (env %s, default \"%s\")\n", o->flag, arg, o->help, o->env,
                 o->def);

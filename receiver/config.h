@@ -8,6 +8,8 @@
 #include <stdio.h>
 
 #define CONFIG_MAX_LABELS 8
+#define CONFIG_MAX_SELECTOR 8     /* terms of --selector */
+#define CONFIG_SELECTOR_PART 128  /* a selector key or value, with its NUL (Docker's cache: 127) */
 #define CONFIG_STR_MAX 256
 #define CONFIG_PATH_MAX 1024
 
@@ -53,13 +55,23 @@ struct config {
     int64_t heal_backoff_max_ms;
     int64_t heal_stable_ms;                 /* running this long resets the streak */
     int64_t crashloop_heals;                /* heals in one streak that flag crash-looping */
-    char heal_label_filter[CONFIG_STR_MAX]; /* "" or "key" / "key=value" */
+    /* --selector terms, "key" or "key=value", all of which a container or service must carry to
+     * be managed at all (webhooks, manual API, healing, reconcile, the cache). n_selector 0: every
+     * container of the host. */
+    char selector[CONFIG_MAX_SELECTOR][2 * CONFIG_SELECTOR_PART];
+    size_t n_selector;
+    bool selector_flag;       /* a --selector flag was given: TRIP_SELECTOR's terms were dropped */
+    /* "" or "key" / "key=value": event healing only, further limited to this label (inside the
+     * selector; e.g. a benchmark heals some of its containers from events, others by API) */
+    char heal_label_filter[2 * CONFIG_SELECTOR_PART];
     bool dry_run;
     char token[CONFIG_STR_MAX];
     char basic_user[128];
     char basic_password[CONFIG_STR_MAX];
     bool insecure_no_auth;  /* start without token or basic auth (refused otherwise) */
     bool secret_on_cmdline; /* --token or --basic-auth-password given as a flag (shows in ps) */
+    char privsep_user[64];  /* the HTTP process's user when it may change (privsep.c) */
+    char user[64];          /* the privileged process's user after the fork, "" keeps it */
     int64_t max_body;
     int64_t max_connections;
     int64_t connection_timeout_ms;
@@ -113,6 +125,14 @@ int config_cpus_parse(const char *s, int64_t *nano);
 
 /* Copies url into buf with any user:password@ replaced by ***@ (for logs). Returns buf. Pure. */
 const char *config_redact_url(char *buf, size_t size, const char *url);
+
+/* Splits one selector term, "key" or "key=value", into key and value (value "" and *has_value
+ * false for "key"). The key: 1..127 bytes of [A-Za-z0-9._/-], starting with a letter or digit;
+ * the value: at most 127 bytes, printable ASCII without ',' (the list separator) nor control
+ * bytes. Returns 0, or -1 with why (size >= 96) saying what is wrong. Pure. */
+int config_selector_split(const char *term, char key[CONFIG_SELECTOR_PART],
+                          char value[CONFIG_SELECTOR_PART], bool *has_value, char *why,
+                          size_t size);
 
 /* Parses "true/false/1/0/yes/no/on/off". Returns 0/1 into *out, -1 if unrecognised. Pure. */
 int config_bool_parse(const char *s, bool *out);

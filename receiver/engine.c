@@ -51,13 +51,12 @@ engine_code engine_new(const struct engine_opts *opts, struct engine **out, stru
     e->w = calloc(e->n_workers, sizeof(*e->w));
     if (!e->w)
         goto out_free;
+    /* Reserved whole, touched as used: the kernel gives calloc's large block zero pages on
+     * demand, so an idle receiver does not hold the 4 096 jobs' megabytes (engine_enqueue takes
+     * the never-used items in order, after the released ones). */
     e->pool = calloc(e->o.queue_max, sizeof(*e->pool));
     if (!e->pool)
         goto out_free;
-    for (size_t i = e->o.queue_max; i-- > 0;) {
-        e->pool[i].next = e->spare;
-        e->spare = &e->pool[i];
-    }
     for (size_t i = 0; i < e->n_workers; i++)
         e->w[i].e = e;
     pthread_condattr_init(&ca);
@@ -124,8 +123,7 @@ void engine_do_reconcile(struct engine *e, const struct engine_job *job, int64_t
         ((en->id[0] && strcmp(en->id, engine_target_id(&t)) != 0) || en->service != t.service)) {
         log_warn("container was recreated; dropping its state", "container=%s",
                  log_quote(qn, sizeof(qn), job->container));
-        engine_drop_entry(e, job->container);
-        engine_unlock_persist(e);
+        engine_unlock_drop(e, job->container);
     } else {
         pthread_mutex_unlock(&e->lock);
     }
@@ -144,6 +142,8 @@ void engine_stop(struct engine *e, int64_t grace_ms)
         return;
     }
     e->stopping = true;
+    if (e->cache_cancel)
+        docker_events_cancel(e->cache_cancel);
     pthread_cond_broadcast(&e->timer_cond);
     clock_deadline_in(&ts, grace_ms);
     while (!engine_idle_locked(e)) {
@@ -180,6 +180,8 @@ void engine_free(struct engine *e)
     free(e->w);
     free(e->t);
     free(e->cache);
+    free(e->cache_hash);
+    free(e->t_hash);
     free(e);
 }
 

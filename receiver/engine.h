@@ -32,6 +32,10 @@
  * Docker calls and store writes happen without it. Only the worker holding a container's
  * in-flight mark changes that entry's scaling fields.
  * Every change bumps `gen`, snapshots the table as JSON under the lock and saves it outside.
+ * Identity: a target's name, full ID and ID prefix (12+ hex digits) are one entry, keyed by its
+ * ID once seen; jobs, heals, maintenance and lookups by any alias use the one canonical name the
+ * table or the cache knows. Scope: only what carries the selector's labels (engine_opts.lim) is
+ * cached, acted on or kept in the table.
  */
 
 typedef enum engine_code {
@@ -71,6 +75,17 @@ struct engine_docker_ops {
     docker_code (*service_update)(void *ud, const struct docker_service *cur,
                                   const struct docker_service_change *chg, struct docker_err *err);
     docker_code (*service_list)(void *ud, struct docker_service_list *out, struct docker_err *err);
+    /* list with Docker label filters (NULL-terminated "key" / "key=value", all must match), so
+     * Docker lists only the receiver's scope (--selector); NULL: list, and the engine filters. */
+    docker_code (*list_labels)(void *ud, const char *const *label_filters,
+                               struct docker_summary_list *out, struct docker_err *err);
+    /* GET /info: whether this node is a swarm manager, so that the service calls are made only
+     * where they can succeed. NULL: the service calls are tried (a fake that models services). */
+    docker_code (*info)(void *ud, struct docker_info *out, struct docker_err *err);
+    /* GET /events: the cache follows containers (and services, nodes) between full lists. NULL:
+     * the cache is listed every refresh interval instead (a fake without an event stream). */
+    docker_code (*events)(void *ud, const struct docker_events_filter *f, docker_event_fn fn,
+                          void *fn_ud, struct docker_cancel *k, struct docker_err *err);
 };
 extern const struct engine_docker_ops engine_docker_real;
 
@@ -97,7 +112,10 @@ struct engine_opts {
     size_t workers;      /* 0: 4 */
     size_t queue_max;    /* jobs queued in all; 0: 1024 per worker */
     bool dry_run;
-    int64_t refresh_interval_ms;         /* 0: no refresh thread (engine_refresh() by hand) */
+    /* The full container (and service) list's period: with an event stream (ops->events) the
+     * cache follows Docker's events in between and this is only a safety net; without, the cache
+     * is as fresh as this. 0: no refresh thread (engine_refresh() by hand). */
+    int64_t refresh_interval_ms;
     const struct engine_docker_ops *ops; /* NULL: engine_docker_real */
     void *docker_ud;
     engine_clock_fn clock; /* NULL: CLOCK_REALTIME */
@@ -184,8 +202,10 @@ struct engine_cached {
     bool global;                      /* a global-mode service */
     char label[POLICY_N_LABELS][128]; /* the values of policy_label_keys[], "" when absent */
     bool has_label[POLICY_N_LABELS];
+    char id[65]; /* the container's or service's ID ("" when not known) */
 };
-/* Copies the cached facts of `name` and returns true; false when the cache has not seen it.
+/* Copies the cached facts of `name` (a name, ID or unambiguous ID prefix) and returns true; false
+ * when the cache has not seen it (or it is outside the selector).
  * Any thread, never calls Docker. */
 bool engine_lookup(struct engine *e, const char *name, struct engine_cached *out);
 /* Points c's fields into cached (which must outlive c). */

@@ -41,7 +41,9 @@ static void scale_out(struct engine *e, const struct engine_job *job,
     int64_t now = engine_now(e);
     struct res_state prev = {0};
     pthread_mutex_lock(&e->lock);
-    struct entry *en = engine_get_entry(e, job->container);
+    struct entry *en = engine_find_entry(e, job->container); /* name or ID alias */
+    if (!en)
+        en = engine_get_entry(e, ct->name[0] ? ct->name : job->container);
     if (en) {
         struct res_state *r = &en->r[job->resource];
         prev = *r;
@@ -52,7 +54,7 @@ static void scale_out(struct engine *e, const struct engine_job *job,
         r->deadline_ms = d->deadline_ms;
         engine_claim(e, en, job, target, kind, now);
     }
-    if (!engine_unlock_save_claim(e, job, kind, &prev, t0))
+    if (!engine_unlock_save_claim(e, en, job, kind, &prev, t0))
         return;
     if (!e->o.dry_run) {
         docker_code rc = job->oom ? engine_oom_update(e, ct->id, &u, &derr)
@@ -93,7 +95,7 @@ void engine_do_scale_out(struct engine *e, const struct engine_job *job, int64_t
         engine_target_free(&t);
         return;
     }
-    engine_container_policy(&pc, ct);
+    engine_container_policy(e, &pc, ct);
     policy_decide(&e->o.lim, &req, &pc, engine_now(e), &d);
     if (d.verdict != POLICY_ACCEPT) {
         char qn[300], qr[200];
@@ -163,10 +165,12 @@ static bool memory_guard_holds(struct engine *e, const struct engine_job *job,
     pthread_mutex_lock(&e->lock);
     struct entry *en = engine_find_entry(e, job->container);
     if (en) {
-        first = strcmp(en->last_result, "postponed") != 0 || strcmp(en->last_action, kind) != 0;
+        /* a new hold, or one whose reason changed (from Prometheus' hold, from usage unknown) */
+        first = strcmp(en->last_result, "postponed") != 0 || strcmp(en->last_action, kind) != 0 ||
+                strncmp(en->last_error, why, 12) != 0;
         engine_note(en, engine_now(e), kind, "postponed", why);
     }
-    engine_unlock_persist(e);
+    engine_unlock_persist_entry(e, en);
     engine_retry_later(e, job);
     if (rc != DOCKER_OK) {
         metrics_docker_error(e->o.metrics, docker_code_name(rc));
@@ -254,9 +258,9 @@ void engine_do_restart(struct engine *e, const struct engine_job *job, int64_t t
         return;
     ct = t.ct; /* takes over what t.ct owns (freed below) */
     if (t.service)
-        engine_service_policy(&pc, &t.svc);
+        engine_service_policy(e, &pc, &t.svc);
     else
-        engine_container_policy(&pc, &ct);
+        engine_container_policy(e, &pc, &ct);
     policy_decide(&e->o.lim, &req, &pc, engine_now(e), &d);
     docker_service_free(&t.svc);
     if (d.verdict != POLICY_ACCEPT) {
@@ -282,13 +286,15 @@ void engine_do_restart(struct engine *e, const struct engine_job *job, int64_t t
         goto out_free;
     }
     pthread_mutex_lock(&e->lock);
-    struct entry *en = engine_get_entry(e, job->container);
+    struct entry *en = engine_find_entry(e, job->container); /* name or ID alias */
+    if (!en)
+        en = engine_get_entry(e, ct.name[0] ? ct.name : job->container);
     if (en) {
         utf8_copy(en->id, sizeof(en->id), ct.id);
         engine_note(en, engine_now(e), ct.running ? "restart" : "start",
                     e->o.dry_run ? "dry_run" : "ok", NULL);
     }
-    engine_unlock_persist(e);
+    engine_unlock_persist_entry(e, en);
     metrics_action(e->o.metrics, "restart", e->o.dry_run ? "dry_run" : "ok", engine_since_s(t0));
     log_info(
         e->o.dry_run ? "would restart (dry run)"

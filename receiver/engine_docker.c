@@ -68,6 +68,12 @@ static docker_code real_list(void *ud, struct docker_summary_list *out, struct d
     return docker_container_list(ud, NULL, true, out, err);
 }
 
+static docker_code real_list_labels(void *ud, const char *const *label_filters,
+                                    struct docker_summary_list *out, struct docker_err *err)
+{
+    return docker_container_list(ud, label_filters, true, out, err);
+}
+
 static docker_code real_stats(void *ud, const char *id, struct docker_stats *out,
                               struct docker_err *err)
 {
@@ -100,6 +106,18 @@ static docker_code real_service_list(void *ud, struct docker_service_list *out,
     return docker_service_list(ud, NULL, out, err);
 }
 
+static docker_code real_info(void *ud, struct docker_info *out, struct docker_err *err)
+{
+    return docker_info(ud, out, err);
+}
+
+static docker_code real_events(void *ud, const struct docker_events_filter *f, docker_event_fn fn,
+                               void *fn_ud, struct docker_cancel *k, struct docker_err *err)
+{
+    return docker_events_stream(ud, f, fn, fn_ud, k, err);
+}
+
 const struct engine_docker_ops engine_docker_real = {
-    real_inspect, real_update,          real_start,          real_restart,     real_list,
-    real_stats,   real_service_inspect, real_service_update, real_service_list};
+    real_inspect, real_update,          real_start,          real_restart,      real_list,
+    real_stats,   real_service_inspect, real_service_update, real_service_list, real_list_labels,
+    real_info,    real_events};

@@ -37,8 +37,7 @@ static void heal_gone(struct engine *e, const struct engine_job *job, const char
     char qn[300];
 
     pthread_mutex_lock(&e->lock);
-    engine_drop_entry(e, job->container);
-    engine_unlock_persist(e);
+    engine_unlock_drop(e, job->container);
     metrics_heal(e->o.metrics, trigger, "gone", 0);
     log_info("container removed; not healed", "container=%s trigger=%s",
              log_quote(qn, sizeof(qn), job->container), trigger);
@@ -115,6 +114,7 @@ static void healed(struct engine *e, const struct engine_job *job, const struct 
         engine_note(en, now, "heal", e->o.dry_run ? "dry_run" : "ok", NULL);
     }
     engine_unlock_persist(e);
+    engine_phase(e, "final_save");
     double latency =
         h->event_ns > 0 ? (double)(clock_wall_ns() - h->event_ns) / 1e9 : engine_since_s(t0);
     if (latency < 0)
@@ -134,7 +134,7 @@ static void healed(struct engine *e, const struct engine_job *job, const struct 
 /* Decides on the inspected container and starts (or restarts) it. */
 static void heal_inspected(struct engine *e, const struct engine_job *job,
                            const struct heal_state *h, const struct docker_container *ct,
-                           int64_t t0)
+                           bool cached, int64_t t0)
 {
     struct policy_container pc;
     struct docker_err derr = {0};
@@ -144,7 +144,7 @@ static void heal_inspected(struct engine *e, const struct engine_job *job,
     if (strcmp(h->trigger, "reconcile") == 0 && !ct->oom_killed &&
         (ct->exit_code == 0 || ct->exit_code == 143))
         op_stop = true; /* stopped while nobody watched: exit code of a docker stop */
-    engine_container_policy(&pc, ct);
+    engine_container_policy(e, &pc, ct);
     bool restart =
         ct->running && strcmp(h->trigger, "unhealthy") == 0 && strcmp(ct->health, "unhealthy") == 0;
     if (ct->running && !restart) {
@@ -172,6 +172,13 @@ static void heal_inspected(struct engine *e, const struct engine_job *job,
     if (!e->o.dry_run)
         rc = restart ? e->o.ops->restart(e->o.docker_ud, ct->id, &derr)
                      : e->o.ops->start(e->o.docker_ud, ct->id, &derr);
+    if ((rc == DOCKER_E_NOT_FOUND || rc == DOCKER_E_CONFLICT) && cached) {
+        /* sent from the cache while `docker rm` runs (409) or just after (404): the destroy
+         * event that follows drops the state and says so (engine_container_destroyed) */
+        metrics_heal(e->o.metrics, h->trigger, "gone", 0);
+        log_debug("being removed; not healed", "container=%s", job->container);
+        return;
+    }
     if (rc == DOCKER_E_NOT_FOUND || rc == DOCKER_E_CONFLICT) {
         heal_gone(e, job, h->trigger); /* 409: removal in progress */
         return;
@@ -181,6 +188,7 @@ static void heal_inspected(struct engine *e, const struct engine_job *job,
         log_debug("started meanwhile; no heal", "container=%s", job->container);
         return;
     }
+    engine_phase(e, "docker");
     if (rc != DOCKER_OK) {
         heal_failed(e, job, h->trigger, restart ? "restart" : "start", rc, &derr);
         return;
@@ -188,8 +196,56 @@ static void heal_inspected(struct engine *e, const struct engine_job *job,
     healed(e, job, h, ct, restart, t0);
 }
 
+/* What a heal after a death needs to know, from the cache instead of an inspect: the container's
+ * ID and its labels (fixed for the life of an ID). Docker's die event is sent before the daemon
+ * has cleaned the container up (unmounted it, released its network), and an inspect waits for
+ * that under the container's lock, then the start waits for the lock again: the start sent at once
+ * takes the lock first, ahead of Docker's own restart policy (which waits 100 ms). A container
+ * Docker is restarting itself counts as running, so the start answers 304 ("started meanwhile");
+ * one being removed answers 409 or 404 ("gone"). False (inspect as usual) for other triggers, or
+ * when the cache has not seen the container. */
+struct cached_target {
+    struct engine_cached c;
+    char key[POLICY_N_LABELS + POLICY_MAX_SELECTOR][128];
+    char value[POLICY_MAX_SELECTOR][128];
+    struct docker_kv kv[POLICY_N_LABELS + POLICY_MAX_SELECTOR];
+};
+
+static bool from_cache(struct engine *e, const char *name, const struct heal_state *h,
+                       struct cached_target *ctg, struct docker_container *ct)
+{
+    if ((strcmp(h->trigger, "exit") != 0 && strcmp(h->trigger, "oom") != 0) ||
+        !engine_lookup(e, name, &ctg->c) || ctg->c.service || !ctg->c.id[0])
+        return false;
+    size_t n = 0;
+    for (size_t i = 0; i < POLICY_N_LABELS; i++) {
+        if (!ctg->c.has_label[i])
+            continue;
+        utf8_copy(ctg->key[n], sizeof(ctg->key[n]), policy_label_keys[i]);
+        ctg->kv[n] = (struct docker_kv){ctg->key[n], ctg->c.label[i]};
+        n++;
+    }
+    /* The cache holds only containers inside the selector (checked when listed and on each event),
+     * so the target carries the selector's labels as they matched (a key-only term: any value). */
+    const struct policy_selector *sel = &e->o.lim.selector;
+    for (size_t i = 0; i < sel->n && i < POLICY_MAX_SELECTOR; i++, n++) {
+        utf8_copy(ctg->key[n], sizeof(ctg->key[n]), sel->t[i].key);
+        utf8_copy(ctg->value[i], sizeof(ctg->value[i]), sel->t[i].has_value ? sel->t[i].value : "");
+        ctg->kv[n] = (struct docker_kv){ctg->key[n], ctg->value[i]};
+    }
+    memset(ct, 0, sizeof(*ct));
+    utf8_copy(ct->id, sizeof(ct->id), ctg->c.id);
+    utf8_copy(ct->name, sizeof(ct->name), name);
+    utf8_copy(ct->status, sizeof(ct->status), "exited");
+    ct->exit_code = h->exit_code;
+    ct->oom_killed = strcmp(h->trigger, "oom") == 0;
+    ct->labels = (struct docker_labels){ctg->kv, n};
+    return true;
+}
+
 void engine_do_heal(struct engine *e, const struct engine_job *job, int64_t t0)
 {
+    struct cached_target ctg;
     struct heal_state h;
     struct docker_container ct;
     struct docker_err derr = {0};
@@ -210,14 +266,24 @@ void engine_do_heal(struct engine *e, const struct engine_job *job, int64_t t0)
                  log_quote(qn, sizeof(qn), job->container), h.trigger);
         return;
     }
+    if (from_cache(e, job->container, &h, &ctg, &ct)) {
+        heal_inspected(e, job, &h, &ct, true, t0); /* ct borrows from ctg: nothing to free */
+        return;
+    }
     memset(&ct, 0, sizeof(ct));
     docker_code rc = e->o.ops->inspect(e->o.docker_ud, job->container, &ct, &derr);
+    engine_phase(e, "inspect");
     if (rc == DOCKER_E_NOT_FOUND)
         heal_gone(e, job, h.trigger);
     else if (rc != DOCKER_OK)
         heal_failed(e, job, h.trigger, "inspect", rc, &derr);
-    else
-        heal_inspected(e, job, &h, &ct, t0);
+    else {
+        struct engine_target t = {.ct = ct}; /* scope and claims checked as every job's are */
+        if (engine_check_target(e, job, &t, "no such container") == DOCKER_OK)
+            heal_inspected(e, job, &h, &ct, false, t0);
+        else
+            memset(&ct, 0, sizeof(ct)); /* freed by the check */
+    }
     docker_container_free(&ct);
 }
 
@@ -260,7 +326,9 @@ engine_code engine_heal(struct engine *e, const struct engine_heal_req *req, str
         ERR_SET(err, ENGINE_E_STOPPED, "shutting down");
         return ENGINE_E_STOPPED;
     }
-    struct entry *en = engine_get_entry(e, req->container);
+    char key[256]; /* a name, full ID or prefix: one entry (engine_canonical) */
+    engine_canonical(e, req->container, key, sizeof(key));
+    struct entry *en = engine_get_entry(e, key);
     if (!en) {
         pthread_mutex_unlock(&e->lock);
         ERR_SET(err, ENGINE_E_FULL, "state table is full");
@@ -293,7 +361,7 @@ engine_code engine_heal(struct engine *e, const struct engine_heal_req *req, str
     int streak = h->streak;
     int64_t delay = policy_heal_delay(&e->o.heal, streak);
     struct engine_job job = {.kind = POLICY_RESTART};
-    utf8_copy(job.container, sizeof(job.container), req->container);
+    utf8_copy(job.container, sizeof(job.container), key);
     if (delay == 0 && engine_enqueue(e, OP_HEAL, &job) == ENGINE_OK) {
         h->queued = true;
     } else {
@@ -329,12 +397,8 @@ void engine_container_started(struct engine *e, const char *name)
 void engine_container_destroyed(struct engine *e, const char *name)
 {
     pthread_mutex_lock(&e->lock);
-    if (!engine_find_entry(e, name)) {
-        pthread_mutex_unlock(&e->lock);
+    if (!engine_unlock_drop(e, name))
         return;
-    }
-    engine_drop_entry(e, name);
-    engine_unlock_persist(e);
     char qn[300];
     log_info("container removed; state dropped", "container=%s", log_quote(qn, sizeof(qn), name));
 }
@@ -344,10 +408,16 @@ engine_code engine_set_maintenance(struct engine *e, const char *name, bool enab
 {
     char qn[300];
 
+    char key[256]; /* a name, full ID or prefix: one maintenance flag (engine_canonical) */
     pthread_mutex_lock(&e->lock);
+    engine_canonical(e, name, key, sizeof(key));
+    name = key;
     struct entry *en = engine_find_entry(e, name);
     if (!en && engine_cached_managed(e, name))
         en = engine_get_entry(e, name);
+    const struct cache_entry *ce = en && !en->id[0] ? engine_cache_find(e, name) : NULL;
+    if (ce) /* keyed by ID, so the flag is saved and follows the container, not the name */
+        utf8_copy(en->id, sizeof(en->id), ce->c.id);
     if (!en) {
         pthread_mutex_unlock(&e->lock);
         ERR_SET(err, ENGINE_E_UNKNOWN, "no state for container %s (unknown or not managed)", name);

@@ -21,6 +21,7 @@ struct store_err;
 #define MAX_FIRING 16
 #define MAX_ENTRIES 4096
 #define MAX_CACHE 4096
+#define QUEUE_BUCKETS 4096
 #define RETRY_MS 5000 /* a failed scale-in is tried again after this */
 
 enum op { OP_SUBMIT, OP_CHECK, OP_RECONCILE, OP_HEAL };
@@ -82,7 +83,7 @@ struct entry {
 
 struct cache_entry {
     char name[256];
-    struct engine_cached c;
+    struct engine_cached c; /* c.id: an ID or a prefix of it is an alias of name */
 };
 
 /* A queued job: a node of the shared FIFO (queued) or of the spare list (free). */
@@ -96,7 +97,8 @@ docker_code engine_oom_update(struct engine *e, const char *id, const struct doc
 struct item {
     enum op op;
     struct engine_job job;
-    uint64_t key; /* hash of job.container: compared before the name */
+    uint64_t key;      /* hash of job.container: compared before the name */
+    int64_t queued_ns; /* monotonic: when it was queued (its queue wait) */
     struct item *prev, *next;
 };
 
@@ -118,12 +120,25 @@ struct engine {
     size_t n_workers;
     struct item *pool;        /* queue_max items, allocated once */
     struct item *head, *tail; /* the shared FIFO, oldest first */
-    struct item *spare;       /* unused items, linked by next */
+    struct item *spare;       /* released items, linked by next */
+    size_t n_pool_used;       /* pool[0 .. n_pool_used) were handed out at least once */
     size_t n_queued;
+    /* queued items per bucket (hash % QUEUE_BUCKETS) of their container's name: zero means no job
+     * of a container in that bucket waits, and coalescing need not walk the queue */
+    uint32_t queued_in[QUEUE_BUCKETS];
     struct entry *t; /* grows by doubling up to MAX_ENTRIES; never pointed into across an unlock */
     size_t n_t, cap_t;
     struct cache_entry *cache;
-    size_t n_cache;
+    size_t n_cache, cap_cache;
+    /* t_hash[i] is engine_name_hash(t[i].name), cache_hash[i] that of cache[i].name: a lookup
+     * scans these dense arrays (8 bytes a name) instead of entries kilobytes apart */
+    uint64_t *t_hash, *cache_hash;
+    /* the cache's event stream (engine_cache.c): its cancel handle while it runs, and when the
+     * timer ends it for the next full list (monotonic ms, 0: not due) */
+    struct docker_cancel *cache_cancel;
+    int64_t resync_due_ms;
+    bool swarm_known;   /* GET /info answered since start */
+    bool swarm_manager; /* ... and said this node is a swarm manager (Swarm.ControlAvailable) */
     bool ready;
     bool started, stopping, aborting, stopped;
     uint64_t gen;
@@ -158,9 +173,14 @@ extern const struct engine_res_docker engine_res_docker[POLICY_N_RESOURCES];
 /* engine_resource.c */
 /* The labels policy reads, out of Docker's labels (values borrowed from l). Returns how many. */
 size_t engine_policy_labels(const struct docker_labels *l, struct policy_kv out[POLICY_N_LABELS]);
-/* policy_container_from_labels / policy_service_from_labels on an inspected target. */
-void engine_container_policy(struct policy_container *pc, const struct docker_container *ct);
-void engine_service_policy(struct policy_container *pc, const struct docker_service *svc);
+/* Whether labels l carry every term of the receiver's selector (--selector). */
+bool engine_selected(const struct engine *e, const struct docker_labels *l);
+/* policy_container_from_labels / policy_service_from_labels on an inspected target, with
+ * `outside` set when it lacks the selector's labels. */
+void engine_container_policy(const struct engine *e, struct policy_container *pc,
+                             const struct docker_container *ct);
+void engine_service_policy(const struct engine *e, struct policy_container *pc,
+                           const struct docker_service *svc);
 /* Whether a service (or a container) has resource r. */
 bool engine_has_resource(bool service, enum policy_resource r);
 int64_t engine_ct_level(enum policy_resource r, const struct docker_container *ct);
@@ -174,7 +194,16 @@ void engine_do_reconcile(struct engine *e, const struct engine_job *job, int64_t
 
 /* engine_table.c */
 int64_t engine_now(struct engine *e);
+/* The entry of name: its name, or once its ID is known that ID or a prefix of >= 12 of it. */
 struct entry *engine_find_entry(struct engine *e, const char *name);
+/* Whether ref is id or a prefix of it of at least 12 hexadecimal digits (id "" : never). */
+bool engine_id_alias(const char *id, const char *ref);
+/* The cache entry ref names (name, ID or unambiguous ID prefix), or NULL (lock held). */
+const struct cache_entry *engine_cache_find(const struct engine *e, const char *ref);
+/* The one name the engine keys a target by: the table's or the cache's name of what ref names
+ * (name, full ID, ID prefix), else ref itself; copied into out (lock held). Jobs, heals,
+ * maintenance and lookups are keyed by it, so three aliases get one queue slot and one entry. */
+void engine_canonical(struct engine *e, const char *ref, char *out, size_t size);
 struct entry *engine_get_entry(struct engine *e, const char *name);
 void engine_drop_entry(struct engine *e, const char *name);
 bool engine_add_firing(struct res_state *r, const struct engine_job *job);
@@ -186,14 +215,37 @@ bool engine_in_maintenance(struct engine *e, const char *name);
 const char *engine_kind_label(enum policy_kind k, enum policy_resource r);
 double engine_since_s(int64_t t0);
 
-/* engine_state.c */
+/* engine_table.c: FNV-1a of a name (the tables' and the queue's lookup key). */
+uint64_t engine_name_hash(const char *name);
+
+/* engine_state.c: the engine's lock is held on entry and released by each of these. */
+/* Snapshots the whole table, unlocks, saves it: false (serr filled) when it is not on disk. */
 bool engine_unlock_persist_err(struct engine *e, struct store_err *serr);
 void engine_unlock_persist(struct engine *e);
+/* Snapshots entry en alone, unlocks, appends it to the store's journal (the write-ahead claim:
+ * one sync of a small record instead of the whole table). An entry without an ID yet, or none
+ * (NULL), is saved as engine_unlock_persist_err() does. */
+bool engine_unlock_journal_err(struct engine *e, const struct entry *en, struct store_err *serr);
+/* Removes the entry ref names (name, ID or prefix) and saves that as a journal record ("drop"), or
+ * with the whole table as engine_unlock_persist_entry() says. False (nothing removed, unlocked all
+ * the same) when there is no such entry. */
+bool engine_unlock_drop(struct engine *e, const char *ref);
+/* The save of one entry's change (an action's end, an extended deadline): appended to the journal
+ * as engine_unlock_journal_err() does, so no save holds the lock for the whole table. The whole
+ * table instead when the journal has grown past its size (which cuts it), for an entry without
+ * an ID or none, and when the append fails (that save is retried until written). */
+void engine_unlock_persist_entry(struct engine *e, const struct entry *en);
 
 /* engine_view.c */
 json_t *engine_entry_json(const struct entry *en);
 
 /* engine_job.c */
+/* The phases of the job the calling worker runs, into trip_action_phase_seconds{phase}: start
+ * counts the queue wait (since queued_ns, monotonic) and starts the clock; each engine_phase()
+ * counts the time since the previous boundary under `phase` (inspect, claim_save, docker,
+ * final_save). Worker threads (thread-local clock). */
+void engine_phase_start(struct engine *e, int64_t queued_ns);
+void engine_phase(struct engine *e, const char *phase);
 void engine_reply_state(struct engine *e, const struct engine_job *job, enum outcome outcome,
                         const char *reason);
 /* engine_history.c: the action history hooks. begin: the worker's job started at t0 (monotonic);
@@ -210,6 +262,14 @@ void engine_target_free(struct engine_target *t);
 const char *engine_target_id(const struct engine_target *t);
 docker_code engine_inspect(struct engine *e, const struct engine_job *job, struct engine_target *t,
                            int64_t t0);
+/* Defence in depth after every inspect (engine_inspect and the heal's): a target outside the
+ * selector is dropped from the table and answered OUTCOME_NOT_FOUND with not_found (returns
+ * DOCKER_E_NOT_FOUND, t freed); a claim made on another target of that name (ID changed: removed
+ * and recreated) or on one that no longer opts in (trip.enable) is dropped and logged, never
+ * acted on: a scale-in job then ends OUTCOME_CLAIM_DROPPED (returns DOCKER_E_CONFLICT, t freed);
+ * other jobs go on with the target as it is. DOCKER_OK: go on (the entry learns the ID). */
+docker_code engine_check_target(struct engine *e, const struct engine_job *job,
+                                struct engine_target *t, const char *not_found);
 bool engine_extend_if_out(struct engine *e, const struct engine_job *job,
                           const struct policy_decision *d, int64_t t0);
 void engine_unchanged(struct engine *e, const struct engine_job *job, const char *kind,
@@ -220,10 +280,12 @@ void engine_unclaim(struct engine *e, const struct engine_job *job, const struct
  * applied, since now, the job's alert as firing, the entry's last action "applying". */
 void engine_claim(struct engine *e, struct entry *en, const struct engine_job *job, int64_t level,
                   const char *kind, int64_t now);
-/* With a write-ahead claim recorded (lock held, prev the resource's state before it): unlocks and
- * saves. False, answered OUTCOME_UNSAVED and the claim withdrawn, when it could not be saved
- * (dry run: true all the same, nothing will change in Docker). */
-bool engine_unlock_save_claim(struct engine *e, const struct engine_job *job, const char *kind,
+/* With a write-ahead claim recorded in en (lock held, prev the resource's state before it):
+ * unlocks and appends en to the journal. False, answered OUTCOME_UNSAVED and the claim
+ * withdrawn, when it could not be saved (dry run: true all the same, nothing will change in
+ * Docker). */
+bool engine_unlock_save_claim(struct engine *e, const struct entry *en,
+                              const struct engine_job *job, const char *kind,
                               const struct res_state *prev, int64_t t0);
 void engine_claim_unsaved(struct engine *e, const struct engine_job *job, const char *kind,
                           const struct res_state *prev, const struct store_err *serr, int64_t t0);
@@ -264,6 +326,14 @@ void engine_cancel_queued(struct engine *e);
 
 /* engine_cache.c */
 void *engine_refresh_main(void *arg);
+/* Lock held: ends the cache's event stream when its full re-list is due (the timer thread). */
+void engine_cache_tick(struct engine *e);
+/* Whether to ask for Swarm services: the ops have them and, when they can tell (ops->info), this
+ * node is a swarm manager. ask: when not known to be one, ask GET /info again first (a name that
+ * is no container may be a service of a swarm made since). Any thread, lock not held. */
+bool engine_services_available(struct engine *e, bool ask);
+/* A service call answered DOCKER_E_NO_SWARM: this node is no (longer a) manager. */
+void engine_no_swarm(struct engine *e);
 bool engine_cached_managed(struct engine *e, const char *name);
 /* Whether the cached target is managed (policy_managed on its trip.enable). */
 bool engine_cached_is_managed(const struct engine *e, const struct engine_cached *cached);

@@ -13,6 +13,7 @@ static void run_item(struct engine *e, const struct item *it)
     const struct engine_job *job = &it->job;
 
     engine_history_begin(t0);
+    engine_phase_start(e, it->queued_ns);
 
     if (it->op == OP_RECONCILE) {
         engine_do_reconcile(e, job, t0);
@@ -43,17 +44,6 @@ static void run_item(struct engine *e, const struct item *it)
         engine_reply_state(e, job, OUTCOME_REFUSED, "nothing to do");
         break;
     }
-}
-
-static uint64_t key_of(const char *name)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (const char *p = name; *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= 1099511628211ULL;
-    }
-    return h;
 }
 
 static bool same_container(const struct item *it, uint64_t key, const char *name)
@@ -104,7 +94,7 @@ static bool coalesce(struct engine *e, enum op op, const struct engine_job *job,
 {
     struct item probe = {.op = op, .job = *job};
 
-    if (op != OP_SUBMIT || job->done)
+    if (op != OP_SUBMIT || job->done || !e->queued_in[key % QUEUE_BUCKETS])
         return false;
     for (struct item *it = e->tail; it; it = it->prev) {
         if (!same_container(it, key, job->container))
@@ -120,21 +110,26 @@ static bool coalesce(struct engine *e, enum op op, const struct engine_job *job,
 /* Lock held. Appends a copy of job to the shared FIFO (or merges it, see coalesce()). */
 engine_code engine_enqueue(struct engine *e, enum op op, const struct engine_job *job)
 {
-    uint64_t key = key_of(job->container);
+    uint64_t key = engine_name_hash(job->container);
 
     if (coalesce(e, op, job, key))
         return ENGINE_OK;
     struct item *it = e->spare;
-    if (!it)
+    if (it)
+        e->spare = it->next;
+    else if (e->n_pool_used < e->o.queue_max)
+        it = &e->pool[e->n_pool_used++];
+    else
         return ENGINE_E_FULL;
-    e->spare = it->next;
-    *it = (struct item){.op = op, .job = *job, .key = key, .prev = e->tail};
+    *it = (struct item){
+        .op = op, .job = *job, .key = key, .queued_ns = clock_mono_ns(), .prev = e->tail};
     if (e->tail)
         e->tail->next = it;
     else
         e->head = it;
     e->tail = it;
     e->n_queued++;
+    e->queued_in[key % QUEUE_BUCKETS]++;
     pthread_cond_signal(&e->work_cond);
     return ENGINE_OK;
 }
@@ -151,6 +146,7 @@ static void release(struct engine *e, struct item *it)
     else
         e->tail = it->prev;
     e->n_queued--;
+    e->queued_in[it->key % QUEUE_BUCKETS]--;
     it->prev = NULL;
     it->next = e->spare;
     e->spare = it;
@@ -205,8 +201,10 @@ engine_code engine_submit(struct engine *e, const struct engine_job *job, struct
         ERR_SET(err, ENGINE_E_INVALID, "empty container name");
         return ENGINE_E_INVALID;
     }
+    struct engine_job keyed = *job;
     pthread_mutex_lock(&e->lock);
-    rc = e->stopping ? ENGINE_E_STOPPED : engine_enqueue(e, OP_SUBMIT, job);
+    engine_canonical(e, job->container, keyed.container, sizeof(keyed.container));
+    rc = e->stopping ? ENGINE_E_STOPPED : engine_enqueue(e, OP_SUBMIT, &keyed);
     pthread_mutex_unlock(&e->lock);
     if (rc == ENGINE_E_FULL)
         ERR_SET(err, rc, "engine queue is full (%zu jobs)", e->o.queue_max);

@@ -109,18 +109,32 @@ size_t engine_policy_labels(const struct docker_labels *l, struct policy_kv out[
     return n;
 }
 
-void engine_container_policy(struct policy_container *pc, const struct docker_container *ct)
+static const char *label_of(const void *ud, const char *key)
+{
+    return docker_labels_get(ud, key);
+}
+
+bool engine_selected(const struct engine *e, const struct docker_labels *l)
+{
+    return policy_selected(&e->o.lim, label_of, l);
+}
+
+void engine_container_policy(const struct engine *e, struct policy_container *pc,
+                             const struct docker_container *ct)
 {
     struct policy_kv kv[POLICY_N_LABELS];
 
     policy_container_from_labels(pc, kv, engine_policy_labels(&ct->labels, kv), ct->running);
+    pc->outside = !engine_selected(e, &ct->labels);
 }
 
-void engine_service_policy(struct policy_container *pc, const struct docker_service *svc)
+void engine_service_policy(const struct engine *e, struct policy_container *pc,
+                           const struct docker_service *svc)
 {
     struct policy_kv kv[POLICY_N_LABELS];
 
     policy_service_from_labels(pc, kv, engine_policy_labels(&svc->labels, kv), svc->global);
+    pc->outside = !engine_selected(e, &svc->labels);
 }
 
 int64_t engine_ct_level(enum policy_resource r, const struct docker_container *ct)

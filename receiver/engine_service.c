@@ -48,8 +48,7 @@ static bool svc_reread(struct engine *e, const struct engine_job *job, struct do
         return true;
     if (rc == DOCKER_E_NOT_FOUND || rc == DOCKER_E_NO_SWARM) {
         pthread_mutex_lock(&e->lock);
-        engine_drop_entry(e, job->container);
-        engine_unlock_persist(e);
+        engine_unlock_drop(e, job->container);
         rc = DOCKER_E_NOT_FOUND;
     }
     engine_docker_failed(e, job, "inspect service", rc, &derr, t0);
@@ -73,7 +72,7 @@ void engine_service_scale_out(struct engine *e, const struct engine_job *job,
         int64_t now = engine_now(e), target;
         bool again = false;
 
-        engine_service_policy(&pc, svc);
+        engine_service_policy(e, &pc, svc);
         policy_decide(&e->o.lim, &req, &pc, now, &d);
         if (d.verdict != POLICY_ACCEPT) {
             log_info("ignored", "service=%s action=%s reason=%s remote=%s",
@@ -135,7 +134,7 @@ void engine_service_scale_out(struct engine *e, const struct engine_job *job,
             r->applied_res = new_res;
             engine_claim(e, en, job, target, kind, now);
         }
-        if (!engine_unlock_save_claim(e, job, kind, &prev, t0))
+        if (!engine_unlock_save_claim(e, en, job, kind, &prev, t0))
             return;
         if (!e->o.dry_run) {
             struct docker_service_change chg;

@@ -13,13 +13,80 @@ int64_t engine_now(struct engine *e)
     return e->o.clock(e->o.clock_ud);
 }
 
+/* Whether ref reads as a container or service ID or an ID prefix `docker ps` shows: 12 to 64
+ * lowercase hexadecimal digits. */
+static bool id_like(const char *ref)
+{
+    size_t len = strspn(ref, "0123456789abcdef");
+
+    return len >= 12 && len <= 64 && ref[len] == '\0';
+}
+
+bool engine_id_alias(const char *id, const char *ref)
+{
+    return id[0] && id_like(ref) && strncmp(id, ref, strlen(ref)) == 0;
+}
+
+uint64_t engine_name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const char *p = name; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* ID-keyed: once an entry knows its target's ID, the name, the full ID and any prefix of at least
+ * 12 characters all find it (one entry, one claim, one maintenance flag). A prefix two entries
+ * share finds neither. */
 struct entry *engine_find_entry(struct engine *e, const char *name)
 {
+    struct entry *by_id = NULL;
+    uint64_t h = engine_name_hash(name);
+
     for (size_t i = 0; i < e->n_t; i++) {
-        if (strcmp(e->t[i].name, name) == 0)
+        if (e->t_hash[i] == h && strcmp(e->t[i].name, name) == 0)
             return &e->t[i];
     }
-    return NULL;
+    for (size_t i = 0; id_like(name) && i < e->n_t; i++) {
+        if (engine_id_alias(e->t[i].id, name)) {
+            if (by_id)
+                return NULL;
+            by_id = &e->t[i];
+        }
+    }
+    return by_id;
+}
+
+/* Lock held. The cache entry ref names (its name, else its ID or an unambiguous ID prefix), or
+ * NULL. */
+const struct cache_entry *engine_cache_find(const struct engine *e, const char *ref)
+{
+    const struct cache_entry *by_id = NULL;
+    uint64_t h = engine_name_hash(ref);
+
+    for (size_t i = 0; i < e->n_cache; i++) {
+        if (e->cache_hash[i] == h && strcmp(e->cache[i].name, ref) == 0)
+            return &e->cache[i];
+    }
+    for (size_t i = 0; id_like(ref) && i < e->n_cache; i++) {
+        if (engine_id_alias(e->cache[i].c.id, ref)) {
+            if (by_id)
+                return NULL;
+            by_id = &e->cache[i];
+        }
+    }
+    return by_id;
+}
+
+void engine_canonical(struct engine *e, const char *ref, char *out, size_t size)
+{
+    const struct entry *en = engine_find_entry(e, ref);
+    const struct cache_entry *ce = en ? NULL : engine_cache_find(e, ref);
+
+    utf8_copy(out, size, en ? en->name : ce ? ce->name : ref);
 }
 
 struct entry *engine_get_entry(struct engine *e, const char *name)
@@ -30,6 +97,10 @@ struct entry *engine_get_entry(struct engine *e, const char *name)
         return en;
     if (e->n_t == e->cap_t) {
         size_t cap = e->cap_t ? e->cap_t * 2 : 16;
+        uint64_t *th = realloc(e->t_hash, cap * sizeof(*th));
+        if (!th)
+            return NULL;
+        e->t_hash = th; /* larger than needed until t grows too: harmless */
         struct entry *t = realloc(e->t, cap * sizeof(*t));
         if (!t)
             return NULL;
@@ -39,6 +110,10 @@ struct entry *engine_get_entry(struct engine *e, const char *name)
     en = &e->t[e->n_t++];
     memset(en, 0, sizeof(*en));
     utf8_copy(en->name, sizeof(en->name), name);
+    e->t_hash[e->n_t - 1] = engine_name_hash(en->name); /* as stored (utf8_copy may cut) */
+    const struct cache_entry *ce = engine_cache_find(e, name);
+    if (ce && strcmp(ce->name, name) == 0) /* keyed by ID from the start when the cache knows it */
+        utf8_copy(en->id, sizeof(en->id), ce->c.id);
     return en;
 }
 
@@ -48,7 +123,9 @@ void engine_drop_entry(struct engine *e, const char *name)
 
     if (!en)
         return;
+    size_t i = (size_t)(en - e->t);
     *en = e->t[e->n_t - 1];
+    e->t_hash[i] = e->t_hash[e->n_t - 1];
     e->n_t--;
 }
 

@@ -2,6 +2,7 @@
  * resolves. */
 #include "engine_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,8 +20,10 @@ static int real_query_firing(const struct engine_opts *o, const struct prom_matc
 
 const struct engine_prom_ops engine_prom_real = {real_query_firing};
 
-/* Asks Prometheus whether the resource's alert still fires for the container. True: hold. */
-static bool prometheus_holds(struct engine *e, const struct engine_job *job)
+/* Asks Prometheus whether the resource's alert still fires for the container. True: hold, with
+ * the reason (for the API's last action) in why. */
+static bool prometheus_holds(struct engine *e, const struct engine_job *job, char *why,
+                             size_t why_size)
 {
     static const char *const def_labels[] = {"name"};
     const struct policy_resource_def *def = &policy_resources[job->resource];
@@ -42,10 +45,14 @@ static bool prometheus_holds(struct engine *e, const struct engine_job *job)
                  log_quote(qe, sizeof(qe), perr.msg));
         return false;
     }
-    if (firing)
+    if (firing) {
         log_info("prometheus reports the alert still firing; holding scale-in",
-                 "container=%s action=%s", log_quote(qn, sizeof(qn), job->container),
-                 engine_kind_label(POLICY_SCALE_IN, job->resource));
+                 "container=%s action=%s alertname=%s", log_quote(qn, sizeof(qn), job->container),
+                 engine_kind_label(POLICY_SCALE_IN, job->resource),
+                 log_quote(qe, sizeof(qe), m.alertname));
+        snprintf(why, why_size, "prometheus reports %.100s still firing; holding the scale-out",
+                 m.alertname);
+    }
     return firing;
 }
 
@@ -73,14 +80,18 @@ static bool take_due(struct engine *e, const struct engine_job *job, bool force,
             r->check_queued = false;
     }
     pthread_mutex_unlock(&e->lock);
+    char hold_why[160];
     if (due && !force && pd == POLICY_DUE_DEADLINE && e->o.prom_url && e->o.prom_url[0] &&
-        prometheus_holds(e, job)) {
+        prometheus_holds(e, job, hold_why, sizeof(hold_why))) {
         int64_t wait = policy_prometheus_hold_ms(&e->o.lim);
         pthread_mutex_lock(&e->lock);
         en = engine_find_entry(e, job->container);
         if (en) {
             en->r[job->resource].hold_until = engine_now(e) + wait;
             en->r[job->resource].check_queued = false;
+            /* the API's last action says why the scale-in waits, as a memory margin hold does */
+            engine_note(en, engine_now(e), engine_kind_label(POLICY_SCALE_IN, job->resource),
+                        "postponed", hold_why);
         }
         pthread_mutex_unlock(&e->lock);
         return false;
@@ -106,9 +117,9 @@ static void not_scaled_out(struct engine *e, const struct engine_job *job, int64
     if (engine_inspect(e, job, &t, t0) != DOCKER_OK)
         return; /* answered */
     if (t.service)
-        engine_service_policy(&pc, &t.svc);
+        engine_service_policy(e, &pc, &t.svc);
     else
-        engine_container_policy(&pc, &t.ct);
+        engine_container_policy(e, &pc, &t.ct);
     policy_decide(&e->o.lim, &req, &pc, engine_now(e), &d);
     engine_target_free(&t);
     if (d.verdict != POLICY_ACCEPT)
@@ -221,6 +232,7 @@ void *engine_timer_main(void *arg)
         pthread_mutex_lock(&e->lock);
         if (e->stopping)
             break;
+        engine_cache_tick(e);
         clock_deadline_in(&ts, next_wake(e));
         pthread_cond_timedwait(&e->timer_cond, &e->lock, &ts);
     }

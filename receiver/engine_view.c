@@ -103,15 +103,18 @@ char *engine_state_json(struct engine *e, const char *name)
         }
         json_object_set_new(doc, "containers", arr);
         json_object_set_new(doc, "dry_run", json_boolean(e->o.dry_run));
+        json_t *sel = json_array(); /* the receiver's scope (--selector); [] : the whole host */
+        for (size_t i = 0; sel && i < e->o.lim.selector.n; i++)
+            json_array_append_new(sel, json_string(e->o.lim.selector.t[i].text));
+        json_object_set_new(doc, "selector", sel);
     } else {
         struct entry *en = engine_find_entry(e, name);
         struct entry blank = {0};
-        for (size_t i = 0; !en && i < e->n_cache; i++) {
-            const struct engine_cached *c = &e->cache[i].c;
-            if (strcmp(e->cache[i].name, name) == 0 && engine_cached_is_managed(e, c)) {
-                utf8_copy(blank.name, sizeof(blank.name), name);
-                en = &blank;
-            }
+        const struct cache_entry *ce = en ? NULL : engine_cache_find(e, name);
+        if (ce && engine_cached_is_managed(e, &ce->c)) { /* by name, ID or ID prefix */
+            utf8_copy(blank.name, sizeof(blank.name), ce->name);
+            utf8_copy(blank.id, sizeof(blank.id), ce->c.id);
+            en = &blank;
         }
         if (en) {
             doc = engine_entry_json(en);

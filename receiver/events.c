@@ -27,7 +27,9 @@ struct mark {
 
 struct events {
     struct events_opts o;
-    char label_filter[256];
+    char label_filter[256];                       /* --heal-label-filter */
+    const char *filters[POLICY_MAX_SELECTOR + 2]; /* the selector's terms (into o.lim), then it */
+    const char *const *label_filters;             /* filters, or NULL when there are none */
     pthread_t thread;
     bool started;
     pthread_mutex_t lock;
@@ -52,6 +54,20 @@ static docker_code real_stream(void *ud, const struct docker_events_filter *f, d
 
 const struct events_docker_ops events_docker_real = {real_list, real_stream};
 
+static const char *label_of(const void *ud, const char *key)
+{
+    return docker_labels_get(ud, key);
+}
+
+/* Whether the event's labels (its Actor.Attributes) carry the selector's: Docker filtered the
+ * stream already, checked again. */
+static bool selected(const struct policy_limits *lim, const struct docker_labels *attributes)
+{
+    static const struct docker_labels none = {0};
+
+    return policy_selected(lim, label_of, attributes ? attributes : &none);
+}
+
 enum events_verdict events_classify(const struct policy_limits *lim, const struct docker_event *ev,
                                     bool kill_seen, bool oom_seen, const char **trigger,
                                     bool *operator_stop)
@@ -69,7 +85,8 @@ enum events_verdict events_classify(const struct policy_limits *lim, const struc
     if (strcmp(a, "kill") == 0 || strcmp(a, "oom") == 0)
         return EVENTS_MARK;
     if (!policy_managed(lim,
-                        ev->attributes ? docker_labels_get(ev->attributes, "trip.enable") : NULL))
+                        ev->attributes ? docker_labels_get(ev->attributes, "trip.enable") : NULL) ||
+        !selected(lim, ev->attributes))
         return EVENTS_IGNORE;
     if (strcmp(a, "die") == 0) {
         *trigger = oom_seen ? "oom" : "exit";
@@ -125,7 +142,8 @@ static int on_event(const struct docker_event *e, void *ud)
         if (strcmp(e->action, "oom") == 0 && e->name && e->name[0] &&
             policy_managed(&ev->o.lim, e->attributes
                                            ? docker_labels_get(e->attributes, "trip.enable")
-                                           : NULL)) {
+                                           : NULL) &&
+            selected(&ev->o.lim, e->attributes)) {
             log_info("oom event: raising the memory limit", "container=%s",
                      log_quote(qn, sizeof(qn), e->name));
             if (engine_oom(ev->o.engine, e->name, &eerr) != ENGINE_OK &&
@@ -168,15 +186,15 @@ static docker_code reconcile(struct events *ev, size_t *n_managed, size_t *n_sto
                              struct docker_err *derr)
 {
     struct docker_summary_list l = {0};
-    const char *filters[] = {ev->label_filter, NULL};
-    docker_code rc = ev->o.ops->list(ev->o.docker, ev->label_filter[0] ? filters : NULL, &l, derr);
+    docker_code rc = ev->o.ops->list(ev->o.docker, ev->label_filters, &l, derr);
 
     *n_managed = *n_stopped = 0;
     if (rc != DOCKER_OK)
         return rc;
     for (size_t i = 0; i < l.n; i++) {
         const struct docker_summary *s = &l.v[i];
-        if (!policy_managed(&ev->o.lim, docker_labels_get(&s->labels, "trip.enable")))
+        if (!policy_managed(&ev->o.lim, docker_labels_get(&s->labels, "trip.enable")) ||
+            !selected(&ev->o.lim, &s->labels))
             continue;
         (*n_managed)++;
         if (strcmp(s->state, "exited") != 0)
@@ -221,8 +239,7 @@ static int64_t attempt(struct events *ev, bool *was_up)
     static const char *const types[] = {"container", NULL};
     static const char *const actions[] = {"die",           "stop",    "kill",  "oom",
                                           "health_status", "destroy", "start", NULL};
-    const char *labels[] = {ev->label_filter, NULL};
-    struct docker_events_filter f = {types, actions, ev->label_filter[0] ? labels : NULL, 0};
+    struct docker_events_filter f = {types, actions, ev->label_filters, 0};
     struct docker_err derr = {0};
     size_t managed, stopped;
 
@@ -282,6 +299,14 @@ events_code events_new(const struct events_opts *opts, struct events **out, stru
     utf8_copy(ev->label_filter, sizeof(ev->label_filter),
               opts->label_filter ? opts->label_filter : "");
     ev->o.label_filter = ev->label_filter;
+    size_t n = 0;
+    if (policy_selector_filters(&ev->o.lim, ev->filters))
+        while (ev->filters[n])
+            n++;
+    if (ev->label_filter[0])
+        ev->filters[n++] = ev->label_filter;
+    ev->filters[n] = NULL;
+    ev->label_filters = n ? ev->filters : NULL;
     if (ev->o.retry_min_ms <= 0)
         ev->o.retry_min_ms = 250;
     if (ev->o.retry_max_ms <= 0)

@@ -12,7 +12,7 @@
 /*
  * DESIGN
  * One thread holds one GET /events stream filtered to container events die, stop, kill, oom,
- * health_status, destroy and start (and to --heal-label-filter). Before every (re)connect it
+ * health_status, destroy and start (and to the --selector labels). Before every (re)connect it
  * lists the containers and asks the engine to heal each managed one that has exited
  * (trigger "reconcile"), then streams from one second before that list so nothing in between is
  * lost (a repeated event merges into the pending heal or finds the container running). A lost
@@ -48,8 +48,10 @@ struct events_opts {
     const struct events_docker_ops *ops; /* NULL: events_docker_real */
     struct engine *engine;               /* borrowed */
     struct metrics *metrics;             /* NULL: not counted */
-    struct policy_limits lim;            /* which containers are managed */
-    const char *label_filter;            /* "" / NULL: every container; else "key" or "key=value" */
+    struct policy_limits lim; /* which containers are managed; its selector (--selector) is
+                                 also Docker's label filter of the list and the event stream */
+    const char *label_filter; /* "" / NULL: no more; else "key" or "key=value" healing also
+                                 needs (--heal-label-filter) */
     int64_t retry_min_ms;                /* 0: 250 */
     int64_t retry_max_ms;                /* 0: 10000 */
 };

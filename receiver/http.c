@@ -1,11 +1,15 @@
 /* http.c: the libmicrohttpd daemon: connections and their limits, the access handler (per-request
  * state in req_cls, body consumed, replies queued once the body is in), the reaper, start and stop.
  */
+#define _GNU_SOURCE 1 /* POLLRDHUP */
 #include "http_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "clock.h"
 #include "log.h"
 
@@ -105,6 +110,42 @@ static void conn_set_busy(struct http *h, struct MHD_Connection *c, bool busy)
     pthread_mutex_unlock(&h->lock);
 }
 
+/* Called under h->lock when every slot reads as taken. A slot is freed when the worker thread that
+ * owns its connection notices the peer's close and libmicrohttpd calls on_connection(CLOSED); with
+ * a thread pool, another worker can accept the next connection before that (a client that closed
+ * all its connections and opens a new one was refused 503 while it held none). The kernel already
+ * knows: a tracked connection whose peer closed (POLLRDHUP, POLLHUP, POLLERR) stops counting now,
+ * and is not counted down again when its CLOSED notification comes. */
+static void uncount_closed_peers(struct http *h)
+{
+    size_t n = 0, i = 0;
+
+    for (const struct conn *k = h->conns; k; k = k->next)
+        n += !k->over && !k->gone;
+    struct pollfd *pf = n ? calloc(n, sizeof(*pf)) : NULL;
+    struct conn **ks = n ? calloc(n, sizeof(*ks)) : NULL;
+    if (pf && ks) {
+        for (struct conn *k = h->conns; k && i < n; k = k->next) {
+            if (k->over || k->gone)
+                continue;
+            pf[i] = (struct pollfd){.fd = k->fd, .events = POLLRDHUP};
+            ks[i++] = k;
+        }
+        /* the fds stay open meanwhile: libmicrohttpd closes one only after on_connection(CLOSED),
+         * which waits for h->lock */
+        if (poll(pf, (nfds_t)i, 0) > 0) {
+            for (size_t j = 0; j < i; j++) {
+                if (pf[j].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                    ks[j]->gone = true;
+                    h->n_open--;
+                }
+            }
+        }
+    }
+    free(pf);
+    free(ks);
+}
+
 /* Links a new connection into h->conns with its deadline; one beyond --max-connections is marked
  * `over` (refused at its first request, closed after OVER_GRACE_MS if idle) and counted. */
 static void conn_track(struct http *h, struct conn *k)
@@ -114,6 +155,8 @@ static void conn_track(struct http *h, struct conn *k)
                                                               : OVER_GRACE_MS;
 
     pthread_mutex_lock(&h->lock);
+    if (h->n_open >= h->cfg->max_connections)
+        uncount_closed_peers(h);
     k->over = h->n_open >= h->cfg->max_connections;
     k->deadline_ms = now + (k->over ? grace : h->cfg->connection_timeout_ms);
     if (!k->over)
@@ -130,7 +173,7 @@ static void conn_track(struct http *h, struct conn *k)
     pthread_mutex_unlock(&h->lock);
     if (!k->over)
         return;
-    metrics_http_rejected(h->m, "connections");
+    http_ipc_notify(h, &(struct ipc_intent){.type = IPC_COUNT_REJECTED});
     if (refused)
         log_warn("connection limit reached; refusing extra connections with 503",
                  "max_connections=%" PRId64 " refused=%" PRId64 " remote=%s",
@@ -174,7 +217,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (!k)
         return;
     pthread_mutex_lock(&h->lock);
-    if (!k->over)
+    if (!k->over && !k->gone)
         h->n_open--;
     for (struct conn **pp = &h->conns; *pp; pp = &(*pp)->next) {
         if (*pp == k) {
@@ -205,6 +248,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *c, const
         r->h = h;
         r->t0 = clock_mono_ms();
         r->route = http_route_label(rt);
+        r->rt = rt;
         r->mutating = strcmp(method, "POST") == 0;
         snprintf(r->path, sizeof(r->path), "%s", url);
         snprintf(r->method, sizeof(r->method), "%s", method);
@@ -261,7 +305,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     if (!r)
         return;
     if (r->route)
-        metrics_request(h->m, r->route, r->replied ? r->status : 499);
+        http_ipc_notify(h, &(struct ipc_intent){.type = IPC_COUNT_REQUEST,
+                                                .route = (uint8_t)r->rt,
+                                                .code = (uint16_t)(r->replied ? r->status : 499)});
     if (r->mutating)
         log_info("request", "method=%s path=%s status=%d duration_ms=%" PRId64 " remote=%s%s",
                  r->method, log_quote(qp, sizeof(qp), r->path), r->replied ? r->status : 499,
@@ -331,7 +377,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("libmicrohttpd", "error=%s", log_quote(q, sizeof(q), msg));
 }
 
-static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss,
+static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss, socklen_t *sslen,
                           struct http_err *err)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -351,8 +397,42 @@ static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss,
         return -1;
     }
     memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *sslen = ai->ai_addrlen;
     freeaddrinfo(ai);
     return 0;
+}
+
+http_code http_listen(const struct config *cfg, int *fd, uint16_t *port, struct http_err *err)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t sslen = 0;
+    int one = 1;
+
+    *fd = -1;
+    if (resolve_listen(cfg, &ss, &sslen, err) != 0)
+        return HTTP_E_LISTEN;
+    int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s >= 0) {
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ss.ss_family == AF_INET6) /* as libmicrohttpd does without MHD_USE_DUAL_STACK */
+            setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (s < 0 || bind(s, (struct sockaddr *)&ss, sslen) != 0 || listen(s, SOMAXCONN) != 0) {
+        if (err && err->code == HTTP_OK) {
+            err->code = HTTP_E_LISTEN;
+            snprintf(err->msg, sizeof(err->msg), "cannot listen on %.120s:%u: %.100s",
+                     cfg->listen_host, cfg->listen_port, strerror(errno));
+        }
+        if (s >= 0)
+            close(s);
+        return HTTP_E_LISTEN;
+    }
+    sslen = sizeof(ss);
+    getsockname(s, (struct sockaddr *)&ss, &sslen);
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)(void *)&ss)->sin_port);
+    *fd = s;
+    return HTTP_OK;
 }
 
 /* libmicrohttpd's own connection limit: --max-connections plus as many again (at least
@@ -370,49 +450,63 @@ static unsigned int hard_limit(const struct config *cfg)
     return (unsigned int)want;
 }
 
-http_code http_start(const struct config *cfg, struct engine *e, struct metrics *m,
-                     struct http **out, struct http_err *err)
+static int listen_family(int fd)
 {
     struct sockaddr_storage ss = {0};
+    socklen_t len = sizeof(ss);
+
+    return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 ? ss.ss_family : AF_INET;
+}
+
+http_code http_start_fd(const struct config *cfg, int ipc_fd, int listen_fd, struct http **out,
+                        struct http_err *err)
+{
     struct http *h;
     pthread_condattr_t ca;
 
     *out = NULL;
-    if (resolve_listen(cfg, &ss, err) != 0)
-        return HTTP_E_LISTEN;
     h = calloc(1, sizeof(*h));
     if (!h) {
         if (err && err->code == HTTP_OK) {
             err->code = HTTP_E_NOMEM;
             snprintf(err->msg, sizeof(err->msg), "out of memory");
         }
+        close(ipc_fd);
+        close(listen_fd);
         return HTTP_E_NOMEM;
     }
     h->cfg = cfg;
-    h->e = e;
-    h->m = m;
+    h->ipc_fd = ipc_fd;
     h->listen_fd = MHD_INVALID_SOCKET;
     pthread_mutex_init(&h->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->cond, &ca);
     pthread_condattr_destroy(&ca);
+    bool ipc_up = http_ipc_open(h) == 0;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                          MHD_USE_ERROR_LOG | MHD_USE_AUTO |
-                         (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    h->d = MHD_start_daemon(
-        flags, cfg->listen_port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT, hard_limit(cfg),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)((cfg->connection_timeout_ms + 999) / 1000),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        h, MHD_OPTION_END);
+                         (listen_family(listen_fd) == AF_INET6 ? MHD_USE_IPv6 : 0);
+    h->d = !ipc_up ? NULL
+                   : MHD_start_daemon(
+                         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                         NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned int)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+                         hard_limit(cfg), MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned int)((cfg->connection_timeout_ms + 999) / 1000),
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
     if (!h->d) {
         if (err && err->code == HTTP_OK) {
             err->code = HTTP_E_LISTEN;
-            snprintf(err->msg, sizeof(err->msg), "cannot listen on %.120s:%u: %.100s",
+            snprintf(err->msg, sizeof(err->msg), "cannot serve on %.120s:%u: %.100s",
                      cfg->listen_host, cfg->listen_port, strerror(errno));
         }
+        if (ipc_up)
+            http_ipc_close(h);
+        else
+            close(ipc_fd);
+        close(listen_fd);
         pthread_cond_destroy(&h->cond);
         pthread_mutex_destroy(&h->lock);
         free(h);
@@ -425,6 +519,35 @@ http_code http_start(const struct config *cfg, struct engine *e, struct metrics 
     return HTTP_OK;
 }
 
+http_code http_start(const struct config *cfg, struct engine *e, struct metrics *m,
+                     struct http **out, struct http_err *err)
+{
+    int listen_fd, sv[2];
+    uint16_t port;
+    http_code rc;
+    struct broker *b;
+
+    *out = NULL;
+    if ((rc = http_listen(cfg, &listen_fd, &port, err)) != HTTP_OK)
+        return rc;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
+        !(b = broker_start(cfg, e, m, sv[0]))) {
+        if (err && err->code == HTTP_OK) {
+            err->code = HTTP_E_NOMEM;
+            snprintf(err->msg, sizeof(err->msg), "cannot start the broker: %s", strerror(errno));
+        }
+        close(listen_fd);
+        return HTTP_E_NOMEM;
+    }
+    /* the broker's IPC_START waits in the socket: http_ipc.c's reader skips it */
+    if ((rc = http_start_fd(cfg, sv[1], listen_fd, out, err)) != HTTP_OK) {
+        broker_free(b);
+        return rc;
+    }
+    (*out)->local = b;
+    return HTTP_OK;
+}
+
 uint16_t http_port(const struct http *h)
 {
     return h->port;
@@ -432,9 +555,8 @@ uint16_t http_port(const struct http *h)
 
 void http_quiesce(struct http *h)
 {
-    if (!h || h->quiesced)
+    if (!h || __atomic_exchange_n(&h->quiesced, true, __ATOMIC_SEQ_CST))
         return;
-    h->quiesced = true;
     /* libmicrohttpd's threads may still use the listening socket: it is closed in http_free(),
      * after MHD_stop_daemon(), as its manual asks. */
     h->listen_fd = MHD_quiesce_daemon(h->d);
@@ -458,6 +580,12 @@ void http_free(struct http *h)
     MHD_stop_daemon(h->d);
     if (h->listen_fd != MHD_INVALID_SOCKET)
         close(h->listen_fd);
+    /* every handler returned: nothing waits on the channel but jobs' callbacks (503 now). The
+     * channel's end that follows is this stop, not the privileged process dying (http_ipc.c) */
+    __atomic_store_n(&h->quiesced, true, __ATOMIC_SEQ_CST);
+    broker_stop(h->local);
+    http_ipc_close(h);
+    broker_free(h->local);
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->lock);
     free(h);

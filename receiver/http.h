@@ -3,6 +3,8 @@
 #ifndef TRIP_HTTP_H
 #define TRIP_HTTP_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -32,22 +34,41 @@ struct http_err {
 
 struct http;
 
-/* Starts listening on cfg->listen_host:cfg->listen_port (port 0: any free port). cfg, e and m
- * must outlive the server. Caller frees with http_free(). */
+/* Binds and listens on cfg->listen_host:cfg->listen_port (port 0: any free port): *fd gets the
+ * socket (close-on-exec, non-blocking), *port the port bound. */
+http_code http_listen(const struct config *cfg, int *fd, uint16_t *port, struct http_err *err);
+/* The HTTP process of privilege separation: serves on listen_fd, asking the privileged process on
+ * ipc_fd (broker.h) for everything the engine knows or does. Both fds are the server's from now
+ * on. cfg must outlive the server. Caller frees with http_free(). */
+http_code http_start_fd(const struct config *cfg, int ipc_fd, int listen_fd, struct http **out,
+                        struct http_err *err);
+/* The same in one process (tests, the fuzzer): listens on cfg's address and talks to a broker
+ * thread on e and m over a socketpair, through the same messages. cfg, e and m must outlive the
+ * server. Caller frees with http_free(). */
 http_code http_start(const struct config *cfg, struct engine *e, struct metrics *m,
                      struct http **out, struct http_err *err);
+/* True once the privileged process closed the channel (it stopped or died). */
+bool http_channel_closed(struct http *h);
 /* The port actually bound. */
 uint16_t http_port(const struct http *h);
 /* Stops accepting new connections; requests in progress continue. Idempotent. */
 void http_quiesce(struct http *h);
 /* Resumes every suspended request (504 unless its reply arrived), stops the daemon and the reaper,
- * frees everything. Call after engine_stop() so no done callback can arrive later. NULL-safe. */
+ * closes the channel, frees everything. In one process, call after engine_stop() so no done
+ * callback can arrive later. NULL-safe. */
 void http_free(struct http *h);
 
 /* The manual API's reply to what a job came to: returns the HTTP status and sets *body (caller
  * frees; NULL only when out of memory) to {"container", "result", "reason", "state"?}. Any
  * thread. */
 int http_engine_reply(const struct engine_result *res, char **body);
+
+/* {"error": msg, "status": status} (caller frees; NULL only when out of memory). */
+char *http_error_json(int status, const char *msg);
+/* Docker names: [a-zA-Z0-9][a-zA-Z0-9_.-]*, ids are hex; at most 128 bytes. Pure. */
+bool http_valid_name(const char *s, size_t len);
+/* The metrics label of route number i, NULL when there is no such route. */
+const char *http_route_name(unsigned int i);
 
 /* Constant-time comparison of two NUL-terminated strings (time depends only on their lengths).
  * Returns 1 when equal. Pure. */

@@ -14,67 +14,48 @@
 #include "log.h"
 #include "policy.h"
 
-/* One alert of a webhook: its reply object; *accepted says whether it was queued, *status
- * becomes 503 when the engine could not take it. */
-static json_t *webhook_one(struct http *h, const struct alerts_record *a, const char *remote,
-                           int *status, bool *accepted)
+/* Asks the privileged process and answers with its status and JSON body. */
+enum MHD_Result reply_of(struct req *r, struct MHD_Connection *c, struct ipc_intent *in)
 {
-    struct policy_request req;
-    struct policy_decision d;
-    struct engine_cached cached;
-    struct policy_container pc = {0};
-    struct policy_limits lim;
+    struct ipc_reply rep;
 
+    http_ipc_call(r->h, in, &rep);
+    enum MHD_Result ret = http_queue_json(r, c, rep.status, rep.body ? rep.body : "{}");
+    ipc_reply_clear(&rep);
+    return ret;
+}
+
+/* One alert of a webhook as an intent for the privileged process (IPC_ALERT). */
+static void webhook_intent(const struct alerts_record *a, const char *remote,
+                           struct ipc_intent *in)
+{
+    *in = (struct ipc_intent){.type = IPC_ALERT,
+                              .status = (uint8_t)a->status,
+                              .action = (uint8_t)a->action};
+    snprintf(in->container, sizeof(in->container), "%s", a->container);
+    snprintf(in->fingerprint, sizeof(in->fingerprint), "%s", a->fingerprint);
+    snprintf(in->alertname, sizeof(in->alertname), "%s", a->alertname);
+    snprintf(in->duration, sizeof(in->duration), "%s", a->duration);
+    snprintf(in->remote, sizeof(in->remote), "%s", remote);
+    snprintf(in->problem, sizeof(in->problem), "%s", a->problem);
+}
+
+/* One alert's reply object, as the privileged process decided it (rep, cleared here);
+ * *status becomes 503 when the engine could not take it. */
+static json_t *webhook_one(const struct alerts_record *a, struct ipc_reply *rep, int *status)
+{
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "container", a->container, "alertname",
                           a->alertname, "fingerprint", a->fingerprint, "status",
                           alerts_status_name(a->status), "action", alerts_action_name(a->action));
     if (!o) /* alerts_parse() keeps strings valid UTF-8; never let a reply lose an alert anyway */
         o = json_object();
-    *accepted = false;
-    if (a->problem[0]) {
-        json_object_set_new(o, "result", json_string("ignored"));
-        json_object_set_new(o, "reason", json_string(a->problem));
-        return o;
-    }
-    if (!http_valid_name(a->container, strlen(a->container))) {
-        /* never queued: no Docker name looks like this, so no container can be meant */
-        json_object_set_new(o, "result", json_string("ignored"));
-        json_object_set_new(
-            o, "reason",
-            json_string("invalid container name (Docker names match [a-zA-Z0-9][a-zA-Z0-9_.-]*)"));
-        return o;
-    }
-    policy_request_from_alert(&req, a);
-    if (engine_lookup(h->e, a->container, &cached)) {
-        engine_cached_policy(&cached, &pc);
-    } else if (engine_ready(h->e)) {
-        /* the last refresh listed every container (and Swarm service): this name is not one */
-        pc.known = true;
-        pc.exists = false;
-    }
-    policy_limits_from_config(&lim, h->cfg);
-    policy_decide(&lim, &req, &pc, clock_wall_ms(), &d);
-    if (d.verdict == POLICY_ACCEPT) {
-        struct engine_job job = {.kind = req.kind, .resource = req.resource, .from_alert = true};
-        struct engine_err eerr = {0};
-        snprintf(job.container, sizeof(job.container), "%s", a->container);
-        snprintf(job.fingerprint, sizeof(job.fingerprint), "%s", a->fingerprint);
-        snprintf(job.alertname, sizeof(job.alertname), "%s", a->alertname);
-        snprintf(job.duration, sizeof(job.duration), "%s", a->duration);
-        snprintf(job.remote, sizeof(job.remote), "%s", remote);
-        if (engine_submit(h->e, &job, &eerr) != ENGINE_OK) {
-            d.verdict = POLICY_IGNORE;
-            snprintf(d.reason, sizeof(d.reason), "%.140s; retry later", eerr.msg);
-            *status = 503;
-        }
-    }
-    bool ok = d.verdict == POLICY_ACCEPT;
-    *accepted = ok;
-    json_object_set_new(o, "result", json_string(ok ? "accepted" : "ignored"));
-    json_object_set_new(o, "reason",
-                        json_string(d.reason[0] ? d.reason : policy_kind_name(d.kind)));
-    if (ok && d.kind == POLICY_SCALE_OUT)
-        json_object_set_new(o, "duration_ms", json_integer(d.duration_ms));
+    if (rep->busy)
+        *status = 503;
+    json_object_set_new(o, "result", json_string(rep->accepted ? "accepted" : "ignored"));
+    json_object_set_new(o, "reason", json_string(rep->reason));
+    if (rep->accepted && rep->duration_ms >= 0)
+        json_object_set_new(o, "duration_ms", json_integer(rep->duration_ms));
+    ipc_reply_clear(rep);
     return o;
 }
 
@@ -100,12 +81,24 @@ enum MHD_Result http_handle_webhook(struct req *r, struct MHD_Connection *c)
                  r->remote);
         return http_queue_error(r, c, aerr.code == ALERTS_E_NOMEM ? 500 : 400, "%s", aerr.msg);
     }
+    /* every alert to the privileged process at once (one batch, not one round trip each) */
+    struct ipc_intent *in = b.n ? calloc(b.n, sizeof(*in)) : NULL;
+    struct ipc_reply *rep = b.n ? calloc(b.n, sizeof(*rep)) : NULL;
+    if (b.n && (!in || !rep)) {
+        free(in);
+        free(rep);
+        alerts_batch_free(&b);
+        return http_queue_error(r, c, 500, "out of memory");
+    }
+    for (size_t i = 0; i < b.n; i++)
+        webhook_intent(&b.v[i], r->remote, &in[i]);
+    http_ipc_call_many(h, in, rep, b.n);
+    free(in);
     json_t *arr = json_array();
     for (size_t i = 0; i < b.n; i++) {
-        bool ok;
-        json_t *one = webhook_one(h, &b.v[i], r->remote, &status, &ok);
+        bool ok = rep[i].accepted; /* counted by the privileged process */
+        json_t *one = webhook_one(&b.v[i], &rep[i], &status);
         accepted += ok;
-        metrics_alert(h->m, ok ? "accepted" : "ignored");
         log_info(ok ? "alert accepted" : "alert ignored",
                  "container=%s alertname=%s status=%s reason=%s remote=%s",
                  log_quote(ql, sizeof(ql), b.v[i].container),
@@ -114,6 +107,7 @@ enum MHD_Result http_handle_webhook(struct req *r, struct MHD_Connection *c)
                  r->remote);
         json_array_append_new(arr, one);
     }
+    free(rep);
     json_t *o = json_pack("{s:i, s:i, s:o}", "accepted", accepted, "ignored", (int)b.n - accepted,
                           "alerts", arr);
     char *text = json_dumps(o, JSON_COMPACT);
@@ -175,16 +169,15 @@ int http_engine_reply(const struct engine_result *res, char **body)
     return status;
 }
 
-static void on_engine_done(void *ud, const struct engine_result *res)
+static void on_job_reply(void *ud, struct ipc_reply *rep)
 {
     struct pending *p = ud;
     struct http *h = p->h;
-    char *body = NULL;
-    int status = http_engine_reply(res, &body);
 
     pthread_mutex_lock(&h->lock);
-    p->status = status;
-    p->body = body;
+    p->status = rep->status;
+    p->body = rep->body; /* taken */
+    rep->body = NULL;
     p->done = true;
     if (!p->resumed) {
         p->resumed = true;
@@ -194,12 +187,11 @@ static void on_engine_done(void *ud, const struct engine_result *res)
     pthread_mutex_unlock(&h->lock);
 }
 
-/* Hands job to the engine and suspends the connection until it answers. */
+/* Hands job to the privileged process (IPC_JOB) and suspends the connection until it answers. */
 enum MHD_Result http_submit_and_suspend(struct req *r, struct MHD_Connection *c,
-                                        struct engine_job *job)
+                                        struct ipc_intent *job)
 {
     struct http *h = r->h;
-    struct engine_err eerr = {0};
     struct pending *p = calloc(1, sizeof(*p));
 
     if (!p)
@@ -208,14 +200,15 @@ enum MHD_Result http_submit_and_suspend(struct req *r, struct MHD_Connection *c,
     p->conn = c;
     p->refs = 2;
     p->deadline_ms = clock_mono_ms() + h->cfg->request_timeout_ms;
-    job->done = on_engine_done;
-    job->done_ud = p;
+    job->type = IPC_JOB;
     snprintf(job->remote, sizeof(job->remote), "%s", r->remote);
+    /* h->lock held across the send: the reply cannot resume the connection before it is
+     * suspended */
     pthread_mutex_lock(&h->lock);
-    if (engine_submit(h->e, job, &eerr) != ENGINE_OK) {
+    if (http_ipc_call_async(h, job, on_job_reply, p) != 0) {
         pthread_mutex_unlock(&h->lock);
         free(p);
-        return http_queue_error(r, c, 503, "%s", eerr.msg);
+        return http_queue_error(r, c, 503, "the privileged process is not answering");
     }
     p->next = h->pending;
     h->pending = p;
@@ -260,7 +253,7 @@ enum MHD_Result http_finish_pending(struct req *r, struct MHD_Connection *c)
 enum MHD_Result http_handle_scale(struct req *r, struct MHD_Connection *c, const char *name)
 {
     json_error_t jerr;
-    struct engine_job job = {0};
+    struct ipc_intent job = {0};
     json_t *o = json_loadb(r->body ? r->body : "", r->len, 0, &jerr);
 
     if (!o || !json_is_object(o)) {
@@ -290,7 +283,7 @@ enum MHD_Result http_handle_scale(struct req *r, struct MHD_Connection *c, const
         ret = http_queue_error(r, c, 422, "\"duration\" is too long");
     } else {
         job.kind = dir && strcmp(dir, "in") == 0 ? POLICY_SCALE_IN : POLICY_SCALE_OUT;
-        job.resource = (enum policy_resource)(def - policy_resources);
+        job.resource = (uint8_t)(def - policy_resources);
         snprintf(job.container, sizeof(job.container), "%s", name);
         snprintf(job.duration, sizeof(job.duration), "%s", dur ? json_string_value(dur) : "");
         ret = http_submit_and_suspend(r, c, &job);
@@ -301,7 +294,7 @@ enum MHD_Result http_handle_scale(struct req *r, struct MHD_Connection *c, const
 
 enum MHD_Result http_handle_restart(struct req *r, struct MHD_Connection *c, const char *name)
 {
-    struct engine_job job = {.kind = POLICY_RESTART};
+    struct ipc_intent job = {.kind = POLICY_RESTART};
     json_error_t jerr;
 
     if (r->len > 0) {
@@ -316,7 +309,7 @@ enum MHD_Result http_handle_restart(struct req *r, struct MHD_Connection *c, con
             json_decref(o);
             return http_queue_error(r, c, 400, "\"force\" must be true or false");
         }
-        job.force = json_is_true(f);
+        job.flag = json_is_true(f);
         json_decref(o);
     }
     snprintf(job.container, sizeof(job.container), "%s", name);
@@ -327,7 +320,6 @@ enum MHD_Result http_handle_restart(struct req *r, struct MHD_Connection *c, con
 enum MHD_Result http_handle_maintenance(struct req *r, struct MHD_Connection *c, const char *name)
 {
     json_error_t jerr;
-    struct engine_err eerr = {0};
     json_t *o = json_loadb(r->body ? r->body : "", r->len, 0, &jerr);
 
     if (!o || !json_is_object(o)) {
@@ -340,57 +332,40 @@ enum MHD_Result http_handle_maintenance(struct req *r, struct MHD_Connection *c,
     json_decref(o);
     if (!valid)
         return http_queue_error(r, c, 400, "\"enabled\" must be true or false");
-    if (engine_set_maintenance(r->h->e, name, on, &eerr) != ENGINE_OK)
-        return http_queue_error(r, c, 404, "%s", eerr.msg);
-    char *text = engine_state_json(r->h->e, name);
-    if (!text)
-        return http_queue_error(r, c, 404, "no state for container %s", name);
-    enum MHD_Result ret = http_queue_json(r, c, 200, text);
-    free(text);
-    return ret;
+    struct ipc_intent in = {.type = IPC_MAINTENANCE, .flag = on};
+    snprintf(in.container, sizeof(in.container), "%s", name);
+    snprintf(in.remote, sizeof(in.remote), "%s", r->remote);
+    return reply_of(r, c, &in);
 }
 
 enum MHD_Result http_handle_get(struct req *r, struct MHD_Connection *c, enum route rt,
                                 const char *name)
 {
-    struct http *h = r->h;
-    struct metrics_gauges g;
-    char *text;
+    struct ipc_intent in = {0};
+    struct ipc_reply rep;
     enum MHD_Result ret;
 
     switch (rt) {
     case R_HEALTHZ:
         return http_queue_json(r, c, 200, "{\"status\":\"ok\"}");
-    case R_READYZ: {
-        struct docker_engine de; /* the engine, its version, the API in use (docker-client) */
-        bool ready;
-        docker_client_engine(engine_docker_client(h->e), &de);
-        text = docker_engine_ready_json(&de, engine_ready(h->e), &ready);
-        ret = text ? http_queue_json(r, c, ready ? 200 : 503, text)
-                   : http_queue_error(r, c, 500, "out of memory");
-        free(text);
-        return ret;
-    }
+    case R_READYZ:
+        in.type = IPC_READY;
+        return reply_of(r, c, &in);
     case R_METRICS:
-        engine_gauges(h->e, &g);
-        metrics_request(h->m, "metrics",
-                        200); /* counted before rendering so a scrape sees itself */
-        text = metrics_render(h->m, &g, TRIP_VERSION);
-        if (!text)
-            return http_queue_error(r, c, 500, "out of memory");
-        ret = http_queue(r, c, 200, "text/plain; version=0.0.4; charset=utf-8", text, NULL);
-        r->route = NULL;
-        free(text);
+        in.type = IPC_METRICS;
+        http_ipc_call(r->h, &in, &rep);
+        if (rep.status == 200 && rep.body)
+            ret = http_queue(r, c, 200, "text/plain; version=0.0.4; charset=utf-8", rep.body, NULL);
+        else
+            ret = http_queue_json(r, c, rep.status, rep.body ? rep.body : "{}");
+        r->route = NULL; /* counted by the privileged process before rendering */
+        ipc_reply_clear(&rep);
         return ret;
     case R_LIST:
     case R_SHOW:
-        text = engine_state_json(h->e, rt == R_LIST ? NULL : name);
-        if (!text)
-            return http_queue_error(r, c, 404, "no state for container %s (unknown or not managed)",
-                                    name);
-        ret = http_queue_json(r, c, 200, text);
-        free(text);
-        return ret;
+        in.type = IPC_STATE;
+        snprintf(in.container, sizeof(in.container), "%s", rt == R_LIST ? "" : name);
+        return reply_of(r, c, &in);
     case R_UI:
         return http_handle_ui(r, c);
     case R_ACTIONS:

@@ -5,6 +5,7 @@
 #define TRIP_HTTP_INTERNAL_H
 
 #include "http.h"
+#include "ipc.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -50,14 +51,33 @@ struct conn {
     bool busy; /* a whole request arrived and is being answered: no deadline */
     bool cut;  /* shut down by the reaper */
     bool over; /* accepted beyond --max-connections: refused with 503 (or closed if idle) */
+    bool gone; /* its peer closed before libmicrohttpd noticed: no longer counted in n_open */
     char remote[64];
     struct conn *next;
 };
 
+/* A request waiting for the privileged process's reply (http_ipc.c). Either a thread waits for it
+ * (done, rep) or, for a manual job, cb is called with the reply from the channel's reader. */
+struct waiter {
+    uint32_t id;
+    bool done;
+    struct ipc_reply rep;
+    void (*cb)(void *ud, struct ipc_reply *rep); /* takes rep->body */
+    void *ud;
+    struct waiter *next;
+};
+
 struct http {
     const struct config *cfg;
-    struct engine *e;
-    struct metrics *m;
+    struct broker *local; /* http_start(): the broker thread of the one-process mode */
+    int ipc_fd;
+    pthread_mutex_t ipc_lock;  /* waiters, next_id, ipc_closed */
+    pthread_mutex_t ipc_wlock; /* one writer at a time on ipc_fd (never held with ipc_lock) */
+    pthread_cond_t ipc_cond;
+    struct waiter *waiters;
+    uint32_t next_id;
+    bool ipc_closed;
+    pthread_t ipc_reader;
     struct MHD_Daemon *d;
     uint16_t port;
     bool quiesced;
@@ -75,7 +95,8 @@ struct http {
 
 struct req {
     struct http *h;
-    const char *route; /* metrics label */
+    const char *route; /* metrics label; NULL: not counted */
+    unsigned int rt;   /* enum route, for the count the privileged process keeps */
     int status;
     bool mutating;
     char remote[64];
@@ -103,7 +124,8 @@ enum route {
     R_BADNAME,
     R_MAINTENANCE,
     R_UI,     /* the status page: /, /index.html, /ui/... */
-    R_ACTIONS /* GET /api/v1/actions */
+    R_ACTIONS, /* GET /api/v1/actions */
+    R_N
 };
 
 /* http_request.c */
@@ -119,7 +141,6 @@ bool http_authorized(const struct config *cfg, struct MHD_Connection *c);
 enum MHD_Result http_queue_unauthorized(struct req *r, struct MHD_Connection *c);
 bool http_json_content_type(struct MHD_Connection *c);
 void http_remote_of(struct MHD_Connection *c, char *buf, size_t size);
-bool http_valid_name(const char *s, size_t len);
 enum route http_route_of(const char *url, char *name, size_t size);
 const char *http_route_label(enum route rt);
 bool http_route_is_post(enum route rt);
@@ -128,13 +149,30 @@ bool http_route_is_post(enum route rt);
 enum MHD_Result http_handle_webhook(struct req *r, struct MHD_Connection *c);
 void http_pending_unref(struct pending *p);
 enum MHD_Result http_submit_and_suspend(struct req *r, struct MHD_Connection *c,
-                                        struct engine_job *job);
+                                        struct ipc_intent *job);
+enum MHD_Result reply_of(struct req *r, struct MHD_Connection *c, struct ipc_intent *in);
 enum MHD_Result http_finish_pending(struct req *r, struct MHD_Connection *c);
 enum MHD_Result http_handle_scale(struct req *r, struct MHD_Connection *c, const char *name);
 enum MHD_Result http_handle_restart(struct req *r, struct MHD_Connection *c, const char *name);
 enum MHD_Result http_handle_maintenance(struct req *r, struct MHD_Connection *c, const char *name);
 enum MHD_Result http_handle_get(struct req *r, struct MHD_Connection *c, enum route rt,
                                 const char *name);
+
+/* http_ipc.c: the HTTP process's side of the channel */
+int http_ipc_open(struct http *h);
+void http_ipc_close(struct http *h);
+/* Sends in (id set here) and waits for its reply; out->status 503 with a body when the channel is
+ * closed. Caller clears out. */
+void http_ipc_call(struct http *h, struct ipc_intent *in, struct ipc_reply *out);
+/* http_ipc_call for n intents at once: all are sent, then their replies awaited, so the cost is
+ * not n round trips (a webhook naming 1000 alerts). out[i] answers in[i]; caller clears each. */
+void http_ipc_call_many(struct http *h, struct ipc_intent *in, struct ipc_reply *out, size_t n);
+/* Sends in; cb(ud, reply) runs on the channel's reader when the reply comes (or with 503 when the
+ * channel closes first). Returns -1 (cb never called) when it could not be sent. */
+int http_ipc_call_async(struct http *h, struct ipc_intent *in,
+                        void (*cb)(void *ud, struct ipc_reply *rep), void *ud);
+/* Sends a counter intent (no reply). */
+void http_ipc_notify(struct http *h, struct ipc_intent *in);
 
 /* http_ui.c */
 enum MHD_Result http_handle_ui(struct req *r, struct MHD_Connection *c);

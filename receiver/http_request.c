@@ -97,6 +97,19 @@ enum MHD_Result http_queue_json(struct req *r, struct MHD_Connection *c, int sta
     return http_queue(r, c, status, "application/json", body, NULL);
 }
 
+char *http_error_json(int status, const char *msg)
+{
+    char m[512];
+    json_t *o;
+    char *text;
+
+    snprintf(m, sizeof(m), "%s", msg);
+    o = json_pack("{s:s, s:i}", "error", utf8_trim(m), "status", status);
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
 /* {"error": msg} */
 enum MHD_Result http_queue_error(struct req *r, struct MHD_Connection *c, int status,
                                  const char *fmt, ...)
@@ -107,11 +120,9 @@ enum MHD_Result http_queue_error(struct req *r, struct MHD_Connection *c, int st
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *o = json_pack("{s:s, s:i}", "error", utf8_trim(msg), "status", status);
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = http_error_json(status, msg);
     enum MHD_Result ret = http_queue_json(r, c, status, text ? text : "{}");
     free(text);
-    json_decref(o);
     return ret;
 }
 
@@ -264,12 +275,18 @@ enum route http_route_of(const char *url, char *name, size_t size)
     return R_NONE;
 }
 
+static const char *const route_names[R_N] = {
+    "not_found", "healthz", "readyz",    "metrics",     "webhook", "containers", "container",
+    "scale",     "restart", "not_found", "maintenance", "ui",      "actions"};
+
 const char *http_route_label(enum route rt)
 {
-    static const char *const names[] = {
-        "not_found", "healthz", "readyz",    "metrics",     "webhook", "containers", "container",
-        "scale",     "restart", "not_found", "maintenance", "ui",      "actions"};
-    return names[rt];
+    return route_names[rt];
+}
+
+const char *http_route_name(unsigned int i)
+{
+    return i < R_N ? route_names[i] : NULL;
 }
 
 bool http_route_is_post(enum route rt)

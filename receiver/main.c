@@ -1,14 +1,18 @@
 /* main.c: trip-receiver start-up, signals and orderly shutdown. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "actions.h"
+#include "broker.h"
 #include "config.h"
 #include "docker_client.h"
 #include "engine.h"
@@ -16,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "privsep.h"
 #include "store.h"
 
 #ifndef TRIP_VERSION
@@ -56,9 +61,10 @@ static void flush_history(struct actions *acts, bool *failing)
     }
 }
 
-/* Waits for SIGTERM or SIGINT; meanwhile retries a failed state save and writes the action
- * history once a second. */
-static int wait_for_signal(const sigset_t *set, struct store *st, struct actions *acts)
+/* Waits for SIGTERM or SIGINT, or the HTTP process's end (returns SIGCHLD, *status set);
+ * meanwhile retries a failed state save and writes the action history once a second. */
+static int wait_for_signal(const sigset_t *set, struct store *st, struct actions *acts, pid_t child,
+                           int *status)
 {
     const struct timespec tick = {1, 0};
     bool failing = false, history_failing = false;
@@ -66,11 +72,28 @@ static int wait_for_signal(const sigset_t *set, struct store *st, struct actions
 
     for (;;) {
         sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGCHLD || sig < 0) {
+            if (waitpid(child, status, WNOHANG) == child)
+                return SIGCHLD;
+            if (sig == SIGCHLD)
+                continue;
+        }
         if (sig > 0)
             return sig;
         retry_state_save(st, &failing);
         flush_history(acts, &history_failing);
     }
+}
+
+/* The HTTP process ended on its own: why, in words. */
+static void describe_exit(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, size, "killed by signal %d%s", WTERMSIG(status),
+                 WTERMSIG(status) == SIGSYS ? " (SIGSYS: a system call outside its seccomp filter)"
+                                            : "");
+    else
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
 }
 
 /* The start-up line naming the engine, its version and the API in use; an error when the engine
@@ -131,8 +154,13 @@ static int run(const struct config *cfg)
     struct engine *e = NULL;
     struct events *ev = NULL;
     struct events_err everr = {0};
-    struct http *h = NULL;
-    int rc = 1;
+    struct broker *b = NULL;
+    struct privsep_user pu;
+    struct privsep_parent pp;
+    char perr[256];
+    int rc = 1, listen_fd = -1, ipc_fd = -1, child_status = 0;
+    uint16_t port = 0;
+    pid_t child;
     sigset_t set;
     const char *labels[CONFIG_MAX_LABELS];
 
@@ -142,12 +170,49 @@ static int run(const struct config *cfg)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* Privilege separation: the HTTP process is forked first, before any Docker connection,
+     * thread or file exists (privsep.h). */
+    if (privsep_prepare(cfg, &pu, perr, sizeof(perr)) != 0 ||
+        privsep_parent_prepare(cfg, &pp, perr, sizeof(perr)) != 0) {
+        log_error("cannot separate privileges", "error=%s", perr);
+        return 2;
+    }
+    if (http_listen(cfg, &listen_fd, &port, &herr) != HTTP_OK) {
+        log_error("cannot start HTTP server", "error=%s", herr.msg);
+        return 1;
+    }
+    child = privsep_fork(cfg, &pu, listen_fd, &ipc_fd, perr, sizeof(perr));
+    if (child < 0) {
+        log_error("cannot start the HTTP process", "error=%s", perr);
+        close(listen_fd);
+        return 1;
+    }
+    /* this process: --user when given, then no capability at all */
+    if (privsep_drop_parent(&pp, perr, sizeof(perr)) != 0) {
+        log_error("cannot drop the privileged process's privileges", "error=%s", perr);
+        close(ipc_fd); /* the HTTP process, still waiting for IPC_START, exits */
+        privsep_reap(child, 5000);
+        return 2;
+    }
+    /* no process of the same user (the HTTP process when it could not change users) may ptrace
+     * this one or open its descriptors through /proc (after the identity change, which resets it) */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    log_info("privilege separation",
+             "http_pid=%d http_user=%s http_uid=%u sandbox=%s uid=%u gid=%u docker_gid=%d caps=none",
+             (int)child, pu.change ? pu.name : "-", (unsigned)(pu.change ? pu.uid : getuid()),
+             pu.change ? "user,no_caps,no_new_privs,seccomp" : "no_caps,no_new_privs,seccomp",
+             (unsigned)getuid(), (unsigned)getgid(),
+             pp.docker_gid == (gid_t)-1 ? -1 : (int)pp.docker_gid);
 
     docker_code dcode = docker_client_new(&dopts, &dc, &derr);
     if (!dc) {
         log_error("cannot create the docker client", "error=%s", derr.msg);
+        close(ipc_fd); /* the HTTP process, still waiting for IPC_START, exits */
+        privsep_reap(child, 5000);
         return 1;
     }
     if (dcode != DOCKER_OK && dcode != DOCKER_E_API_VERSION)
@@ -210,34 +275,54 @@ static int run(const struct config *cfg)
             goto out_free;
         }
     }
-    if (http_start(cfg, e, m, &h, &herr) != HTTP_OK) {
-        log_error("cannot start HTTP server", "error=%s", herr.msg);
+    b = broker_start(cfg, e, m, ipc_fd);
+    if (!b) {
+        log_error("cannot start the HTTP process's broker", "error=\"out of memory or threads\"");
         goto out_free;
     }
-    char prom[CONFIG_STR_MAX];
+    ipc_fd = -1; /* the broker's */
+    char prom[CONFIG_STR_MAX], sel[CONFIG_MAX_SELECTOR * 2 * CONFIG_SELECTOR_PART], qs[sizeof(sel)];
     config_redact_url(prom, sizeof(prom), cfg->prometheus_url[0] ? cfg->prometheus_url : "-");
+    policy_selector_text(&eo.lim, sel, sizeof(sel));
+    if (!sel[0])
+        log_warn("no --selector: every trip.enable container of the host is managed",
+                 "hint=\"give --selector LABEL[=VALUE] when other stacks share this host\"");
     log_info(
         "listening",
         "address=%s port=%u version=%s dry_run=%s manage_all=%s auth=%s state=%s prometheus=%s "
-        "heal_events=%s",
-        cfg->listen_host, http_port(h), TRIP_VERSION, cfg->dry_run ? "true" : "false",
+        "heal_events=%s selector=%s",
+        cfg->listen_host, port, TRIP_VERSION, cfg->dry_run ? "true" : "false",
         cfg->manage_all ? "true" : "false",
         cfg->token[0] && cfg->basic_user[0] ? "bearer+basic"
         : cfg->token[0]                     ? "bearer"
         : cfg->basic_user[0]                ? "basic"
                                             : "none",
-        store_path(st), prom, cfg->heal_events ? "true" : "false");
+        store_path(st), prom, cfg->heal_events ? "true" : "false",
+        sel[0] ? log_quote(qs, sizeof(qs), sel) : "-");
     warn_auth(cfg);
-    int sig = wait_for_signal(&set, st, acts);
-    log_info("shutting down", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    http_quiesce(h);
+    int sig = wait_for_signal(&set, st, acts, child, &child_status);
+    if (sig == SIGCHLD) {
+        char why[128];
+        describe_exit(child_status, why, sizeof(why));
+        log_error("the HTTP process ended; stopping so that the service manager restarts both",
+                  "http_pid=%d reason=%s", (int)child, why);
+        child = -1;
+    } else {
+        log_info("shutting down", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+    broker_quiesce(b);
     events_stop(ev);
     engine_stop(e, cfg->shutdown_timeout_ms);
     bool history_failing = false;
     flush_history(acts, &history_failing);
-    rc = 0;
+    rc = sig == SIGCHLD ? 1 : 0;
 out_free:
-    http_free(h);
+    broker_stop(b); /* after engine_stop: every manual job's reply went out */
+    if (ipc_fd >= 0)
+        close(ipc_fd); /* the HTTP process, still waiting for IPC_START, exits */
+    if (child > 0)
+        privsep_reap(child, 5000);
+    broker_free(b);
     events_free(ev);
     engine_free(e);
     actions_free(acts);
@@ -254,6 +339,10 @@ int main(int argc, char **argv)
     struct config cfg;
     struct config_err err = {0};
 
+    /* One malloc arena for every thread: glibc otherwise gives each thread that allocates its
+     * own (up to 8 per core), and each keeps its own idle pages. The threads here mostly wait;
+     * the allocations that matter are the HTTP threads', and they are short. */
+    mallopt(M_ARENA_MAX, 1);
     switch (config_parse(&cfg, argc, argv, environ, &err)) {
     case CONFIG_OK:
         break;

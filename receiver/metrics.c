@@ -9,6 +9,17 @@
 
 static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+/* an action's phases take from tens of microseconds (a queue wait) to tens of milliseconds */
+static const double phase_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                       0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
+#define N_PHASE_BUCKETS (sizeof(phase_buckets) / sizeof(phase_buckets[0]))
+
+struct phase_hist {
+    char phase[24];
+    uint64_t bucket[N_PHASE_BUCKETS];
+    uint64_t count;
+    double sum;
+};
 
 struct series {
     char a[40];
@@ -40,6 +51,8 @@ struct metrics {
     struct hist hist[16];
     size_t n_hist;
     struct hist heal_latency;
+    struct phase_hist phase[METRICS_MAX_PHASES];
+    size_t n_phase;
     int events_up;
     uint64_t events_connects;
 };
@@ -142,6 +155,51 @@ void metrics_action(struct metrics *m, const char *kind, const char *result, dou
     if (strcmp(result, "skipped") != 0)
         observe(m, kind, seconds);
     pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_phase(struct metrics *m, const char *phase, double seconds)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    struct phase_hist *h = NULL;
+    for (size_t i = 0; i < m->n_phase && !h; i++) {
+        if (strcmp(m->phase[i].phase, phase) == 0)
+            h = &m->phase[i];
+    }
+    if (!h && m->n_phase < METRICS_MAX_PHASES) {
+        h = &m->phase[m->n_phase++];
+        snprintf(h->phase, sizeof(h->phase), "%s", phase);
+    }
+    if (h) {
+        for (size_t i = 0; i < N_PHASE_BUCKETS; i++) {
+            if (seconds <= phase_buckets[i])
+                h->bucket[i]++;
+        }
+        h->count++;
+        h->sum += seconds;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void phase_out(FILE *f, const struct metrics *m)
+{
+    const char *name = "trip_action_phase_seconds";
+
+    fprintf(f,
+            "# HELP %s Where an action's time goes: the queue wait, the inspect, the write-ahead "
+            "claim's save, the Docker call, the final save.\n# TYPE %s histogram\n",
+            name, name);
+    for (size_t i = 0; i < m->n_phase; i++) {
+        const struct phase_hist *h = &m->phase[i];
+        for (size_t b = 0; b < N_PHASE_BUCKETS; b++)
+            fprintf(f, "%s_bucket{phase=\"%s\",le=\"%g\"} %llu\n", name, h->phase,
+                    phase_buckets[b], (unsigned long long)h->bucket[b]);
+        fprintf(f, "%s_bucket{phase=\"%s\",le=\"+Inf\"} %llu\n", name, h->phase,
+                (unsigned long long)h->count);
+        fprintf(f, "%s_sum{phase=\"%s\"} %.6f\n", name, h->phase, h->sum);
+        fprintf(f, "%s_count{phase=\"%s\"} %llu\n", name, h->phase, (unsigned long long)h->count);
+    }
 }
 
 void metrics_docker_error(struct metrics *m, const char *code)
@@ -308,6 +366,7 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, const ch
         family_out(f, "trip_oom_total", "Docker oom events of managed containers, by outcome.",
                    &m->ooms, "result", NULL);
         hist_out(f, m);
+        phase_out(f, m);
         heal_out(f, m);
         pthread_mutex_unlock(&m->lock);
     }

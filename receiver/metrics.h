@@ -25,6 +25,10 @@ void metrics_request(struct metrics *m, const char *route, int code);
 /* trip_actions_total{kind,result} and, for results other than "skipped", the
  * trip_action_duration_seconds{kind} histogram. */
 void metrics_action(struct metrics *m, const char *kind, const char *result, double seconds);
+/* trip_action_phase_seconds{phase}: one phase of an engine job (queue, inspect, claim_save,
+ * docker, final_save; at most METRICS_MAX_PHASES names, further ones are not counted). */
+#define METRICS_MAX_PHASES 8
+void metrics_phase(struct metrics *m, const char *phase, double seconds);
 /* trip_docker_errors_total{code}. */
 void metrics_docker_error(struct metrics *m, const char *code);
 /* trip_http_rejected_total{reason}: connections refused before any handler ran (reason

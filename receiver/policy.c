@@ -101,6 +101,53 @@ void policy_limits_from_config(struct policy_limits *lim, const struct config *c
         .max_replicas = cfg->max_replicas,
         .replicas_step = cfg->replicas_step,
     };
+    for (size_t i = 0; i < cfg->n_selector && i < POLICY_MAX_SELECTOR; i++) {
+        char why[160];
+        size_t k = lim->selector.n;
+        /* config_parse() validated every term: a failure here cannot happen */
+        if (config_selector_split(cfg->selector[i], lim->selector.t[k].key,
+                                  lim->selector.t[k].value, &lim->selector.t[k].has_value, why,
+                                  sizeof(why)) != 0)
+            continue;
+        snprintf(lim->selector.t[k].text, sizeof(lim->selector.t[k].text), "%s",
+                 cfg->selector[i]);
+        lim->selector.n++;
+    }
+}
+
+bool policy_selected(const struct policy_limits *lim, const char *(*get)(const void *ud,
+                                                                          const char *key),
+                     const void *ud)
+{
+    for (size_t i = 0; i < lim->selector.n; i++) {
+        const char *v = get(ud, lim->selector.t[i].key);
+        if (!v || (lim->selector.t[i].has_value && strcmp(v, lim->selector.t[i].value) != 0))
+            return false;
+    }
+    return true;
+}
+
+const char *const *policy_selector_filters(const struct policy_limits *lim,
+                                           const char *out[POLICY_MAX_SELECTOR + 1])
+{
+    size_t n = 0;
+
+    for (; n < lim->selector.n && n < POLICY_MAX_SELECTOR; n++)
+        out[n] = lim->selector.t[n].text;
+    out[n] = NULL;
+    return n ? out : NULL;
+}
+
+const char *policy_selector_text(const struct policy_limits *lim, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    if (size)
+        buf[0] = '\0';
+    for (size_t i = 0; i < lim->selector.n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "," : "",
+                                lim->selector.t[i].text);
+    return buf;
 }
 
 int64_t policy_replicas_next(int64_t current, int64_t step, int64_t max)
@@ -367,7 +414,7 @@ static bool heal_enabled(const struct policy_limits *lim, const struct policy_co
 static void decide_known(const struct policy_limits *lim, const struct policy_request *req,
                          const struct policy_container *c, struct policy_decision *d)
 {
-    if (!c->exists) {
+    if (!c->exists || c->outside) {
         verdict(d, POLICY_IGNORE, OUTCOME_NOT_FOUND, "no such container");
         return;
     }
@@ -498,6 +545,10 @@ bool policy_heal_allowed(const struct policy_limits *lim, const struct policy_ba
 {
     bool ops = label_bool(c->heal_operator_stops, b->operator_stops);
 
+    if (c->outside) {
+        snprintf(reason, size, "outside the receiver's --selector");
+        return false;
+    }
     if (c->swarm_service) {
         snprintf(reason, size, "a Swarm task: Swarm's restart policy heals it");
         return false;

@@ -67,6 +67,19 @@ const struct policy_resource_def *policy_resource_by_name(const char *name);
 /* The rule of resource r for a container or a service. */
 const struct policy_target_rule *policy_target_rule(enum policy_resource r, bool service);
 
+/* The receiver's scope (--selector): labels every managed container or service carries, each
+ * "key" (present, any value) or "key=value". n 0: the whole host. */
+#define POLICY_MAX_SELECTOR 8
+struct policy_selector {
+    struct {
+        char key[128];
+        char value[128];
+        bool has_value;
+        char text[256]; /* "key" or "key=value", as Docker's label filters read it */
+    } t[POLICY_MAX_SELECTOR];
+    size_t n;
+};
+
 /* The configured defaults and bounds (see config.h). */
 struct policy_limits {
     int64_t cpu_shares, max_cpu_shares;
@@ -78,6 +91,7 @@ struct policy_limits {
     int64_t max_nano_cpus; /* largest trip.cpus accepted (1e9 = one CPU) */
     int64_t max_replicas;  /* trip.max-replicas when the service has none; its upper bound too */
     int64_t replicas_step; /* trip.replicas-step when the service has none */
+    struct policy_selector selector;
 };
 
 struct config;
@@ -106,6 +120,9 @@ struct policy_container {
     const char *cpus; /* trip.cpus: the CPU limit (service) or quota (container) to scale to */
     const char *max_replicas;  /* trip.max-replicas */
     const char *replicas_step; /* trip.replicas-step */
+    /* Lacks a label of the receiver's --selector: outside its scope, never acted on whatever
+     * trip.enable says (decided as "no such container", so nothing of it leaks). */
+    bool outside;
 };
 
 struct policy_request {
@@ -193,6 +210,18 @@ void policy_request_from_alert(struct policy_request *req, const struct alerts_r
 /* Decides. Always fills *d; never fails. */
 void policy_decide(const struct policy_limits *lim, const struct policy_request *req,
                    const struct policy_container *c, int64_t now_ms, struct policy_decision *d);
+
+/* Whether a target whose labels get() reads (get(ud, key): the value, NULL when absent) carries
+ * every term of lim's selector. True for an empty selector. Pure. */
+bool policy_selected(const struct policy_limits *lim, const char *(*get)(const void *ud,
+                                                                          const char *key),
+                     const void *ud);
+/* The selector's terms as Docker label filters, NULL-terminated, pointing into lim (out has
+ * POLICY_MAX_SELECTOR + 1 slots); NULL when the selector is empty (no filter). */
+const char *const *policy_selector_filters(const struct policy_limits *lim,
+                                           const char *out[POLICY_MAX_SELECTOR + 1]);
+/* The selector as text for logs and /readyz ("a=b,c"; "" when empty) into buf. Returns buf. */
+const char *policy_selector_text(const struct policy_limits *lim, char *buf, size_t size);
 
 /* True when the container is managed under lim: trip.enable=true (any case); with manage_all also
  * when the label is absent or a true boolean (true/yes/1/on, any case). FALSE, a typo or any other
