@@ -2,6 +2,7 @@
 #include "svc_app.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "svc_log.h"
@@ -54,11 +55,31 @@ static void ready(struct svc_app *app, struct svc_reply *rep)
     struct svc_db_conn *c = svc_app_db(app, rep);
     if (!c)
         return;
-    if (svc_db_exec(c, sql_ping, NULL, 0, &one, 1, NULL, NULL, NULL, &err) != SVC_DB_OK)
-        svc_reply_error(rep, 503, "database_unavailable", "%s", err.msg);
-    else
-        svc_reply_json(rep, 200, json_pack("{s:s}", "status", "ready"));
+    enum svc_db_status st = svc_db_exec(c, sql_ping, NULL, 0, &one, 1, NULL, NULL, NULL, &err);
     svc_db_release(c);
+    if (st != SVC_DB_OK)
+        svc_reply_error(rep, 503, "database_unavailable", "%s", err.msg);
+    else if (!app->svc->ready || app->svc->ready(app, rep))
+        svc_reply_json(rep, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+/* the shared series, then the service's own */
+static char *metrics_text(struct svc_app *app)
+{
+    char *text = svc_metrics_render(app->metrics, app->db);
+    char *own = text && app->svc->metrics ? app->svc->metrics() : NULL;
+
+    if (own) {
+        size_t a = strlen(text), b = strlen(own);
+        char *all = realloc(text, a + b + 1);
+        if (all)
+            memcpy(all + a, own, b + 1);
+        else
+            free(text);
+        text = all;
+        free(own);
+    }
+    return text;
 }
 
 static bool builtin(struct svc_app *app, struct svc_req *req, struct svc_reply *rep, size_t *route)
@@ -79,7 +100,7 @@ static bool builtin(struct svc_app *app, struct svc_req *req, struct svc_reply *
         } else {
             svc_reply_free(rep);
             rep->status = 200;
-            rep->text = svc_metrics_render(app->metrics, app->db);
+            rep->text = metrics_text(app);
             rep->content_type = "text/plain; version=0.0.4";
             if (!rep->text)
                 svc_reply_error(rep, 500, "internal", "out of memory");

@@ -31,6 +31,15 @@ struct svc_service {
     size_t nmigrations;
     /* NULL, or called once with the loaded settings before any request is served */
     void (*init)(const struct svc_config *cfg);
+    /* NULL, or called once the migrations are applied, before the routes are served: starts the
+     * service's own background work (nearspot's index). False: logged, retried in 2 s. */
+    bool (*start)(struct svc_app *app);
+    /* NULL, or called at shutdown (when start succeeded) before the pool is freed */
+    void (*stop)(void);
+    /* NULL, or a further condition of GET /ready: false with rep set to a 503 */
+    bool (*ready)(struct svc_app *app, struct svc_reply *rep);
+    /* NULL, or the service's own series in Prometheus text (malloc'd, NULL on OOM) */
+    char *(*metrics)(void);
 };
 
 struct svc_app {

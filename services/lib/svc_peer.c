@@ -1,85 +1,33 @@
 /* svc_peer.c: service-to-service calls. */
 #include "svc_peer.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "svc_httpc.h"
 #include "svc_log.h"
-
-#define ANSWER_MAX (64 * 1024)
-
-struct answer {
-    char buf[ANSWER_MAX + 1];
-    size_t len;
-    bool too_big;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-    struct answer *a = arg;
-    size_t len = size * n;
-
-    if (a->len + len > ANSWER_MAX) {
-        a->too_big = true;
-        return 0;
-    }
-    memcpy(a->buf + a->len, p, len);
-    a->len += len;
-    return len;
-}
-
-static CURLcode get_once(const char *url, long *status, struct answer *a)
-{
-    CURL *h = curl_easy_init();
-    if (!h)
-        return CURLE_OUT_OF_MEMORY;
-    a->len = 0;
-    a->too_big = false;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 500L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-    CURLcode rc = curl_easy_perform(h);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(h);
-    return rc;
-}
-
-static bool retryable(CURLcode rc)
-{
-    return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-           rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING;
-}
 
 enum svc_peer_status svc_peer_get(const char *base, const char *path, long *status, json_t **body)
 {
-    char url[600];
-    struct answer *a = malloc(sizeof(*a));
-    CURLcode rc;
+    struct svc_httpc_answer a = {0};
+    char err[300], q[400];
 
     *body = NULL;
-    if (!a)
-        return SVC_PEER_DOWN;
-    snprintf(url, sizeof(url), "%s%s", base, path);
-    rc = get_once(url, status, a);
-    if (retryable(rc)) {
+    enum svc_httpc_status st = svc_httpc_get(base, path, 500, 2000, &a, err, sizeof(err));
+    /* refused, unresolvable, or cut before an answer: once more after 50 ms (a GET) */
+    if (st == SVC_HTTPC_UNREACHABLE || st == SVC_HTTPC_BROKEN) {
         nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL);
-        rc = get_once(url, status, a);
+        st = svc_httpc_get(base, path, 500, 2000, &a, err, sizeof(err));
     }
-    if (rc != CURLE_OK) {
-        svc_log_warn("peer unreachable", "url=%s error=\"%s\"", base, curl_easy_strerror(rc));
-        free(a);
+    if (st != SVC_HTTPC_OK) {
+        svc_log_warn("peer unreachable", "url=%s error=%s", base, svc_log_quote(q, sizeof(q), err));
         return SVC_PEER_DOWN;
     }
-    *body = json_loadb(a->buf, a->len, 0, NULL);
-    free(a);
+    *status = a.status;
+    *body = json_loadb(a.body, a.body_len, 0, NULL);
+    free(a.body);
     return SVC_PEER_OK;
 }
 

@@ -1,4 +1,4 @@
-/* svc_peer.h: calls to other services (libcurl): bearer-token checks and place lookups. */
+/* svc_peer.h: calls to other services (svc_httpc): bearer-token checks and place lookups. */
 #ifndef SVC_PEER_H
 #define SVC_PEER_H
 

@@ -59,7 +59,9 @@ int svc_route_match(const struct svc_route *routes, size_t n, const char *method
 void svc_reply_json(struct svc_reply *rep, int status, json_t *j)
 {
     svc_reply_free(rep);
-    rep->status = status;
+    /* a body jansson could not build (out of memory, or bytes that are not UTF-8) is never
+     * answered as a success with an empty body; 204 has none by definition */
+    rep->status = j || status == 204 || status >= 500 ? status : 500;
     rep->json = j;
 }
 

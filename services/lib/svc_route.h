@@ -50,7 +50,9 @@ struct svc_route {
 int svc_route_match(const struct svc_route *routes, size_t n, const char *method, const char *path,
                     struct svc_req *req, bool *wrong_method);
 
-/* Sets rep to status with the JSON body j (taken). */
+/* Sets rep to status with the JSON body j (taken). j NULL is an empty body for 204 and 5xx; for
+ * any other status it means jansson failed, and rep becomes a 500: never a success without its
+ * body. */
 void svc_reply_json(struct svc_reply *rep, int status, json_t *j);
 /* Sets rep to status with {"error": code, "message": "..."}. */
 void svc_reply_error(struct svc_reply *rep, int status, const char *code, const char *fmt, ...)

@@ -8,7 +8,7 @@
 
 #define NEARSPOT_RADIUS_MAX_KM 50.0
 #define NEARSPOT_RADIUS_DEFAULT_KM 5.0
-#define NEARSPOT_CANDIDATES_MAX 20000
+#define NEARSPOT_LIMIT_MAX 100
 
 extern const struct svc_service nearspot_service;
 
@@ -27,7 +27,7 @@ struct nearspot_box {
 };
 
 /* Validates GET /nearby's query: lat, lon required; radius_km in (0, 50], default 5; limit
- * 1..100, default 20; category as place's. False with rep set to 400. Pure. */
+ * 1..NEARSPOT_LIMIT_MAX, default 20; category as place's. False with rep set to 400. Pure. */
 bool nearspot_query_parse(const struct svc_req *req, struct nearspot_query *q,
                           struct svc_reply *rep);
 

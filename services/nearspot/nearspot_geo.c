@@ -68,7 +68,7 @@ bool nearspot_query_parse(const struct svc_req *req, struct nearspot_query *q,
         !svc_query_double(req, "lon", true, 0, -180, 180, &q->lon, rep) ||
         !svc_query_double(req, "radius_km", false, NEARSPOT_RADIUS_DEFAULT_KM, 0,
                           NEARSPOT_RADIUS_MAX_KM, &q->radius_km, rep) ||
-        !svc_query_int(req, "limit", 20, 1, 100, &q->limit, rep))
+        !svc_query_int(req, "limit", 20, 1, NEARSPOT_LIMIT_MAX, &q->limit, rep))
         return false;
     if (q->radius_km <= 0) {
         svc_reply_error(rep, 400, "invalid_field", "radius_km: must be more than 0");

@@ -4,6 +4,7 @@
 #include "review.h"
 
 #include <mysqld_error.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "svc_log.h"
@@ -16,9 +17,8 @@ static const char sql_insert[] =
 static const char sql_bump[] =
     "INSERT INTO ratings (place_id, count, sum) VALUES (?, 1, ?)"
     " ON DUPLICATE KEY UPDATE count = count + 1, sum = sum + VALUES(sum)";
-static const char sql_get[] =
-    "SELECT id, place_id, user_id, stars, text, DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ')"
-    " FROM reviews WHERE id = ?";
+static const char sql_created_at[] =
+    "SELECT DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ') FROM reviews WHERE id = ?";
 static const char sql_list[] =
     "SELECT id, place_id, user_id, stars, text, DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ')"
     " FROM reviews WHERE place_id = ? ORDER BY id DESC LIMIT ? OFFSET ?";
@@ -62,25 +62,38 @@ static bool place_id(const struct svc_req *req, long long *id, struct svc_reply 
     return false;
 }
 
-/* One attempt at the post's transaction; *id gets the review's id. */
+/* One attempt at the post's transaction: the review, its place's (count, sum), and the row's
+ * created_at read back inside the transaction, so that a commit acknowledged is answered from
+ * values in hand (no read after the commit that a dying connection could lose). *id gets the
+ * review's id, created_at its time. */
 static enum svc_db_status post_tx(struct svc_db_conn *c, long long place, long long user,
                                   const struct review_input *in, long long *id,
-                                  struct svc_db_err *err)
+                                  char created_at[32], struct svc_db_err *err)
 {
-    struct svc_db_result res;
+    struct svc_db_result res, got;
     struct svc_db_val v[4] = {svc_db_int(place), svc_db_int(user), svc_db_int(in->stars),
                               svc_db_text(in->text)};
     struct svc_db_val b[2] = {svc_db_int(place), svc_db_int(in->stars)};
+    struct svc_db_col at = {.type = SVC_DB_TEXT, .buf = created_at, .cap = 32};
 
     if (svc_db_begin(c, err) != SVC_DB_OK)
         return err->code;
-    if (svc_db_exec(c, sql_insert, v, 4, NULL, 0, NULL, NULL, &res, err) != SVC_DB_OK ||
-        svc_db_exec(c, sql_bump, b, 2, NULL, 0, NULL, NULL, NULL, err) != SVC_DB_OK) {
-        svc_db_rollback(c);
-        return err->code;
+    if (svc_db_exec(c, sql_insert, v, 4, NULL, 0, NULL, NULL, &res, err) != SVC_DB_OK)
+        goto out_rollback;
+    struct svc_db_val key = svc_db_int((long long)res.insert_id);
+    if (svc_db_exec(c, sql_bump, b, 2, NULL, 0, NULL, NULL, NULL, err) != SVC_DB_OK ||
+        svc_db_exec(c, sql_created_at, &key, 1, &at, 1, NULL, NULL, &got, err) != SVC_DB_OK)
+        goto out_rollback;
+    if (res.insert_id == 0 || got.rows != 1) {
+        err->code = SVC_DB_ERROR;
+        snprintf(err->msg, sizeof(err->msg), "insert: no id for the new review");
+        goto out_rollback;
     }
     *id = (long long)res.insert_id;
     return svc_db_commit(c, err);
+out_rollback:
+    svc_db_rollback(c);
+    return err->code;
 }
 
 static void post(struct svc_req *req, struct svc_reply *rep)
@@ -88,7 +101,7 @@ static void post(struct svc_req *req, struct svc_reply *rep)
     struct svc_app *app = req->app;
     struct review_input in;
     struct svc_db_err err = {0};
-    struct review_row r;
+    char created_at[32] = "";
     long long place, user, id = 0;
 
     if (!place_id(req, &place, rep) || !svc_peer_auth(app, req, &user, rep))
@@ -103,23 +116,22 @@ static void post(struct svc_req *req, struct svc_reply *rep)
         goto out_body;
     for (int attempt = 0; attempt < 3; attempt++) {
         memset(&err, 0, sizeof(err));
-        if (post_tx(c, place, user, &in, &id, &err) == SVC_DB_OK ||
+        if (post_tx(c, place, user, &in, &id, created_at, &err) == SVC_DB_OK ||
             (err.errnum != ER_LOCK_DEADLOCK && err.errnum != ER_LOCK_WAIT_TIMEOUT))
             break;
     }
+    svc_db_release(c);
     if (err.code != SVC_DB_OK) {
         svc_reply_db_error(rep, &err);
-        goto out_release;
+        goto out_body;
     }
-    row_init(&r);
-    struct svc_db_val v = svc_db_int(id);
-    memset(&err, 0, sizeof(err));
-    if (svc_db_exec(c, sql_get, &v, 1, r.cols, 6, NULL, NULL, NULL, &err) != SVC_DB_OK)
-        svc_reply_db_error(rep, &err);
+    json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:s,s:s}", "id", (json_int_t)id, "place_id",
+                          (json_int_t)place, "user_id", (json_int_t)user, "stars",
+                          (json_int_t)in.stars, "text", in.text, "created_at", created_at);
+    if (j)
+        svc_reply_json(rep, 201, j);
     else
-        svc_reply_json(rep, 201, review_json(r.cols));
-out_release:
-    svc_db_release(c);
+        svc_reply_error(rep, 500, "internal", "review %lld stored; out of memory answering", id);
 out_body:
     json_decref(body);
 }
