@@ -45,16 +45,10 @@ e2e_require_docker() {
   exit 77
 }
 
-# A TCP port nobody listens on at the moment, on 127.0.0.1.
-e2e_free_port() {
-  local used p i
-  used=$(ss -Htln 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }')
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 40000))
-    grep -qx "$p" <<<"$used" || { echo "$p"; return 0; }
-  done
-  e2e_fail "no free port found"
-}
+# A TCP port no socket uses at the moment on 127.0.0.1 (tests/support/ports.sh).
+# shellcheck source=../support/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/ports.sh"
+e2e_free_port() { free_port || e2e_fail "no free port found"; }
 
 # e2e_spawn LOGFILE CMD...: starts CMD in the background, output to LOGFILE; sets E2E_LAST_PID.
 e2e_spawn() {

@@ -109,6 +109,7 @@ static docker_code mem_list(void *ud, struct docker_summary_list *out, struct do
 
 static const struct engine_docker_ops mem_docker = {mem_inspect, mem_update, mem_start, mem_start,
                                                     mem_list,    NULL,       NULL,      NULL,
+                                                    NULL,        NULL,       NULL,
                                                     NULL};
 
 /* ---- set-up ---- */

@@ -113,7 +113,10 @@ static bool well_formed(const json_t *in)
         return false;
     json_array_foreach(json_object_get(in, "containers"), i, c) {
         const char *name = json_string_value(json_object_get(c, "name"));
+        const char *id = json_string_value(json_object_get(c, "id"));
         if (!json_is_object(c) || !name || !*name)
+            return false;
+        if (!id || !*id || strlen(id) > 64) /* state is keyed by the ID it was made on */
             return false;
     }
     return true;

@@ -47,17 +47,6 @@ static char dir[128], sock[160], hang_path[160], url[180], real_sock[160];
 static char cname[128], cid[80];
 static const char *const managed[] = {"trip.enable=true", NULL};
 
-static int64_t now_ms(void)
-{
-    return ts_now_ns() / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 static struct row *add_row(const char *what, const char *want)
 {
     assert_true(n_rows < MAX_ROWS);
@@ -143,11 +132,11 @@ static long get(const struct ts_receiver *rx, const char *path, struct ts_http_r
 static int64_t wait_status(const struct ts_receiver *rx, const char *path, long want,
                            int timeout_ms, struct ts_http_reply *rep)
 {
-    int64_t t0 = now_ms();
-    while (now_ms() - t0 <= timeout_ms) {
+    int64_t t0 = ts_now_ms();
+    while (ts_now_ms() - t0 <= timeout_ms) {
         if (get(rx, path, rep) == want)
-            return now_ms() - t0;
-        sleep_ms(50);
+            return ts_now_ms() - t0;
+        ts_sleep_ms(50);
     }
     return -1;
 }
@@ -192,10 +181,10 @@ static void missing_socket_at_start_then_ready_when_it_appears(void **state)
     long ready = get(&rx, "/readyz", rep);
     bool says_unreachable = strstr(rep->body, "unreachable") != NULL;
     bool logged = ts_receiver_log_has(&rx, "level=", 0);
-    sleep_ms(1000); /* several failed refreshes (--refresh-interval 200ms) */
+    ts_sleep_ms(1000); /* several failed refreshes (--refresh-interval 200ms) */
     long still = get(&rx, "/readyz", rep);
     point_socket(real_sock);
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     /* ordering and the eventual outcome, not a latency (bench/ measures those): ready at some
      * point after the socket appeared, within a generous 30 s */
     int64_t became = wait_status(&rx, "/readyz", 200, 30000, rep);
@@ -207,7 +196,7 @@ static void missing_socket_at_start_then_ready_when_it_appears(void **state)
     snprintf(r->got, sizeof(r->got),
              "/healthz %ld, /readyz %ld then %ld after 1 s; ready %" PRId64
              " ms after the symlink; scale-out %ld (CpuShares %" PRId64 "), scale-in %ld%s",
-             health, ready, still, became >= 0 ? became : now_ms() - t0, scaled, cpu, back, why);
+             health, ready, still, became >= 0 ? became : ts_now_ms() - t0, scaled, cpu, back, why);
     r->pass = health == 200 && ready == 503 && says_unreachable && logged && still == 503 &&
               became >= 0 && scaled == 200 && cpu == 1024 && back == 200 &&
               inspect_cpu() == 512;
@@ -223,16 +212,16 @@ struct timed_call {
     const char *name;
     long status;
     int64_t ms;
-    int64_t end; /* now_ms() when the reply came */
+    int64_t end; /* ts_now_ms() when the reply came */
     struct ts_http_reply rep;
 };
 
 static void *scale_thread(void *arg)
 {
     struct timed_call *c = arg;
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     c->status = scale(c->rx, c->name, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", &c->rep);
-    c->end = now_ms();
+    c->end = ts_now_ms();
     c->ms = c->end - t0;
     return NULL;
 }
@@ -261,18 +250,18 @@ static void hanging_daemon_times_out_clearly_and_http_keeps_answering(void **sta
         calls[i].name = i == 0 ? cname : "trip-it-other-container";
         pthread_create(&th[i], NULL, scale_thread, &calls[i]);
     }
-    sleep_ms(200); /* both calls are inside their Docker call now */
-    int64_t t0 = now_ms();
+    ts_sleep_ms(200); /* both calls are inside their Docker call now */
+    int64_t t0 = ts_now_ms();
     long health = get(&rx, "/healthz", rep);
-    int64_t health_end = now_ms();
+    int64_t health_end = ts_now_ms();
     int64_t health_ms = health_end - t0;
     snprintf(body, sizeof(body),
              "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighCpu\","
              "\"name\":\"%s\"}}]}",
              cname);
-    t0 = now_ms();
+    t0 = ts_now_ms();
     assert_int_equal(ts_http_json(&rx, "POST", "/webhook", TOKEN, body, rep), 0);
-    int64_t hook_end = now_ms();
+    int64_t hook_end = ts_now_ms();
     int64_t hook_ms = hook_end - t0;
     long hook = rep->status;
     bool hook_accepted = strstr(rep->body, "\"result\":\"accepted\"") != NULL;
@@ -322,15 +311,12 @@ static void hanging_daemon_times_out_clearly_and_http_keeps_answering(void **sta
 
 /* ---- Docker slow, then gone, mid-run ---- */
 
-/* <resource>.scaled_out of container name in <state dir>/state.json: 1, 0, or -1 when the
- * container has no entry. */
+/* <resource>.scaled_out of container name in the state on disk (state.json and the journal,
+ * ts_state_doc): 1, 0, or -1 when the container has no entry. */
 static int state_res_scaled_out(const struct ts_receiver *rx, const char *name, const char *res)
 {
-    char path[256];
-    json_error_t jerr;
     int v = -1;
-    snprintf(path, sizeof(path), "%s/state.json", rx->state_dir);
-    json_t *o = json_load_file(path, 0, &jerr);
+    json_t *o = ts_state_doc(rx->state_dir);
     json_t *arr = json_object_get(o, "containers");
     for (size_t i = 0; i < json_array_size(arr); i++) {
         json_t *c = json_array_get(arr, i);
@@ -342,7 +328,7 @@ static int state_res_scaled_out(const struct ts_receiver *rx, const char *name, 
     return v;
 }
 
-/* cpu.scaled_out of container name in <state dir>/state.json: 1, 0, or -1 when absent. */
+/* cpu.scaled_out of container name in the state on disk: 1, 0, or -1 when absent. */
 static int state_scaled_out(const struct ts_receiver *rx, const char *name)
 {
     return state_res_scaled_out(rx, name, "cpu");
@@ -364,14 +350,14 @@ static void docker_lost_mid_run_keeps_state_and_scales_in_when_back(void **state
     assert_true(wait_status(&rx, "/readyz", 200, 30000, rep) >= 0);
     long out = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"2s\"}", rep);
     int64_t cpu_out = inspect_cpu();
-    int64_t t_out = now_ms();
+    int64_t t_out = ts_now_ms();
 
     /* Docker hangs (slow) through the deadline, then disappears */
     point_socket(hang_path);
     int64_t not_ready = wait_status(&rx, "/readyz", 503, 30000, rep);
     bool slow_logged = ts_receiver_log_has(&rx, "action=scale_in_cpu", 30000);
     point_socket(NULL);
-    sleep_ms(1500);
+    ts_sleep_ms(1500);
     bool gone_logged = ts_receiver_log_has(&rx, "unreachable", 0) ||
                        ts_receiver_log_has(&rx, "No such file", 0) ||
                        ts_receiver_log_has(&rx, "connect", 0);
@@ -396,22 +382,22 @@ static void docker_lost_mid_run_keeps_state_and_scales_in_when_back(void **state
 
     /* Docker comes back: the retried scale-in restores the baseline */
     point_socket(real_sock);
-    int64_t t_back = now_ms(), back_ms = -1;
-    while (now_ms() - t_back < 60000) { /* eventually: retries every 5 s, generous bound */
+    int64_t t_back = ts_now_ms(), back_ms = -1;
+    while (ts_now_ms() - t_back < 60000) { /* eventually: retries every 5 s, generous bound */
         if (inspect_cpu() == 512) {
-            back_ms = now_ms() - t_back;
+            back_ms = ts_now_ms() - t_back;
             break;
         }
-        sleep_ms(100);
+        ts_sleep_ms(100);
     }
-    sleep_ms(300); /* the state is saved right after the update */
+    ts_sleep_ms(300); /* the state is saved right after the update */
     int after_state = state_scaled_out(&rx, cname);
     struct row *r2 = add_row("Docker back after the outage",
                              "scale-in to the baseline once reachable (retry every 5 s)");
     snprintf(r2->got, sizeof(r2->got),
              "CpuShares 512 %" PRId64 " ms after Docker returned (%" PRId64
              " ms after the scale-out); state.json scaled_out=%d",
-             back_ms, now_ms() - t_out, after_state);
+             back_ms, ts_now_ms() - t_out, after_state);
     r2->pass = back_ms >= 0 && after_state == 0;
     int stopped = ts_receiver_stop(&rx, !(r->pass && r2->pass));
     ts_hangsock_free(hs);
@@ -451,12 +437,12 @@ static void container_removed_after_scale_out_is_dropped_others_unaffected(void 
     int after = state_scaled_out(&rx, gone);
     /* the container list behind GET is refreshed every 200 ms */
     snprintf(path, sizeof(path), "/api/v1/containers/%s", gone);
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     do {
         assert_int_equal(ts_http_json(&rx, "GET", path, TOKEN, NULL, rep), 0);
         if (rep->status != 404)
-            sleep_ms(100);
-    } while (rep->status != 404 && now_ms() - t0 < 10000);
+            ts_sleep_ms(100);
+    } while (rep->status != 404 && ts_now_ms() - t0 < 10000);
     long shown = rep->status;
     long other_out = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
     int64_t other_cpu = inspect_cpu();
@@ -646,7 +632,7 @@ struct scale_call {
     const char *name;
     long status;
     int64_t ms;
-    int64_t end; /* now_ms() when the reply came */
+    int64_t end; /* ts_now_ms() when the reply came */
     char body[600];
 };
 
@@ -654,12 +640,12 @@ static void *scale_call_thread(void *arg)
 {
     struct scale_call *c = arg;
     struct ts_http_reply *rep = malloc(sizeof(*rep));
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     if (rep) {
         c->status = scale(c->rx, c->name, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
         snprintf(c->body, sizeof(c->body), "%.500s", rep->body);
     }
-    c->end = now_ms();
+    c->end = ts_now_ms();
     c->ms = c->end - t0;
     free(rep);
     return NULL;
@@ -693,7 +679,7 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
     call.rx = &rx;
     call.name = gone;
     pthread_create(&th, NULL, scale_call_thread, &call);
-    sleep_ms(300);
+    ts_sleep_ms(300);
     snprintf(body, sizeof(body),
              "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"ContainerHighCpu\","
              "\"name\":\"%s\"},\"fingerprint\":\"between1\"}]}",
@@ -705,18 +691,18 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
     assert_int_equal(ts_docker(NULL, 0, "rm", "-f", gone, NULL), 0);
     point_socket(real_sock);
     /* another container scales out and back while the removed one's slot is still held */
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     long other_out = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
-    int64_t other_ms = now_ms() - t0;
+    int64_t other_ms = ts_now_ms() - t0;
     int64_t other_cpu = inspect_cpu();
     long other_in = scale(&rx, cname, "{\"resource\":\"cpu\",\"direction\":\"in\"}", rep);
-    int64_t other_done = now_ms();
+    int64_t other_done = ts_now_ms();
     pthread_join(th, NULL);
     /* ordering, not latency: the other container was done while the hung call held its slot */
     bool same_window = other_done < call.end && call.ms >= 7900;
     /* the queued scale-out then finds the container gone: a 404, counted; nothing else */
     int64_t nf = 0;
-    for (int64_t t1 = now_ms(); now_ms() - t1 < 30000; sleep_ms(100)) {
+    for (int64_t t1 = ts_now_ms(); ts_now_ms() - t1 < 30000; ts_sleep_ms(100)) {
         nf = metric_sum(&rx, "trip_docker_errors_total{code=\"not_found\"}") - nf0;
         if (nf > 0)
             break;
@@ -731,12 +717,12 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
     bool no_update = !ts_receiver_log_has(&rx, needle, 0);
     int in_state = state_res_scaled_out(&rx, gone, "cpu");
     long shown = 0;
-    t0 = now_ms();
+    t0 = ts_now_ms();
     do {
         json_decref(api_state(&rx, gone, &shown));
         if (shown != 404)
-            sleep_ms(100);
-    } while (shown != 404 && now_ms() - t0 < 10000);
+            ts_sleep_ms(100);
+    } while (shown != 404 && ts_now_ms() - t0 < 10000);
     struct row *r =
         add_row("container removed after the alert was accepted, before the action",
                 "404 counted; removal logged; no state left; another container unaffected");
@@ -749,8 +735,13 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
              notfound_logged ? "yes" : "no", no_update ? "yes" : "no",
              dropped_logged ? "yes" : "no", in_state == -1 ? "gone" : "kept", shown, other_out,
              other_ms, other_cpu, other_in, same_window ? "yes" : "no");
+    /* Which of the two drops the state first is a race: the destroy event ("state dropped") or
+     * the queued action's 404 ("no such container; nothing done", required above). Seen once
+     * under load: the 404 came first and the destroy event then found no entry, so no "state
+     * dropped" line. Either way the removal is logged and no state is left, which is what is
+     * asserted; whether "state dropped" was logged is reported in the row. */
     r->pass = hook == 200 && accepted && call.status == 502 && nf >= 1 && notfound_logged &&
-              no_update && dropped_logged && in_state == -1 && shown == 404 && other_out == 200 &&
+              no_update && in_state == -1 && shown == 404 && other_out == 200 &&
               other_cpu == 1024 && other_in == 200 && same_window &&
               inspect_cpu() == 512;
     int stopped = ts_receiver_stop(&rx, !r->pass);
@@ -760,7 +751,7 @@ static void container_removed_between_alert_and_action_is_dropped_others_unaffec
     assert_int_equal(stopped, 0);
 }
 
-/* ---- the state file: wrong shape at start, a symlink planted as its temp file ---- */
+/* ---- the state files: wrong shape at start, symlinks planted where they are written ---- */
 
 /* Runs the receiver on state dir d (no shell), stderr kept in log; returns its exit status, or -1
  * when it still ran after 5 s (then killed): it took the file for a state table. */
@@ -809,26 +800,30 @@ static void state_file_of_the_wrong_shape_stops_the_start_and_is_kept(void **sta
     }
 }
 
-static void symlink_planted_as_the_state_temp_file_is_not_followed(void **state)
+/* Whoever can write the state dir plants symlinks where the receiver writes: the temporary file
+ * of a save and the journal of claims (say to /etc/passwd). Both are opened O_NOFOLLOW. */
+static void symlinks_planted_in_the_state_dir_are_not_followed(void **state)
 {
     struct ts_receiver rx;
     struct ts_http_reply *rep = malloc(sizeof(*rep));
     const char *args[] = {"--token", TOKEN, "--docker-host", url, NULL};
-    char tmp[200], victim[200];
+    char tmp[200], journal[200], victim[200];
     (void)state;
     ts_require_docker_image();
     assert_non_null(rep);
     point_socket(real_sock);
     assert_int_equal(ts_receiver_start(&rx, args), 0);
     snprintf(tmp, sizeof(tmp), "%s/.state.json.tmp", rx.state_dir);
+    snprintf(journal, sizeof(journal), "%s/journal", rx.state_dir);
     snprintf(victim, sizeof(victim), "%s.victim", rx.state_dir);
     FILE *f = fopen(victim, "w");
     assert_non_null(f);
     fputs("precious\n", f);
     fclose(f);
     assert_int_equal(symlink(victim, tmp), 0);
-    struct row *r = add_row("symlink planted as .state.json.tmp, then a scale-out",
-                            "503 (claim not saved), nothing written through the link, "
+    assert_int_equal(symlink(victim, journal), 0);
+    struct row *r = add_row("symlinks planted as .state.json.tmp and journal, then a scale-out",
+                            "503 (claim not saved), nothing written through the links, "
                             "CpuShares unchanged");
     long st = scale(&rx, cname, "{\"resource\":\"cpu\",\"duration\":\"1h\"}", rep);
     char *after = ts_read_file(victim, NULL);
@@ -839,6 +834,7 @@ static void symlink_planted_as_the_state_temp_file_is_not_followed(void **state)
     r->pass = st == 503 && after && strcmp(after, "precious\n") == 0 && cpu == 512;
     free(after);
     unlink(tmp);
+    unlink(journal);
     unlink(victim);
     assert_int_equal(ts_receiver_stop(&rx, !r->pass), 0);
     free(rep);
@@ -855,7 +851,7 @@ int main(void)
         cmocka_unit_test(update_refused_by_the_daemon_is_reported_and_not_recorded),
         cmocka_unit_test(container_removed_between_alert_and_action_is_dropped_others_unaffected),
         cmocka_unit_test(state_file_of_the_wrong_shape_stops_the_start_and_is_kept),
-        cmocka_unit_test(symlink_planted_as_the_state_temp_file_is_not_followed),
+        cmocka_unit_test(symlinks_planted_in_the_state_dir_are_not_followed),
     };
     return ts_exit_status(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

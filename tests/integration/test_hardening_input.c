@@ -60,6 +60,7 @@ struct row {
 };
 
 static struct ts_receiver rx;
+static struct ts_receiver scope_rx; /* the --selector row's own daemon (stopped here if it fails) */
 static char mname[128], uname[128], bname[128], mid[80];
 static struct row rows[MAX_ROWS];
 static size_t n_rows;
@@ -68,17 +69,6 @@ static bool have_docker;
 static const char *const managed[] = {"trip.enable=true", NULL};
 static const char *const beyond[] = {"trip.enable=true", "trip.cpu-shares=100000", "trip.memory=1t",
                                      NULL};
-
-static int64_t now_ms(void)
-{
-    return ts_now_ns() / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
 
 /* What a user would compare before and after: resources, start time, running, restarts. */
 static void snapshot(char *out, size_t len)
@@ -156,7 +146,7 @@ static void run_row(const char *what, const char *sent, const char *req, size_t 
     r->got = rep->status;
     message_of(ts_raw_body(rep), r->got_msg, sizeof(r->got_msg));
     if (settle_ms)
-        sleep_ms(settle_ms);
+        ts_sleep_ms(settle_ms);
     snapshot(after, sizeof(after));
     r->pass = r->got == want && strstr(ts_raw_body(rep), want_msg) && strcmp(before, after) == 0;
     if (!r->pass)
@@ -274,6 +264,8 @@ static int group_teardown(void **state)
             fclose(f);
         }
     }
+    if (scope_rx.pid > 0)
+        ts_receiver_stop(&scope_rx, true);
     if (rx.pid > 0 && ts_receiver_stop(&rx, false) != 0)
         ts_fail_outside_tests("the shared trip-receiver did not exit cleanly (its log is above)");
     return ts_docker_group_teardown(state);
@@ -496,7 +488,7 @@ static void body_of_10_mb_is_refused_before_it_is_read(void **state)
     memset(chunk + hl, ' ', 65536);
     memcpy(chunk + hl + 65536, "\r\n", 2);
     size_t sent = 0;
-    int64_t t0 = now_ms(), peak0 = daemon_peak_kib();
+    int64_t t0 = ts_now_ms(), peak0 = daemon_peak_kib();
     struct timeval tv = {5, 0};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     while (sent < 10 * 1048576 && ts_raw_send(fd, chunk, (size_t)hl + 65536 + 2) == 0)
@@ -510,7 +502,7 @@ static void body_of_10_mb_is_refused_before_it_is_read(void **state)
     snprintf(sent_desc, sizeof(sent_desc), "POST /webhook chunked, 10 MiB offered");
     r = add_row("body of 10 MB (chunked)", sent_desc, 413, "over the limit or closed");
     r->got = rep->status;
-    r->ms = now_ms() - t0;
+    r->ms = ts_now_ms() - t0;
     if (rep->status)
         message_of(ts_raw_body(rep), r->got_msg, sizeof(r->got_msg));
     else
@@ -586,9 +578,9 @@ static void client_sending_one_byte_a_second_is_cut_off(void **state)
     assert_non_null(rep);
     int fd = ts_raw_connect(rx.port);
     assert_true(fd >= 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     /* --connection-timeout is 2 s: the request (70 s at this pace) must be cut off after ~2 s. */
-    for (i = 0; i < sizeof(req) - 1 && now_ms() - t0 < 15000; i++) {
+    for (i = 0; i < sizeof(req) - 1 && ts_now_ms() - t0 < 15000; i++) {
         if (ts_raw_send(fd, req + i, 1) != 0) {
             closed = true;
             break;
@@ -599,7 +591,7 @@ static void client_sending_one_byte_a_second_is_cut_off(void **state)
             break;
         }
     }
-    int64_t elapsed = now_ms() - t0;
+    int64_t elapsed = ts_now_ms() - t0;
     close(fd);
     struct row *r = add_row("client sending one byte a second", "GET /healthz, 1 byte/s, 70 bytes",
                             0, "closed by the daemon within timeout + 2 s");
@@ -617,12 +609,12 @@ static void client_sending_one_byte_a_second_is_cut_off(void **state)
     assert_true(r->pass);
 }
 
-/* Open file descriptors of the daemon (/proc/<pid>/fd), -1 if unknown. */
-static int daemon_fds(void)
+/* Open file descriptors of one process (/proc/<pid>/fd), -1 if unknown. */
+static int fds_of(int pid)
 {
     char path[64];
     int n = 0;
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)rx.pid);
+    snprintf(path, sizeof(path), "/proc/%d/fd", pid);
     DIR *d = opendir(path);
     if (!d)
         return -1;
@@ -632,12 +624,29 @@ static int daemon_fds(void)
     return n;
 }
 
+/* Open file descriptors of the daemon: its own and its HTTP process's (the child that holds the
+ * connections; /proc/<pid>/task/<pid>/children), -1 if unknown. */
+static int daemon_fds(void)
+{
+    char path[80];
+    int n = fds_of((int)rx.pid), child = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)rx.pid, (int)rx.pid);
+    FILE *f = fopen(path, "r");
+    if (n < 0 || !f || fscanf(f, "%d", &child) != 1 || fds_of(child) < 0) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return n + fds_of(child);
+}
+
 /* Polls the daemon's fd count until it is at most want (5 s at most); returns the last count. */
 static int daemon_fds_settle(int want)
 {
     int n = daemon_fds();
-    for (int64_t t0 = now_ms(); n > want && now_ms() - t0 < 5000; n = daemon_fds())
-        sleep_ms(50);
+    for (int64_t t0 = ts_now_ms(); n > want && ts_now_ms() - t0 < 5000; n = daemon_fds())
+        ts_sleep_ms(50);
     return n;
 }
 
@@ -698,7 +707,7 @@ static void connections_beyond_the_limit_get_503_at_once(void **state)
         held[i] = open_idle();
         n_held += held[i] >= 0;
     }
-    sleep_ms(200);
+    ts_sleep_ms(200);
     for (int i = 0; i < 20; i++) {
         assert_int_equal(ts_raw_exchange(rx.port, req, sizeof(req) - 1, 3000, rep), 0);
         clean += clean_503(rep);
@@ -712,9 +721,9 @@ static void connections_beyond_the_limit_get_503_at_once(void **state)
             close(held[i]);
     struct ts_http_reply *h = malloc(sizeof(*h));
     assert_non_null(h);
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     assert_int_equal(ts_http(&rx, "GET", "/healthz", NULL, NULL, 0, h), 0);
-    int64_t after_ms = now_ms() - t0;
+    int64_t after_ms = ts_now_ms() - t0;
     int64_t rejected =
         metric_value("trip_http_rejected_total{reason=\"connections\"} ") - rejected0;
     int fds_after = daemon_fds_settle(fds0);
@@ -748,16 +757,16 @@ static void *probe_main(void *arg)
     struct probe *p = arg;
     struct ts_raw_reply *rep = malloc(sizeof(*rep));
     while (rep && !atomic_load(&p->stop)) {
-        int64_t t0 = now_ms();
+        int64_t t0 = ts_now_ms();
         if (ts_raw_exchange(rx.port, req, sizeof(req) - 1, 5000, rep) == 0 && rep->status == 200)
             p->ok++;
         else if (clean_503(rep))
             p->busy++;
         else
             p->failed++;
-        if (now_ms() - t0 > p->worst_ms)
-            p->worst_ms = now_ms() - t0;
-        sleep_ms(100);
+        if (ts_now_ms() - t0 > p->worst_ms)
+            p->worst_ms = ts_now_ms() - t0;
+        ts_sleep_ms(100);
     }
     free(rep);
     return NULL;
@@ -767,15 +776,15 @@ static void *probe_main(void *arg)
  * the daemon frees their slots as it notices the closes, not at once. The last reply stays in h. */
 static int64_t healthz_once_freed(struct ts_http_reply *h)
 {
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
 
     do {
         assert_int_equal(ts_http(&rx, "GET", "/healthz", NULL, NULL, 0, h), 0);
         if (h->status == 200)
             break;
-        sleep_ms(50);
-    } while (now_ms() - t0 < 10000);
-    return now_ms() - t0;
+        ts_sleep_ms(50);
+    } while (ts_now_ms() - t0 < 10000);
+    return ts_now_ms() - t0;
 }
 
 static void thousand_simultaneous_connections_answered_or_refused_cleanly(void **state)
@@ -793,7 +802,7 @@ static void thousand_simultaneous_connections_answered_or_refused_cleanly(void *
     healthz_once_freed(h); /* the previous row's connections are gone */
     int fds0 = daemon_fds();
     pthread_create(&th, NULL, probe_main, &p);
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     for (int i = 0; i < STORM; i++) {
         fds[i] = open_idle();
         not_connected += fds[i] < 0;
@@ -801,7 +810,7 @@ static void thousand_simultaneous_connections_answered_or_refused_cleanly(void *
     /* All connected and idle at once: the daemon holds --max-connections (128) of them, refuses
      * the next ones (503 when their request comes, a close after 1 s when it does not), the rest
      * wait in the listen backlog until refusals free room. Then every one asks. */
-    sleep_ms(1000);
+    ts_sleep_ms(1000);
     for (int i = 0; i < STORM; i++) {
         if (fds[i] >= 0 && ts_raw_send(fds[i], req, sizeof(req) - 1) != 0) {
             close(fds[i]);
@@ -814,7 +823,7 @@ static void thousand_simultaneous_connections_answered_or_refused_cleanly(void *
     for (int i = 0; i < STORM; i++) {
         if (fds[i] < 0)
             continue;
-        int64_t left = 20000 - (now_ms() - t0);
+        int64_t left = 20000 - (ts_now_ms() - t0);
         ts_raw_read(fds[i], left > 0 ? (int)left : 1, 1, rep);
         if (rep->status == 200)
             answered++;
@@ -828,7 +837,7 @@ static void thousand_simultaneous_connections_answered_or_refused_cleanly(void *
             hung++;
         close(fds[i]);
     }
-    int64_t storm_ms = now_ms() - t0;
+    int64_t storm_ms = ts_now_ms() - t0;
     atomic_store(&p.stop, true);
     pthread_join(th, NULL);
     int64_t after_ms = healthz_once_freed(h);
@@ -882,9 +891,9 @@ static void thousand_idle_connections_are_freed_quickly(void **state)
      * while the slots are full) once the backlog in front of it has drained. */
     struct ts_raw_reply *rep = malloc(sizeof(*rep));
     assert_non_null(rep);
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     assert_int_equal(ts_raw_exchange(rx.port, req, sizeof(req) - 1, 30000, rep), 0);
-    int64_t waited = now_ms() - t0;
+    int64_t waited = ts_now_ms() - t0;
     bool answered = rep->status == 200 || clean_503(rep);
     for (int i = 0; i < STORM; i++)
         if (fds[i] >= 0)
@@ -933,9 +942,9 @@ static void row_startup(const char *what, const char *sent, const char *const *a
                         const char *want_msg)
 {
     struct row *r = add_row(what, sent, 2, want_msg);
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     r->got = run_receiver(args, r->got_msg, sizeof(r->got_msg));
-    r->ms = now_ms() - t0;
+    r->ms = ts_now_ms() - t0;
     r->pass = r->got == 2 && strstr(r->got_msg, want_msg);
     if (!r->pass)
         fprintf(stderr, "row \"%s\": exit %d (want 2, -1: still running), stderr %s\n", what,
@@ -1019,7 +1028,7 @@ static void newline_in_an_alertname_forges_no_log_line(void **state)
     for (int waited = 0; waited < 2000 && r->got == 0; waited += 50) {
         r->got = log_lines_with("hin-forge", line, sizeof(line), &forged);
         if (!r->got)
-            sleep_ms(50);
+            ts_sleep_ms(50);
     }
     snprintf(r->got_msg, sizeof(r->got_msg), "%d line(s)%s: %.240s", r->got,
              forged ? ", FORGED or raw ESC" : "", line);
@@ -1049,10 +1058,10 @@ static void over_long_labels_are_refused_not_cut(void **state)
     ts_docker_name(name, sizeof(name), "hin-longlabel");
     assert_int_equal(ts_docker_run_container(id, sizeof(id), name, long_label, NULL), 0);
     int64_t before = ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}");
-    sleep_ms(500); /* the cache sees it */
+    ts_sleep_ms(500); /* the cache sees it */
     row_scale("trip.scale-duration label of 109 bytes (manual)", name, "{\"resource\":\"cpu\"}",
               422, "label trip.scale-duration is longer than 100 bytes");
-    sleep_ms(300);
+    ts_sleep_ms(300);
     assert_int_equal(ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}"), before);
 }
 
@@ -1098,16 +1107,16 @@ static void manage_all_false_any_case_and_insecure_start_up(void **state)
     r->pass = r->got == 1;
     assert_true(r->pass);
 
-    sleep_ms(500); /* the cache sees the container */
+    ts_sleep_ms(500); /* the cache sees the container */
     snprintf(path, sizeof(path), "/api/v1/containers/%s/scale", name);
     r = add_row("trip.enable=FALSE under --manage-all", "POST .../scale (FALSE, --manage-all)",
                 403, "container is not managed");
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     assert_int_equal(ts_http_json(&rx2, "POST", path, NULL, "{\"resource\":\"cpu\"}", rep), 0);
-    r->ms = now_ms() - t0;
+    r->ms = ts_now_ms() - t0;
     r->got = (int)rep->status;
     message_of(rep->body, r->got_msg, sizeof(r->got_msg));
-    sleep_ms(300);
+    ts_sleep_ms(300);
     int64_t after = ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}");
     r->pass = r->got == 403 && strstr(rep->body, "container is not managed") && after == before;
     if (!r->pass)
@@ -1129,6 +1138,129 @@ static void shared_daemon_exits_cleanly_at_sigterm(void **state)
     assert_int_equal(ts_receiver_stop(&rx, false), 0);
 }
 
+/* Waits up to ms for `docker inspect -f format name` to print want. */
+static bool inspect_becomes(const char *name, const char *format, const char *want, int ms)
+{
+    char got[128] = "";
+    for (int64_t end = ts_now_ms() + ms;;) {
+        if (ts_docker_inspect(name, format, got, sizeof(got)) == 0 && strcmp(got, want) == 0)
+            return true;
+        if (ts_now_ms() > end)
+            return false;
+        ts_sleep_ms(100);
+    }
+}
+
+/* Records a row of the scope test: pass when got equals want. */
+static void scope_row(const char *what, const char *sent, const char *want, bool pass,
+                      const char *got)
+{
+    struct row *r = add_row(what, sent, 1, want);
+    r->got = pass;
+    snprintf(r->got_msg, sizeof(r->got_msg), "%s", got);
+    r->pass = pass;
+    if (!pass)
+        fprintf(stderr, "scope row \"%s\": %s\n", what, got);
+}
+
+/* --selector against the real daemon: two managed containers (trip.enable=true) of this run, one
+ * carrying the receiver's selector label, one not. Stopped before the receiver starts, killed
+ * while it runs, a CPU alert and a manual scale-out for each: only the one inside is started,
+ * healed and scaled; the other is answered as a container that does not exist. Runs after the
+ * shared daemon stopped: its own selector (this run's label) covers both containers, and its
+ * event healing would start the one outside. */
+static void selector_limits_webhooks_manual_api_healing_and_reconcile(void **state)
+{
+    struct ts_http_reply *rep = malloc(sizeof(*rep));
+    char in[128], out[128], id[80], path[256], reason_missing[320], reason[320], got[1024];
+    const char *const lin[] = {"trip.enable=true", "trip.test.scope=in", NULL};
+    const char *const lout[] = {"trip.enable=true", "trip.test.scope=out", NULL};
+    const char *args[] = {"--selector", "trip.test.scope=in", "--heal-stable", "1s", NULL};
+    (void)state;
+    ts_require_docker_image();
+    assert_non_null(rep);
+    ts_docker_name(in, sizeof(in), "scope-in");
+    ts_docker_name(out, sizeof(out), "scope-out");
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), in, lin, NULL), 0);
+    assert_int_equal(ts_docker_run_container(id, sizeof(id), out, lout, NULL), 0);
+    assert_int_equal(ts_docker(NULL, 0, "stop", "-t", "1", in, out, NULL), 0);
+    assert_int_equal(ts_receiver_start(&scope_rx, args), 0);
+
+    /* reconcile at start: both stopped while no receiver watched */
+    bool in_up = inspect_becomes(in, "{{.State.Running}}", "true", 10000);
+    ts_sleep_ms(1000);
+    bool out_down = inspect_becomes(out, "{{.State.Running}}", "false", 0);
+    snprintf(got, sizeof(got), "inside %s, outside %s", in_up ? "started" : "left stopped",
+             out_down ? "left stopped" : "started");
+    scope_row("--selector: reconcile at start", "two stopped trip.enable containers",
+              "inside started, outside left stopped", in_up && out_down, got);
+
+    /* the scope is shown: start-up log and GET /api/v1/containers */
+    assert_int_equal(ts_http_json(&scope_rx, "GET", "/api/v1/containers", NULL, NULL, rep), 0);
+    bool shown = strstr(rep->body, "\"selector\"") && strstr(rep->body, "trip.test.scope=in") &&
+                 ts_receiver_log_has(&scope_rx, "selector=", 0) && !strstr(rep->body, out);
+    scope_row("--selector: shown, outside not listed", "GET /api/v1/containers; start-up log",
+              "selector listed, the outside container not", shown, shown ? "yes" : rep->body);
+
+    /* webhooks */
+    char *fx = ts_fixture_for("alertmanager-0.25-firing.json", out);
+    assert_non_null(fx);
+    assert_int_equal(ts_http_json(&scope_rx, "POST", "/webhook", NULL, fx, rep), 0);
+    free(fx);
+    message_of(rep->body, reason, sizeof(reason));
+    fx = ts_fixture_for("alertmanager-0.25-firing.json", in);
+    assert_non_null(fx);
+    assert_int_equal(ts_http_json(&scope_rx, "POST", "/webhook", NULL, fx, rep), 0);
+    free(fx);
+    bool in_scaled = inspect_becomes(in, "{{.HostConfig.CpuShares}}", "1024", 10000);
+    bool out_kept = inspect_becomes(out, "{{.HostConfig.CpuShares}}", "512", 0);
+    snprintf(got, sizeof(got), "outside: \"%s\", shares %s; inside %s", reason,
+             out_kept ? "512" : "changed", in_scaled ? "1024" : "not scaled");
+    scope_row("--selector: CPU alert", "ContainerHighCpu for each",
+              "outside ignored (no such container), inside scaled",
+              in_scaled && out_kept && strcmp(reason, "no such container") == 0, got);
+
+    /* the manual API: outside answers exactly as a container that does not exist */
+    snprintf(path, sizeof(path), "/api/v1/containers/%s-nosuch/scale", in);
+    assert_int_equal(ts_http_json(&scope_rx, "POST", path, NULL, "{\"resource\":\"memory\"}", rep), 0);
+    long missing_status = rep->status;
+    message_of(rep->body, reason_missing, sizeof(reason_missing));
+    snprintf(path, sizeof(path), "/api/v1/containers/%s/scale", out);
+    assert_int_equal(ts_http_json(&scope_rx, "POST", path, NULL, "{\"resource\":\"memory\"}", rep), 0);
+    long out_status = rep->status;
+    message_of(rep->body, reason, sizeof(reason));
+    bool out_mem = inspect_becomes(out, "{{.HostConfig.Memory}}", "1073741824", 0);
+    snprintf(path, sizeof(path), "/api/v1/containers/%s/scale", in);
+    assert_int_equal(ts_http_json(&scope_rx, "POST", path, NULL, "{\"resource\":\"memory\"}", rep), 0);
+    long in_status = rep->status;
+    bool in_mem = inspect_becomes(in, "{{.HostConfig.Memory}}", "2147483648", 5000);
+    snprintf(got, sizeof(got), "outside %ld \"%s\" (missing: %ld \"%s\"), memory %s; inside %ld",
+             out_status, reason, missing_status, reason_missing, out_mem ? "kept" : "changed",
+             in_status);
+    scope_row("--selector: manual scale-out", "POST .../scale memory for each and a missing name",
+              "outside 404 as a missing name, inside 200",
+              out_status == 404 && missing_status == 404 && strcmp(reason, reason_missing) == 0 &&
+                  out_mem && in_status == 200 && in_mem,
+              got);
+
+    /* event healing (the one outside was left stopped: started by hand first) */
+    assert_int_equal(ts_docker(NULL, 0, "start", out, NULL), 0);
+    assert_true(inspect_becomes(in, "{{.State.Running}}", "true", 0));
+    assert_int_equal(ts_docker(NULL, 0, "kill", in, out, NULL), 0);
+    in_up = inspect_becomes(in, "{{.State.Running}}", "true", 10000);
+    ts_sleep_ms(1000);
+    out_down = inspect_becomes(out, "{{.State.Running}}", "false", 0);
+    snprintf(got, sizeof(got), "inside %s, outside %s", in_up ? "healed" : "left stopped",
+             out_down ? "left stopped" : "started");
+    scope_row("--selector: event healing", "docker kill of each",
+              "inside healed, outside left stopped", in_up && out_down, got);
+
+    free(rep);
+    assert_int_equal(ts_receiver_stop(&scope_rx, false), 0);
+    for (size_t i = n_rows - 5; i < n_rows; i++)
+        assert_true(rows[i].pass);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1148,6 +1280,7 @@ int main(void)
         cmocka_unit_test(over_long_labels_are_refused_not_cut),
         cmocka_unit_test(manage_all_false_any_case_and_insecure_start_up),
         cmocka_unit_test(shared_daemon_exits_cleanly_at_sigterm),
+        cmocka_unit_test(selector_limits_webhooks_manual_api_healing_and_reconcile),
     };
     return ts_exit_status(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

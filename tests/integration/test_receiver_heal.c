@@ -30,17 +30,6 @@ static const char *const rx_args[] = {"--manage-all", NULL};
 static struct ts_receiver rx, prx; /* the group's; the one behind the proxy */
 static struct ts_http_reply *rep;
 
-static int64_t now_ms(void)
-{
-    return ts_now_ns() / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -70,11 +59,11 @@ static bool running(const char *name)
 /* ms until the container runs, -1 after timeout_ms. */
 static int64_t wait_running(const char *name, int timeout_ms)
 {
-    int64_t t0 = now_ms();
-    while (now_ms() - t0 <= timeout_ms) {
+    int64_t t0 = ts_now_ms();
+    while (ts_now_ms() - t0 <= timeout_ms) {
         if (running(name))
-            return now_ms() - t0;
-        sleep_ms(20);
+            return ts_now_ms() - t0;
+        ts_sleep_ms(20);
     }
     return -1;
 }
@@ -106,7 +95,7 @@ static void stopped_then_healed(const char *what, const char *const *cmd)
     const char *argv[8];
     size_t n = 0;
     run_managed(name, sizeof(name), what);
-    sleep_ms(300);
+    ts_sleep_ms(300);
     int64_t t0 = ts_now_ns();
     for (; cmd[n]; n++)
         argv[n] = cmd[n];
@@ -172,7 +161,7 @@ static void unhealthy_container_is_restarted(void **state)
                      0);
     if (ts_docker_is_podman()) { /* Podman runs health checks from systemd timers: none here */
         char health[32] = "";
-        sleep_ms(5000);
+        ts_sleep_ms(5000);
         assert_int_equal(
             ts_docker_inspect(name, "{{.State.Health.Status}}", health, sizeof(health)), 0);
         printf("podman: health after 5 s at 1 s intervals: \"%s\" (no check ran)\n", health);
@@ -194,7 +183,7 @@ static void unmanaged_container_is_left_alone(void **state)
     ts_docker_name(name, sizeof(name), "unmanaged");
     assert_int_equal(ts_docker_run_container(id, sizeof(id), name, unmanaged, NULL), 0);
     assert_int_equal(ts_docker(NULL, 0, "stop", "-t", "1", name, NULL), 0);
-    sleep_ms(2000);
+    ts_sleep_ms(2000);
     assert_false(running(name));
     assert_false(ts_receiver_log_has(&rx, name, 0));
 }
@@ -218,12 +207,12 @@ static void maintenance_container_is_left_alone(void **state)
         assert_int_equal(ts_http_json(&rx, "POST", path, NULL, "{\"enabled\":true}", rep), 0);
         if (rep->status != 404)
             break;
-        sleep_ms(100);
+        ts_sleep_ms(100);
     }
     assert_int_equal(rep->status, 200);
     assert_non_null(strstr(rep->body, "\"maintenance\": true"));
     assert_int_equal(ts_docker(NULL, 0, "stop", "-t", "1", name, NULL), 0);
-    sleep_ms(2000);
+    ts_sleep_ms(2000);
     assert_false(running(name));
     char needle[256];
     snprintf(needle, sizeof(needle),
@@ -247,7 +236,7 @@ static void removed_container_is_not_restarted(void **state)
     run_managed(name, sizeof(name), "rm");
     assert_int_equal(ts_docker(NULL, 0, "rm", "-f", name, NULL), 0);
     snprintf(needle, sizeof(needle), "container=%s", name);
-    sleep_ms(2000);
+    ts_sleep_ms(2000);
     char *log = ts_read_file(rx.log_path, NULL);
     assert_non_null(log);
     size_t lines = 0;
@@ -257,8 +246,8 @@ static void removed_container_is_not_restarted(void **state)
             *nl = '\0';
         if (strstr(line, needle)) {
             lines++;
-            assert_null(strstr(line, "level=error"));
-            assert_null(strstr(line, "msg=healed"));
+            if (strstr(line, "level=error") || strstr(line, "msg=healed"))
+                fail_msg("after docker rm -f: %s", line);
         }
         line = nl ? nl + 1 : NULL;
     }
@@ -293,8 +282,8 @@ static void crash_loop_follows_the_backoff(void **state)
                                              "50", "--exit-code", "1", NULL),
                      0);
     /* 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s of backoff plus six docker starts (about 1 s each here) */
-    for (int64_t w0 = now_ms(); heals_logged(name) < 7 && now_ms() - w0 < 40000;)
-        sleep_ms(200);
+    for (int64_t w0 = ts_now_ms(); heals_logged(name) < 7 && ts_now_ms() - w0 < 40000;)
+        ts_sleep_ms(200);
     assert_true(heals_logged(name) >= 7); /* the 7th proves the 6th start's die was seen */
     assert_int_equal(
         ts_docker_events(name, t0, (int)((ts_now_ns() - t0) / 1000000) + 1000, ev, sizeof(ev)), 0);
@@ -366,13 +355,13 @@ static void reconcile_after_connection_loss_heals(void **state)
     ts_proxy_cut(p);
     assert_true(ts_receiver_log_has(r, "msg=\"docker events stream lost; reconnecting\"", 5000));
     assert_int_equal(ts_docker(NULL, 0, "stop", "-t", "1", name, NULL), 0);
-    sleep_ms(1500);
+    ts_sleep_ms(1500);
     assert_false(running(name)); /* nobody could heal it */
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     assert_int_equal(ts_proxy_resume(p), 0);
     int64_t waited = wait_running(name, 20000);
     assert_int_not_equal(waited, -1);
-    printf("connection back -> reconciled and running after %lld ms\n", (long long)(now_ms() - t0));
+    printf("connection back -> reconciled and running after %lld ms\n", (long long)(ts_now_ms() - t0));
     char needle[256];
     snprintf(needle, sizeof(needle), "msg=healed container=%s action=start trigger=reconcile",
              name);

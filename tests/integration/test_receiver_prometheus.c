@@ -31,11 +31,6 @@ struct prom {
     struct ts_receiver http; /* only base_url is used, for ts_http() */
 };
 
-static int64_t now_ms(void)
-{
-    return ts_now_ns() / 1000000;
-}
-
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -148,12 +143,19 @@ static void scale_in_waits_while_prometheus_says_firing(void **state)
         &r, "prometheus reports the alert still firing; holding scale-in", 4000));
     sleep(1);
     assert_int_equal(shares(name), 1024); /* held although Alertmanager said resolved */
+    /* the API says why the scale-in waits */
+    char path[192];
+    snprintf(path, sizeof(path), "/api/v1/containers/%s", name);
+    assert_int_equal(ts_http_json(&r, "GET", path, NULL, NULL, rep), 0);
+    assert_int_equal(rep->status, 200);
+    assert_non_null(strstr(rep->body, "\"postponed\""));
+    assert_non_null(strstr(rep->body, "prometheus reports ContainerHighCpu still firing"));
     /* the rule goes away: Prometheus stops reporting the alert */
     write_rules(&p, NULL);
     assert_int_equal(ts_http(&p.http, "POST", "/-/reload", NULL, "", 0, rep), 0);
     assert_int_equal(rep->status, 200);
-    int64_t t0 = now_ms();
-    while (shares(name) != 512 && now_ms() - t0 < 6000)
+    int64_t t0 = ts_now_ms();
+    while (shares(name) != 512 && ts_now_ms() - t0 < 6000)
         usleep(100000);
     assert_int_equal(shares(name), 512);
     assert_int_equal(ts_receiver_stop(&r, false), 0);
@@ -172,13 +174,13 @@ static void unreachable_prometheus_falls_back_to_alertmanager(void **state)
     assert_int_equal(ts_docker_run_container(id, sizeof(id), name, managed, NULL), 0);
     assert_int_equal(ts_receiver_start(&r, args), 0);
     post(&r, "alertmanager-0.25-firing.json", name);
-    int64_t t0 = now_ms();
-    while (shares(name) != 1024 && now_ms() - t0 < 3000)
+    int64_t t0 = ts_now_ms();
+    while (shares(name) != 1024 && ts_now_ms() - t0 < 3000)
         usleep(50000);
     assert_int_equal(shares(name), 1024);
     post(&r, "alertmanager-0.25-resolved.json", name);
-    t0 = now_ms();
-    while (shares(name) != 512 && now_ms() - t0 < 5000)
+    t0 = ts_now_ms();
+    while (shares(name) != 512 && ts_now_ms() - t0 < 5000)
         usleep(100000);
     assert_int_equal(shares(name), 512);
     assert_true(ts_receiver_log_has(&r, "prometheus check failed", 0));

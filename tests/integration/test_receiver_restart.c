@@ -17,11 +17,6 @@
 
 static const char *const managed[] = {"trip.enable=true", NULL};
 
-static int64_t now_ms(void)
-{
-    return ts_now_ns() / 1000000;
-}
-
 static int64_t shares(const char *name)
 {
     return ts_docker_inspect_i64(name, "{{.HostConfig.CpuShares}}");
@@ -31,7 +26,7 @@ static int64_t shares(const char *name)
 static int64_t wait_shares(const char *name, int64_t want, int timeout_ms)
 {
     int64_t waited = ts_docker_wait_i64(name, "{{.HostConfig.CpuShares}}", want, timeout_ms);
-    return waited < 0 ? -1 : now_ms();
+    return waited < 0 ? -1 : ts_now_ms();
 }
 
 static void post(const struct ts_receiver *r, const char *fixture, const char *name)
@@ -53,7 +48,7 @@ static void kill9_then_restart_still_scales_in_at_the_deadline(void **state)
     assert_int_equal(
         ts_docker_run_container(id, sizeof(id), name, managed, "--cpu-shares", "300", NULL), 0);
     assert_int_equal(ts_receiver_start(&r, args), 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = ts_now_ms();
     post(&r, "alertmanager-0.25-firing.json", name);
     assert_true(wait_shares(name, 1024, 5000) > 0);
     post(&r, "alertmanager-0.25-resolved.json", name);
@@ -86,7 +81,7 @@ static void overdue_deadline_scales_in_at_restart(void **state)
     ts_receiver_kill9(&r); /* possibly before the resolve was even handled */
     sleep(2);
     assert_int_equal(ts_receiver_restart(&r), 0);
-    int64_t back = now_ms();
+    int64_t back = ts_now_ms();
     if (shares(name) != 512) {
         /* the resolve never reached the engine: Alertmanager re-sends it, as it retries */
         post(&r, "alertmanager-0.25-resolved.json", name);

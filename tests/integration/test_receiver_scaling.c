@@ -21,11 +21,6 @@
 
 static const char *const managed[] = {"trip.enable=true", NULL};
 
-static int64_t now_ms(void)
-{
-    return ts_now_ns() / 1000000;
-}
-
 
 /* The kernel's values follow inspect by a few ms (the daemon saves its config, then runc writes
  * the cgroup): poll them too. */
@@ -47,8 +42,8 @@ static int64_t cgroup_mem(const char *id)
 static int64_t wait_cgroup(int64_t (*read)(const char *), const char *id, int64_t want,
                            int timeout_ms)
 {
-    int64_t t0 = now_ms(), v = -1;
-    while (now_ms() - t0 <= timeout_ms) {
+    int64_t t0 = ts_now_ms(), v = -1;
+    while (ts_now_ms() - t0 <= timeout_ms) {
         v = read(id);
         if (v == want)
             return v;
@@ -104,7 +99,7 @@ static void cpu_round_trip(int baseline)
     assert_int_equal(
         ts_docker_run_container(id, sizeof(id), name, managed, "--cpu-shares", shares, NULL), 0);
     assert_int_equal(ts_receiver_start(&r, args), 0);
-    int64_t fired = now_ms();
+    int64_t fired = ts_now_ms();
     post_fixture(&r, "alertmanager-0.25-firing.json", name);
     /* Ordering and the eventual outcome, with deadlines a loaded 2-core machine meets (30 s);
      * how soon is a latency, measured in bench/. */
@@ -112,7 +107,7 @@ static void cpu_round_trip(int baseline)
     assert_int_equal(wait_cgroup(cgroup_cpu, id, cpu_want(1024), 30000), cpu_want(1024));
     post_fixture(&r, "alertmanager-0.25-resolved.json", name);
     assert_true(ts_docker_wait_i64(name, "{{.HostConfig.CpuShares}}", baseline, 30000) >= 0);
-    int64_t took = now_ms() - fired;
+    int64_t took = ts_now_ms() - fired;
     assert_true(took >= 1900); /* not before the scale duration */
     print_message("back to %d shares %lld ms after the firing webhook\n", baseline,
                   (long long)took);

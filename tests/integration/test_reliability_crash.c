@@ -3,8 +3,9 @@
  * with trip-receiver killed with SIGKILL at a random moment of each cycle (seeded PRNG, the seed
  * is printed; TRIP_RELIABILITY_SEED replays a run) and restarted on the same state dir. After
  * every kill, before the restart reads it, an invariant checker compares `docker inspect` with
- * state.json: each container is at its inspected baseline, or the resource is scaled out and
- * state.json holds a pending claim (scaled_out, a deadline, the true baseline). After the last
+ * the state on disk (state.json and the journal of write-ahead claims, ts_state_doc): each
+ * container is at its inspected baseline, or the resource is scaled out and the state holds a
+ * pending claim (scaled_out, a deadline, the true baseline). After the last
  * cycle every container must be back at its baseline once the last deadline has passed.
  * Checking while the daemon is dead is race-free: no scale-out or scale-in can happen between
  * the two reads, and it is exactly the state a restart starts from. Figures are printed and
@@ -46,6 +47,7 @@ struct figures {
     int checks;
     int scaled_at_check; /* resources found scaled out (with a claim) at a check */
     int scale_ins_seen;  /* a resource scaled out at one check and at baseline at the next */
+    int journal_only;    /* of scaled_at_check: the claim in the journal, not yet in state.json */
     int64_t restart_ms_max;
     double restart_ms_sum;
     int64_t run_ms;
@@ -137,7 +139,7 @@ static int check_resource(json_t *doc, const char *name, const char *resource, b
     if (at_base)
         return 0;
     if (!out || deadline <= 0) {
-        print_error("invariant broken: %s %s is not at its baseline and state.json has no "
+        print_error("invariant broken: %s %s is not at its baseline and the state on disk has no "
                     "pending claim (scaled_out=%d deadline_ms=%" PRId64 ")\n",
                     name, resource, out, deadline);
         fail();
@@ -148,32 +150,39 @@ static int check_resource(json_t *doc, const char *name, const char *resource, b
     return 1;
 }
 
-/* Checks every container against state.json; returns how many resources are scaled out and
- * updates was_out (per container and resource) to count the scale-ins between two checks. */
+/* True when state.json alone (without the journal) has resource of name scaled out. */
+static bool in_file(const struct ts_receiver *r, const char *name, const char *resource)
+{
+    char path[256];
+    json_error_t jerr;
+    snprintf(path, sizeof(path), "%s/state.json", r->state_dir);
+    json_t *file = json_load_file(path, 0, &jerr);
+    bool out = json_is_true(json_object_get(claim_of(file, name, resource), "scaled_out"));
+    json_decref(file);
+    return out;
+}
+
+/* Checks every container against the state on disk; returns how many resources are scaled out
+ * and updates was_out (per container and resource) to count the scale-ins between two checks. */
 static int check_invariant(const struct ts_receiver *r, char names[N_CT][128],
                            bool was_out[N_CT][2], struct figures *fig, int64_t *max_deadline)
 {
-    char path[256];
     struct seen s[N_CT];
     json_t *doc = NULL;
     int scaled = 0;
 
     inspect_all(names, s);
-    snprintf(path, sizeof(path), "%s/state.json", r->state_dir);
-    if (access(path, F_OK) == 0) {
-        json_error_t jerr;
-        doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-        if (!doc)
-            print_error("state.json unreadable: line %d: %s\n", jerr.line, jerr.text);
-        assert_non_null(doc);
-    } else {
-        doc = json_object();
-    }
+    doc = ts_state_doc(r->state_dir); /* state.json and the journal, as the restart reads them */
+    if (!doc)
+        print_error("state.json or the journal of %s unreadable\n", r->state_dir);
+    assert_non_null(doc);
     for (int i = 0; i < N_CT; i++) {
         bool cpu_base = s[i].shares == BASE_SHARES;
         bool mem_base = s[i].memory == BASE_MEM && s[i].swap == BASE_SWAP;
         int c = check_resource(doc, names[i], "cpu", cpu_base, BASE_SHARES, max_deadline);
         int m = check_resource(doc, names[i], "memory", mem_base, BASE_MEM, max_deadline);
+        fig->journal_only += (c && !in_file(r, names[i], "cpu")) +
+                             (m && !in_file(r, names[i], "memory"));
         fig->scale_ins_seen += (was_out[i][0] && !c) + (was_out[i][1] && !m);
         was_out[i][0] = c;
         was_out[i][1] = m;
@@ -199,6 +208,8 @@ static void write_figures(const struct figures *f, FILE *out)
             f->checks);
     fprintf(out, "| resources found scaled out with a persisted claim at a check | %d |\n",
             f->scaled_at_check);
+    fprintf(out, "| of which the claim was in the journal only, not yet in state.json | %d |\n",
+            f->journal_only);
     fprintf(out, "| scale-ins seen between two checks | %d |\n", f->scale_ins_seen);
     fprintf(out, "| invariant violations | 0 |\n");
     fprintf(out, "| restart to /healthz, mean / max | %.0f ms / %" PRId64 " ms |\n",

@@ -109,21 +109,12 @@ static long scale(const struct ts_receiver *r, const char *name, const char *bod
     return rep->status;
 }
 
-/* state.json of r, as text; NULL when it is missing. Caller frees. */
-static char *state_text(const struct ts_receiver *r)
-{
-    char path[256];
-    size_t len;
-    snprintf(path, sizeof(path), "%s/state.json", r->state_dir);
-    return ts_read_file(path, &len);
-}
-
-/* True when state.json says container name has a CPU claim (scaled_out with a deadline). */
+/* True when the state on disk (state.json and the journal, ts_state_doc) says container name has
+ * a CPU claim (scaled_out with a deadline). */
 static bool state_has_cpu_claim(const struct ts_receiver *r, const char *name)
 {
-    char *text = state_text(r);
     bool yes = false;
-    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *doc = ts_state_doc(r->state_dir);
     json_t *c;
     size_t i;
     json_array_foreach(json_object_get(doc, "containers"), i, c)
@@ -135,7 +126,6 @@ static bool state_has_cpu_claim(const struct ts_receiver *r, const char *name)
             yes = true;
     }
     json_decref(doc);
-    free(text);
     return yes;
 }
 

@@ -13,22 +13,51 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+/* The lowest port of the kernel's ephemeral range: outgoing connections and Docker's published
+ * ports (docker-proxy) take their ports from there, so a port picked inside it can be taken between
+ * the pick and the bind (seen in CI: "cannot listen on 127.0.0.1:39198: Address already in use"). */
+static unsigned ephemeral_low(void)
+{
+    unsigned low = 32768, high;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+    if (f) {
+        if (fscanf(f, "%u %u", &low, &high) != 2)
+            low = 32768;
+        fclose(f);
+    }
+    return low;
+}
 
 uint16_t ts_free_port(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    uint16_t port = 0;
+    static unsigned seed;
+    unsigned low = ephemeral_low(), span;
 
-    if (fd < 0)
-        return 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    if (low <= TS_PORT_FLOOR + 1000)
+        low = 65536; /* an unusual range: fall back to above the floor */
+    span = low - TS_PORT_FLOOR;
+    if (!seed)
+        seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+    for (int i = 0; i < 200; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        unsigned port = TS_PORT_FLOOR + (unsigned)rand_r(&seed) % span;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int ok;
+
+        if (fd < 0)
+            return 0;
+        a.sin_port = htons((uint16_t)port);
+        /* No SO_REUSEADDR: a port with a socket in TIME_WAIT is refused too. */
+        ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(fd);
+        if (ok)
+            return (uint16_t)port;
+    }
+    return 0;
 }
 
 char *ts_read_file(const char *path, size_t *len)

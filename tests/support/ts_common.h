@@ -11,8 +11,11 @@ char *ts_read_file(const char *path, size_t *len);
 /* Path of a fixture under $TRIP_SAMPLES_DIR (default tests/fixtures of the source tree). Static
  * buffer: not thread-safe. */
 const char *ts_fixture(const char *name);
-/* A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and released), 0 when no
- * socket could be bound. Another process may take it before the caller binds it. */
+/* A TCP port on 127.0.0.1 that was free a moment ago (bound and released), 0 when none was found.
+ * It is picked at random between TS_PORT_FLOOR and the kernel's ephemeral range, which outgoing
+ * connections and Docker's published ports use; another test may still take it before the caller
+ * binds it, but no connection does. */
+#define TS_PORT_FLOOR 10000u
 uint16_t ts_free_port(void);
 /* True when getenv("CI") is "true": a missing dependency must fail, not skip. */
 int ts_in_ci(void);

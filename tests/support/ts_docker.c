@@ -493,6 +493,18 @@ int64_t ts_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t ts_now_ms(void)
+{
+    return ts_now_ns() / 1000000;
+}
+
+void ts_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
 static void format_ts(char *buf, size_t len, int64_t ns)
 {
     snprintf(buf, len, "%" PRId64 ".%09" PRId64, ns / 1000000000, ns % 1000000000);

@@ -45,8 +45,9 @@ int ts_docker_argv(char *out, size_t len, char *errout, size_t errlen, const cha
  * stderr is passed through to the test's stderr. At most 63 arguments. */
 int ts_docker(char *out, size_t len, const char *arg, ...);
 
-/* "trip.test.run=<prefix>": a label every container of this run gets, and the receivers it starts
- * pass as --heal-label-filter, so a test's event healer never touches another run's containers. */
+/* "trip.test.run=<prefix>": a label every container and service of this run gets, and the
+ * receivers it starts pass as --selector, so a test's receiver never touches another run's
+ * containers (nor a user's stack beside the suite). */
 const char *ts_docker_run_label(void);
 
 /* Creates and starts (docker run -d) a container named `name` from ts_test_image() with
@@ -109,6 +110,10 @@ int64_t ts_cgroup_weight_from_shares(int64_t shares);
 
 /* Wall clock in nanoseconds since the epoch. */
 int64_t ts_now_ns(void);
+/* The same in milliseconds. */
+int64_t ts_now_ms(void);
+/* Sleeps ms milliseconds. */
+void ts_sleep_ms(int ms);
 /* The integer `docker inspect -f format target` prints; fails the test when inspect fails. */
 int64_t ts_docker_inspect_i64(const char *target, const char *format);
 /* Polls that integer every 50 ms until it equals want: the ms waited, or -1 after timeout_ms. */

@@ -139,6 +139,8 @@ void ts_state_dir_remove(const char *dir, struct store *st)
     unlink(path);
     snprintf(path, sizeof(path), "%s/.state.json.tmp", dir);
     unlink(path);
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    unlink(path);
     rmdir(dir);
     store_free(st);
 }

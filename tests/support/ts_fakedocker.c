@@ -40,6 +40,10 @@ struct ts_fake_ct *ts_fake_find(const char *name)
         if (strcmp(ts_fk.c[i].name, name) == 0 || strcmp(ts_fk.c[i].id, name) == 0)
             return &ts_fk.c[i];
     }
+    for (size_t i = 0; strlen(name) >= 12 && i < ts_fk.n; i++) { /* an ID prefix, as Docker */
+        if (strncmp(ts_fk.c[i].id, name, strlen(name)) == 0)
+            return &ts_fk.c[i];
+    }
     return NULL;
 }
 
@@ -158,6 +162,7 @@ static docker_code f_list(void *ud, struct docker_summary_list *out, struct dock
     for (size_t i = 0; out->v && i < n; i++) {
         const struct ts_fake_ct *c = &ts_fk.c[i];
         snprintf(out->v[i].name, sizeof(out->v[i].name), "%s", c->name);
+        snprintf(out->v[i].id, sizeof(out->v[i].id), "%s", c->id);
         snprintf(out->v[i].state, sizeof(out->v[i].state), "%s", c->running ? "running" : "exited");
         copy_labels(&out->v[i].labels, c->labels);
     }
@@ -288,9 +293,10 @@ static docker_code f_svc_list(void *ud, struct docker_service_list *out, struct 
 
 const struct engine_docker_ops ts_fake_ops = {f_inspect,     f_update,     f_start,
                                               f_restart,     f_list,       f_stats,
-                                              f_svc_inspect, f_svc_update, f_svc_list};
+                                              f_svc_inspect, f_svc_update, f_svc_list,
+                                              NULL,          NULL,         NULL};
 const struct engine_docker_ops ts_fake_ops_containers = {
-    f_inspect, f_update, f_start, f_restart, f_list, f_stats, NULL, NULL, NULL};
+    f_inspect, f_update, f_start, f_restart, f_list, f_stats, NULL, NULL, NULL, NULL, NULL, NULL};
 
 static int64_t read_ct(const char *name, size_t offset)
 {

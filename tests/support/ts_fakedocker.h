@@ -68,7 +68,7 @@ void ts_fake_reset(void);
 /* A running container `name` (ID "id-<name>") with those CpuShares and memory (swap twice the
  * memory), labelled trip.enable=true when managed (else other=1). Lock not held. */
 struct ts_fake_ct *ts_fake_add(const char *name, int64_t shares, int64_t memory, bool managed);
-/* The container of that name or ID, or NULL (lock held or no engine running). */
+/* The container of that name, ID or ID prefix (12 characters or more), or NULL (lock held or no engine running). */
 struct ts_fake_ct *ts_fake_find(const char *name);
 /* A replicated service with 0.5 CPU / 1 GiB limits, 0.25 CPU / 512 MiB reservations, version 10,
  * labelled trip.enable=true and max / step ("trip.max-replicas=3") when not NULL. */

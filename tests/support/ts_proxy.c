@@ -41,7 +41,34 @@ struct ts_proxy {
     void (*hook)(void *ud);
     void *hook_ud;
     atomic_bool hook_fired;
+    /* ts_proxy_count(): request lines containing one of these, counted (guarded by lock) */
+    char count_needle[TS_PROXY_MAX_COUNTS][64];
+    long count[TS_PROXY_MAX_COUNTS];
+    size_t n_counts;
 };
+
+/* Client bytes that start a request (a method in capitals, then a space): counts the request line
+ * against every needle it contains. One request per read: the Docker client does not pipeline. */
+static void count_request(struct ts_proxy *p, const char *buf, size_t n)
+{
+    size_t m = 0;
+
+    while (m < n && m < 8 && buf[m] >= 'A' && buf[m] <= 'Z')
+        m++;
+    if (m == 0 || m >= n || buf[m] != ' ')
+        return;
+    const char *eol = memchr(buf, '\n', n);
+    size_t len = eol ? (size_t)(eol - buf) : n;
+    char line[512];
+    snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) - 1 ? len : sizeof(line) - 1),
+             buf);
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->n_counts; i++) {
+        if (strstr(line, p->count_needle[i]))
+            p->count[i]++;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
 
 /* Client bytes starting with the hook's prefix: run the hook first (once). */
 static void maybe_hook(struct ts_proxy *p, const char *buf, size_t n)
@@ -63,8 +90,10 @@ static int copy_once(int from, int to, struct ts_proxy *hooked)
 
     if (n <= 0)
         return -1;
-    if (hooked)
+    if (hooked) {
+        count_request(hooked, buf, (size_t)n);
         maybe_hook(hooked, buf, (size_t)n);
+    }
     for (ssize_t off = 0; off < n;) {
         ssize_t w = write(to, buf + off, (size_t)(n - off));
         if (w <= 0)
@@ -115,19 +144,35 @@ static int unix_connect(const char *path)
     return fd;
 }
 
-/* Lock held: joins and closes finished connections; all of them when force. */
+/* Joins and closes finished connections; all of them when force. The joins run without the lock:
+ * a pumping thread takes it for each request it forwards (count_request, maybe_hook), and joining
+ * it with the lock held would wait for ever. */
 static void reap(struct ts_proxy *p, bool force)
 {
+    struct {
+        pthread_t thread;
+        int a, b;
+    } gone[MAX_CONNS];
+    size_t n = 0;
+
+    pthread_mutex_lock(&p->lock);
     for (size_t i = 0; i < MAX_CONNS; i++) {
         struct conn *c = &p->conns[i];
         if (!c->used || (!force && !atomic_load(&c->done)))
             continue;
         shutdown(c->a, SHUT_RDWR);
         shutdown(c->b, SHUT_RDWR);
-        pthread_join(c->thread, NULL);
-        close(c->a);
-        close(c->b);
+        gone[n].thread = c->thread;
+        gone[n].a = c->a;
+        gone[n].b = c->b;
+        n++;
         c->used = false;
+    }
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < n; i++) {
+        pthread_join(gone[i].thread, NULL);
+        close(gone[i].a);
+        close(gone[i].b);
     }
 }
 
@@ -135,8 +180,8 @@ static void add_conn(struct ts_proxy *p, int a)
 {
     int b = unix_connect(p->target);
 
-    pthread_mutex_lock(&p->lock);
     reap(p, false);
+    pthread_mutex_lock(&p->lock);
     struct conn *c = NULL;
     for (size_t i = 0; i < MAX_CONNS && !c; i++) {
         if (!p->conns[i].used)
@@ -236,9 +281,7 @@ void ts_proxy_cut(struct ts_proxy *p)
     close(p->lfd);
     unlink(p->path);
     p->running = false;
-    pthread_mutex_lock(&p->lock);
     reap(p, true);
-    pthread_mutex_unlock(&p->lock);
 }
 
 void ts_proxy_free(struct ts_proxy *p)
@@ -258,4 +301,22 @@ void ts_proxy_on_request(struct ts_proxy *p, const char *prefix, void (*hook)(vo
     atomic_store(&p->hook_fired, false);
     p->hook = hook;
     pthread_mutex_unlock(&p->lock);
+}
+
+long ts_proxy_count(struct ts_proxy *p, const char *needle)
+{
+    long n = -1;
+
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->n_counts && n < 0; i++) {
+        if (strcmp(p->count_needle[i], needle) == 0)
+            n = p->count[i];
+    }
+    if (n < 0 && p->n_counts < TS_PROXY_MAX_COUNTS) {
+        snprintf(p->count_needle[p->n_counts], sizeof(p->count_needle[0]), "%s", needle);
+        p->count[p->n_counts++] = 0;
+        n = 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return n;
 }

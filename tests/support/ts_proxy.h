@@ -30,6 +30,12 @@ int ts_proxy_resume(struct ts_proxy *p);
  * precise moment, so that a test can change something at the real daemon in between (an
  * out-of-band update racing the client's own). Set it before the client connects. */
 void ts_proxy_on_request(struct ts_proxy *p, const char *prefix, void (*hook)(void *ud), void *ud);
+#define TS_PROXY_MAX_COUNTS 8
+/* How many requests whose request line contains needle (e.g. "/services") clients sent through the
+ * proxy since the needle was first asked for: the first call registers it and returns 0 (at most
+ * TS_PROXY_MAX_COUNTS needles; -1 beyond). What a client asked of the daemon, counted where the
+ * daemon cannot tell one client from another. */
+long ts_proxy_count(struct ts_proxy *p, const char *needle);
 /* Cuts and frees. NULL-safe. */
 void ts_proxy_free(struct ts_proxy *p);
 

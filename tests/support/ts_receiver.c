@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,11 +43,13 @@ static void print_log(const struct ts_receiver *r)
 static int spawn(struct ts_receiver *r)
 {
     char bin[512], listen[64];
-    const char *argv[48];
+    const char *argv[64];
     size_t n = 0;
 
     binary_path(bin, sizeof(bin));
     snprintf(listen, sizeof(listen), "127.0.0.1:%u", r->port);
+    for (size_t i = 0; r->wrap[i]; i++)
+        argv[n++] = r->wrap[i];
     argv[n++] = bin;
     argv[n++] = "--listen";
     argv[n++] = listen;
@@ -54,7 +57,8 @@ static int spawn(struct ts_receiver *r)
     argv[n++] = r->state_dir;
     argv[n++] = "--refresh-interval";
     argv[n++] = "200ms";
-    argv[n++] = "--heal-label-filter"; /* this run's containers only (flags given below win) */
+    argv[n++] = "--selector"; /* this run's containers only: another receiver's (a user's stack)
+                                 are never touched, nor this one's by it (flags below add terms) */
     argv[n++] = ts_docker_run_label();
     bool auth = false;
     for (size_t i = 0; r->args[i]; i++) {
@@ -65,7 +69,7 @@ static int spawn(struct ts_receiver *r)
     if (!auth)
         argv[n++] =
             "--insecure-no-auth"; /* closed by default; the tests' loopback port is theirs */
-    for (size_t i = 0; r->args[i] && n < 46; i++)
+    for (size_t i = 0; r->args[i] && n < 62; i++)
         argv[n++] = r->args[i];
     argv[n] = NULL;
     pid_t pid = fork();
@@ -78,7 +82,7 @@ static int spawn(struct ts_receiver *r)
             dup2(fd, STDOUT_FILENO);
             close(fd);
         }
-        execv(bin, (char *const *)(uintptr_t)argv); /* exec does not modify them */
+        execv(argv[0], (char *const *)(uintptr_t)argv); /* exec does not modify them */
         _exit(127);
     }
     r->pid = pid;
@@ -108,12 +112,17 @@ static int wait_healthy(struct ts_receiver *r)
     return rc;
 }
 
-int ts_receiver_start(struct ts_receiver *r, const char *const *args)
+static int start(struct ts_receiver *r, const char *const *wrap, uid_t owner, gid_t group,
+                 const char *const *args)
 {
     memset(r, 0, sizeof(*r));
     snprintf(r->state_dir, sizeof(r->state_dir), "/tmp/trip-rx-%d-XXXXXX", (int)getpid());
     if (!mkdtemp(r->state_dir))
         return -1;
+    if (owner != (uid_t)-1 && chown(r->state_dir, owner, group) != 0)
+        return -1;
+    for (size_t i = 0; wrap && wrap[i] && i < 15; i++)
+        r->wrap[i] = strdup(wrap[i]);
     snprintf(r->log_path, sizeof(r->log_path), "%s.log", r->state_dir);
     for (size_t i = 0; args && args[i] && i < 31; i++)
         r->args[i] = strdup(args[i]);
@@ -122,6 +131,17 @@ int ts_receiver_start(struct ts_receiver *r, const char *const *args)
     if (spawn(r) != 0)
         return -1;
     return wait_healthy(r);
+}
+
+int ts_receiver_start(struct ts_receiver *r, const char *const *args)
+{
+    return start(r, NULL, (uid_t)-1, (gid_t)-1, args);
+}
+
+int ts_receiver_start_wrapped(struct ts_receiver *r, const char *const *wrap, uid_t owner,
+                              gid_t group, const char *const *args)
+{
+    return start(r, wrap, owner, group, args);
 }
 
 int ts_receiver_run_once(const char *const *args, int timeout_ms, char *out, size_t size)
@@ -171,13 +191,42 @@ int ts_receiver_restart(struct ts_receiver *r)
     return wait_healthy(r);
 }
 
+/* Whether pid is gone or a zombie (its listening socket closed either way). */
+static bool process_ended(pid_t pid)
+{
+    char path[64], st[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;
+    size_t n = fread(st, 1, sizeof(st) - 1, f);
+    fclose(f);
+    st[n] = '\0';
+    const char *rp = strrchr(st, ')'); /* "pid (comm) S ..." */
+    return !rp || rp[1] == '\0' || rp[2] == 'Z' || rp[2] == 'X';
+}
+
 void ts_receiver_kill9(struct ts_receiver *r)
 {
+    char path[64], kids[256] = "";
+
     if (r->pid <= 0)
         return;
+    /* its HTTP process ends by itself when the channel closes: wait for that too, so that a
+     * restart finds the port free and no old listener answers in its place */
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)r->pid, (int)r->pid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(kids, 1, sizeof(kids) - 1, f);
+        kids[n] = '\0';
+        fclose(f);
+    }
     kill(r->pid, SIGKILL);
     waitpid(r->pid, NULL, 0);
     r->pid = 0;
+    pid_t child = (pid_t)atoi(kids);
+    for (int waited = 0; child > 0 && !process_ended(child) && waited < 5000; waited += 20)
+        sleep_ms(20);
 }
 
 int ts_receiver_term(struct ts_receiver *r, int timeout_ms)
@@ -219,6 +268,10 @@ int ts_receiver_stop(struct ts_receiver *r, bool show_log)
     if (r->state_dir[0]) {
         remove_tree(r->state_dir);
         unlink(r->log_path);
+    }
+    for (size_t i = 0; r->wrap[i]; i++) {
+        free(r->wrap[i]);
+        r->wrap[i] = NULL;
     }
     for (size_t i = 0; r->args[i]; i++) {
         free(r->args[i]);
@@ -349,4 +402,60 @@ long ts_receiver_post_fixture(const struct ts_receiver *r, const char *fixture,
     free(body);
     free(rep);
     return status;
+}
+
+void *ts_state_doc(const char *state_dir)
+{
+    char path[512];
+    json_error_t jerr;
+    json_t *doc, *arr;
+
+    snprintf(path, sizeof(path), "%s/state.json", state_dir);
+    doc = access(path, F_OK) == 0 ? json_load_file(path, 0, &jerr)
+                                  : json_pack("{s:i, s:[]}", "version", 2, "containers");
+    arr = json_object_get(doc, "containers");
+    if (!json_is_array(arr)) {
+        json_decref(doc);
+        return NULL;
+    }
+    json_int_t file_gen = json_integer_value(json_object_get(doc, "generation"));
+    snprintf(path, sizeof(path), "%s/journal", state_dir);
+    char *text = ts_read_file(path, NULL), *line = text;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        if (!nl)
+            break; /* torn: a restart drops it */
+        json_t *rec = json_loadb(line, (size_t)(nl - line), 0, &jerr);
+        json_t *entry = json_object_get(rec, "entry");
+        const char *drop = json_string_value(json_object_get(rec, "drop"));
+        const char *name = drop ? drop : json_string_value(json_object_get(entry, "name"));
+        if (!name) {
+            json_decref(rec);
+            json_decref(doc);
+            free(text);
+            return NULL;
+        }
+        if (json_integer_value(json_object_get(rec, "gen")) > file_gen) {
+            size_t i, at = json_array_size(arr);
+            json_t *c;
+            json_array_foreach(arr, i, c)
+            {
+                const char *n = json_string_value(json_object_get(c, "name"));
+                if (n && strcmp(n, name) == 0)
+                    at = i;
+            }
+            if (drop) {
+                if (at < json_array_size(arr))
+                    json_array_remove(arr, at);
+            } else if (at < json_array_size(arr)) {
+                json_array_set(arr, at, entry);
+            } else {
+                json_array_append(arr, entry);
+            }
+        }
+        json_decref(rec);
+        line = nl + 1;
+    }
+    free(text);
+    return doc;
 }

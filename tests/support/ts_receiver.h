@@ -19,6 +19,7 @@ struct ts_receiver {
     uint16_t port;
     char state_dir[128];
     char log_path[160];
+    char *wrap[16]; /* a launcher run before the binary (e.g. setpriv ...), owned, NULL-terminated */
     char base_url[64];
     char *args[32]; /* extra flags, owned copies, NULL-terminated */
 };
@@ -27,6 +28,11 @@ struct ts_receiver {
  * (and --insecure-no-auth unless args give --token* or --basic-auth-user) plus `args` (NULL-terminated extra flags, may be NULL), and waits up to 10 s for GET /healthz.
  * Returns 0, or -1 (the log is printed). */
 int ts_receiver_start(struct ts_receiver *r, const char *const *args);
+/* ts_receiver_start through a launcher: execv(wrap[0], wrap..., binary, flags...) (at most 15
+ * words, no shell), for a start with another identity or other capabilities; the state dir is
+ * given to owner:group first (a daemon that is not root must write it). */
+int ts_receiver_start_wrapped(struct ts_receiver *r, const char *const *wrap, uid_t owner,
+                              gid_t group, const char *const *args);
 /* Runs the daemon once with args alone (NULL-terminated, at most 30; no defaults added, no shell),
  * for a start that should fail: waits up to timeout_ms for it to exit, SIGKILLs it after that.
  * Returns its exit status (128 + the signal when a signal ended it), -1 when it still ran at the
@@ -45,6 +51,12 @@ int ts_receiver_term(struct ts_receiver *r, int timeout_ms);
 int ts_receiver_stop(struct ts_receiver *r, bool print_log);
 /* True once the daemon's log contains needle (polls up to timeout_ms). */
 bool ts_receiver_log_has(const struct ts_receiver *r, const char *needle, int timeout_ms);
+
+/* The state a restart on state_dir reads, from the files as an operator sees them: state.json
+ * (an empty table when missing) with the journal's complete records newer than its "generation"
+ * applied in order: an entry put in place of the one of the same name, a drop removing it. NULL when either is unreadable. Caller decrefs
+ * (a json_t *, declared void * to keep jansson out of this header). */
+void *ts_state_doc(const char *state_dir);
 
 struct ts_http_reply {
     long status; /* 0 when the request failed */

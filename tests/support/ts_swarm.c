@@ -106,6 +106,10 @@ int ts_swarm_service_create(char *id, size_t len, const char *name, ...)
     argv[n++] = "trip.test=1";
     argv[n++] = "--container-label";
     argv[n++] = "trip.test=1";
+    argv[n++] = "--label"; /* this run's receivers (--selector) manage only this run's services */
+    argv[n++] = ts_docker_run_label();
+    argv[n++] = "--container-label";
+    argv[n++] = ts_docker_run_label();
     va_start(ap, name);
     for (const char *a = va_arg(ap, const char *); a && n < MAX_ARGS - 2;
          a = va_arg(ap, const char *))

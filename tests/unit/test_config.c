@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "policy.h"
 
 static void durations_accept_the_documented_forms(void **state)
 {
@@ -187,6 +188,110 @@ static void errors_name_the_flag_or_variable(void **state)
     assert_string_equal(err.msg, "TRIP_MAX_BODY: cannot parse \"lots\"");
 }
 
+static const char *kv_get(const void *ud, const char *key)
+{
+    for (const char *const *p = ud; *p; p += 2) {
+        if (strcmp(p[0], key) == 0)
+            return p[1];
+    }
+    return NULL;
+}
+
+/* --selector: repeatable, TRIP_SELECTOR a list, flags replace the variable's terms; policy
+ * matches every term. --heal-label-filter stays a filter of event healing alone. */
+static void selector_terms_from_flags_and_environment(void **state)
+{
+    struct config c;
+    struct config_err err = {0};
+    struct policy_limits lim;
+    char *argv1[] = {"trip-receiver",      "--insecure-no-auth",
+                     "--selector",         "com.docker.compose.project=trip",
+                     "--selector=trip.tier", NULL};
+    char *envp1[] = {"TRIP_SELECTOR=a=1, b\nc=x y", NULL};
+    char *argv0[] = {"trip-receiver", "--insecure-no-auth", NULL};
+    char *argv2[] = {"trip-receiver", "--insecure-no-auth", "--heal-label-filter", "x=1",
+                     "--selector", "y", NULL};
+    (void)state;
+    assert_int_equal(config_parse(&c, 5, argv1, envp1, &err), CONFIG_OK);
+    assert_int_equal(c.n_selector, 2); /* the flags replaced TRIP_SELECTOR's terms */
+    assert_string_equal(c.selector[0], "com.docker.compose.project=trip");
+    assert_string_equal(c.selector[1], "trip.tier");
+    assert_int_equal(config_parse(&c, 2, argv0, envp1, &err), CONFIG_OK);
+    assert_int_equal(c.n_selector, 3);
+    assert_string_equal(c.selector[0], "a=1");
+    assert_string_equal(c.selector[1], "b");
+    assert_string_equal(c.selector[2], "c=x y");
+    policy_limits_from_config(&lim, &c);
+    const char *both[] = {"a", "1", "b", "", "c", "x y", "z", "9", NULL};
+    const char *wrong[] = {"a", "2", "b", "", "c", "x y", NULL};
+    const char *lacks[] = {"a", "1", "c", "x y", NULL};
+    assert_true(policy_selected(&lim, kv_get, both));
+    assert_false(policy_selected(&lim, kv_get, wrong));
+    assert_false(policy_selected(&lim, kv_get, lacks));
+    const char *f[POLICY_MAX_SELECTOR + 1];
+    const char *const *filters = policy_selector_filters(&lim, f);
+    assert_non_null(filters);
+    assert_string_equal(filters[0], "a=1");
+    assert_string_equal(filters[2], "c=x y");
+    assert_null(filters[3]);
+    char text[256];
+    assert_string_equal(policy_selector_text(&lim, text, sizeof(text)), "a=1,b,c=x y");
+    /* --heal-label-filter narrows event healing only: not a selector term */
+    assert_int_equal(config_parse(&c, 6, argv2, NULL, &err), CONFIG_OK);
+    assert_int_equal(c.n_selector, 1);
+    assert_string_equal(c.selector[0], "y");
+    assert_string_equal(c.heal_label_filter, "x=1");
+    char *argv3[] = {"trip-receiver", "--insecure-no-auth", "--heal-label-filter", "a b", NULL};
+    assert_int_equal(config_parse(&c, 4, argv3, NULL, &err), CONFIG_E_INVALID);
+    assert_non_null(strstr(err.msg, "--heal-label-filter: label key"));
+    /* none: the whole host, no Docker filter */
+    assert_int_equal(config_parse(&c, 2, argv0, NULL, &err), CONFIG_OK);
+    assert_int_equal(c.n_selector, 0);
+    policy_limits_from_config(&lim, &c);
+    assert_null(policy_selector_filters(&lim, f));
+    assert_true(policy_selected(&lim, kv_get, lacks));
+}
+
+static void selector_syntax_errors_are_refused_at_start(void **state)
+{
+    static const struct {
+        const char *v;
+        const char *msg;
+    } rows[] = {
+        {"=trip", "--selector: a term has no label key"},
+        {"a,,b", "--selector: empty term"},
+        {"a,", "--selector: empty term"},
+        {"bad key=1", "must be [A-Za-z0-9._/-]"},
+        {"-x", "must be [A-Za-z0-9._/-]"},
+        {"k\x01=1", "must be [A-Za-z0-9._/-]"},
+        {"k=\x1b[31m", "holds a control byte"},
+        {"k=caf\xc3\xa9", "holds a control byte, a comma or non-ASCII"},
+        {"a,b,c,d,e,f,g,h,i", "more than 8 selector terms"},
+        {"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+         "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk=1",
+         "label key longer than 127 bytes"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct config c;
+        struct config_err err = {0};
+        char v[256];
+        snprintf(v, sizeof(v), "%s", rows[i].v);
+        char *argv[] = {"trip-receiver", "--insecure-no-auth", "--selector", v, NULL};
+        assert_int_equal(config_parse(&c, 4, argv, NULL, &err), CONFIG_E_INVALID);
+        if (!strstr(err.msg, rows[i].msg))
+            fail_msg("%s: %s", rows[i].v, err.msg);
+        for (const char *p = err.msg; *p; p++) /* the message never echoes a control byte */
+            assert_true((unsigned char)*p >= ' ' && *p != 0x7f);
+    }
+    struct config c;
+    struct config_err err = {0};
+    char *envp[] = {"TRIP_SELECTOR=a b", NULL};
+    char *argv[] = {"trip-receiver", "--insecure-no-auth", NULL};
+    assert_int_equal(config_parse(&c, 2, argv, envp, &err), CONFIG_E_INVALID);
+    assert_non_null(strstr(err.msg, "TRIP_SELECTOR: label key"));
+}
+
 static void bounds_are_enforced(void **state)
 {
     struct config c;
@@ -355,6 +460,8 @@ int main(void)
         cmocka_unit_test(no_auth_is_refused_unless_insecure_no_auth_then_loopback),
         cmocka_unit_test(url_credentials_are_redacted),
         cmocka_unit_test(help_lists_every_flag_with_env_and_default),
+        cmocka_unit_test(selector_terms_from_flags_and_environment),
+        cmocka_unit_test(selector_syntax_errors_are_refused_at_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

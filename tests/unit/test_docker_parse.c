@@ -197,6 +197,16 @@ static void stats_version_and_info_are_read(void **state)
     assert_string_equal(in.storage_driver, "fuse-overlayfs");
     assert_true(in.swap_limit);
     assert_false(in.swarm_active);
+    assert_false(in.swarm_manager);
+    /* a manager answers the service calls; a worker of an active swarm does not */
+    const char manager[] = "{\"Swarm\":{\"LocalNodeState\":\"active\",\"ControlAvailable\":true}}";
+    const char worker[] = "{\"Swarm\":{\"LocalNodeState\":\"active\",\"ControlAvailable\":false}}";
+    assert_int_equal(docker_parse_info(manager, strlen(manager), &in, NULL), DOCKER_OK);
+    assert_true(in.swarm_active);
+    assert_true(in.swarm_manager);
+    assert_int_equal(docker_parse_info(worker, strlen(worker), &in, NULL), DOCKER_OK);
+    assert_true(in.swarm_active);
+    assert_false(in.swarm_manager);
     assert_int_equal(docker_parse_info("{\"CgroupVersion\":\"7\"}", 21, &in, NULL), DOCKER_OK);
     assert_int_equal(in.cgroup_version, 0);
     for (size_t len = 0; len < strlen(stats); len++)

@@ -309,6 +309,14 @@ static void reply_errors_carry_the_daemon_message(void **state)
     assert_int_equal(docker_reply_error(503, "", 0, "ping", &err), DOCKER_E_SERVER);
     assert_string_equal(err.msg, "ping: HTTP 503");
     assert_int_equal(docker_reply_error(404, nf, strlen(nf), "x", NULL), DOCKER_E_NOT_FOUND);
+    /* Podman 4.3 when `rm -f` wins the race with a start (seen in engine-podman/test_receiver_heal);
+     * another 500 that merely mentions it stays a server error */
+    const char podman_gone[] = "{\"cause\":\"no such container\",\"message\":\"container 1b229db3"
+                               " does not exist in database: no such container\",\"response\":500}";
+    const char other[] = "{\"message\":\"no such container: web is being restarted\"}";
+    assert_int_equal(docker_reply_error(500, podman_gone, strlen(podman_gone), "start", NULL),
+                     DOCKER_E_NOT_FOUND);
+    assert_int_equal(docker_reply_error(500, other, strlen(other), "start", NULL), DOCKER_E_SERVER);
 }
 
 /* A daemon message longer than the room for it used to be cut inside a multi-byte character; the

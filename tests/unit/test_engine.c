@@ -147,6 +147,52 @@ static void memory_round_trip_keeps_swap_consistent(void **state)
     engine_free(e);
 }
 
+/* The count of trip_action_phase_seconds{phase} in the exposition text, -1 when absent. */
+static long phase_count(struct metrics *m, const char *phase)
+{
+    char *text = metrics_render(m, NULL, "test");
+    char needle[96];
+    long n = -1;
+
+    snprintf(needle, sizeof(needle), "trip_action_phase_seconds_count{phase=\"%s\"} ", phase);
+    const char *at = text ? strstr(text, needle) : NULL;
+    if (at)
+        n = strtol(at + strlen(needle), NULL, 10);
+    free(text);
+    return n;
+}
+
+/* A scale-out and its scale-in each count every phase once: the queue wait, the inspect, the
+ * write-ahead claim's save (scale-out only), the Docker call, the final save. */
+static void action_phases_are_timed(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct metrics *m = metrics_new();
+    (void)state;
+    assert_non_null(m);
+    o.metrics = m;
+    ts_fake_add("user", 512, 0, true);
+    struct engine *e = ts_engine_start(&o);
+    assert_int_equal(phase_count(m, "queue"), -1);
+    alert(e, "user", POLICY_SCALE_OUT, POLICY_CPU, "c1");
+    engine_wait_idle(e);
+    assert_int_equal(phase_count(m, "queue"), 1);
+    assert_int_equal(phase_count(m, "inspect"), 1);
+    assert_int_equal(phase_count(m, "claim_save"), 1);
+    assert_int_equal(phase_count(m, "docker"), 1);
+    assert_int_equal(phase_count(m, "final_save"), 1);
+    alert(e, "user", POLICY_RESOLVE, POLICY_CPU, "c1");
+    ts_engine_advance(e, 300000);
+    engine_wait_idle(e);
+    assert_int_equal(ts_fake_shares("user"), 512);
+    assert_true(phase_count(m, "queue") >= 2);
+    assert_int_equal(phase_count(m, "claim_save"), 1);
+    assert_int_equal(phase_count(m, "docker"), 2);
+    assert_int_equal(phase_count(m, "final_save"), 2);
+    engine_free(e);
+    metrics_free(m);
+}
+
 static void hand_changed_resources_drop_the_claim(void **state)
 {
     struct engine_opts o = base_opts();
@@ -216,6 +262,39 @@ static void open_gate(struct ts_fake_ct *c)
     c->gate = false;
     pthread_cond_broadcast(&ts_fk.cond);
     pthread_mutex_unlock(&ts_fk.lock);
+}
+
+/* The queue holds queue_max jobs in all (ENGINE_E_FULL beyond), and a job's slot is used again
+ * once it ran: the pool is handed out in order, never-used slots after released ones. */
+static void queue_holds_queue_max_jobs_and_reuses_slots(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct engine_err err = {0};
+    (void)state;
+    o.workers = 1;
+    o.queue_max = 4;
+    ts_fake_add("user", 512, GIB, true);
+    struct engine *e = ts_engine_start(&o);
+    for (int round = 0; round < 3; round++) {
+        /* the one worker held by a scale-out stuck in Docker; its own slot is free again */
+        char slow_name[32];
+        struct ts_waiter w;
+        snprintf(slow_name, sizeof(slow_name), "slow%d", round);
+        struct ts_fake_ct *slow = ts_fake_add(slow_name, 512, GIB, true);
+        block_updates_of(slow);
+        ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, slow_name, "1m", false);
+        wait_blocked();
+        for (int i = 0; i <= 4; i++) {
+            struct engine_job job = {.kind = POLICY_RESTART};
+            snprintf(job.container, sizeof(job.container), "user");
+            snprintf(job.fingerprint, sizeof(job.fingerprint), "r%d-%d", round, i);
+            assert_int_equal(engine_submit(e, &job, &err), i < 4 ? ENGINE_OK : ENGINE_E_FULL);
+        }
+        open_gate(slow);
+        ts_waiter_wait(&w);
+        engine_wait_idle(e);
+    }
+    engine_free(e);
 }
 
 /* The placement the engine used to have (FNV-1a of the name % workers): names it put on the
@@ -685,6 +764,217 @@ static void manual_scale_in_of_an_unmanaged_container_is_refused(void **state)
     engine_free(e);
 }
 
+/* ---- one container, three identities; claims tied to the container they were made on ---- */
+
+#define HEX_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* A container with a Docker-like 64-hex ID, listed so the engine's cache knows its aliases. */
+static struct ts_fake_ct *add_listed(struct engine **e, struct engine_opts *o, const char *name)
+{
+    struct ts_fake_ct *c = ts_fake_add(name, 512, GIB, true);
+    snprintf(c->id, sizeof(c->id), "%s", HEX_ID);
+    ts_fk.list = true;
+    *e = ts_engine_start(o);
+    assert_int_equal(engine_refresh(*e), DOCKER_OK);
+    return c;
+}
+
+/* Entries of GET /containers. */
+static size_t n_entries(struct engine *e)
+{
+    char *s = engine_state_json(e, NULL);
+    json_t *j = json_loads(s, 0, NULL);
+    size_t n = json_array_size(json_object_get(j, "containers"));
+    json_decref(j);
+    free(s);
+    return n;
+}
+
+static void name_full_id_and_prefix_share_one_claim(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct ts_waiter w[3];
+    struct engine *e;
+    (void)state;
+    struct ts_fake_ct *c = add_listed(&e, &o, "alias");
+    const char *refs[3] = {"alias", HEX_ID, "0123456789ab"};
+    block_updates_of(c); /* all three in flight at once if they were three containers */
+    for (int i = 0; i < 3; i++)
+        ts_engine_manual(e, &w[i], POLICY_SCALE_OUT, POLICY_CPU, refs[i], NULL, false);
+    wait_blocked();
+    usleep(200 * 1000); /* time for a second update to reach the gate, were it allowed to */
+    pthread_mutex_lock(&ts_fk.lock);
+    assert_int_equal(ts_fk.blocked, 1);
+    pthread_mutex_unlock(&ts_fk.lock);
+    open_gate(c);
+    for (int i = 0; i < 3; i++)
+        ts_waiter_wait(&w[i]);
+    engine_wait_idle(e);
+    assert_int_equal(updates(), 1); /* one update ... */
+    assert_int_equal(n_entries(e), 1); /* ... one entry, one claim */
+    for (int i = 0; i < 3; i++) {
+        json_t *j = ts_engine_state(e, refs[i]); /* every alias shows the same entry */
+        assert_string_equal(json_string_value(json_object_get(j, "name")), "alias");
+        assert_true(json_is_true(json_object_get(json_object_get(j, "cpu"), "scaled_out")));
+        json_decref(j);
+    }
+    engine_free(e);
+}
+
+static void maintenance_by_name_holds_for_the_id_and_its_prefix(void **state)
+{
+    struct engine_opts o = base_opts();
+    struct ts_waiter w;
+    struct engine *e;
+    (void)state;
+    add_listed(&e, &o, "maint");
+    assert_int_equal(engine_set_maintenance(e, "maint", true, NULL), ENGINE_OK);
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "0123456789ab", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.status, 409);
+    ts_engine_alert(e, HEX_ID, POLICY_SCALE_OUT, POLICY_MEMORY, "fp", "ContainerHighMemory");
+    engine_wait_idle(e);
+    assert_int_equal(updates(), 0);
+    assert_int_equal(ts_fake_shares("maint"), 512);
+    /* released by its prefix: the same flag */
+    assert_int_equal(engine_set_maintenance(e, "0123456789abcdef", false, NULL), ENGINE_OK);
+    json_t *j = ts_engine_state(e, "maint");
+    assert_false(json_is_true(json_object_get(j, "maintenance")));
+    json_decref(j);
+    assert_int_equal(n_entries(e), 1);
+    engine_free(e);
+}
+
+/* Scale out x, docker rm x, docker run x again at 1024 shares (without trip.enable, or with it):
+ * the claim was made on the removed container; at the deadline the new one is left untouched. */
+static void recreated_container_keeps_what_it_has_at_the_deadline(bool opted_in)
+{
+    struct engine_opts o = base_opts();
+    struct ts_waiter w;
+    struct ts_fake_ct *c = ts_fake_add("x", 512, GIB, true);
+    struct engine *e = ts_engine_start(&o);
+    alert(e, "x", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    alert(e, "x", POLICY_RESOLVE, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    assert_int_equal(ts_fake_shares("x"), 1024);
+    pthread_mutex_lock(&ts_fk.lock);
+    snprintf(c->id, sizeof(c->id), "id-x-recreated");
+    c->labels[0] = opted_in ? "trip.enable=true" : "other=1";
+    c->shares = 1024;
+    pthread_mutex_unlock(&ts_fk.lock);
+    ts_engine_advance(e, 301000); /* the deadline passed, the alert resolved */
+    assert_int_equal(ts_fake_shares("x"), 1024);
+    assert_int_equal(updates(), 1);
+    ts_engine_manual(e, &w, POLICY_SCALE_IN, POLICY_CPU, "x", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(ts_fake_shares("x"), 1024);
+    assert_int_equal(updates(), 1);
+    engine_free(e);
+}
+
+static void recreated_without_opt_in_is_untouched_at_the_deadline(void **state)
+{
+    (void)state;
+    recreated_container_keeps_what_it_has_at_the_deadline(false);
+}
+
+static void recreated_with_opt_in_is_untouched_at_the_deadline(void **state)
+{
+    (void)state;
+    recreated_container_keeps_what_it_has_at_the_deadline(true);
+}
+
+/* ---- --selector ---- */
+
+static struct engine_opts scoped_opts(void)
+{
+    struct engine_opts o = base_opts();
+    snprintf(o.lim.selector.t[0].key, sizeof(o.lim.selector.t[0].key), "trip.stack");
+    snprintf(o.lim.selector.t[0].value, sizeof(o.lim.selector.t[0].value), "a");
+    snprintf(o.lim.selector.t[0].text, sizeof(o.lim.selector.t[0].text), "trip.stack=a");
+    o.lim.selector.t[0].has_value = true;
+    o.lim.selector.n = 1;
+    return o;
+}
+
+static void outside_the_selector_is_never_acted_on(void **state)
+{
+    struct engine_opts o = scoped_opts();
+    struct ts_waiter w;
+    struct engine_cached cached;
+    (void)state;
+    struct ts_fake_ct *in = ts_fake_add("in", 512, GIB, true);
+    struct ts_fake_ct *out = ts_fake_add("out", 512, GIB, true);
+    in->labels[1] = "trip.stack=a";
+    out->labels[1] = "trip.stack=b";
+    out->running = in->running = false;
+    ts_fk.list = true;
+    struct engine *e = ts_engine_start(&o);
+    assert_int_equal(engine_refresh(e), DOCKER_OK);
+    assert_true(engine_lookup(e, "in", &cached));
+    assert_false(engine_lookup(e, "out", &cached)); /* not cached: webhooks see no such container */
+    assert_null(engine_state_json(e, "out"));
+    /* the manual API: the same answer as a container that does not exist */
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "out", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.status, 404);
+    char missing[4096];
+    snprintf(missing, sizeof(missing), "%s", strstr(w.body, "\"reason\""));
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "nosuch", NULL, false);
+    ts_waiter_wait(&w);
+    assert_string_equal(missing, strstr(w.body, "\"reason\""));
+    ts_engine_manual(e, &w, POLICY_RESTART, POLICY_CPU, "out", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.status, 404);
+    assert_int_equal(engine_set_maintenance(e, "out", true, NULL), ENGINE_E_UNKNOWN);
+    /* an alert job that reached the engine, and a heal */
+    alert(e, "out", POLICY_SCALE_OUT, POLICY_MEMORY, "fp");
+    struct engine_heal_req hr = {.container = "out", .trigger = "exit", .exit_code = 1};
+    assert_int_equal(engine_heal(e, &hr, NULL), ENGINE_OK);
+    engine_wait_idle(e);
+    assert_null(engine_state_json(e, "out")); /* what the heal queued by name was dropped */
+    assert_int_equal(updates(), 0);
+    pthread_mutex_lock(&ts_fk.lock);
+    assert_int_equal(ts_fk.starts, 0);
+    assert_false(out->running);
+    pthread_mutex_unlock(&ts_fk.lock);
+    /* while the one inside is */
+    ts_engine_manual(e, &w, POLICY_SCALE_OUT, POLICY_CPU, "in", NULL, false);
+    ts_waiter_wait(&w);
+    assert_int_equal(w.status, 200);
+    struct engine_heal_req hin = {.container = "in", .trigger = "exit", .exit_code = 1};
+    assert_int_equal(engine_heal(e, &hin, NULL), ENGINE_OK);
+    engine_wait_idle(e);
+    assert_int_equal(ts_fake_shares("in"), 1024);
+    pthread_mutex_lock(&ts_fk.lock);
+    assert_true(in->running);
+    pthread_mutex_unlock(&ts_fk.lock);
+    engine_free(e);
+}
+
+/* A claim made while the container was in scope: once outside (another selector after a
+ * restart, or its labels changed), the scale-in at the deadline does not touch it. */
+static void claim_outside_the_selector_is_dropped_not_scaled_in(void **state)
+{
+    struct engine_opts o = scoped_opts();
+    (void)state;
+    struct ts_fake_ct *c = ts_fake_add("moved", 512, GIB, true);
+    c->labels[1] = "trip.stack=a";
+    struct engine *e = ts_engine_start(&o);
+    alert(e, "moved", POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    alert(e, "moved", POLICY_RESOLVE, POLICY_CPU, "fp1");
+    engine_wait_idle(e);
+    assert_int_equal(ts_fake_shares("moved"), 1024);
+    pthread_mutex_lock(&ts_fk.lock);
+    c->labels[1] = "trip.stack=b";
+    pthread_mutex_unlock(&ts_fk.lock);
+    ts_engine_advance(e, 301000);
+    assert_int_equal(ts_fake_shares("moved"), 1024);
+    assert_int_equal(updates(), 1);
+    assert_int_equal(n_entries(e), 0);
+    engine_free(e);
+}
+
 int main(void)
 {
     log_set_level(LOG_LEVEL_ERROR);
@@ -706,9 +996,21 @@ int main(void)
         cmocka_unit_test_setup(dry_run_changes_nothing_but_reports, ts_engine_setup),
         cmocka_unit_test_setup(cpu_quota_scales_out_to_its_label_and_back, ts_engine_setup),
         cmocka_unit_test_setup(prometheus_still_firing_holds_the_scale_in, ts_engine_setup),
+        cmocka_unit_test_setup(action_phases_are_timed, ts_engine_setup),
+        cmocka_unit_test_setup(queue_holds_queue_max_jobs_and_reuses_slots, ts_engine_setup),
         cmocka_unit_test_setup(postponed_manual_memory_scale_in_is_retried, ts_engine_setup),
         cmocka_unit_test_setup(postponed_deadline_memory_scale_in_is_retried, ts_engine_setup),
         cmocka_unit_test_setup(manual_scale_in_of_an_unmanaged_container_is_refused,
+                               ts_engine_setup),
+        cmocka_unit_test_setup(name_full_id_and_prefix_share_one_claim, ts_engine_setup),
+        cmocka_unit_test_setup(maintenance_by_name_holds_for_the_id_and_its_prefix,
+                               ts_engine_setup),
+        cmocka_unit_test_setup(recreated_without_opt_in_is_untouched_at_the_deadline,
+                               ts_engine_setup),
+        cmocka_unit_test_setup(recreated_with_opt_in_is_untouched_at_the_deadline,
+                               ts_engine_setup),
+        cmocka_unit_test_setup(outside_the_selector_is_never_acted_on, ts_engine_setup),
+        cmocka_unit_test_setup(claim_outside_the_selector_is_dropped_not_scaled_in,
                                ts_engine_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

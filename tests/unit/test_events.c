@@ -116,6 +116,7 @@ static void operator_stops_follow_flag_then_label(void **state)
 static struct {
     pthread_mutex_t lock;
     bool exists, running, unreachable;
+    bool listed; /* the container list has "user" (managed): the cache knows its ID and labels */
     const char *label; /* extra "k=v" */
     int starts, inspects;
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -182,11 +183,25 @@ static docker_code f_list(void *ud, struct docker_summary_list *out, struct dock
     (void)err;
     out->v = NULL;
     out->n = 0;
+    pthread_mutex_lock(&fk.lock);
+    if (fk.listed && fk.exists) {
+        out->v = calloc(1, sizeof(*out->v));
+        out->n = 1;
+        snprintf(out->v->id, sizeof(out->v->id), "%s", "0123456789abcdef");
+        snprintf(out->v->name, sizeof(out->v->name), "%s", "user");
+        snprintf(out->v->state, sizeof(out->v->state), "%s", fk.running ? "running" : "exited");
+        out->v->labels.v = calloc(1, sizeof(*out->v->labels.v));
+        out->v->labels.v[0].key = strdup("trip.enable");
+        out->v->labels.v[0].value = strdup("true");
+        out->v->labels.n = 1;
+    }
+    pthread_mutex_unlock(&fk.lock);
     return DOCKER_OK;
 }
 
 static const struct engine_docker_ops fake_ops = {f_inspect, NULL, f_start, NULL, f_list,
-                                                  NULL,      NULL, NULL,    NULL};
+                                                  NULL,      NULL, NULL,    NULL,
+                                                  NULL,      NULL, NULL};
 
 static struct engine *start_engine(bool operator_stops)
 {
@@ -212,6 +227,7 @@ static int setup(void **state)
     fk.label = NULL;
     fk.starts = 0;
     fk.inspects = 0;
+    fk.listed = false;
     return 0;
 }
 
@@ -272,6 +288,40 @@ static void first_heal_is_immediate_later_ones_wait_the_backoff(void **state)
     atomic_fetch_add(&clock_ms, 10000);
     die(e, false, "exit");
     assert_int_equal(starts(), 4);
+    engine_free(e);
+}
+
+static int inspects(void)
+{
+    pthread_mutex_lock(&fk.lock);
+    int n = fk.inspects;
+    pthread_mutex_unlock(&fk.lock);
+    return n;
+}
+
+/* A death the cache knows the container of (ID, labels) is healed by a start at once, with no
+ * inspect before it; an unhealthy one, or one the cache has not seen, is inspected first. */
+static void exit_heal_starts_without_an_inspect(void **state)
+{
+    struct engine *e = start_engine(true);
+    (void)state;
+    die(e, false, "exit"); /* not in the cache yet */
+    assert_int_equal(starts(), 1);
+    assert_int_equal(inspects(), 1);
+    fk.listed = true;
+    assert_int_equal(engine_refresh(e), DOCKER_OK);
+    atomic_fetch_add(&clock_ms, 10000); /* a new streak: no backoff */
+    die(e, false, "exit");
+    assert_int_equal(starts(), 2);
+    assert_int_equal(inspects(), 1);
+    atomic_fetch_add(&clock_ms, 10000);
+    die(e, false, "oom");
+    assert_int_equal(starts(), 3);
+    assert_int_equal(inspects(), 1);
+    atomic_fetch_add(&clock_ms, 10000);
+    die(e, false, "unhealthy"); /* the fake runs no longer: started, after an inspect */
+    assert_int_equal(starts(), 4);
+    assert_int_equal(inspects(), 2);
     engine_free(e);
 }
 
@@ -387,6 +437,7 @@ int main(void)
         cmocka_unit_test(heal_delay_doubles_from_100ms_to_a_1min_cap),
         cmocka_unit_test(operator_stops_follow_flag_then_label),
         cmocka_unit_test_setup(first_heal_is_immediate_later_ones_wait_the_backoff, setup),
+        cmocka_unit_test_setup(exit_heal_starts_without_an_inspect, setup),
         cmocka_unit_test_setup(five_quick_heals_flag_crash_looping_until_stable, setup),
         cmocka_unit_test_setup(maintenance_blocks_heals_until_released, setup),
         cmocka_unit_test_setup(destroyed_container_is_never_restarted, setup),

@@ -129,7 +129,7 @@ static void the_seed_is_deterministic_and_migrations_run_once(void **state)
                             "SELECT GROUP_CONCAT(version ORDER BY version) FROM "
                             "trip_place.schema_version",
                             got, sizeof(got)));
-    assert_string_equal(got, "1,2");
+    assert_string_equal(got, "1,2,3");
 }
 
 static int health_check(int port)
@@ -433,6 +433,32 @@ static double haversine(double lat1, double lon1, double lat2, double lon2)
     return 2 * 6371.0088 * asin(sqrt(a));
 }
 
+/* Waits up to `seconds` for GET path on nearspot to list exactly the names in `names` (comma
+ * separated, "" for none), nearest first. */
+static bool nearby_names(const char *path, const char *names, double seconds)
+{
+    char got[256] = "";
+    for (int i = 0; i < (int)(seconds * 10); i++) {
+        json_t *out = NULL;
+        got[0] = '\0';
+        if (fx_http(nearspot.port, "GET", path, NULL, NULL, &out, NULL) == 200) {
+            json_t *items = json_object_get(out, "items");
+            for (size_t k = 0; k < json_array_size(items); k++) {
+                const char *n =
+                    json_string_value(json_object_get(json_array_get(items, k), "name"));
+                size_t len = strlen(got);
+                snprintf(got + len, sizeof(got) - len, "%s%s", k ? "," : "", n ? n : "?");
+            }
+        }
+        json_decref(out);
+        if (strcmp(got, names) == 0)
+            return true;
+        usleep(100 * 1000);
+    }
+    fprintf(stderr, "GET %s: names \"%s\" after %.0f s, want \"%s\"\n", path, got, seconds, names);
+    return false;
+}
+
 static void nearby_returns_places_within_the_radius_nearest_first(void **state)
 {
     json_t *out;
@@ -461,18 +487,27 @@ static void nearby_returns_places_within_the_radius_nearest_first(void **state)
         assert_string_equal(
             json_string_value(json_object_get(json_array_get(items, i), "category")), "museum");
     json_decref(out);
-    /* a place added through place is found at once (nearspot reads place's table) */
-    json_decref(expect(place.port, "POST", "/places", token3,
-                       "{\"name\":\"Pole Station\",\"category\":\"viewpoint\",\"lat\":-89.9,"
-                       "\"lon\":179.9}",
-                       201, NULL));
-    out = expect(nearspot.port, "GET", "/nearby?lat=-89.9&lon=-179.95&radius_km=1", NULL, NULL, 200,
-                 NULL);
-    items = json_object_get(out, "items");
-    assert_int_equal(json_array_size(items), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "name")),
-                        "Pole Station");
+    /* nearspot answers from its in-memory index, refreshed every second: a place added, renamed
+     * and deleted through place is seen within 3 s each */
+    out = expect(place.port, "POST", "/places", token3,
+                 "{\"name\":\"Pole Station\",\"category\":\"viewpoint\",\"lat\":-89.9,"
+                 "\"lon\":179.9}",
+                 201, NULL);
+    char path[64];
+    snprintf(path, sizeof(path), "/places/%lld", int_of(out, "id"));
     json_decref(out);
+    const char *near_pole = "/nearby?lat=-89.9&lon=-179.95&radius_km=1";
+    assert_true(nearby_names(near_pole, "Pole Station", 3));
+    check(place.port, "PATCH", path, token3, "{\"name\":\"Pole Station II\"}", 200, NULL);
+    assert_true(nearby_names(near_pole, "Pole Station II", 3));
+    check(place.port, "DELETE", path, token3, NULL, 204, NULL);
+    assert_true(nearby_names(near_pole, "", 3));
+    /* the index's gauges: the seed plus what this file added and kept */
+    char *text = NULL;
+    assert_int_equal(fx_http_text(nearspot.port, "/metrics", &text), 200);
+    assert_non_null(strstr(text, "nearspot_index_places "));
+    assert_non_null(strstr(text, "nearspot_index_refresh_errors_total 0\n"));
+    free(text);
     check(nearspot.port, "GET", "/nearby?lon=2", NULL, NULL, 400, "invalid_field");
     check(nearspot.port, "GET", "/nearby?lat=48&lon=2&radius_km=0", NULL, NULL, 400,
           "invalid_field");

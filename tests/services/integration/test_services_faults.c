@@ -132,6 +132,10 @@ static void services_survive_a_database_outage_without_a_manual_step(void **stat
     assert_string_equal(code, "database_unavailable");
     assert_true(ms < 5000);
     assert_int_equal(timed(place.port, "GET", "/ready", NULL, NULL, &ms, NULL, 0), 503);
+    /* nearspot searches its in-memory index: it answers through the outage, /ready says 503 */
+    assert_int_equal(
+        timed(nearspot.port, "GET", "/nearby?lat=41.9&lon=12.5", NULL, NULL, &ms, NULL, 0), 200);
+    assert_int_equal(timed(nearspot.port, "GET", "/ready", NULL, NULL, &ms, NULL, 0), 503);
     /* liveness does not depend on the database, so Docker never restarts a healthy service */
     assert_int_equal(timed(place.port, "GET", "/health", NULL, NULL, &ms, NULL, 0), 200);
     assert_int_equal(timed(review.port, "GET", "/health", NULL, NULL, &ms, NULL, 0), 200);

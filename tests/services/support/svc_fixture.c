@@ -1,5 +1,6 @@
 /* svc_fixture.c: MariaDB container, service processes and HTTP for the integration tests. */
 #include "svc_fixture.h"
+#include "ts_common.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -76,18 +77,9 @@ static int run(char *const argv[], char *out, size_t size, bool quiet)
 
 int fx_free_port(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    uint16_t port = ts_free_port();
 
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
+    return port ? port : -1;
 }
 
 static bool write_secret(const char *dir, const char *file, char *value, size_t size)

@@ -56,7 +56,7 @@ int fx_svc_stop(struct fx_svc *s);
 /* SIGKILL and wait (the process is gone at once). */
 void fx_svc_kill(struct fx_svc *s);
 
-/* A free TCP port on 127.0.0.1 (bound then closed). */
+/* A free TCP port on 127.0.0.1 outside the ephemeral range (ts_free_port), -1 when none. */
 int fx_free_port(void);
 
 /*

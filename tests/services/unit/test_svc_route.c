@@ -151,6 +151,21 @@ static void bodies_must_be_one_json_object(void **state)
     json_decref(j);
 }
 
+/* A body jansson refused (bytes that are not UTF-8) never goes out as a success without it. */
+static void a_reply_without_its_body_is_not_a_success(void **state)
+{
+    struct svc_reply rep = {0};
+    (void)state;
+    svc_reply_json(&rep, 201, json_pack("{s:I,s:s}", "id", (json_int_t)7, "text", "bad \xff"));
+    assert_int_equal(rep.status, 500);
+    assert_null(rep.json);
+    svc_reply_json(&rep, 201, json_pack("{s:I}", "id", (json_int_t)7));
+    assert_int_equal(rep.status, 201);
+    svc_reply_json(&rep, 204, NULL);
+    assert_int_equal(rep.status, 204);
+    svc_reply_free(&rep);
+}
+
 static void metrics_render_counters_and_histograms_per_route(void **state)
 {
     const char *routes[] = {"/places/{}", "other"};
@@ -182,6 +197,7 @@ int main(void)
         cmocka_unit_test(health_answers_without_a_database_and_routes_wait_for_migrations),
         cmocka_unit_test(handlers_refuse_bad_requests_before_any_call),
         cmocka_unit_test(bodies_must_be_one_json_object),
+        cmocka_unit_test(a_reply_without_its_body_is_not_a_success),
         cmocka_unit_test(metrics_render_counters_and_histograms_per_route),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
