@@ -21,6 +21,7 @@ import http.client
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -208,11 +209,26 @@ class Events:
 # ---------------------------------------------------------------- processes
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A port on 127.0.0.1 free a moment ago, below the kernel's ephemeral range, where outgoing
+    connections and Docker's published ports cannot take it between the pick and the bind."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low <= 11000:
+        low = 65536
+    for _ in range(200):
+        p = random.randrange(10000, low)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port found")
 
 
 def http_call(port, method, path, body=None, token=TOKEN, timeout=60):
@@ -238,40 +254,76 @@ def http_call(port, method, path, body=None, token=TOKEN, timeout=60):
     return r.status, parsed, dt
 
 
-def proc_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return None
+def pids_of(p):
+    """A pid or a list of them (trip-receiver's privileged process and its HTTP process)."""
+    return list(p) if isinstance(p, (list, tuple)) else [p]
 
 
-def proc_rss_split_kb(pid):
-    """RssAnon and RssFile (shared libraries and the binary) from /proc/<pid>/status."""
+def proc_children(pid):
+    """The children of every thread of pid (the HTTP process is forked by whichever thread)."""
+    kids = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def proc_status_kb(p, key):
+    """The sum of a /proc/<pid>/status field (kB) over the pids."""
+    total = 0
+    for pid in pids_of(p):
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    total += int(line.split()[1])
+    return total
+
+
+def proc_rss_kb(p):
+    return proc_status_kb(p, "VmRSS")
+
+
+def proc_rss_split_kb(p):
+    """RssAnon and RssFile (shared libraries and the binary) from /proc/<pid>/status, PSS and
+    private memory from smaps_rollup, each summed over the pids."""
     res = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(("RssAnon:", "RssFile:", "RssShmem:", "Threads:")):
-                k, v = line.split(":")
-                res[k] = int(v.split()[0])
+    for pid in pids_of(p):
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(("RssAnon:", "RssFile:", "RssShmem:", "Threads:")):
+                    k, v = line.split(":")
+                    res[k] = res.get(k, 0) + int(v.split()[0])
+        # proportional and private memory: what the process costs beyond pages others share
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    k, _, v = line.partition(":")
+                    if k in ("Pss", "Pss_Anon", "Pss_File"):
+                        res[k] = res.get(k, 0) + int(v.split()[0])
+                    elif k in ("Private_Clean", "Private_Dirty"):
+                        res["Private"] = res.get("Private", 0) + int(v.split()[0])
+        except OSError:
+            pass
     return res
 
 
-def proc_hwm_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return None
+def proc_hwm_kb(p):
+    """Peak RSS, summed over the pids (an upper bound when they peaked at different times)."""
+    return proc_status_kb(p, "VmHWM")
 
 
-def proc_cpu_s(pid, children=False):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is field 3 (state): utime = 14, stime = 15, cutime = 16, cstime = 17
-    t = int(fields[11]) + int(fields[12])
-    if children:
-        t += int(fields[13]) + int(fields[14])
+def proc_cpu_s(p, children=False):
+    t = 0
+    for pid in pids_of(p):
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # fields[0] is field 3 (state): utime = 14, stime = 15, cutime = 16, cstime = 17
+        t += int(fields[11]) + int(fields[12])
+        if children:
+            t += int(fields[13]) + int(fields[14])
     return t / CLK_TCK
 
 
@@ -281,11 +333,17 @@ LIVE = []  # every Receiver and Peer started, stopped by run_part whatever happe
 class Receiver:
     """trip-receiver on 127.0.0.1:<free port>, logging to bench/out/<tag>.log."""
 
+    def pids(self):
+        """Its processes: the privileged one and its HTTP process (privilege separation)."""
+        return [self.pid] + proc_children(self.pid)
+
     def __init__(self, tag, args=(), state_dir=None):
         LIVE.append(self)
         self.tag = tag
         self.port = free_port()
         self.state_dir = state_dir or os.path.join(OUT, "state-" + tag)
+        if not state_dir:  # its own, empty: an earlier run's state would queue start-up jobs
+            shutil.rmtree(self.state_dir, ignore_errors=True)
         os.makedirs(self.state_dir, exist_ok=True)
         self.log_path = os.path.join(OUT, tag + ".log")
         self.args = list(args)
@@ -295,8 +353,9 @@ class Receiver:
         """Starts it; returns seconds from exec to the first 200 on /readyz."""
         binary = os.environ.get("TRIP_RECEIVER", os.path.join(ROOT, "build-bench", "receiver",
                                                               "trip-receiver"))
+        # this run's containers only (--selector): never a user's stack or a test's beside it
         cmd = [binary, "--listen", "127.0.0.1:%d" % self.port, "--state-dir", self.state_dir,
-               "--token", TOKEN] + self.args
+               "--token", TOKEN, "--selector", "trip.bench.run=" + RUN_ID] + self.args
         logf = open(self.log_path, "a")
         t0 = time.perf_counter()
         self.p = subprocess.Popen(cmd, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
@@ -425,12 +484,34 @@ def log_durations(path, names):
     return out
 
 
-def metrics_hist(port, metric):
-    """sum and count of a histogram per kind from /metrics."""
+def fsync_floor(directory, n):
+    """What the write-ahead claim's save costs at least on this disk: a 4 KiB file written,
+    fsync'd, renamed over the previous one and its directory fsync'd (atomic_file_write's steps),
+    n times, in ms."""
+    out = []
+    path = os.path.join(directory, "fsync-probe.json")
+    data = b"x" * 4096
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        os.rename(path + ".tmp", path)
+        dfd = os.open(directory, os.O_RDONLY)
+        os.fsync(dfd)
+        os.close(dfd)
+        out.append((time.perf_counter() - t0) * 1000)
+    os.unlink(path)
+    return out
+
+
+def metrics_hist(port, metric, label="kind"):
+    """sum and count of a histogram per value of `label` from /metrics."""
     st, text, _ = http_call(port, "GET", "/metrics", token=None)
     res = {}
     for line in str(text).splitlines():
-        m = re.match(r'%s_(sum|count)\{kind="([^"]+)"\} (\S+)' % metric, line)
+        m = re.match(r'%s_(sum|count)\{%s="([^"]+)"\} (\S+)' % (metric, label), line)
         if m:
             res.setdefault(m.group(2), {})[m.group(1)] = float(m.group(3))
     return res
@@ -518,6 +599,7 @@ def part1(q):
 
 def part2(q):
     k = 6 if q else 25
+    rounds = 1 if q else 8  # n = k x rounds samples per row
     a = [PREFIX + "act-wh-%d" % i for i in range(k)]
     b = [PREFIX + "act-api-%d" % i for i in range(k)]
     run_containers(a + b)
@@ -527,51 +609,67 @@ def part2(q):
     time.sleep(2.5)  # one container refresh
     s = {key: [] for key in ("bare_client", "bare_event", "wh_reply", "wh_event", "api_out",
                              "api_in", "api_out_event", "api_in_event", "pair_overhead")}
+    floor = fsync_floor(r.state_dir, 50 if q else 200)
     try:
-        for i in range(k):
-            for name, bare_key_c, bare_key_e in ((a[i], "bare_client", "bare_event"),):
-                t0 = time.time_ns()
-                p0 = time.perf_counter()
-                st, _ = docker_api("POST", "/containers/%s/update" % name, {"CpuShares": 512})
-                dt = time.perf_counter() - p0
-                assert st == 200, st
-                tn = ev.wait(name, "update", t0)
-                s[bare_key_c].append(dt * 1000)
-                s[bare_key_e].append((tn - t0) / 1e6)
-                bare_e = (tn - t0) / 1e6
-            time.sleep(0.05)
-            t0 = time.time_ns()
-            st, reply, dt = r.call("POST", "/webhook", firing_body(a[i]))
-            assert st == 200 and reply.get("accepted") == 1, (st, reply)
-            tn = ev.wait(a[i], "update", t0)
-            if tn is None:
-                raise RuntimeError("no update event after the webhook for " + a[i])
-            s["wh_reply"].append(dt * 1000)
-            s["wh_event"].append((tn - t0) / 1e6)
-            s["pair_overhead"].append((tn - t0) / 1e6 - bare_e)
-            time.sleep(0.05)
-            t0 = time.time_ns()
-            st, _ = docker_api("POST", "/containers/%s/update" % b[i], {"CpuShares": 512})
-            tn = ev.wait(b[i], "update", t0)
-            s["bare_event"].append((tn - t0) / 1e6)
-            for direction in ("out", "in"):
+        for rnd in range(rounds):
+            if rnd:  # the webhook's containers back at their baseline, so the next one scales out
+                for name in a:
+                    st, reply, _ = r.call("POST", "/api/v1/containers/%s/scale" % name,
+                                          {"resource": "cpu", "direction": "in"})
+                    assert st == 200 and reply.get("result") == "ok", (st, reply)
+                time.sleep(0.2)
+            for i in range(k):
+                for name, bare_key_c, bare_key_e in ((a[i], "bare_client", "bare_event"),):
+                    t0 = time.time_ns()
+                    p0 = time.perf_counter()
+                    st, _ = docker_api("POST", "/containers/%s/update" % name, {"CpuShares": 512})
+                    dt = time.perf_counter() - p0
+                    assert st == 200, st
+                    tn = ev.wait(name, "update", t0)
+                    s[bare_key_c].append(dt * 1000)
+                    s[bare_key_e].append((tn - t0) / 1e6)
+                    bare_e = (tn - t0) / 1e6
                 time.sleep(0.05)
                 t0 = time.time_ns()
-                st, reply, dt = r.call("POST", "/api/v1/containers/%s/scale" % b[i],
-                                       {"resource": "cpu", "direction": direction,
-                                        "duration": "1h"})
-                assert st == 200 and reply.get("result") == "ok", (st, reply)
+                st, reply, dt = r.call("POST", "/webhook", firing_body(a[i]))
+                assert st == 200 and reply.get("accepted") == 1, (st, reply)
+                tn = ev.wait(a[i], "update", t0)
+                if tn is None:
+                    raise RuntimeError("no update event after the webhook for " + a[i])
+                s["wh_reply"].append(dt * 1000)
+                s["wh_event"].append((tn - t0) / 1e6)
+                s["pair_overhead"].append((tn - t0) / 1e6 - bare_e)
+                time.sleep(0.05)
+                t0 = time.time_ns()
+                st, _ = docker_api("POST", "/containers/%s/update" % b[i], {"CpuShares": 512})
                 tn = ev.wait(b[i], "update", t0)
-                s["api_" + direction].append(dt * 1000)
-                s["api_%s_event" % direction].append((tn - t0) / 1e6)
+                s["bare_event"].append((tn - t0) / 1e6)
+                for direction in ("out", "in"):
+                    time.sleep(0.05)
+                    t0 = time.time_ns()
+                    st, reply, dt = r.call("POST", "/api/v1/containers/%s/scale" % b[i],
+                                           {"resource": "cpu", "direction": direction,
+                                            "duration": "1h"})
+                    assert st == 200 and reply.get("result") == "ok", (st, reply)
+                    tn = ev.wait(b[i], "update", t0)
+                    s["api_" + direction].append(dt * 1000)
+                    s["api_%s_event" % direction].append((tn - t0) / 1e6)
         logd = log_durations(r.log_path, set(a + b))
         hist = metrics_hist(r.port, "trip_action_duration_seconds")
+        phases = metrics_hist(r.port, "trip_action_phase_seconds", "phase")
     finally:
         r.stop()
         ev.close()
-    res = {"k": k, "samples": s, "dist": {key: dist(v) for key, v in s.items()},
+    res = {"k": k, "rounds": rounds, "samples": s,
+           "dist": {key: dist(v) for key, v in s.items()},
            "log_duration_ms": {key: dist(v) for key, v in logd.items()},
-           "metrics_hist": hist}
+           "metrics_hist": hist, "phases": phases, "fsync_floor_ms": dist(floor)}
+    log("part 2: fsync floor (4 KiB file + rename + directory) p50 %.2f ms p99 %.2f ms" % (
+        res["fsync_floor_ms"]["p50"], res["fsync_floor_ms"]["p99"]))
+    for ph, v in sorted(phases.items()):
+        if v.get("count"):
+            log("part 2: phase %-10s mean %.2f ms (n=%d)" % (ph, 1000 * v["sum"] / v["count"],
+                                                            v["count"]))
     for key in ("bare_event", "wh_event", "api_out", "pair_overhead"):
         d = res["dist"][key]
         log("part 2: %-14s p50 %7.1f ms p99 %7.1f ms (n=%d)" % (key, d["p50"], d["p99"], d["n"]))
@@ -668,7 +766,7 @@ def heal_metric(port):
 
 
 def part3(q):
-    k = 3 if q else 9
+    k = 3 if q else 17  # n = k x rounds = 102 per row
     rounds = 1 if q else 6
     rows = HEAL_ROWS
     served, why = deunhealth_probe()
@@ -893,7 +991,10 @@ def part5(q):
     res = {"idle_seconds": idle_s, "load_seconds": load_s}
     try:
         time.sleep(3)
-        procs = {"receiver": r.pid, "peer": peer.pid}
+        # trip-receiver is two processes (privilege separation): the privileged one and its
+        # HTTP process, which parses every request; both count
+        procs = {"receiver": r.pids(), "peer": peer.pid}
+        res["receiver_processes"] = len(procs["receiver"])
         rss = {k: [] for k in procs}
         c0 = {k: proc_cpu_s(p, True) for k, p in procs.items()}
         t0 = time.monotonic()
@@ -940,15 +1041,17 @@ def part5(q):
 # ---------------------------------------------------------------- part 6: scale
 
 def part6(q):
-    n = int(os.environ.get("BENCH_SCALE_N", "30" if q else "300"))
+    n = int(os.environ.get("BENCH_SCALE_N", "30" if q else "1000"))
     probe = 10 if q else 30
+    storm = min(n, int(os.environ.get("BENCH_STORM_N", "10" if q else "200")))
+    idle_s = 10 if q else 30
     workers = 4
     res = {"n": n, "workers": workers}
     # 0. the receiver with none of this run's containers
     r0 = Receiver("p6-empty", ["--scale-duration", "1h"])
     r0.start()
     time.sleep(3)
-    res["rss_kb_before"] = proc_rss_kb(r0.pid)
+    res["rss_kb_before"] = proc_rss_kb(r0.pids())
     _, text, _ = http_call(r0.port, "GET", "/metrics", token=None)
     m = re.search(r"^trip_managed_containers (\S+)", str(text), re.M)
     res["managed_by_others"] = float(m.group(1)) if m else None
@@ -958,9 +1061,11 @@ def part6(q):
     names = [PREFIX + "scale-%d" % i for i in range(n)]
     slow = PREFIX + "scale-slow"
     t0 = time.monotonic()
-    run_containers(names, workers=4, memory="16m")
-    run_container(slow, extra=["--stop-signal", "SIGUSR2", "--stop-timeout", "10"],
-                  memory="16m")
+    # no network: a Linux bridge takes at most 1024 ports, so 1000 of them plus the heal storm's
+    # peers on docker0 fail ("exchange full"); the sleepers need none
+    run_containers(names, workers=4, memory="16m", extra=["--network", "none"])
+    run_container(slow, extra=["--network", "none", "--stop-signal", "SIGUSR2",
+                               "--stop-timeout", "10"], memory="16m")
     res["create_seconds"] = time.monotonic() - t0
     log("part 6: %d containers created in %.0f s" % (n + 1, res["create_seconds"]))
     state_full = os.path.join(OUT, "state-p6-full")
@@ -969,7 +1074,7 @@ def part6(q):
                   state_dir=state_full)
     res["start_untracked_s"] = [r1.start()]
     time.sleep(3)
-    res["rss_kb_managed_untracked"] = proc_rss_kb(r1.pid)
+    res["rss_kb_managed_untracked"] = proc_rss_kb(r1.pids())
     # 2. every container scaled out (tracked in the state table)
     lat = []
 
@@ -986,7 +1091,7 @@ def part6(q):
     res["scale_out_all_ms"] = dist(lat)
     res["scale_out_failed"] = sum(1 for x in lat if x is None)
     time.sleep(1)
-    res["rss_kb_tracked"] = proc_rss_kb(r1.pid)
+    res["rss_kb_tracked"] = proc_rss_kb(r1.pids())
     res["state_json_bytes"] = os.path.getsize(os.path.join(state_full, "state.json"))
     r1.stop()
     # 3. start-up with the N tracked containers against an empty state, alternated
@@ -996,7 +1101,7 @@ def part6(q):
         res["start_tracked_s"].append(r.start())
         if i == 0:
             time.sleep(3)
-            res["rss_kb_tracked_after_restart"] = proc_rss_kb(r.pid)
+            res["rss_kb_tracked_after_restart"] = proc_rss_kb(r.pids())
         r.stop()
         e = Receiver("p6-empty2", ["--scale-duration", "1h"])
         shutil.rmtree(e.state_dir, ignore_errors=True)
@@ -1060,9 +1165,97 @@ def part6(q):
             slow_done.get("seconds", -1), res["during_other_worker_ms"].get("p50", -1),
             res["during_other_worker_ms"].get("max", -1), len(same),
             "%.0f" % max(same) if same else "-"))
+    r = Receiver("p6-full", ["--scale-duration", "1h"], state_dir=state_full)
+    r.start()
+    cur["r"] = r
+    try:
+        res.update(part6_idle_webhook_storm(r, names, storm, idle_s))
+    finally:
+        r.stop()
     t0 = time.monotonic()
     cleanup()
     res["remove_seconds"] = time.monotonic() - t0
+    return res
+
+
+def many_alerts_body(names):
+    """One Alertmanager webhook naming every container of `names` (one firing alert each)."""
+    with open(FIRING) as f:
+        j = json.load(f)
+    tpl = j["alerts"][0]
+    alerts = []
+    for i, name in enumerate(names):
+        a = json.loads(json.dumps(tpl))
+        a["labels"]["name"] = name
+        a["labels"]["alertname"] = "ContainerHighCpu"
+        a["fingerprint"] = "%016x" % (i + 1)
+        alerts.append(a)
+    j["alerts"] = alerts
+    j["groupLabels"] = {"alertname": "ContainerHighCpu"}
+    j["commonLabels"] = {"alertname": "ContainerHighCpu"}
+    return json.dumps(j, separators=(",", ":"))
+
+
+def part6_idle_webhook_storm(r, names, storm, idle_s):
+    """With every container managed (and tracked): the receiver's idle CPU, a webhook naming all
+    of them, and a heal storm (`storm` of them SIGKILLed at once) beside as many unmanaged
+    containers with Docker's --restart always killed in the same moment."""
+    res = {}
+    time.sleep(3)
+    c0, t0 = proc_cpu_s(r.pids()), time.monotonic()
+    time.sleep(idle_s)
+    res["idle_cpu_pct"] = 100.0 * (proc_cpu_s(r.pids()) - c0) / (time.monotonic() - t0)
+    res["idle_seconds"] = idle_s
+    res["idle_rss_kb"] = proc_rss_kb(r.pids())
+    log("part 6: idle with %d managed: %.2f %% of a core over %d s, RSS %d kB" % (
+        len(names), res["idle_cpu_pct"], idle_s, res["idle_rss_kb"]))
+    # a webhook naming every container: answered from the cache, before any Docker call
+    body = many_alerts_body(names[:1000])
+    lat = []
+    for _ in range(5):
+        st, reply, dt = r.call("POST", "/webhook", body)
+        lat.append(dt * 1000 if st == 200 else None)
+        time.sleep(0.5)
+    res["webhook_alerts"] = min(len(names), 1000)
+    res["webhook_bytes"] = len(body)
+    res["webhook_ms"] = dist(lat)
+    log("part 6: webhook naming %d alerts (%d bytes): p50 %.1f ms, max %.1f ms" % (
+        res["webhook_alerts"], len(body), res["webhook_ms"].get("p50", -1),
+        res["webhook_ms"].get("max", -1)))
+    time.sleep(2)  # the extended deadlines are saved
+    # the heal storm, beside Docker's restart policy on as many unmanaged containers
+    peers = [PREFIX + "storm-policy-%d" % i for i in range(storm)]
+    run_containers(peers, memory="16m", managed=False,
+                   extra=["--network", "none", "--restart", "always"])
+    healed = names[:storm]
+    ev = Events()
+    try:
+        pids = [(nm, host_pid(nm)) for pair in zip(healed, peers) for nm in pair]
+        t_kill = time.time_ns()
+        for nm, pid in pids:
+            if pid > 0:
+                os.kill(pid, signal.SIGKILL)
+        t_last = time.time_ns()
+
+        def back(group):
+            out = []
+            for nm in group:
+                tn = ev.wait(nm, "start", t_kill, 120)
+                out.append((tn - t_kill) / 1e9 if tn else None)
+            return out
+        mine, theirs = back(healed), back(peers)
+    finally:
+        ev.close()
+    res.update({"storm": storm, "storm_kill_spread_ms": (t_last - t_kill) / 1e6,
+                "storm_receiver_s": dist(mine), "storm_policy_s": dist(theirs),
+                "storm_receiver_missing": sum(1 for x in mine if x is None),
+                "storm_policy_missing": sum(1 for x in theirs if x is None)})
+    log("part 6: heal storm of %d (+%d with --restart always), kills spread over %.0f ms: "
+        "receiver last %.2f s (p50 %.2f), policy last %.2f s (p50 %.2f); missing %d / %d" % (
+            storm, storm, res["storm_kill_spread_ms"], res["storm_receiver_s"].get("max", -1),
+            res["storm_receiver_s"].get("p50", -1), res["storm_policy_s"].get("max", -1),
+            res["storm_policy_s"].get("p50", -1), res["storm_receiver_missing"],
+            res["storm_policy_missing"]))
     return res
 
 

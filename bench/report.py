@@ -248,8 +248,10 @@ def sec2(p, head):
         "`timeNano` of Docker's `update` event (emitted when the update is done) minus the "
         "client's clock just before sending: the same measure for the bare call and for "
         "trip-receiver. The overhead row is, per container, webhook → update event minus the "
-        "bare call → update event on the same container a moment before. All times in ms.\n" %
-        r["k"])
+        "bare call → update event on the same container a moment before. All times in ms.%s\n" %
+        (r["k"], (" %d rounds over the same containers (the webhook's ones scaled back in through "
+                  "the manual API between rounds): n = %d per row." % (
+                      r["rounds"], r["k"] * r["rounds"])) if r.get("rounds", 1) > 1 else ""))
     out += DIST_HEAD
     out.append(dist_row("bare Docker update, client round trip", d["bare_client"]))
     out.append(dist_row("bare Docker update → update event", d["bare_event"]))
@@ -274,6 +276,30 @@ def sec2(p, head):
                        "receiver): " + ", ".join(
                            "%s %.1f ms (n=%d)" % (k, 1000 * v["sum"] / v["count"], v["count"])
                            for k, v in sorted(hist.items()) if v.get("count")) + ".\n")
+    phases = r.get("phases", {})
+    if phases:
+        order = ["queue", "inspect", "claim_save", "docker", "final_save"]
+        out.append("\nWhere the receiver's time goes, `trip_action_phase_seconds{phase}` mean "
+                   "(sum / count, every action of this receiver): " + ", ".join(
+                       "%s %.2f ms (n=%d)" % (k, 1000 * phases[k]["sum"] / phases[k]["count"],
+                                             phases[k]["count"])
+                       for k in order + sorted(set(phases) - set(order))
+                       if phases.get(k, {}).get("count")) + ".")
+    fl = r.get("fsync_floor_ms")
+    if fl and fl.get("n"):
+        out.append("\nThe floor under the write-ahead claim's save, on the state directory's disk "
+                   "in the same run (a 4 KiB file written and fsync'd, renamed, its directory "
+                   "fsync'd): p50 %s ms, p99 %s ms (n=%d).\n" % (
+                       f(fl["p50"], 2), f(fl["p99"], 2), fl["n"]))
+    head.append(("webhook → update event ≤ 1.2× the bare call → event, p50 and p99",
+                 "p50 %s ms, p99 %s ms (n=%d)" % (f(d["wh_event"]["p50"]), f(d["wh_event"]["p99"]),
+                                                 d["wh_event"]["n"]),
+                 "bare p50 %s ms, p99 %s ms" % (f(d["bare_event"]["p50"]),
+                                               f(d["bare_event"]["p99"])),
+                 "%s / %s" % (ratio(d["wh_event"]["p50"], d["bare_event"]["p50"], 2),
+                              ratio(d["wh_event"]["p99"], d["bare_event"]["p99"], 2)),
+                 verdict(d["wh_event"]["p50"] <= 1.2 * d["bare_event"]["p50"] and
+                         d["wh_event"]["p99"] <= 1.2 * d["bare_event"]["p99"])))
     head.append(("receiver overhead over the bare Docker call ≤ 50 ms p99",
                  "%s ms p99 overhead (webhook → update p99 %s ms)" % (
                      f(d["pair_overhead"]["p99"]), f(d["wh_event"]["p99"])),
@@ -380,6 +406,15 @@ def sec3(p, head):
                          docker["dist"].get("n", 0)),
                      ratio(d["p50"], docker["dist"].get("p50"), 2),
                      verdict(d["p50"] <= 0.5 and d["p99"] <= 1.0 and not ev_crash["failed"])))
+        if docker["dist"].get("p50") is not None:
+            ahead = (docker["dist"]["p50"] - d["p50"]) * 1000
+            head.append(("heal after a crash ≥ 80 ms ahead of Docker's --restart always (p50, "
+                         "n ≥ 100)",
+                         "%s ms ahead (%s s p50, n=%d)" % (f(ahead, 0), f(d["p50"], 3), d["n"]),
+                         "Docker --restart always %s s p50 (n=%d)" % (
+                             f(docker["dist"]["p50"], 3), docker["dist"].get("n", 0)),
+                         ratio(d["p50"], docker["dist"]["p50"], 2),
+                         verdict(ahead >= 80 and d["n"] >= 100)))
     return out
 
 
@@ -423,8 +458,13 @@ def sec5(p, head):
         "`/proc/<pid>/stat` (utime + stime, plus reaped children). Then each under load alone: "
         "wrk, 16 connections, %d s, RSS sampled every 100 ms; CPU per 1000 requests. The "
         "peer's figures under load include the `/bin/true` it forks per request only in the "
-        "\"with children\" column (its RSS is the Go process alone).\n" % (
-            r["idle_seconds"], r["load_seconds"]))
+        "\"with children\" column (its RSS is the Go process alone).%s\n" % (
+            r["idle_seconds"], r["load_seconds"],
+            " trip-receiver's figures are the sum of its %d processes (the privileged one and "
+            "its HTTP process, privilege separation)." % r["receiver_processes"]
+            if r.get("receiver_processes") else
+            " trip-receiver's figures are its privileged process alone: its HTTP process "
+            "(privilege separation) is not counted in this run."))
     out.append("| measure | trip-receiver | peer | ratio |")
     out.append("|---|---:|---:|---:|")
     rows = [
@@ -434,6 +474,10 @@ def sec5(p, head):
          b.get("idle_split_kb", {}).get("RssAnon"), 0),
         ("idle RssFile (binary and shared libraries), kB",
          a.get("idle_split_kb", {}).get("RssFile"), b.get("idle_split_kb", {}).get("RssFile"), 0),
+        ("idle PSS (shared pages divided among their users), kB",
+         a.get("idle_split_kb", {}).get("Pss"), b.get("idle_split_kb", {}).get("Pss"), 0),
+        ("idle private memory (smaps_rollup Private_Clean + Private_Dirty), kB",
+         a.get("idle_split_kb", {}).get("Private"), b.get("idle_split_kb", {}).get("Private"), 0),
         ("threads", a.get("idle_split_kb", {}).get("Threads"),
          b.get("idle_split_kb", {}).get("Threads"), 0),
         ("idle CPU over %d s, %% of one core" % r["idle_seconds"], a["idle_cpu_pct"],
@@ -451,7 +495,10 @@ def sec5(p, head):
     for label, x, y, dg in rows:
         out.append("| %s | %s | %s | %s |" % (label, f(x, dg), f(y, dg), ratio(x, y, 2)))
     out.append("")
-    head.append(("idle RSS ≤ 5 MB", "%s MiB p50" % f(a["idle_rss_kb"]["p50"] / 1024, 1),
+    head.append(("idle RSS ≤ 5 MB", "%s MiB p50%s" % (
+                     f(a["idle_rss_kb"]["p50"] / 1024, 1),
+                     " (both processes)" if r.get("receiver_processes") else
+                     " (privileged process only; its HTTP process not counted in this run)"),
                  "%s MiB" % f(b["idle_rss_kb"]["p50"] / 1024, 1),
                  ratio(a["idle_rss_kb"]["p50"], b["idle_rss_kb"]["p50"], 2),
                  verdict(a["idle_rss_kb"]["p50"] <= 5 * 1024)))
@@ -549,6 +596,44 @@ def sec6(p, head):
                    "(n=%d).\n" % (f(other.get("max"), 0), f(same.get("max"), 0),
                                   same.get("n", 0)))
     isolated = not late
+    if r.get("webhook_ms"):
+        w, sr, sp = r["webhook_ms"], r.get("storm_receiver_s", {}), r.get("storm_policy_s", {})
+        out.append(
+            "**Idle, a big webhook, a heal storm** (the same receiver, every container managed and "
+            "tracked, default `--refresh-interval`): idle CPU over %d s from `/proc/<pid>/stat`; "
+            "one Alertmanager webhook naming %d firing alerts (%d bytes, one per container; the "
+            "receiver's limit is 1 000), posted 5 times, answered from the container cache; then "
+            "%d of the managed containers and %d unmanaged ones with Docker's `--restart always` "
+            "(16 MiB, same image) SIGKILLed from the host in one loop, interleaved (%s ms from the "
+            "first kill to the last): seconds from the first kill to each container's next "
+            "`start` event.\n" % (
+                r["idle_seconds"], r["webhook_alerts"], r["webhook_bytes"], r["storm"],
+                r["storm"], f(r.get("storm_kill_spread_ms"), 0)))
+        out.append("| measure | value |")
+        out.append("|---|---|")
+        out.append("| idle CPU with %d managed, %% of one core | %s %% (RSS %s kB) |" % (
+            n, f(r["idle_cpu_pct"], 2), f(r.get("idle_rss_kb"), 0)))
+        out.append("| webhook naming %d alerts, answer time | p50 %s ms, max %s ms (n=%d) |" % (
+            r["webhook_alerts"], f(w.get("p50")), f(w.get("max")), w.get("n", 0)))
+        out.append("| heal storm, trip-receiver: %d killed, running again | p50 %s s, last %s s, "
+                   "%d not restarted within 120 s |" % (
+                       r["storm"], f(sr.get("p50"), 2), f(sr.get("max"), 2),
+                       r.get("storm_receiver_missing", 0)))
+        out.append("| heal storm, Docker --restart always: %d killed, running again | p50 %s s, "
+                   "last %s s, %d not restarted within 120 s |" % (
+                       r["storm"], f(sp.get("p50"), 2), f(sp.get("max"), 2),
+                       r.get("storm_policy_missing", 0)))
+        out.append("")
+        head.append(("a webhook naming %d alerts answered < 50 ms" % r["webhook_alerts"],
+                     "%s ms max (p50 %s)" % (f(w.get("max")), f(w.get("p50"))), "–", "–",
+                     verdict(w.get("max") is not None and w["max"] < 50)))
+        head.append(("heal storm: %d killed at once, time to the last one running" % r["storm"],
+                     "%s s (p50 %s)" % (f(sr.get("max"), 2), f(sr.get("p50"), 2)),
+                     "Docker --restart always %s s (p50 %s)" % (f(sp.get("max"), 2),
+                                                                f(sp.get("p50"), 2)),
+                     ratio(sr.get("max"), sp.get("max"), 2), "measured"))
+        head.append(("idle CPU with %d managed containers" % n,
+                     "%s %% of a core" % f(r["idle_cpu_pct"], 2), "–", "–", "measured"))
     head.append(("scale: %d managed containers" % n,
                  "start-up %s s tracked vs %s s empty; %s–%s bytes per tracked container" % (
                      f(median(r["start_tracked_s"]), 3), f(median(r["start_untracked_s"]), 3),
@@ -617,6 +702,7 @@ def old_results():
 # Sections written by other bench scripts (bench/services, bench/scaling) between their markers:
 # kept as they are, in this order.
 KEPT = [("<!-- services:start -->", "<!-- services:end -->"),
+        ("<!-- services-slo:start -->", "<!-- services-slo:end -->"),
         ("<!-- scaling:start -->", "<!-- scaling:end -->")]
 
 
