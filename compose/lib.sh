@@ -41,7 +41,9 @@ trip_need_tools() {
 trip_compose() {
   local project=$1
   shift
-  "${TRIP_COMPOSE[@]}" --project-name "$project" "$@"
+  # the receiver manages this project's containers only (docker-compose.yml TRIP_SELECTOR)
+  TRIP_SELECTOR=${TRIP_SELECTOR:-com.docker.compose.project=$project} \
+    "${TRIP_COMPOSE[@]}" --project-name "$project" "$@"
 }
 
 trip_random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
