@@ -23,6 +23,8 @@ struct mark {
     char id[65];
     bool kill, oom;
     int64_t at_ns;
+    bool died;                   /* a death waiting for its cleanup event (heal_at_cleanup) */
+    struct engine_heal_req heal; /* ... and the heal it asks for */
 };
 
 struct events {
@@ -38,6 +40,7 @@ struct events {
     struct docker_cancel *cancel;
     struct mark marks[N_MARKS]; /* watcher thread only */
     size_t next_mark;
+    bool heal_at_cleanup; /* watcher thread only: ops->heal_at_cleanup after the last reconcile */
 };
 
 static docker_code real_list(void *ud, const char *const *label_filters,
@@ -52,7 +55,14 @@ static docker_code real_stream(void *ud, const struct docker_events_filter *f, d
     return docker_events_stream(ud, f, fn, fn_ud, k, err);
 }
 
-const struct events_docker_ops events_docker_real = {real_list, real_stream};
+static bool real_heal_at_cleanup(void *ud)
+{
+    struct docker_engine e;
+    docker_client_engine(ud, &e);
+    return e.podman;
+}
+
+const struct events_docker_ops events_docker_real = {real_list, real_stream, real_heal_at_cleanup};
 
 static const char *label_of(const void *ud, const char *key)
 {
@@ -80,6 +90,8 @@ enum events_verdict events_classify(const struct policy_limits *lim, const struc
         return EVENTS_IGNORE;
     if (strcmp(a, "destroy") == 0)
         return EVENTS_DESTROYED;
+    if (strcmp(a, "cleanup") == 0)
+        return EVENTS_CLEANUP;
     if (strcmp(a, "start") == 0)
         return EVENTS_STARTED;
     if (strcmp(a, "kill") == 0 || strcmp(a, "oom") == 0)
@@ -109,21 +121,41 @@ static struct mark *find_mark(struct events *ev, const char *id)
     return NULL;
 }
 
-static void add_mark(struct events *ev, const struct docker_event *e)
+static struct mark *mark_of(struct events *ev, const char *id)
 {
-    struct mark *m = find_mark(ev, e->id);
+    struct mark *m = find_mark(ev, id);
 
     if (!m) {
         m = &ev->marks[ev->next_mark];
         ev->next_mark = (ev->next_mark + 1) % N_MARKS;
         memset(m, 0, sizeof(*m));
-        utf8_copy(m->id, sizeof(m->id), e->id);
+        utf8_copy(m->id, sizeof(m->id), id);
     }
+    return m;
+}
+
+static void add_mark(struct events *ev, const struct docker_event *e)
+{
+    struct mark *m = mark_of(ev, e->id);
+
     if (strcmp(e->action, "kill") == 0)
         m->kill = true;
     else
         m->oom = true;
     m->at_ns = e->time_nano;
+}
+
+static void heal(struct events *ev, const struct engine_heal_req *req)
+{
+    struct engine_err eerr = {0};
+    char qn[300];
+
+    log_debug("heal requested", "container=%s trigger=%s exit_code=%d operator_stop=%s",
+              log_quote(qn, sizeof(qn), req->container), req->trigger, req->exit_code,
+              req->operator_stop ? "true" : "false");
+    if (engine_heal(ev->o.engine, req, &eerr) != ENGINE_OK && eerr.code != ENGINE_E_STOPPED)
+        log_error("cannot queue a heal", "container=%s error=%s",
+                  log_quote(qn, sizeof(qn), req->container), eerr.msg);
 }
 
 static int on_event(const struct docker_event *e, void *ud)
@@ -160,19 +192,31 @@ static int on_event(const struct docker_event *e, void *ud)
             memset(m, 0, sizeof(*m));
         engine_container_destroyed(ev->o.engine, e->name);
         break;
+    case EVENTS_CLEANUP:
+        if (m && m->died) {
+            struct engine_heal_req req = m->heal;
+            memset(m, 0, sizeof(*m));
+            heal(ev, &req);
+        }
+        break;
     case EVENTS_HEAL: {
         struct engine_heal_req req = {
             .operator_stop = op_stop, .exit_code = e->exit_code, .event_ns = e->time_nano};
-        if (m && strcmp(e->action, "die") == 0)
+        bool die = strcmp(e->action, "die") == 0;
+        if (m && die)
             memset(m, 0, sizeof(*m));
         utf8_copy(req.container, sizeof(req.container), e->name);
         utf8_copy(req.trigger, sizeof(req.trigger), trigger);
-        log_debug("heal requested", "container=%s trigger=%s exit_code=%d operator_stop=%s",
-                  log_quote(qn, sizeof(qn), e->name), trigger, e->exit_code,
-                  op_stop ? "true" : "false");
-        if (engine_heal(ev->o.engine, &req, &eerr) != ENGINE_OK && eerr.code != ENGINE_E_STOPPED)
-            log_error("cannot queue a heal", "container=%s error=%s",
-                      log_quote(qn, sizeof(qn), e->name), eerr.msg);
+        if (die && ev->heal_at_cleanup && e->id && e->id[0]) {
+            m = mark_of(ev, e->id);
+            m->died = true;
+            m->heal = req;
+            m->at_ns = e->time_nano;
+            log_debug("death kept for its cleanup event", "container=%s",
+                      log_quote(qn, sizeof(qn), e->name));
+            break;
+        }
+        heal(ev, &req);
         break;
     }
     case EVENTS_IGNORE:
@@ -239,6 +283,9 @@ static int64_t attempt(struct events *ev, bool *was_up)
     static const char *const types[] = {"container", NULL};
     static const char *const actions[] = {"die",           "stop",    "kill",  "oom",
                                           "health_status", "destroy", "start", NULL};
+    /* Podman's names: its exit is filtered as "died" (docker-client adds it), its clean-up */
+    static const char *const podman_actions[] = {
+        "die", "stop", "kill", "oom", "health_status", "destroy", "start", "cleanup", NULL};
     struct docker_events_filter f = {types, actions, ev->label_filters, 0};
     struct docker_err derr = {0};
     size_t managed, stopped;
@@ -252,9 +299,12 @@ static int64_t attempt(struct events *ev, bool *was_up)
         *was_up = false;
         return -1;
     }
+    ev->heal_at_cleanup = ev->o.ops->heal_at_cleanup && ev->o.ops->heal_at_cleanup(ev->o.docker);
     log_info("docker events connected; reconciled", "managed=%zu stopped=%zu", managed, stopped);
     metrics_events_connected(ev->o.metrics, 1);
     *was_up = true;
+    if (ev->heal_at_cleanup)
+        f.events = podman_actions;
     int64_t t0 = clock_mono_ms();
     memset(&derr, 0, sizeof(derr));
     rc = ev->o.ops->stream(ev->o.docker, &f, on_event, ev, ev->cancel, &derr);

@@ -18,7 +18,12 @@
  * lost (a repeated event merges into the pending heal or finds the container running). A lost
  * stream is retried after 250 ms doubling to 10 s (reset once a stream lasted 10 s).
  * The stream callback runs on that thread only; `marks` (recent kill / oom events by container
- * id, to tell an operator's stop from a crash) is its private state. `lock` guards `stopping`
+ * id, to tell an operator's stop from a crash) is its private state.
+ * Podman (heal_at_cleanup): its `docker stop` and `rm -f` clean a container up after its die
+ * event with the container unlocked, so a start sent at the die lands in between and makes the
+ * operator's stop fail ("refusing to clean up") or races the removal. There a death is kept in
+ * its mark and healed at the container's `cleanup` event that follows (tens of ms later), which
+ * is also when Podman's own restart policy acts. `lock` guards `stopping`
  * and the wait between attempts; events_stop() cancels the stream from any thread.
  */
 
@@ -40,6 +45,9 @@ struct events_docker_ops {
                         struct docker_err *err);
     docker_code (*stream)(void *ud, const struct docker_events_filter *f, docker_event_fn fn,
                           void *fn_ud, struct docker_cancel *k, struct docker_err *err);
+    /* Whether a death is healed at the container's `cleanup` event rather than at its `die`
+     * (Podman; asked after each reconcile, once the engine is known). NULL: never. */
+    bool (*heal_at_cleanup)(void *ud);
 };
 extern const struct events_docker_ops events_docker_real;
 
@@ -75,6 +83,7 @@ enum events_verdict {
     EVENTS_HEAL,      /* ask the engine to heal */
     EVENTS_STARTED,   /* engine_container_started() */
     EVENTS_DESTROYED, /* engine_container_destroyed() */
+    EVENTS_CLEANUP,   /* Podman's `cleanup`: heal a death kept for it (heal_at_cleanup) */
 };
 /* Classifies ev (action and the trip.enable label among its attributes) under lim. trigger gets
  * "exit", "oom" or "unhealthy" for EVENTS_HEAL; oom_seen / kill_seen say whether an oom / kill

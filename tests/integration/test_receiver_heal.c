@@ -86,6 +86,13 @@ static double die_to_start_ms(const char *name, int64_t t0_ns)
     int64_t die = ts_docker_event_time(ev, "die", t0_ns);
     int64_t start = die > 0 ? ts_docker_event_time(ev, "start", die) : -1;
     assert_true(die > 0 && start > 0);
+    if (ts_docker_is_podman()) {
+        /* Podman cleans up after the die event with the container unlocked: the heal waits for
+         * its cleanup event (events.h), or an operator's `docker stop` fails ("refusing to
+         * clean up") */
+        int64_t cleanup = ts_docker_event_time(ev, "cleanup", die);
+        assert_true(cleanup > 0 && cleanup <= start);
+    }
     return (double)(start - die) / 1e6;
 }
 
@@ -239,20 +246,28 @@ static void removed_container_is_not_restarted(void **state)
     ts_sleep_ms(2000);
     char *log = ts_read_file(rx.log_path, NULL);
     assert_non_null(log);
-    size_t lines = 0;
+    /* Podman stops the container with its lock released before it removes it (libpod's
+     * removeContainer), so a heal's start may land in between; the removal then goes on and
+     * deletes the running container. There a heal may be logged once, never an error; Docker
+     * holds the removal in progress (409) and nothing is healed. */
+    bool podman = ts_docker_is_podman();
+    size_t lines = 0, healed = 0;
     for (char *line = log; line && *line;) {
         char *nl = strchr(line, '\n');
         if (nl)
             *nl = '\0';
         if (strstr(line, needle)) {
             lines++;
-            if (strstr(line, "level=error") || strstr(line, "msg=healed"))
+            if (strstr(line, "msg=healed"))
+                healed++;
+            if (strstr(line, "level=error") || (strstr(line, "msg=healed") && !podman))
                 fail_msg("after docker rm -f: %s", line);
         }
         line = nl ? nl + 1 : NULL;
     }
     free(log);
-    assert_true(lines <= 4); /* at most a skipped heal and the drop, no storm */
+    assert_true(healed <= 1);
+    assert_true(lines <= 4 + healed); /* at most a skipped heal and the drop, no storm */
     assert_int_not_equal(ts_docker_inspect(name, "{{.Id}}", needle, sizeof(needle)), 0);
 }
 
