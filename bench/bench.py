@@ -337,9 +337,10 @@ class Receiver:
         """Its processes: the privileged one and its HTTP process (privilege separation)."""
         return [self.pid] + proc_children(self.pid)
 
-    def __init__(self, tag, args=(), state_dir=None):
+    def __init__(self, tag, args=(), state_dir=None, binary=None):
         LIVE.append(self)
         self.tag = tag
+        self.binary = binary
         self.port = free_port()
         self.state_dir = state_dir or os.path.join(OUT, "state-" + tag)
         if not state_dir:  # its own, empty: an earlier run's state would queue start-up jobs
@@ -351,8 +352,8 @@ class Receiver:
 
     def start(self, ready_timeout=60.0):
         """Starts it; returns seconds from exec to the first 200 on /readyz."""
-        binary = os.environ.get("TRIP_RECEIVER", os.path.join(ROOT, "build-bench", "receiver",
-                                                              "trip-receiver"))
+        binary = self.binary or os.environ.get(
+            "TRIP_RECEIVER", os.path.join(ROOT, "build-bench", "receiver", "trip-receiver"))
         # this run's containers only (--selector): never a user's stack or a test's beside it
         cmd = [binary, "--listen", "127.0.0.1:%d" % self.port, "--state-dir", self.state_dir,
                "--token", TOKEN, "--selector", "trip.bench.run=" + RUN_ID] + self.args
@@ -985,15 +986,24 @@ def part5(q):
     load_s = 3 if q else 10
     names = [PREFIX + "fp-%d" % i for i in range(4)]
     run_containers(names)
-    r = Receiver("p5", ["--scale-duration", "1h"])
+    # "receiver": the binary the image ships (static, musl; tests/support/static-receiver);
+    # "receiver_dynamic": the build linked against Debian's shared libraries (the host package's)
+    static = os.environ.get("TRIP_RECEIVER_STATIC")
+    r = Receiver("p5", ["--scale-duration", "1h"], binary=static)
     r.start()
+    rd = None
+    if static:
+        rd = Receiver("p5d", ["--scale-duration", "1h"])
+        rd.start()
     peer = Peer()
-    res = {"idle_seconds": idle_s, "load_seconds": load_s}
+    res = {"idle_seconds": idle_s, "load_seconds": load_s, "receiver_static": bool(static)}
     try:
         time.sleep(3)
         # trip-receiver is two processes (privilege separation): the privileged one and its
         # HTTP process, which parses every request; both count
         procs = {"receiver": r.pids(), "peer": peer.pid}
+        if rd:
+            procs["receiver_dynamic"] = rd.pids()
         res["receiver_processes"] = len(procs["receiver"])
         rss = {k: [] for k in procs}
         c0 = {k: proc_cpu_s(p, True) for k, p in procs.items()}
@@ -1009,6 +1019,8 @@ def part5(q):
                       "idle_cpu_pct": 100 * (c1[k] - c0[k]) / el}
         urls = {"receiver": ("http://127.0.0.1:%d/webhook" % r.port, TOKEN),
                 "peer": ("http://127.0.0.1:%d/" % peer.port, "")}
+        if rd:
+            urls["receiver_dynamic"] = ("http://127.0.0.1:%d/webhook" % rd.port, TOKEN)
         for k, p in procs.items():
             stop = threading.Event()
             samples = []
@@ -1034,6 +1046,8 @@ def part5(q):
                  res[k]["load_rss_kb"]["max"]))
     finally:
         r.stop()
+        if rd:
+            rd.stop()
         peer.stop()
     return res
 

@@ -448,26 +448,9 @@ def sec4(p, head):
     return out
 
 
-def sec5(p, head):
-    r = p["result"]
-    a, b = r["receiver"], r["peer"]
-    out = ["## 5. Footprint\n", part_header(p)]
-    out.append(
-        "trip-receiver (normal mode, 4 managed containers) and the peer, both started, then "
-        "left idle together for %d s: RSS (`VmRSS`) sampled every second, CPU from "
-        "`/proc/<pid>/stat` (utime + stime, plus reaped children). Then each under load alone: "
-        "wrk, 16 connections, %d s, RSS sampled every 100 ms; CPU per 1000 requests. The "
-        "peer's figures under load include the `/bin/true` it forks per request only in the "
-        "\"with children\" column (its RSS is the Go process alone).%s\n" % (
-            r["idle_seconds"], r["load_seconds"],
-            " trip-receiver's figures are the sum of its %d processes (the privileged one and "
-            "its HTTP process, privilege separation)." % r["receiver_processes"]
-            if r.get("receiver_processes") else
-            " trip-receiver's figures are its privileged process alone: its HTTP process "
-            "(privilege separation) is not counted in this run."))
-    out.append("| measure | trip-receiver | peer | ratio |")
-    out.append("|---|---:|---:|---:|")
-    rows = [
+def sec5_rows(a, b, r):
+    """Part 5's rows: (label, trip-receiver's figure, the peer's, digits)."""
+    return [
         ("idle RSS p50, kB", a["idle_rss_kb"]["p50"], b["idle_rss_kb"]["p50"], 0),
         ("idle RSS max, kB", a["idle_rss_kb"]["max"], b["idle_rss_kb"]["max"], 0),
         ("idle RssAnon (heap, stacks), kB", a.get("idle_split_kb", {}).get("RssAnon"),
@@ -492,11 +475,52 @@ def sec5(p, head):
         ("CPU ms per 1000 requests, with children", a["cpu_ms_per_1000_req_with_children"],
          b["cpu_ms_per_1000_req_with_children"], 1),
     ]
-    for label, x, y, dg in rows:
-        out.append("| %s | %s | %s | %s |" % (label, f(x, dg), f(y, dg), ratio(x, y, 2)))
+
+
+def sec5(p, head):
+    r = p["result"]
+    a, b = r["receiver"], r["peer"]
+    out = ["## 5. Footprint\n", part_header(p)]
+    out.append(
+        "trip-receiver (normal mode, 4 managed containers) and the peer, both started, then "
+        "left idle together for %d s: RSS (`VmRSS`) sampled every second, CPU from "
+        "`/proc/<pid>/stat` (utime + stime, plus reaped children). Then each under load alone: "
+        "wrk, 16 connections, %d s, RSS sampled every 100 ms; CPU per 1000 requests. The "
+        "peer's figures under load include the `/bin/true` it forks per request only in the "
+        "\"with children\" column (its RSS is the Go process alone).%s\n" % (
+            r["idle_seconds"], r["load_seconds"],
+            " trip-receiver's figures are the sum of its %d processes (the privileged one and "
+            "its HTTP process, privilege separation)." % r["receiver_processes"]
+            if r.get("receiver_processes") else
+            " trip-receiver's figures are its privileged process alone: its HTTP process "
+            "(privilege separation) is not counted in this run."))
+    rows = sec5_rows(a, b, r)
+    d = r.get("receiver_dynamic")
+    if d:
+        # the same rows for the build on Debian's shared libraries, in a column beside
+        drows = {label: x for label, x, _, _ in sec5_rows(d, d, r)}
+        out.append("| measure | trip-receiver, static (the image's) | trip-receiver, Debian's "
+                   "shared libraries | peer | ratio static/peer |")
+        out.append("|---|---:|---:|---:|---:|")
+        for label, x, y, dg in rows:
+            out.append("| %s | %s | %s | %s | %s |" % (label, f(x, dg), f(drows[label], dg),
+                                                     f(y, dg), ratio(x, y, 2)))
+    else:
+        out.append("| measure | trip-receiver | peer | ratio |")
+        out.append("|---|---:|---:|---:|")
+        for label, x, y, dg in rows:
+            out.append("| %s | %s | %s | %s |" % (label, f(x, dg), f(y, dg), ratio(x, y, 2)))
     out.append("")
+    if d:
+        out.insert(-1 - len(rows) - 2, "The static trip-receiver is the binary the image ships "
+                   "(receiver/Dockerfile: musl, libcurl without TLS, libmicrohttpd, jansson and "
+                   "libseccomp from Debian's sources, FROM scratch), copied out of the image by "
+                   "`tests/support/static-receiver`; the other is the build on Debian's shared "
+                   "libraries (the host package's). Both ran side by side with the same flags.\n")
     head.append(("idle RSS ≤ 5 MB", "%s MiB p50%s" % (
                      f(a["idle_rss_kb"]["p50"] / 1024, 1),
+                     (" (both processes, the image's static binary; on Debian's shared "
+                      "libraries %s MiB)" % f(d["idle_rss_kb"]["p50"] / 1024, 1)) if d else
                      " (both processes)" if r.get("receiver_processes") else
                      " (privileged process only; its HTTP process not counted in this run)"),
                  "%s MiB" % f(b["idle_rss_kb"]["p50"] / 1024, 1),

@@ -1,9 +1,9 @@
 /* docker_client.c: client lifetime, API version negotiation, and the daemon-level calls
  * (ping, version, info). */
 #include "docker_internal.h"
+#include "ssl_lean.h"
 
 #include <curl/curl.h>
-#include <openssl/ssl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,13 +30,8 @@ static CURLcode curl_init_rc;
 static void curl_init(void)
 {
     /* The client speaks plain HTTP (unix:// and tcp://), never TLS, but curl_global_init has
-     * libcurl's OpenSSL backend initialise OpenSSL: openssl.cnf, its providers and every error
-     * string, about 1.3 MB of an idle receiver. Initialised first without those, OpenSSL runs
-     * each step once and curl's initialisation finds them done. */
-    OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_SSL_STRINGS |
-                         OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
-                         OPENSSL_INIT_NO_ADD_ALL_DIGESTS,
-                     NULL);
+     * libcurl's OpenSSL backend initialise OpenSSL in full (ssl_lean.h). */
+    ssl_lean_init();
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 

@@ -342,7 +342,9 @@ int main(int argc, char **argv)
     /* One malloc arena for every thread: glibc otherwise gives each thread that allocates its
      * own (up to 8 per core), and each keeps its own idle pages. The threads here mostly wait;
      * the allocations that matter are the HTTP threads', and they are short. */
+#ifdef M_ARENA_MAX /* glibc; musl (the static build) has one allocator for all threads */
     mallopt(M_ARENA_MAX, 1);
+#endif
     switch (config_parse(&cfg, argc, argv, environ, &err)) {
     case CONFIG_OK:
         break;

@@ -1,7 +1,7 @@
 /* svc_main.c: the main() every service runs: flags, settings, start-up, migrations, stop. */
 #include "svc_app.h"
 
-#include <openssl/ssl.h>
+#include "ssl_lean.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,13 +96,8 @@ int svc_main(int argc, char **argv, const struct svc_service *svc)
         return 2;
     }
     /* The services speak plain TCP to MariaDB, never TLS, but the connector initialises OpenSSL
-     * at start, which loads openssl.cnf, its providers and every error string: about 1.3 MB of
-     * each idle process. Initialising it first without those makes the connector's
-     * initialisation a no-op (OpenSSL runs each step once). */
-    OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_SSL_STRINGS |
-                         OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
-                         OPENSSL_INIT_NO_ADD_ALL_DIGESTS,
-                     NULL);
+     * in full at start (ssl_lean.h). */
+    ssl_lean_init();
     if (argc == 2)
         return health_check(&app.cfg);
     svc_log_init(svc->name, (enum svc_log_level)app.cfg.log_level);

@@ -471,9 +471,6 @@ static void user_without_privilege_is_refused(void **state)
     char out[4096], gidarg[64];
     (void)state;
     (void)socket_gid_or_skip();
-    char bin[512];
-    const char *dir = getenv("TRIP_BINARY_DIR");
-    snprintf(bin, sizeof(bin), "%s/receiver/trip-receiver", dir ? dir : "build");
     snprintf(gidarg, sizeof(gidarg), "--regid=%d", SERVICE_ID);
     const char *wrap[] = {SETPRIV, "--reuid=65532", gidarg, "--clear-groups", NULL};
     const char *args[] = {"--user", "65533:65533", NULL};

@@ -26,10 +26,16 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* TRIP_RECEIVER_BINARY: another trip-receiver than the build's, e.g. the static one the image
+ * ships (tests/static/) */
 static void binary_path(char *buf, size_t size)
 {
+    const char *bin = getenv("TRIP_RECEIVER_BINARY");
     const char *dir = getenv("TRIP_BINARY_DIR");
-    snprintf(buf, size, "%s/receiver/trip-receiver", dir ? dir : "build");
+    if (bin && *bin)
+        snprintf(buf, size, "%s", bin);
+    else
+        snprintf(buf, size, "%s/receiver/trip-receiver", dir ? dir : "build");
 }
 
 static void print_log(const struct ts_receiver *r)
