@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +31,8 @@ struct broker {
     pthread_t reader;
     pthread_mutex_t wlock; /* one writer at a time on fd; guards `stopped` */
     bool stopped;
+    uint8_t *out; /* reader thread only: replies held back while more intents wait (reply()) */
+    size_t out_len, out_cap;
 };
 
 /* A manual job's reply address: freed by its done callback. */
@@ -38,24 +41,86 @@ struct job_ctx {
     uint32_t id;
 };
 
-static void send_reply(struct broker *b, const struct ipc_reply *r)
+/* r encoded into *buf (the caller frees it); 0 when not even the error reply could be. */
+static size_t encode_reply(const struct ipc_reply *r, uint8_t **buf)
 {
-    uint8_t *buf = NULL;
-    size_t len = ipc_encode_reply(r, &buf);
+    size_t len = ipc_encode_reply(r, buf);
 
     if (!len) { /* out of memory, or a body over IPC_MAX_REPLY */
         struct ipc_reply small = {.id = r->id, .status = 500, .duration_ms = -1};
         static char too_large[] =
             "{\"error\":\"reply too large or out of memory\",\"status\":500}";
         small.body = too_large;
-        len = ipc_encode_reply(&small, &buf);
-        if (!len)
-            return;
+        len = ipc_encode_reply(&small, buf);
     }
+    return len;
+}
+
+static void write_locked(struct broker *b, const uint8_t *buf, size_t len)
+{
     pthread_mutex_lock(&b->wlock);
     if (!b->stopped)
         ipc_write(b->fd, buf, len); /* fails only when the HTTP process is gone */
     pthread_mutex_unlock(&b->wlock);
+}
+
+static void send_reply(struct broker *b, const struct ipc_reply *r)
+{
+    uint8_t *buf = NULL;
+    size_t len = encode_reply(r, &buf);
+
+    if (len)
+        write_locked(b, buf, len);
+    free(buf);
+}
+
+/* Whether more of the HTTP process's bytes wait in the channel. */
+static bool pending(int fd)
+{
+    int n = 0;
+    return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* Writes the replies held back, if any (reader thread). */
+static void flush_replies(struct broker *b)
+{
+    if (b->out_len)
+        write_locked(b, b->out, b->out_len);
+    b->out_len = 0;
+}
+
+#define HELD_REPLIES_MAX (256u * 1024)
+
+/* The reader thread's reply to an intent. While more intents wait in the channel (a webhook's
+ * alerts come in one write: http_ipc_call_many), replies are held back and written together
+ * once the channel is drained or HELD_REPLIES_MAX bytes are held: a thousand alerts cost a few
+ * writes and wake-ups of the HTTP process's reader instead of a thousand. Replies of queued jobs
+ * (other threads) are sent at once by send_reply. */
+static void reply(struct broker *b, const struct ipc_reply *r)
+{
+    uint8_t *buf = NULL;
+    size_t len = encode_reply(r, &buf);
+
+    if (len && b->out_len + len > b->out_cap && b->out_len + len <= HELD_REPLIES_MAX) {
+        size_t cap = b->out_cap ? b->out_cap : 16 * 1024;
+        while (cap < b->out_len + len)
+            cap *= 2;
+        uint8_t *nb = realloc(b->out, cap);
+        if (nb) {
+            b->out = nb;
+            b->out_cap = cap;
+        }
+    }
+    if (len && b->out_len + len <= b->out_cap) {
+        memcpy(b->out + b->out_len, buf, len);
+        b->out_len += len;
+        if (!pending(b->fd))
+            flush_replies(b);
+    } else {
+        flush_replies(b);
+        if (len)
+            write_locked(b, buf, len);
+    }
     free(buf);
 }
 
@@ -328,9 +393,22 @@ static bool handle(struct broker *b, const struct ipc_intent *in, struct ipc_rep
     }
 }
 
+/*
+ * The alerts of one webhook arrive back to back (one write, http_ipc_call_many). While more wait
+ * in the channel the engine's workers start nothing new (engine_hold): the whole batch is
+ * decided and queued before their Docker calls compete with it for the engine's lock and the
+ * CPU. Released as soon as the channel is drained, for any other intent, and after BATCH_MAX
+ * alerts or BATCH_MS at the latest, so a steady stream of alerts never starves the workers.
+ */
+#define BATCH_MAX 4096
+#define BATCH_MS 50
+
 static void *reader_main(void *arg)
 {
     struct broker *b = arg;
+    bool held = false;
+    int64_t held_at = 0;
+    size_t batch = 0;
 
     for (;;) {
         uint8_t *msg = NULL, type = 0;
@@ -353,14 +431,35 @@ static void *reader_main(void *arg)
                 log_error("privsep: refused a message from the HTTP process; closing the channel",
                           "error=%s", ierr.code != IPC_OK ? ierr.msg : why);
             free(msg);
+            flush_replies(b);
+            if (held)
+                engine_release(b->e);
             shutdown(b->fd, SHUT_RDWR);
             return NULL;
         }
         free(msg);
+        bool alert = in.type == IPC_ALERT;
+        if (held && (!alert || batch >= BATCH_MAX || clock_mono_ms() - held_at >= BATCH_MS)) {
+            engine_release(b->e);
+            held = false;
+        }
+        if (alert && !held && pending(b->fd)) {
+            engine_hold(b->e);
+            held = true;
+            held_at = clock_mono_ms();
+            batch = 0;
+        }
+        batch++;
         struct ipc_reply rep = {.id = in.id, .duration_ms = -1};
         if (handle(b, &in, &rep))
-            send_reply(b, &rep);
+            reply(b, &rep);
+        else if (!pending(b->fd))
+            flush_replies(b);
         free(rep.body);
+        if (held && !pending(b->fd)) {
+            engine_release(b->e);
+            held = false;
+        }
     }
 }
 
@@ -411,5 +510,6 @@ void broker_free(struct broker *b)
     broker_stop(b);
     close(b->fd);
     pthread_mutex_destroy(&b->wlock);
+    free(b->out);
     free(b);
 }

@@ -145,6 +145,7 @@ void engine_stop(struct engine *e, int64_t grace_ms)
     if (e->cache_cancel)
         docker_events_cancel(e->cache_cancel);
     pthread_cond_broadcast(&e->timer_cond);
+    pthread_cond_broadcast(&e->work_cond); /* a worker waiting out engine_hold() goes on */
     clock_deadline_in(&ts, grace_ms);
     while (!engine_idle_locked(e)) {
         if (pthread_cond_timedwait(&e->idle_cond, &e->lock, &ts) == ETIMEDOUT)

@@ -188,6 +188,13 @@ engine_code engine_start(struct engine *e, struct engine_err *err);
  * queued. ENGINE_E_FULL when queue_max jobs are queued, ENGINE_E_STOPPED after engine_stop().
  * Never blocks on Docker. Any thread. */
 engine_code engine_submit(struct engine *e, const struct engine_job *job, struct engine_err *err);
+/* engine_hold: workers start no new job until the matching engine_release (jobs already running
+ * go on; holds nest). For a batch of submits: a webhook naming a thousand alerts is queued whole
+ * before the workers' Docker calls compete with it for the lock and the CPU, so its answer is
+ * not held up by its own first actions; the batch's caller releases as soon as it is queued.
+ * engine_stop overrides a hold. Any thread. */
+void engine_hold(struct engine *e);
+void engine_release(struct engine *e);
 /* Refuses new jobs, lets the workers finish what is queued for up to grace_ms, answers the rest
  * with 503, joins every thread and saves the table. Idempotent. */
 void engine_stop(struct engine *e, int64_t grace_ms);

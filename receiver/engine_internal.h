@@ -141,6 +141,7 @@ struct engine {
     bool swarm_manager; /* ... and said this node is a swarm manager (Swarm.ControlAvailable) */
     bool ready;
     bool started, stopping, aborting, stopped;
+    unsigned hold; /* engine_hold() nesting: no job is started while > 0 (unless stopping) */
     uint64_t gen;
     size_t n_started; /* workers whose thread runs */
     pthread_t timer, refresher;

@@ -130,7 +130,8 @@ engine_code engine_enqueue(struct engine *e, enum op op, const struct engine_job
     e->tail = it;
     e->n_queued++;
     e->queued_in[key % QUEUE_BUCKETS]++;
-    pthread_cond_signal(&e->work_cond);
+    if (!e->hold) /* held: engine_release wakes the workers */
+        pthread_cond_signal(&e->work_cond);
     return ENGINE_OK;
 }
 
@@ -169,7 +170,8 @@ void *engine_worker_main(void *arg)
 
     pthread_mutex_lock(&e->lock);
     for (;;) {
-        struct item *next = e->aborting ? NULL : next_runnable(e);
+        bool held = e->hold && !e->stopping;
+        struct item *next = e->aborting || held ? NULL : next_runnable(e);
         if (!next) {
             if (e->stopping)
                 break; /* what is left waits for a busy container's worker, or is cancelled */
@@ -211,6 +213,21 @@ engine_code engine_submit(struct engine *e, const struct engine_job *job, struct
     else if (rc == ENGINE_E_STOPPED)
         ERR_SET(err, rc, "shutting down");
     return rc;
+}
+
+void engine_hold(struct engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    e->hold++;
+    pthread_mutex_unlock(&e->lock);
+}
+
+void engine_release(struct engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    if (e->hold && --e->hold == 0 && e->head)
+        pthread_cond_broadcast(&e->work_cond);
+    pthread_mutex_unlock(&e->lock);
 }
 
 /* Lock held. */

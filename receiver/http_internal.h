@@ -61,6 +61,7 @@ struct conn {
 struct waiter {
     uint32_t id;
     bool done;
+    unsigned *left; /* http_ipc_call_many's count of its waiters not yet done, or NULL */
     struct ipc_reply rep;
     void (*cb)(void *ud, struct ipc_reply *rep); /* takes rep->body */
     void *ud;

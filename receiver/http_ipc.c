@@ -38,6 +38,15 @@ static struct waiter *take_waiter(struct http *h, uint32_t id)
     return NULL;
 }
 
+/* Marks w done (lock held) and wakes its thread: a batch's (http_ipc_call_many) only when its
+ * last waiter is done, so n replies cost its thread one wake-up, not n. */
+static void finish(struct http *h, struct waiter *w)
+{
+    w->done = true;
+    if (!w->left || --*w->left == 0)
+        pthread_cond_broadcast(&h->ipc_cond);
+}
+
 static void deliver(struct http *h, struct ipc_reply *rep)
 {
     pthread_mutex_lock(&h->ipc_lock);
@@ -46,8 +55,7 @@ static void deliver(struct http *h, struct ipc_reply *rep)
     if (w && !async) {
         w->rep = *rep; /* the body is the waiter's now */
         rep->body = NULL;
-        w->done = true;
-        pthread_cond_broadcast(&h->ipc_cond);
+        finish(h, w);
     }
     pthread_mutex_unlock(&h->ipc_lock);
     if (async) {
@@ -72,7 +80,7 @@ static void close_all(struct http *h)
             cbs = w;
         } else {
             closed_reply(&w->rep, w->id);
-            w->done = true;
+            finish(h, w);
         }
     }
     pthread_cond_broadcast(&h->ipc_cond);
@@ -196,6 +204,8 @@ static bool add_waiter(struct http *h, struct waiter *w, struct ipc_intent *in)
         in->id = w->id = ++h->next_id;
         w->next = h->waiters;
         h->waiters = w;
+        if (w->left)
+            ++*w->left;
     }
     pthread_mutex_unlock(&h->ipc_lock);
     return !closed;
@@ -206,6 +216,8 @@ static bool drop_waiter(struct http *h, struct waiter *w)
 {
     pthread_mutex_lock(&h->ipc_lock);
     bool mine = take_waiter(h, w->id) == w;
+    if (mine && w->left)
+        --*w->left;
     pthread_mutex_unlock(&h->ipc_lock);
     return mine;
 }
@@ -233,28 +245,58 @@ void http_ipc_call_many(struct http *h, struct ipc_intent *in, struct ipc_reply 
 {
     struct waiter *w = n ? calloc(n, sizeof(*w)) : NULL;
     size_t sent = 0;
+    unsigned left = 0; /* guarded by ipc_lock: waiters registered and not done */
 
     if (!w) { /* out of memory (or nothing to send): one at a time, as before */
         for (size_t i = 0; i < n; i++)
             http_ipc_call(h, &in[i], &out[i]);
         return;
     }
-    /* All out first, then all replies: the privileged process reads them back to back and the
-     * channel's reader delivers its replies meanwhile, so n intents cost one wake-up each way
-     * instead of n round trips. */
+    /* All out first, in one write, then all replies: the privileged process finds them waiting
+     * back to back and answers them in as few writes (broker.c), the channel's reader delivers
+     * them as they come, and this thread wakes once, when the last is in: n intents cost a few
+     * wake-ups each way instead of n round trips. */
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
     for (; sent < n; sent++) {
+        if (cap - len < IPC_HDR_SIZE + IPC_MAX_INTENT) {
+            size_t ncap = cap ? cap * 2 : 64 * 1024;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb)
+                break; /* what is encoded so far is sent; the rest answered 503 below */
+            buf = nb;
+            cap = ncap;
+        }
+        w[sent].left = &left;
         if (!add_waiter(h, &w[sent], &in[sent]))
             break;
-        if (send_intent(h, &in[sent]) != 0) {
+        size_t l = ipc_encode_intent(&in[sent], buf + len, cap - len);
+        if (!l) {
+            log_error("privsep: intent not representable", "type=%d", (int)in[sent].type);
             if (!drop_waiter(h, &w[sent]))
                 sent++; /* the reader took it (channel closed): it gets its 503 there */
             break;
         }
+        len += l;
     }
+    if (len) {
+        pthread_mutex_lock(&h->ipc_wlock);
+        ipc_code rc = ipc_write(h->ipc_fd, buf, len);
+        pthread_mutex_unlock(&h->ipc_wlock);
+        if (rc != IPC_OK) {
+            /* the channel is broken: a waiter the reader has not answered yet is answered here */
+            for (size_t i = 0; i < sent; i++) {
+                if (drop_waiter(h, &w[i])) {
+                    closed_reply(&w[i].rep, in[i].id);
+                    w[i].done = true; /* dropped: no longer counted in left */
+                }
+            }
+        }
+    }
+    free(buf);
     pthread_mutex_lock(&h->ipc_lock);
-    for (size_t i = 0; i < sent; i++)
-        while (!w[i].done)
-            pthread_cond_wait(&h->ipc_cond, &h->ipc_lock);
+    while (left)
+        pthread_cond_wait(&h->ipc_cond, &h->ipc_lock);
     pthread_mutex_unlock(&h->ipc_lock);
     for (size_t i = 0; i < n; i++) {
         if (i < sent)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,89 @@ static void hundred_identical_webhooks_make_one_update(void **state)
     assert_int_equal(ts_receiver_stop(&r, false), 0);
 }
 
+/* A webhook naming 1 000 alerts (the most one may name) travels to the privileged process and
+ * back in batches (one write out, replies written together, the workers held meanwhile): every
+ * alert still gets its own decision, in order. Three real managed containers sit among 997
+ * names of no container; they are accepted and scaled, the rest ignored as unknown. */
+static void thousand_alert_webhook_answers_each_alert(void **state)
+{
+    char names[3][128], id[80];
+    const size_t at[3] = {0, 500, 999};
+    struct ts_receiver r;
+    const char *args[] = {"--scale-duration", "1h", NULL};
+    (void)state;
+
+    ts_require_docker_image();
+    for (size_t k = 0; k < 3; k++) {
+        ts_docker_name(names[k], sizeof(names[k]), "thousand");
+        assert_int_equal(ts_docker_run_container(id, sizeof(id), names[k], managed, NULL), 0);
+    }
+    assert_int_equal(ts_receiver_start(&r, args), 0);
+    json_t *alerts = json_array();
+    for (size_t i = 0; i < 1000; i++) {
+        char name[160], fp[17];
+        snprintf(name, sizeof(name), "trip-no-such-%zu", i);
+        for (size_t k = 0; k < 3; k++)
+            if (at[k] == i)
+                snprintf(name, sizeof(name), "%s", names[k]);
+        snprintf(fp, sizeof(fp), "%016zx", i + 1);
+        json_array_append_new(alerts, json_pack("{s:s, s:{s:s, s:s}, s:s}", "status", "firing",
+                                                "labels", "alertname", "ContainerHighCpu", "name",
+                                                name, "fingerprint", fp));
+    }
+    json_t *doc =
+        json_pack("{s:s, s:s, s:o}", "version", "4", "status", "firing", "alerts", alerts);
+    char *body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    assert_non_null(body);
+    /* until the refresh has listed the three containers (the webhook answers from the cache) */
+    json_t *reply = NULL;
+    for (int tries = 0; tries < 50; tries++) {
+        long status = 0;
+        char *text = ts_http_alloc(&r, "POST", "/webhook", body, &status);
+        assert_non_null(text);
+        assert_int_equal(status, 200);
+        json_decref(reply);
+        reply = json_loads(text, 0, NULL);
+        free(text);
+        assert_non_null(reply);
+        if (json_integer_value(json_object_get(reply, "accepted")) == 3)
+            break;
+        ts_sleep_ms(100);
+    }
+    assert_int_equal(json_integer_value(json_object_get(reply, "accepted")), 3);
+    assert_int_equal(json_integer_value(json_object_get(reply, "ignored")), 997);
+    json_t *each = json_object_get(reply, "alerts");
+    assert_int_equal(json_array_size(each), 1000);
+    for (size_t i = 0; i < 1000; i++) {
+        json_t *a = json_array_get(each, i);
+        const char *c = json_string_value(json_object_get(a, "container"));
+        const char *result = json_string_value(json_object_get(a, "result"));
+        const char *reason = json_string_value(json_object_get(a, "reason"));
+        bool real = false;
+        for (size_t k = 0; k < 3; k++)
+            real = real || at[k] == i;
+        assert_non_null(c);
+        assert_non_null(result);
+        assert_non_null(reason);
+        if (real) {
+            assert_string_equal(result, "accepted");
+            assert_string_equal(reason, "scale-out");
+        } else {
+            char want[64];
+            snprintf(want, sizeof(want), "trip-no-such-%zu", i);
+            assert_string_equal(c, want);
+            assert_string_equal(result, "ignored");
+            assert_non_null(strstr(reason, "no such container"));
+        }
+    }
+    json_decref(reply);
+    free(body);
+    for (size_t k = 0; k < 3; k++)
+        assert_true(ts_docker_wait_i64(names[k], "{{.HostConfig.CpuShares}}", 1024, 30000) >= 0);
+    assert_int_equal(ts_receiver_stop(&r, false), 0);
+}
+
 static void dry_run_changes_nothing(void **state)
 {
     char name[128], id[80], events[4096], path[200];
@@ -243,6 +327,7 @@ int main(void)
         cmocka_unit_test(cpu_300_returns_to_300_not_512),
         cmocka_unit_test(memory_1g_to_2g_and_back_keeps_swap_consistent),
         cmocka_unit_test(hundred_identical_webhooks_make_one_update),
+        cmocka_unit_test(thousand_alert_webhook_answers_each_alert),
         cmocka_unit_test(dry_run_changes_nothing),
     };
     return ts_exit_status(cmocka_run_group_tests(tests, NULL, ts_docker_group_teardown));

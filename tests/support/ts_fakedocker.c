@@ -49,6 +49,11 @@ struct ts_fake_ct *ts_fake_find(const char *name)
 
 struct ts_fake_ct *ts_fake_add(const char *name, int64_t shares, int64_t memory, bool managed)
 {
+    if (ts_fk.n >= sizeof(ts_fk.c) / sizeof(ts_fk.c[0])) {
+        fprintf(stderr, "ts_fake_add: at most %zu fake containers\n",
+                sizeof(ts_fk.c) / sizeof(ts_fk.c[0]));
+        abort();
+    }
     struct ts_fake_ct *c = &ts_fk.c[ts_fk.n++];
     memset(c, 0, sizeof(*c));
     snprintf(c->name, sizeof(c->name), "%s", name);

@@ -304,32 +304,42 @@ bool ts_receiver_log_has(const struct ts_receiver *r, const char *needle, int ti
 struct sink {
     char *buf;
     size_t cap, used;
+    bool grow; /* buf is malloc'd and grows as needed (ts_http_alloc) */
 };
 
 static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct sink *s = ud;
     size_t n = size * nmemb;
+
+    if (s->grow && s->used + n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 65536;
+        while (cap < s->used + n + 1)
+            cap *= 2;
+        char *nb = realloc(s->buf, cap);
+        if (!nb)
+            return 0; /* curl fails the transfer */
+        s->buf = nb;
+        s->cap = cap;
+    }
     size_t room = s->cap - 1 - s->used;
     size_t take = n < room ? n : room;
-
     memcpy(s->buf + s->used, data, take);
     s->used += take;
     s->buf[s->used] = '\0';
     return n;
 }
 
-int ts_http(const struct ts_receiver *r, const char *method, const char *path,
-            const char *const *headers, const char *body, size_t len, struct ts_http_reply *out)
+static int perform(const struct ts_receiver *r, const char *method, const char *path,
+                   const char *const *headers, const char *body, size_t len, struct sink *b,
+                   struct sink *h, long *status)
 {
     char url[512];
     struct curl_slist *hl = NULL;
-    struct sink b = {out->body, sizeof(out->body), 0}, h = {out->headers, sizeof(out->headers), 0};
     CURL *c = curl_easy_init();
     int rc = -1;
 
-    out->status = 0;
-    out->body[0] = out->headers[0] = '\0';
+    *status = 0;
     if (!c)
         return -1;
     snprintf(url, sizeof(url), "%s%s", r->base_url, path);
@@ -338,9 +348,9 @@ int ts_http(const struct ts_receiver *r, const char *method, const char *path,
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
     for (size_t i = 0; headers && headers[i]; i++)
         hl = curl_slist_append(hl, headers[i]);
     hl = curl_slist_append(hl, "Expect:");
@@ -350,12 +360,37 @@ int ts_http(const struct ts_receiver *r, const char *method, const char *path,
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
     if (curl_easy_perform(c) == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
         rc = 0;
     }
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     return rc;
+}
+
+int ts_http(const struct ts_receiver *r, const char *method, const char *path,
+            const char *const *headers, const char *body, size_t len, struct ts_http_reply *out)
+{
+    struct sink b = {out->body, sizeof(out->body), 0, false};
+    struct sink h = {out->headers, sizeof(out->headers), 0, false};
+
+    out->body[0] = out->headers[0] = '\0';
+    return perform(r, method, path, headers, body, len, &b, &h, &out->status);
+}
+
+char *ts_http_alloc(const struct ts_receiver *r, const char *method, const char *path,
+                    const char *body, long *status)
+{
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    char hbuf[4096];
+    struct sink b = {NULL, 0, 0, true}, h = {hbuf, sizeof(hbuf), 0, false};
+
+    if (perform(r, method, path, headers, body, body ? strlen(body) : 0, &b, &h, status) != 0 ||
+        !b.buf) {
+        free(b.buf);
+        return NULL;
+    }
+    return b.buf;
 }
 
 int ts_http_json(const struct ts_receiver *r, const char *method, const char *path,

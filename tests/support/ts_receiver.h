@@ -63,6 +63,10 @@ struct ts_http_reply {
     char body[65536];
     char headers[4096];
 };
+/* ts_http with a JSON body, no token and a reply of any size: the body malloc'd (the caller
+ * frees it), NULL when no reply came; *status the HTTP status. */
+char *ts_http_alloc(const struct ts_receiver *r, const char *method, const char *path,
+                    const char *body, long *status);
 /* One HTTP request with libcurl to the daemon. headers: NULL-terminated "Name: value" lines (may
  * be NULL); body may be NULL. Returns 0 when a reply came. Thread-safe. */
 int ts_http(const struct ts_receiver *r, const char *method, const char *path,

@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "ts_common.h"
+#include "ts_docker.h"
 #include "ts_engine.h"
 #include "ts_fakedocker.h"
 #include "log.h"
@@ -402,6 +403,41 @@ static void alert_flood_is_merged_not_queued(void **state)
     pthread_mutex_lock(&ts_fk.lock);
     assert_int_equal(c->memory, 2 * GIB);
     pthread_mutex_unlock(&ts_fk.lock);
+    engine_free(e);
+}
+
+/* engine_hold: what is queued meanwhile waits, nothing is lost or merged away, and all of it
+ * runs once released; engine_stop overrides a hold. */
+static void held_engine_queues_and_runs_on_release(void **state)
+{
+    struct engine_opts o = base_opts();
+    char name[16];
+    (void)state;
+    for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof(name), "c%d", i);
+        ts_fake_add(name, 512, GIB, true);
+    }
+    struct engine *e = ts_engine_start(&o);
+    engine_hold(e);
+    engine_hold(e); /* holds nest */
+    for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof(name), "c%d", i);
+        alert(e, name, POLICY_SCALE_OUT, POLICY_CPU, "fp1");
+    }
+    ts_sleep_ms(200);
+    assert_int_equal(updates(), 0);
+    engine_release(e);
+    ts_sleep_ms(100);
+    assert_int_equal(updates(), 0);
+    engine_release(e);
+    engine_wait_idle(e);
+    assert_int_equal(updates(), 12);
+    assert_int_equal(ts_fake_shares("c11"), 1024);
+    /* held again with work queued: engine_stop still runs it within its grace */
+    engine_hold(e);
+    alert(e, "c0", POLICY_SCALE_OUT, POLICY_MEMORY, "fp2");
+    engine_stop(e, 5000);
+    assert_int_equal(updates(), 13);
     engine_free(e);
 }
 
@@ -987,6 +1023,7 @@ int main(void)
         cmocka_unit_test_setup(hand_changed_resources_drop_the_claim, ts_engine_setup),
         cmocka_unit_test_setup(slow_container_holds_one_worker_only, ts_engine_setup),
         cmocka_unit_test_setup(alert_flood_is_merged_not_queued, ts_engine_setup),
+        cmocka_unit_test_setup(held_engine_queues_and_runs_on_release, ts_engine_setup),
         cmocka_unit_test_setup(repeat_after_a_resolve_is_not_merged_across_it, ts_engine_setup),
         cmocka_unit_test_setup(restart_starts_stopped_and_leaves_running, ts_engine_setup),
         cmocka_unit_test_setup(manual_errors_carry_status_codes, ts_engine_setup),
