@@ -95,8 +95,9 @@ static void flush_replies(struct broker *b)
  * alerts come in one write: http_ipc_call_many), replies are held back and written together
  * once the channel is drained or HELD_REPLIES_MAX bytes are held: a thousand alerts cost a few
  * writes and wake-ups of the HTTP process's reader instead of a thousand. Replies of queued jobs
- * (other threads) are sent at once by send_reply. */
-static void reply(struct broker *b, const struct ipc_reply *r)
+ * (other threads) are sent at once by send_reply. more: whether further intents wait in the
+ * channel (read by the caller after handling this one). */
+static void reply(struct broker *b, const struct ipc_reply *r, bool more)
 {
     uint8_t *buf = NULL;
     size_t len = encode_reply(r, &buf);
@@ -114,7 +115,7 @@ static void reply(struct broker *b, const struct ipc_reply *r)
     if (len && b->out_len + len <= b->out_cap) {
         memcpy(b->out + b->out_len, buf, len);
         b->out_len += len;
-        if (!pending(b->fd))
+        if (!more)
             flush_replies(b);
     } else {
         flush_replies(b);
@@ -451,12 +452,14 @@ static void *reader_main(void *arg)
         }
         batch++;
         struct ipc_reply rep = {.id = in.id, .duration_ms = -1};
-        if (handle(b, &in, &rep))
-            reply(b, &rep);
-        else if (!pending(b->fd))
+        bool answered = handle(b, &in, &rep);
+        bool more = pending(b->fd); /* read once: it decides both the flush and the release */
+        if (answered)
+            reply(b, &rep, more);
+        else if (!more)
             flush_replies(b);
         free(rep.body);
-        if (held && !pending(b->fd)) {
+        if (held && !more) {
             engine_release(b->e);
             held = false;
         }
