@@ -2,7 +2,7 @@
 """bench.py: the benchmark parts of bench/run, and the generator of bench/results.md.
 
 Usage (bench/run sets the environment and calls this):
-  bench.py part N [--quick]     run part N (1..6), write bench/out/part-N.json
+  bench.py part N [--quick]     run part N (1..7), write bench/out/part-N.json
   bench.py report               write bench/results.md from every bench/out/part-*.json
 
 Environment: TRIP_RECEIVER (the trip-receiver binary), TRIP_BENCH_IMAGE (the workload image),
@@ -90,11 +90,25 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 _tls = threading.local()
 
 
+def docker_socket():
+    """The engine's Unix socket: $DOCKER_HOST (unix:// only), as the docker CLI and trip-receiver
+    read it, else the host's."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    if host:
+        raise RuntimeError("bench: DOCKER_HOST=%s: only unix:// is supported" % host)
+    return "/var/run/docker.sock"
+
+
 def docker_api(method, path, body=None):
     """One Docker Engine API call over the Unix socket (one keep-alive connection per thread)."""
+    sock = docker_socket()
     conn = getattr(_tls, "docker", None)
-    if conn is None:
-        conn = UnixHTTPConnection("/var/run/docker.sock")
+    if conn is None or conn.unix_path != sock:
+        if conn is not None:
+            conn.close()
+        conn = UnixHTTPConnection(sock)
         _tls.docker = conn
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"} if data is not None else {}
@@ -1306,11 +1320,184 @@ def part6_idle_webhook_storm(r, names, storm, idle_s):
     return res
 
 
+# ---------------------------------------------------------------- part 7: heal lead, two engines
+
+# Part 3 interleaves six rows' stops 0.3 s apart, so Docker starts two or three containers at once
+# and a heal's die -> start is mostly the wait for those (0.69 s p50 there). Part 7 crashes one
+# container at a time and waits for it to run again before the next, on the host's engine and on
+# Docker 29 (tests/engines/engine, its own socket, data root and bridge): the rows are Docker's
+# --restart always, trip-receiver's event heal, and a bare start call made by this script on a
+# container that crashed 0.5 s before (its clean-up long done): the floor for any healer.
+# The -none rows repeat policy and events on containers without a network (--network none): the
+# engine's clean-up then has no network sandbox to tear down.
+LEAD_ROWS = ("policy", "events", "bare", "policy-none", "events-none")
+
+
+def engine_ctl(cmd, name):
+    """tests/engines/engine up|down NAME; `up` returns its variables (DOCKER_HOST, ...)."""
+    r = subprocess.run([os.path.join(ROOT, "tests", "engines", "engine"), cmd, name],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=1200)
+    if r.returncode != 0:
+        raise RuntimeError("engine %s %s: %s" % (cmd, name, r.stderr.strip()[-400:]))
+    return dict(line.split("=", 1) for line in r.stdout.split() if "=" in line)
+
+
+def engine_version():
+    st, j = docker_api("GET", "/version")
+    return "%s (API %s)" % (j.get("Version"), j.get("ApiVersion")) if st == 200 else "?"
+
+
+def heal_lead(tag, k, rounds):
+    """One engine (the one $DOCKER_HOST names): k containers per row, `rounds` crashes of each,
+    one at a time. Returns the rows' die -> start samples and the receiver's own view."""
+    names = {row: [PREFIX + "lead-%s-%s-%d" % (tag, row, i) for i in range(k)]
+             for row in LEAD_ROWS}
+    run_containers(names["policy"], managed=False, extra=["--restart", "always"])
+    run_containers(names["events"], extra=["--label", HEAL_EVENTS_LABEL])
+    run_containers(names["bare"], managed=False)
+    run_containers(names["policy-none"], managed=False,
+                   extra=["--restart", "always", "--network", "none"])
+    run_containers(names["events-none"], extra=["--label", HEAL_EVENTS_LABEL, "--network", "none"])
+    created = time.monotonic()
+    r = Receiver("p7-" + tag, ["--scale-duration", "1h"] + _EV_ARGS)
+    r.start()
+    ev = Events()
+    samples = {row: [] for row in LEAD_ROWS}
+    bare_call_ms, kill_die_ms = [], {}
+    last_start = {}  # policy container -> monotonic time of its last start (back-off reset)
+    # Docker's back-off starts from 100 ms again once a container ran 10 s
+    time.sleep(max(0.0, 10.5 - (time.monotonic() - created)))
+    try:
+        for rnd in range(rounds):
+            for i in range(k):
+                for j in range(len(LEAD_ROWS)):
+                    row = LEAD_ROWS[(i + rnd + j) % len(LEAD_ROWS)]
+                    name = names[row][i]
+                    if row.startswith("policy") and name in last_start:
+                        time.sleep(max(0.0, 10.5 - (time.monotonic() - last_start[name])))
+                    pid = host_pid(name)
+                    if pid <= 0:
+                        samples[row].append(None)
+                        continue
+                    t0 = time.time_ns()
+                    os.kill(pid, signal.SIGKILL)
+                    die = ev.wait(name, "die", t0, 20)
+                    if die is None:
+                        samples[row].append(None)
+                        continue
+                    kill_die_ms.setdefault(row, []).append((die - t0) / 1e6)
+                    if row == "bare":
+                        time.sleep(0.5)
+                        ts = time.time_ns()
+                        st, _ = docker_api("POST", "/containers/%s/start" % name)
+                        bare_call_ms.append((time.time_ns() - ts) / 1e6 if st == 204 else None)
+                        start = ev.wait(name, "start", ts, 30)
+                        samples[row].append((start - ts) / 1e9 if start else None)
+                    else:
+                        start = ev.wait(name, "start", die, 30)
+                        samples[row].append((start - die) / 1e9 if start else None)
+                    if row.startswith("policy"):
+                        last_start[name] = time.monotonic()
+                    time.sleep(0.2)
+            log("part 7 %s: round %d: %s" % (tag, rnd + 1, ", ".join(
+                "%s p50 %.3f s" % (row, pct([x for x in v if x], 50) or -1)
+                for row, v in samples.items())))
+    finally:
+        r.stop()
+        ev.close()
+    lat, dur, wait, trig = heal_log_latencies(r.log_path, set(names["events"]))
+    _, dur_none, wait_none, _ = heal_log_latencies(r.log_path, set(names["events-none"]))
+    return {"engine": engine_version(), "k": k, "rounds": rounds,
+            "rows": {row: {"samples": v, "failed": sum(1 for x in v if x is None),
+                           "dist": dist(v)} for row, v in samples.items()},
+            "bare_call_ms": dist(bare_call_ms), "kill_die_ms": {row: dist(v) for row, v in kill_die_ms.items()},
+            "log_latency_ms": dist(lat), "log_duration_ms": dist(dur), "log_wait_ms": dist(wait),
+            "log_duration_none_ms": dist(dur_none), "log_wait_none_ms": dist(wait_none),
+            "log_triggers": trig}
+
+
+def heal_storm(tag, storm):
+    """`storm` managed containers (event healing) and as many with Docker's --restart always,
+    SIGKILLed in one interleaved loop; seconds from the first kill to each one's next start."""
+    healed = [PREFIX + "storm-%s-heal-%d" % (tag, i) for i in range(storm)]
+    peers = [PREFIX + "storm-%s-policy-%d" % (tag, i) for i in range(storm)]
+    t0 = time.monotonic()
+    run_containers(healed, memory="16m", extra=["--network", "none", "--label", HEAL_EVENTS_LABEL])
+    run_containers(peers, memory="16m", managed=False,
+                   extra=["--network", "none", "--restart", "always"])
+    created_s = time.monotonic() - t0
+    time.sleep(max(0.0, 10.5 - (time.monotonic() - t0)))
+    r = Receiver("p7-storm-" + tag, ["--scale-duration", "1h"] + _EV_ARGS)
+    r.start()
+    ev = Events()
+    try:
+        pids = [(nm, host_pid(nm)) for pair in zip(healed, peers) for nm in pair]
+        t_kill = time.time_ns()
+        for nm, pid in pids:
+            if pid > 0:
+                os.kill(pid, signal.SIGKILL)
+        t_last = time.time_ns()
+
+        def back(group):
+            out = []
+            for nm in group:
+                tn = ev.wait(nm, "start", t_kill, 180)
+                out.append((tn - t_kill) / 1e9 if tn else None)
+            return out
+        mine, theirs = back(healed), back(peers)
+    finally:
+        r.stop()
+        ev.close()
+    lat, dur, wait, _ = heal_log_latencies(r.log_path, set(healed))
+    res = {"storm": storm, "created_s": created_s, "kill_spread_ms": (t_last - t_kill) / 1e6,
+           "receiver_s": dist(mine), "policy_s": dist(theirs),
+           "receiver_missing": sum(1 for x in mine if x is None),
+           "policy_missing": sum(1 for x in theirs if x is None),
+           "log_duration_ms": dist(dur), "log_wait_ms": dist(wait)}
+    log("part 7 %s: heal storm of %d (+%d with --restart always): receiver last %.2f s (p50 "
+        "%.2f), policy last %.2f s (p50 %.2f); missing %d / %d" % (
+            tag, storm, storm, res["receiver_s"].get("max", -1), res["receiver_s"].get("p50", -1),
+            res["policy_s"].get("max", -1), res["policy_s"].get("p50", -1),
+            res["receiver_missing"], res["policy_missing"]))
+    return res
+
+
+def part7(q):
+    k = 5 if q else 20  # n = k x rounds = 100 per row
+    rounds = 2 if q else 5
+    storm = int(os.environ.get("BENCH_STORM7_N", "20" if q else "200"))
+    res = {"engines": {}}
+    host_env = os.environ.get("DOCKER_HOST")
+    res["engines"]["host"] = heal_lead("host", k, rounds)
+    cleanup()
+    env = engine_ctl("up", "docker29")
+    os.environ["DOCKER_HOST"] = env["DOCKER_HOST"]
+    try:
+        res["engines"]["docker29"] = heal_lead("e29", k, rounds)
+        cleanup()
+        if storm > 0:
+            res["storm_docker29"] = heal_storm("e29", storm)
+    finally:
+        cleanup()
+        if host_env is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = host_env
+        engine_ctl("down", "docker29")
+    for tag, e in res["engines"].items():
+        log("part 7 %s (%s): %s" % (tag, e["engine"], ", ".join(
+            "%s p50 %.3f p99 %.3f s (n=%d, %d failed)" % (
+                row, v["dist"].get("p50", -1), v["dist"].get("p99", -1), v["dist"]["n"],
+                v["failed"]) for row, v in e["rows"].items())))
+    return res
+
+
 # ---------------------------------------------------------------- driver
 
-PARTS = {1: part1, 2: part2, 3: part3, 4: part4, 5: part5, 6: part6}
+PARTS = {1: part1, 2: part2, 3: part3, 4: part4, 5: part5, 6: part6, 7: part7}
 TITLES = {1: "Webhook throughput and latency", 2: "Action latency",
-          3: "Heal latency", 4: "Scale-in timer accuracy", 5: "Footprint", 6: "Scale"}
+          3: "Heal latency", 4: "Scale-in timer accuracy", 5: "Footprint", 6: "Scale",
+          7: "Heal ahead of Docker's restart policy, one crash at a time, two engines"}
 
 
 def run_part(n, quick):

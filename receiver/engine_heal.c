@@ -197,10 +197,11 @@ static void heal_inspected(struct engine *e, const struct engine_job *job,
 }
 
 /* What a heal after a death needs to know, from the cache instead of an inspect: the container's
- * ID and its labels (fixed for the life of an ID). Docker's die event is sent before the daemon
- * has cleaned the container up (unmounted it, released its network), and an inspect waits for
- * that under the container's lock, then the start waits for the lock again: the start sent at once
- * takes the lock first, ahead of Docker's own restart policy (which waits 100 ms). A container
+ * ID and its labels (fixed for the life of an ID). Docker 20.10 sends die before it has cleaned
+ * the container up (unmounted it, released its network) under the container's lock; Docker 29
+ * sends it after, just before it lets the lock go. An inspect there waits for the lock, then the
+ * start waits for it again: the start sent at once runs as soon as the lock is free, ahead of
+ * Docker's own restart policy, whose 100 ms timer started before that clean-up. A container
  * Docker is restarting itself counts as running, so the start answers 304 ("started meanwhile");
  * one being removed answers 409 or 404 ("gone"). False (inspect as usual) for other triggers, or
  * when the cache has not seen the container. */
