@@ -16,6 +16,7 @@ trip.bench.run=<run id> and a name starting with trip-bench-<run id>-; they are 
 of each part, also on failure or Ctrl-C.
 """
 import concurrent.futures
+import contextlib
 import datetime
 import http.client
 import json
@@ -750,6 +751,26 @@ def deunhealth_probe():
     return True, "served: %s %s" % (j.get("Path"), j.get("Version"))
 
 
+def kill_at_once(names):
+    """SIGKILLs the running containers' processes from the host in one loop, in the given order.
+    Returns the time of the first kill and of the last (ns)."""
+    pids = [host_pid(nm) for nm in names]
+    t_kill = time.time_ns()
+    for pid in pids:
+        if pid > 0:  # not running: os.kill(0, ...) would hit this process group
+            os.kill(pid, signal.SIGKILL)
+    return t_kill, time.time_ns()
+
+
+def starts_since(ev, names, t_ns, timeout):
+    """Seconds from t_ns to each container's next `start` event (None: none within timeout)."""
+    out = []
+    for nm in names:
+        tn = ev.wait(nm, "start", t_ns, timeout)
+        out.append((tn - t_ns) / 1e9 if tn else None)
+    return out
+
+
 def heal_log_latencies(path, names):
     """latency_ms, duration_ms and their difference (die event -> the heal's first Docker call:
     event delivery, the worker queue, backoff) of the receiver's `msg=healed` lines for the given
@@ -1295,20 +1316,9 @@ def part6_idle_webhook_storm(r, names, storm, idle_s):
     healed = names[:storm]
     ev = Events()
     try:
-        pids = [(nm, host_pid(nm)) for pair in zip(healed, peers) for nm in pair]
-        t_kill = time.time_ns()
-        for nm, pid in pids:
-            if pid > 0:
-                os.kill(pid, signal.SIGKILL)
-        t_last = time.time_ns()
-
-        def back(group):
-            out = []
-            for nm in group:
-                tn = ev.wait(nm, "start", t_kill, 120)
-                out.append((tn - t_kill) / 1e9 if tn else None)
-            return out
-        mine, theirs = back(healed), back(peers)
+        t_kill, t_last = kill_at_once([nm for pair in zip(healed, peers) for nm in pair])
+        mine = starts_since(ev, healed, t_kill, 120)
+        theirs = starts_since(ev, peers, t_kill, 120)
     finally:
         ev.close()
     res.update({"storm": storm, "storm_kill_spread_ms": (t_last - t_kill) / 1e6,
@@ -1344,6 +1354,24 @@ def engine_ctl(cmd, name):
     if r.returncode != 0:
         raise RuntimeError("engine %s %s: %s" % (cmd, name, r.stderr.strip()[-400:]))
     return dict(line.split("=", 1) for line in r.stdout.split() if "=" in line)
+
+
+@contextlib.contextmanager
+def on_engine(name):
+    """Runs the block against test engine NAME (tests/engines/engine up): $DOCKER_HOST names it
+    for the driver, the docker CLI and trip-receiver. Afterwards this run's containers on it are
+    removed, $DOCKER_HOST is put back and the engine is stopped, also on failure."""
+    host_env = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = engine_ctl("up", name)["DOCKER_HOST"]
+    try:
+        yield
+    finally:
+        cleanup()
+        if host_env is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = host_env
+        engine_ctl("down", name)
 
 
 def engine_version():
@@ -1442,27 +1470,14 @@ def heal_storm(tag, storm):
             time.sleep(max(0.0, 10.5 - (time.monotonic() - ready)))
             groups = {"receiver": [healed], "policy": [peers],
                       "both": [healed, peers]}[kind]
-            order = [nm for pair in zip(*groups) for nm in pair]
-            pids = [(nm, host_pid(nm)) for nm in order]
-            t_kill = time.time_ns()
-            for nm, pid in pids:
-                if pid > 0:
-                    os.kill(pid, signal.SIGKILL)
-            t_last = time.time_ns()
-
-            def back(group):
-                out = []
-                for nm in group:
-                    tn = ev.wait(nm, "start", t_kill, 300)
-                    out.append((tn - t_kill) / 1e9 if tn else None)
-                return out
+            t_kill, t_last = kill_at_once([nm for pair in zip(*groups) for nm in pair])
             run = {"kind": kind, "kill_spread_ms": (t_last - t_kill) / 1e6}
             if kind != "policy":
-                mine = back(healed)
+                mine = starts_since(ev, healed, t_kill, 300)
                 run.update({"receiver_s": dist(mine),
                             "receiver_missing": sum(1 for x in mine if x is None)})
             if kind != "receiver":
-                theirs = back(peers)
+                theirs = starts_since(ev, peers, t_kill, 300)
                 run.update({"policy_s": dist(theirs),
                             "policy_missing": sum(1 for x in theirs if x is None)})
             ready = time.monotonic()
@@ -1484,20 +1499,10 @@ def part7(q):
     k = 5 if q else 20  # n = k x rounds = 100 per row
     rounds = 2 if q else 5
     res = {"engines": {}}
-    host_env = os.environ.get("DOCKER_HOST")
     res["engines"]["host"] = heal_lead("host", k, rounds)
     cleanup()
-    env = engine_ctl("up", "docker29")
-    os.environ["DOCKER_HOST"] = env["DOCKER_HOST"]
-    try:
+    with on_engine("docker29"):
         res["engines"]["docker29"] = heal_lead("e29", k, rounds)
-    finally:
-        cleanup()
-        if host_env is None:
-            os.environ.pop("DOCKER_HOST", None)
-        else:
-            os.environ["DOCKER_HOST"] = host_env
-        engine_ctl("down", "docker29")
     for tag, e in res["engines"].items():
         log("part 7 %s (%s): %s" % (tag, e["engine"], ", ".join(
             "%s p50 %.3f p99 %.3f s (n=%d, %d failed)" % (
@@ -1508,19 +1513,9 @@ def part7(q):
 
 def part8(q):
     storm = int(os.environ.get("BENCH_STORM8_N", "20" if q else "200"))
-    host_env = os.environ.get("DOCKER_HOST")
-    env = engine_ctl("up", "docker29")
-    os.environ["DOCKER_HOST"] = env["DOCKER_HOST"]
-    try:
+    with on_engine("docker29"):
         res = heal_storm("e29", storm)
         res["engine"] = engine_version()
-    finally:
-        cleanup()
-        if host_env is None:
-            os.environ.pop("DOCKER_HOST", None)
-        else:
-            os.environ["DOCKER_HOST"] = host_env
-        engine_ctl("down", "docker29")
     return res
 
 
